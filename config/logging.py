@@ -1,0 +1,55 @@
+"""Logging configuration: JSON lines in production, readable lines locally.
+
+Every record carries a ``request_id`` (``-`` outside a web request), set by
+``marketsite.middleware.RequestIdMiddleware`` through a context variable, so it also reaches log
+lines written from async code and from libraries.
+"""
+
+import contextvars
+import logging
+
+request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
+
+
+class RequestIdFilter(logging.Filter):
+    """Adds the current request id to every record."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.request_id = request_id_var.get()
+        return True
+
+
+def build_logging(*, level: str, fmt: str) -> dict:
+    """Return a ``LOGGING`` dict; ``fmt`` is ``json`` or ``text``."""
+    formatters = {
+        "text": {
+            "format": "%(asctime)s %(levelname)-7s %(name)s [%(request_id)s] %(message)s",
+        },
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(request_id)s %(message)s",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+        },
+    }
+    if fmt not in formatters:
+        raise ValueError(f"LOG_FORMAT must be 'json' or 'text', not {fmt!r}")
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "filters": {"request_id": {"()": "config.logging.RequestIdFilter"}},
+        "formatters": formatters,
+        "handlers": {
+            "console": {
+                "class": "logging.StreamHandler",
+                "formatter": fmt,
+                "filters": ["request_id"],
+            },
+        },
+        "root": {"handlers": ["console"], "level": level},
+        "loggers": {
+            # One line per request comes from our middleware; Django's own is noisier.
+            "django.server": {"level": "WARNING"},
+            "daphne": {"level": "WARNING" if level == "INFO" else level},
+            "celery": {"level": level},
+        },
+    }

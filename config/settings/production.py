@@ -1,0 +1,25 @@
+"""Production: the secret is required, JSON logs, HTTPS hardening (switchable behind a proxy)."""
+
+from .base import *  # noqa: F403
+from .base import LOG_LEVEL, env
+
+from config.logging import build_logging
+
+DEBUG = False
+# No default: a missing secret stops start-up.
+SECRET_KEY = env("DJANGO_SECRET_KEY")
+
+LOGGING = build_logging(level=LOG_LEVEL, fmt=env("LOG_FORMAT", default="json"))
+
+# --- Security -----------------------------------------------------------------------------------
+# Behind a TLS-terminating proxy the redirect is right; health probes over plain HTTP are exempt
+# (SECURE_REDIRECT_EXEMPT in base). Set DJANGO_SECURE_SSL_REDIRECT=false to serve plain HTTP.
+SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=True)
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SESSION_COOKIE_SECURE = env.bool("DJANGO_SESSION_COOKIE_SECURE", default=True)
+CSRF_COOKIE_SECURE = env.bool("DJANGO_CSRF_COOKIE_SECURE", default=True)
+SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS", default=60 * 60 * 24 * 30)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
+SECURE_HSTS_PRELOAD = env.bool("DJANGO_SECURE_HSTS_PRELOAD", default=True)
+SECURE_CONTENT_TYPE_NOSNIFF = True
+CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])

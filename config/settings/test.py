@@ -1,0 +1,13 @@
+"""Test settings: a placeholder secret, fast password hashing, their own Redis prefixes."""
+
+from .base import *  # noqa: F403
+from .base import env
+
+SECRET_KEY = env("DJANGO_SECRET_KEY", default="test-insecure-placeholder")
+DEBUG = False
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+# Keep tests away from a running `make run` on the same Redis.
+CHANNEL_LAYER_PREFIX = env("CHANNEL_LAYER_PREFIX", default="test-asgi")
+MARKET_REDIS_PREFIX = env("MARKET_REDIS_PREFIX", default="test-market")
+CACHES["default"]["KEY_PREFIX"] = MARKET_REDIS_PREFIX  # noqa: F405
+CHANNEL_LAYERS["default"]["CONFIG"]["prefix"] = CHANNEL_LAYER_PREFIX  # noqa: F405

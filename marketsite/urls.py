@@ -1,0 +1,9 @@
+from django.urls import path
+
+from . import views
+
+app_name = "marketsite"
+urlpatterns = [
+    path("healthz", views.healthz, name="healthz"),
+    path("readyz", views.readyz, name="readyz"),
+]

@@ -1,0 +1,3 @@
+"""WebSocket URL routes (the consumer arrives with the streaming issue)."""
+
+websocket_urlpatterns: list = []

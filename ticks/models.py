@@ -1,0 +1,191 @@
+"""The market's tables: ticker configurations, ticks and OHLCV bars (names pinned in DESIGN.md)."""
+
+from decimal import Decimal
+
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
+from django.db import models
+
+from .fields import SEED_MAX, SeedField, SymbolField
+
+SYMBOL_PATTERN = r"^[A-Z0-9.\-]{1,12}$"
+PRICE = {"max_digits": 12, "decimal_places": 2}
+MIN_TICK_INTERVAL_MS = 1
+MAX_TICK_INTERVAL_MS = 60_000
+MAX_VOLATILITY = 5.0
+MAX_ABS_DRIFT = 5.0
+
+
+def protect_if_any(collector, field, sub_objs, using):
+    """``PROTECT`` that looks at one related row instead of loading them all.
+
+    Django's own PROTECT evaluates the whole related queryset first; for a ticker with weeks of
+    10 Hz ticks that is millions of rows. ``lazy_sub_objs`` hands us the unevaluated queryset.
+    """
+    sample = list(sub_objs[:1])
+    if sample:
+        name = field.model._meta.verbose_name_plural
+        raise models.ProtectedError(
+            f"Cannot delete this ticker: it has {name}. Deactivate it instead.", sample
+        )
+
+
+protect_if_any.lazy_sub_objs = True
+
+
+class Ticker(models.Model):
+    symbol = SymbolField(
+        max_length=12,
+        unique=True,
+        validators=[
+            RegexValidator(
+                SYMBOL_PATTERN,
+                "A symbol is 1–12 characters of A–Z, 0–9, '.' and '-'.",
+                code="invalid_symbol",
+            )
+        ],
+        help_text="1–12 characters of A–Z 0–9 . - (stored upper-case). Cannot be changed later.",
+    )
+    name = models.CharField(max_length=100)
+    sector = models.CharField(max_length=50, db_index=True)
+    start_price = models.DecimalField(
+        **PRICE, validators=[MinValueValidator(Decimal("0.01"))],
+        help_text="Price of the first tick (must lie within [min price, max price]).",
+    )
+    drift = models.FloatField(
+        validators=[MinValueValidator(-MAX_ABS_DRIFT), MaxValueValidator(MAX_ABS_DRIFT)],
+        help_text="Annual drift as a fraction: 0.05 is 5% a year.",
+    )
+    volatility = models.FloatField(
+        validators=[MinValueValidator(0.0), MaxValueValidator(MAX_VOLATILITY)],
+        help_text="Annual volatility as a fraction, 0–5: 0.2 is 20% a year.",
+    )
+    min_price = models.DecimalField(
+        **PRICE, validators=[MinValueValidator(Decimal("0.01"))],
+        help_text="Lower bound; prices reflect off it in log space.",
+    )
+    max_price = models.DecimalField(
+        **PRICE, help_text="Upper bound; prices reflect off it in log space."
+    )
+    is_active = models.BooleanField(default=True, db_index=True)
+    tick_interval_ms = models.IntegerField(
+        default=100,
+        validators=[
+            MinValueValidator(MIN_TICK_INTERVAL_MS),
+            MaxValueValidator(MAX_TICK_INTERVAL_MS),
+        ],
+        help_text="Milliseconds between ticks, 1–60000 (100 = 10 ticks a second).",
+    )
+    seed = SeedField(
+        null=False,
+        blank=True,
+        validators=[MinValueValidator(0), MaxValueValidator(SEED_MAX)],
+        help_text="Random seed of this ticker's path; leave blank for a random one.",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["symbol"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(min_price__lt=models.F("max_price")),
+                name="ticker_min_below_max",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(start_price__gte=models.F("min_price"))
+                & models.Q(start_price__lte=models.F("max_price")),
+                name="ticker_start_within_bounds",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(volatility__gte=0) & models.Q(volatility__lte=MAX_VOLATILITY),
+                name="ticker_volatility_range",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(tick_interval_ms__gte=MIN_TICK_INTERVAL_MS)
+                & models.Q(tick_interval_ms__lte=MAX_TICK_INTERVAL_MS),
+                name="ticker_interval_range",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(symbol__regex=SYMBOL_PATTERN), name="ticker_symbol_format"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.symbol
+
+    def clean(self) -> None:
+        errors = {}
+        if self.min_price is not None and self.max_price is not None:
+            if self.min_price >= self.max_price:
+                errors["max_price"] = "Max price must be greater than min price."
+            elif self.start_price is not None and not (
+                self.min_price <= self.start_price <= self.max_price
+            ):
+                errors["start_price"] = (
+                    f"Start price must lie within [{self.min_price}, {self.max_price}]."
+                )
+        if self.pk is not None:
+            stored = Ticker.objects.filter(pk=self.pk).values_list("symbol", flat=True).first()
+            if stored is not None and stored != self.symbol:
+                errors["symbol"] = "The symbol cannot be changed after creation."
+        if errors:
+            raise ValidationError(errors)
+
+
+class Tick(models.Model):
+    """One quote on a ticker's time grid. Partitioned by day (or a TimescaleDB hypertable)."""
+
+    pk = models.CompositePrimaryKey("ticker", "time")
+    # No database FK constraint: it would add a per-row trigger to every COPY. Deleting a ticker
+    # with ticks is refused by Django (protect_if_any) and by a trigger on the ticker table.
+    # The primary key's (ticker, time) B-tree serves both "latest N of a ticker" (scanned
+    # backwards) and "a ticker's time range"; no index of its own for the FK.
+    ticker = models.ForeignKey(
+        Ticker,
+        on_delete=protect_if_any,
+        related_name="ticks",
+        db_constraint=False,
+        db_index=False,
+    )
+    time = models.DateTimeField()
+    seq = models.BigIntegerField()
+    price = models.DecimalField(**PRICE)
+    bid = models.DecimalField(**PRICE)
+    ask = models.DecimalField(**PRICE)
+    volume = models.BigIntegerField()
+
+    def __str__(self) -> str:
+        return f"{self.ticker_id}@{self.time.isoformat()}"
+
+
+class Timeframe(models.TextChoices):
+    M1 = "1m", "1 minute"
+    M5 = "5m", "5 minutes"
+    H1 = "1h", "1 hour"
+    D1 = "1d", "1 day"
+
+
+class Bar(models.Model):
+    """OHLCV of the bucket ``[time, time + timeframe)``, labelled by its start in UTC."""
+
+    pk = models.CompositePrimaryKey("ticker", "timeframe", "time")
+    ticker = models.ForeignKey(
+        Ticker,
+        on_delete=protect_if_any,
+        related_name="bars",
+        db_constraint=False,
+        db_index=False,
+    )
+    timeframe = models.CharField(max_length=2, choices=Timeframe.choices)
+    time = models.DateTimeField()
+    open = models.DecimalField(**PRICE)
+    high = models.DecimalField(**PRICE)
+    low = models.DecimalField(**PRICE)
+    close = models.DecimalField(**PRICE)
+    volume = models.BigIntegerField()
+    trade_count = models.IntegerField()
+    vwap = models.DecimalField(max_digits=16, decimal_places=4)
+
+    def __str__(self) -> str:
+        return f"{self.ticker_id} {self.timeframe} {self.time.isoformat()}"

@@ -1,0 +1,43 @@
+"""Writes: every change to market data or configuration goes through a function here."""
+
+import logging
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import connection, transaction
+
+from .config_version import bump_config_version
+from .models import Ticker
+from .storage import partitions
+from .storage.backend import Backend, current_backend
+
+logger = logging.getLogger(__name__)
+
+
+def tickers_set_active(*, tickers: Iterable[Ticker] | None = None, ids=None, active: bool) -> int:
+    """Activate or deactivate tickers; running generators pick it up from the next step."""
+    ids = list(ids or []) + [t.pk for t in tickers or []]
+    with transaction.atomic():
+        count = Ticker.objects.filter(pk__in=ids).exclude(is_active=active).update(is_active=active)
+        transaction.on_commit(bump_config_version)
+    logger.info("set is_active=%s on %d ticker(s)", active, count)
+    return count
+
+
+def partitions_maintain(*, now: datetime) -> dict[str, list[str]]:
+    """Plain PostgreSQL: create the next days' tick partitions and drop those past retention.
+
+    On TimescaleDB its own policies (set by the migration) do both; nothing to do here.
+    """
+    with connection.cursor() as cursor:
+        if current_backend(cursor) is Backend.TIMESCALEDB:
+            return {"created": [], "dropped": []}
+    created = partitions.ensure_partitions_for(
+        connection, start=now - timedelta(days=1),
+        end=now + timedelta(days=settings.TICK_PARTITIONS_AHEAD_DAYS),
+    )
+    dropped = partitions.drop_partitions_before(
+        connection, cutoff=now - timedelta(days=settings.TICK_RETENTION_DAYS)
+    )
+    return {"created": created, "dropped": dropped}
