@@ -189,3 +189,23 @@ class Bar(models.Model):
 
     def __str__(self) -> str:
         return f"{self.ticker_id} {self.timeframe} {self.time.isoformat()}"
+
+
+class TickerState(models.Model):
+    """The engine's exact state at a ticker's newest stored tick.
+
+    Prices are stored on the cent grid, but the simulation carries an unrounded, unreflected
+    log price. Keeping it here (written in the same transaction as the ticks it describes) lets
+    generation continue the very same path after Redis loses its copy of the state.
+    """
+
+    ticker = models.OneToOneField(
+        Ticker, on_delete=models.CASCADE, primary_key=True, related_name="state"
+    )
+    seq = models.BigIntegerField()
+    time = models.DateTimeField()
+    log_price = models.FloatField(help_text="Unreflected log price at this tick.")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.ticker_id} seq={self.seq}"

@@ -106,6 +106,8 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_TIMEZONE = "UTC"
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Tasks go to "default" unless routed; generation gets its own queue (see the Procfile).
+CELERY_TASK_DEFAULT_QUEUE = "default"
 
 # --- Market ------------------------------------------------------------------------------------
 TICK_RETENTION_DAYS = env.int("TICK_RETENTION_DAYS", default=30)
@@ -116,6 +118,8 @@ MARKET_SPREAD_BPS = env.float("MARKET_SPREAD_BPS", default=5.0)
 MARKET_CORRELATION = env.float("MARKET_CORRELATION", default=0.1)
 SECTOR_CORRELATION = env.float("SECTOR_CORRELATION", default=0.2)
 MAX_CATCHUP_SECONDS = env.int("MAX_CATCHUP_SECONDS", default=3600)
+# Seed of the market and sector factors (each ticker has its own seed for the rest).
+MARKET_SEED = env.int("MARKET_SEED", default=20240115)
 # Partitions of the ticks table created ahead of today (plain PostgreSQL only).
 TICK_PARTITIONS_AHEAD_DAYS = env.int("TICK_PARTITIONS_AHEAD_DAYS", default=3)
 

@@ -1,0 +1,40 @@
+# One image for every process of the service: web (daphne), worker and beat (celery), migrate.
+# docker-compose.yml runs it; `docker build -t synthetic-market .` builds it alone.
+FROM python:3.11.13-slim-bookworm
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    DJANGO_SETTINGS_MODULE=config.settings.production \
+    PORT=3000
+
+WORKDIR /app
+
+# A system user without a login shell or home of its own; the code stays root-owned (read-only to it).
+RUN groupadd --system app \
+    && useradd --system --gid app --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin app
+
+# Dependencies first, so that editing the code does not reinstall them. Every dependency ships a
+# manylinux wheel (psycopg-binary, numpy, Twisted...), so no compiler is needed.
+COPY requirements.txt .
+RUN pip install --no-cache-dir -r requirements.txt
+
+COPY . .
+
+# Static files are collected at build time with the production settings. Those refuse to load without
+# a secret, so this one step gets a throwaway value: a build argument, never an ENV of the image.
+ARG COLLECTSTATIC_SECRET_KEY=collectstatic-build-only-not-a-secret
+RUN DJANGO_SECRET_KEY="$COLLECTSTATIC_SECRET_KEY" python manage.py collectstatic --noinput --verbosity 0
+
+USER app
+
+EXPOSE 3000
+
+# No HEALTHCHECK here: worker, beat and migrate share this image and serve no HTTP. The web service's
+# check lives in docker-compose.yml and uses python's urllib (slim images have no curl):
+#   python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:3000/healthz', timeout=3)"
+
+# Daphne closes every WebSocket after --websocket_timeout (a day by default): a 24/7 feed needs -1.
+# Ping interval/timeout cut off clients that stop reading. `sh -c` so that $PORT is expanded, `exec`
+# so that daphne is the process that receives the stop signal.
+CMD ["sh", "-c", "exec daphne -b 0.0.0.0 -p \"${PORT:-3000}\" --websocket_timeout -1 --ping-interval 5 --ping-timeout 10 --proxy-headers config.asgi:application"]

@@ -1,0 +1,85 @@
+"""Bridges the database's ticker configurations and the pure-NumPy engine."""
+
+import math
+from collections.abc import Sequence
+from datetime import datetime, timezone
+
+from django.conf import settings
+
+from .engine import EngineState, MarketConfig, TickerParams, sector_id
+from .models import Tick, Ticker, TickerState
+
+
+def market_config() -> MarketConfig:
+    return MarketConfig(
+        market_seed=settings.MARKET_SEED,
+        market_correlation=settings.MARKET_CORRELATION,
+        sector_correlation=settings.SECTOR_CORRELATION,
+        spread_bps=settings.MARKET_SPREAD_BPS,
+        time_scale=settings.MARKET_TIME_SCALE,
+    )
+
+
+def ticker_params(tickers: Sequence[Ticker]) -> TickerParams:
+    return TickerParams.from_rows(
+        {
+            "seed": t.seed,
+            "drift": t.drift,
+            "volatility": t.volatility,
+            "interval_ms": t.tick_interval_ms,
+            "min_price": float(t.min_price),
+            "max_price": float(t.max_price),
+            "sector": sector_id(t.sector),
+        }
+        for t in tickers
+    )
+
+
+def to_ms(moment: datetime) -> int:
+    """Epoch milliseconds of an aware datetime (exact for millisecond-grid times)."""
+    delta = moment - datetime(1970, 1, 1, tzinfo=timezone.utc)
+    return (delta.days * 86_400 + delta.seconds) * 1000 + delta.microseconds // 1000
+
+
+def from_ms(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).replace(
+        microsecond=(int(ms) % 1000) * 1000
+    )
+
+
+def first_grid_at_or_after(ms: int, interval_ms: int) -> int:
+    return -(-ms // interval_ms) * interval_ms
+
+
+def stored_state_at_newest(ticker: Ticker) -> tuple[int, int, float] | None:
+    """``(seq, time_ms, log_price)`` at the ticker's newest stored tick, or None without ticks.
+
+    The exact engine state is used when its checkpoint matches the newest tick; otherwise the
+    log of the stored (cent-rounded) price continues the path from within half a cent.
+    """
+    newest = Tick.objects.filter(ticker=ticker).order_by("-time").first()
+    if newest is None:
+        return None
+    checkpoint = TickerState.objects.filter(ticker=ticker).first()
+    if checkpoint and checkpoint.seq == newest.seq and checkpoint.time == newest.time:
+        return checkpoint.seq, to_ms(checkpoint.time), checkpoint.log_price
+    return newest.seq, to_ms(newest.time), math.log(float(newest.price))
+
+
+def stored_state_at_oldest(ticker: Ticker) -> tuple[int, int, float] | None:
+    """``(seq, time_ms, log_price)`` at the ticker's oldest stored tick, or None."""
+    oldest = Tick.objects.filter(ticker=ticker).order_by("time").first()
+    if oldest is None:
+        return None
+    return oldest.seq, to_ms(oldest.time), math.log(float(oldest.price))
+
+
+def engine_state(rows: Sequence[tuple[int, int, float]]) -> EngineState:
+    import numpy as np
+
+    seq, time_ms, log_price = zip(*rows) if rows else ((), (), ())
+    return EngineState(
+        seq=np.array(seq, dtype=np.int64),
+        time_ms=np.array(time_ms, dtype=np.int64),
+        log_price=np.array(log_price, dtype=np.float64),
+    )
