@@ -1,0 +1,70 @@
+"""Shared plumbing: a private database, timing, tables, and RESULTS.md."""
+
+import os
+import re
+import shlex
+import sys
+import time
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+
+RESULTS = Path(__file__).with_name("RESULTS.md")
+DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/synthetic_market"
+
+
+def setup_django(*, suffix: str = "bench") -> str:
+    """Point Django at a private database (``<name>_<suffix>``), create and migrate it."""
+    import environ
+
+    from config.ensure_database import ensure_database
+
+    base = os.environ.get("DATABASE_URL", DEFAULT_DATABASE_URL)
+    cfg = environ.Env.db_url_config(base)
+    url = base.rsplit("/", 1)[0] + f"/{cfg['NAME']}_{suffix}"
+    os.environ["DATABASE_URL"] = url
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
+    os.environ.setdefault("LOG_LEVEL", "WARNING")
+    os.environ.setdefault("MARKET_REDIS_PREFIX", f"market-{suffix}")
+    ensure_database(url)
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    return url
+
+
+@contextmanager
+def timer():
+    box = {}
+    started = time.perf_counter()
+    try:
+        yield box
+    finally:
+        box["seconds"] = time.perf_counter() - started
+
+
+def table(header: list[str], rows: list[list[object]]) -> str:
+    cells = [[str(c) for c in header]] + [[str(c) for c in row] for row in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
+    def line(row):
+        return "| " + " | ".join(c.ljust(w) for c, w in zip(row, widths)) + " |"
+    sep = "| " + " | ".join("-" * w for w in widths) + " |"
+    return "\n".join([line(cells[0]), sep, *map(line, cells[1:])])
+
+
+def record(name: str, body: str) -> None:
+    """Replace the ``## <name>`` section of RESULTS.md with today's figures."""
+    command = "python -m bench " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    section = f"## {name}\n\nDate: {stamp}  \nCommand: `{command}`\n\n{body.strip()}\n"
+    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n\nLatest figures of every benchmark (`python -m bench <name>`). Machine: 2 cores, shared.\n"
+    pattern = re.compile(rf"^## {re.escape(name)}\n.*?(?=^## |\Z)", re.S | re.M)
+    text = pattern.sub(section + "\n", text) if pattern.search(text) else text.rstrip() + "\n\n" + section
+    RESULTS.write_text(text.rstrip() + "\n")
+
+
+def rate(count: int, seconds: float) -> str:
+    return f"{count / seconds:,.0f}" if seconds > 0 else "inf"
