@@ -51,5 +51,9 @@ def build_logging(*, level: str, fmt: str) -> dict:
             "django.server": {"level": "WARNING"},
             "daphne": {"level": "WARNING" if level == "INFO" else level},
             "celery": {"level": level},
+            # Ten beats a second: per-task lines would drown everything else.
+            "celery.beat": {"level": "WARNING"},
+            "celery.app.trace": {"level": "WARNING"},
+            "celery.worker.strategy": {"level": "WARNING"},
         },
     }

@@ -41,3 +41,15 @@ def partitions_maintain(*, now: datetime) -> dict[str, list[str]]:
         connection, cutoff=now - timedelta(days=settings.TICK_RETENTION_DAYS)
     )
     return {"created": created, "dropped": dropped}
+
+
+# The live pipeline's services live in small modules of their own; this is their public face.
+from .flush import ticks_flush  # noqa: E402
+from .live import ticks_generate  # noqa: E402
+from .refresh import bars_refresh  # noqa: E402
+from .rollup import bars_rollup  # noqa: E402
+
+__all__ = [
+    "bars_refresh", "bars_rollup", "partitions_maintain", "ticks_flush", "ticks_generate",
+    "tickers_set_active",
+]

@@ -73,6 +73,8 @@ DATABASES = {
 }
 DATABASES["default"]["ENGINE"] = "django.db.backends.postgresql"
 DATABASES["default"].setdefault("OPTIONS", {})
+# Fail fast when the database is down: the pipeline buffers and retries instead of hanging.
+DATABASES["default"]["OPTIONS"].setdefault("connect_timeout", 5)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis: cache, Celery broker, channel layer, live state --------------------------------------
@@ -106,8 +108,11 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_TIMEZONE = "UTC"
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-# Tasks go to "default" unless routed; generation gets its own queue (see the Procfile).
+# Tasks go to "default" unless routed; generation gets its own queue and worker (Procfile), so
+# a flush stuck on a dead database can never delay or expire a 100 ms generation task.
 CELERY_TASK_DEFAULT_QUEUE = "default"
+CELERY_TASK_ROUTES = {"ticks.generate": {"queue": "generation"}}
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 
 # --- Market ------------------------------------------------------------------------------------
 TICK_RETENTION_DAYS = env.int("TICK_RETENTION_DAYS", default=30)
@@ -122,6 +127,32 @@ MAX_CATCHUP_SECONDS = env.int("MAX_CATCHUP_SECONDS", default=3600)
 MARKET_SEED = env.int("MARKET_SEED", default=20240115)
 # Partitions of the ticks table created ahead of today (plain PostgreSQL only).
 TICK_PARTITIONS_AHEAD_DAYS = env.int("TICK_PARTITIONS_AHEAD_DAYS", default=3)
+
+# --- Live pipeline schedule (each entry expires within its interval: stale runs are dropped) ---
+FLUSH_INTERVAL_S = env.float("FLUSH_INTERVAL_S", default=1.0)
+ROLLUP_INTERVAL_S = env.float("ROLLUP_INTERVAL_S", default=2.0)
+CELERY_BEAT_SCHEDULE = {
+    "generate-ticks": {
+        "task": "ticks.generate",
+        "schedule": GENERATE_INTERVAL_MS / 1000,
+        "options": {"expires": GENERATE_INTERVAL_MS / 1000, "queue": "generation"},
+    },
+    "flush-ticks": {
+        "task": "ticks.flush",
+        "schedule": FLUSH_INTERVAL_S,
+        "options": {"expires": FLUSH_INTERVAL_S},
+    },
+    "refresh-bars": {
+        "task": "ticks.refresh_bars",
+        "schedule": ROLLUP_INTERVAL_S,
+        "options": {"expires": ROLLUP_INTERVAL_S},
+    },
+    "maintain-storage": {
+        "task": "ticks.maintain",
+        "schedule": 3600.0,
+        "options": {"expires": 3600.0},
+    },
+}
 
 # --- API and streaming --------------------------------------------------------------------------
 WS_REPLAY_SECONDS = env.int("WS_REPLAY_SECONDS", default=300)

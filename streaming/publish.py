@@ -1,0 +1,80 @@
+"""The one place that publishes market data to the channel layer.
+
+It owns the group names and the message shapes (DESIGN.md's WebSocket ``tick`` and ``bar``
+data); producers (the generator, the rollup) call these functions and nothing else builds a
+group name by hand.
+"""
+
+import asyncio
+import logging
+import re
+from collections.abc import Iterable, Mapping
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+
+logger = logging.getLogger(__name__)
+
+ALL_TICKS_GROUP = "ticks.all"
+ALL_BARS_GROUP = "bars.all"
+_SAFE = re.compile(r"[^A-Za-z0-9.\-]")  # group names allow [A-Za-z0-9._-]
+
+
+def ticks_group(symbol: str) -> str:
+    return "ticks." + _SAFE.sub("_", symbol)
+
+
+def bars_group(symbol: str) -> str:
+    return "bars." + _SAFE.sub("_", symbol)
+
+
+def tick_data(*, ticker: str, price_cents: int, volume: int, bid_cents: int, ask_cents: int,
+              time_ms: int, seq: int) -> dict:
+    """A tick as sent to clients: numbers as numbers, time in epoch milliseconds."""
+    return {
+        "ticker": ticker,
+        "price": price_cents / 100,
+        "volume": int(volume),
+        "bid": bid_cents / 100,
+        "ask": ask_cents / 100,
+        "timestamp": int(time_ms),
+        "seq": int(seq),
+    }
+
+
+async def _send_all(messages: list[tuple[str, dict]]) -> None:
+    layer = get_channel_layer()
+    await asyncio.gather(*(layer.group_send(group, msg) for group, msg in messages))
+
+
+def publish_ticks(ticks_by_symbol: Mapping[str, list[dict]]) -> None:
+    """One message per ticker group (its ticks of this cycle, in order) and one carrying the
+    whole cycle for ``*`` subscribers. Failures are logged: the replay stream still has them."""
+    messages = [
+        (ticks_group(symbol), {"type": "market.ticks", "ticks": ticks})
+        for symbol, ticks in ticks_by_symbol.items() if ticks
+    ]
+    if not messages:
+        return
+    everything = [t for ticks in ticks_by_symbol.values() for t in ticks]
+    messages.append((ALL_TICKS_GROUP, {"type": "market.ticks", "ticks": everything}))
+    try:
+        async_to_sync(_send_all)(messages)
+    except Exception:  # the live stream must never stop generation
+        logger.warning("publishing %d tick messages failed", len(messages), exc_info=True)
+
+
+def publish_bars(bars: Iterable[dict]) -> None:
+    """Bar updates (``bar`` data shape), per ticker group and for ``*`` subscribers."""
+    bars = list(bars)
+    if not bars:
+        return
+    by_symbol: dict[str, list[dict]] = {}
+    for bar in bars:
+        by_symbol.setdefault(bar["ticker"], []).append(bar)
+    messages = [(bars_group(s), {"type": "market.bars", "bars": b}) for s, b in by_symbol.items()]
+    messages.append((ALL_BARS_GROUP, {"type": "market.bars", "bars": bars}))
+    try:
+        async_to_sync(_send_all)(messages)
+    except Exception:
+        logger.warning("publishing %d bar messages failed", len(messages), exc_info=True)

@@ -1,0 +1,130 @@
+"""Persistence: drain the durable Redis buffer into PostgreSQL in batches (binary COPY).
+
+Entries are removed from the buffer only after their transaction committed, so a database
+outage loses nothing: the buffer grows (bounded, logged) and drains when it returns. If a crash
+came between the commit and the removal, the re-sent rows are merged without duplicates. The
+partition a batch needs is created on the spot when missing.
+"""
+
+import json
+import logging
+import time
+import uuid
+from dataclasses import dataclass
+
+import psycopg
+from django.db import connection, transaction
+
+from . import live_store
+from .live_store import BUFFER_MAX_ENTRIES, KEYS
+from .market import from_ms
+from .redis_store import get_redis
+from .storage import partitions
+from .storage.copy import COPY_COLUMNS, HEADER, TRAILER
+
+logger = logging.getLogger(__name__)
+
+MAX_ENTRIES_PER_FLUSH = 600  # a minute of 100 ms cycles per transaction
+LOCK_TTL_MS = 60_000
+_known_days: set = set()
+
+_STATE_UPSERT = """
+INSERT INTO ticks_tickerstate (ticker_id, seq, "time", log_price, updated_at)
+VALUES (%s, %s, %s, %s, now())
+ON CONFLICT (ticker_id) DO UPDATE SET seq = EXCLUDED.seq, "time" = EXCLUDED."time",
+    log_price = EXCLUDED.log_price, updated_at = now()
+WHERE ticks_tickerstate.seq < EXCLUDED.seq
+"""
+
+
+@dataclass
+class FlushReport:
+    entries: int = 0
+    ticks: int = 0
+    skipped: str | None = None
+    merged: bool = False  # duplicates were present and merged
+
+
+def _ensure_partitions(first_ms: int, last_ms: int) -> None:
+    first, last = from_ms(first_ms), from_ms(last_ms)
+    days = {partitions.day_of(first), partitions.day_of(last)}
+    if days <= _known_days:
+        return
+    partitions.ensure_partitions_for(connection, start=first, end=last)
+    _known_days.update(days)
+
+
+def _copy(cursor, rows: bytes, *, merge: bool) -> None:
+    columns = ", ".join(COPY_COLUMNS)
+    if not merge:
+        with cursor.copy(f"COPY ticks_tick ({columns}) FROM STDIN (FORMAT BINARY)") as copy:
+            copy.write(HEADER + rows + TRAILER)
+        return
+    cursor.execute("CREATE TEMP TABLE flush_ticks (LIKE ticks_tick) ON COMMIT DROP")
+    with cursor.copy(f"COPY flush_ticks ({columns}) FROM STDIN (FORMAT BINARY)") as copy:
+        copy.write(HEADER + rows + TRAILER)
+    cursor.execute(f"INSERT INTO ticks_tick ({columns}) SELECT {columns} FROM flush_ticks "
+                   "ON CONFLICT DO NOTHING")
+
+
+def _write(rows: bytes, states: dict, *, merge: bool) -> None:
+    with transaction.atomic():
+        raw = connection.connection  # psycopg connection behind Django's
+        with raw.cursor() as cursor:
+            _copy(cursor, rows, merge=merge)
+            cursor.executemany(_STATE_UPSERT, [
+                (int(tid), seq, from_ms(t), float.fromhex(x))
+                for tid, (seq, t, x) in states.items()
+            ])
+
+
+def ticks_flush(*, max_entries: int = MAX_ENTRIES_PER_FLUSH) -> FlushReport:
+    """Move up to ``max_entries`` buffer entries into PostgreSQL; one flusher at a time."""
+    token = uuid.uuid4().hex
+    if not live_store.try_lock("flush", token, LOCK_TTL_MS):
+        return FlushReport(skipped="locked")
+    try:
+        return _flush(max_entries)
+    finally:
+        live_store.release_lock("flush", token)
+
+
+def _flush(max_entries: int) -> FlushReport:
+    r = get_redis()
+    entries = r.xrange(KEYS.buffer, "-", "+", count=max_entries)
+    if not entries:
+        return FlushReport()
+    depth = r.xlen(KEYS.buffer)
+    if depth >= BUFFER_MAX_ENTRIES * 0.9:
+        logger.error("tick buffer at %d of %d entries: the database is not keeping up; beyond "
+                     "the bound the oldest unflushed ticks are dropped", depth, BUFFER_MAX_ENTRIES)
+    ids, chunks, states = [], [], {}
+    count, first_ms, last_ms = 0, None, None
+    for entry_id, fields in entries:
+        meta = json.loads(fields[b"meta"])
+        ids.append(entry_id)
+        chunks.append(fields[b"rows"])
+        count += meta["n"]
+        first_ms = meta["t0"] if first_ms is None else min(first_ms, meta["t0"])
+        last_ms = meta["t1"] if last_ms is None else max(last_ms, meta["t1"])
+        states.update(meta["states"])  # later entries win: the newest state per ticker
+    rows = b"".join(chunks)
+    _ensure_partitions(first_ms, last_ms)
+    report = FlushReport(entries=len(ids), ticks=count)
+    try:
+        _write(rows, states, merge=False)
+    except psycopg.errors.UniqueViolation:
+        logger.warning("buffer held %d ticks already stored (a flush died before its "
+                       "acknowledgement); merging", count)
+        _write(rows, states, merge=True)
+        report.merged = True
+    except psycopg.errors.CheckViolation as exc:
+        if "no partition" not in str(exc):
+            raise
+        _known_days.clear()
+        partitions.ensure_partitions_for(connection, start=from_ms(first_ms), end=from_ms(last_ms))
+        _write(rows, states, merge=False)
+    live_store.ack_entries(ids, count)
+    live_store.mark_dirty(first_ms, last_ms)
+    r.set(KEYS.flushed_at, int(time.time() * 1000))
+    return report

@@ -1,0 +1,225 @@
+"""Live generation: every beat, advance each active ticker by the steps due on its grid.
+
+Catch-up based: a ticker's state holds its last generated tick, so a late, missed or doubled
+beat generates exactly the missing steps (a doubled one finds nothing due, or loses the
+compare-and-set). Gaps longer than ``MAX_CATCHUP_SECONDS`` are skipped (logged), ``seq``
+staying consecutive. Ticker configs are cached per process and reloaded only when the config
+version in Redis moves, so no beat reads the database; the state lives in Redis and is rebuilt
+from the database (``TickerState``, the exact state at the last stored tick) when Redis lost it,
+so the path continues identically and lost ticks are regenerated equal to themselves.
+"""
+
+import json
+import logging
+import math
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import numpy as np
+import redis
+from django.conf import settings
+from django.db import DatabaseError
+
+from streaming.publish import publish_ticks, tick_data
+
+from . import engine, live_store
+from .config_version import config_version
+from .live_store import KEYS, LiveState
+from .market import market_config, stored_state_at_newest, ticker_params, to_ms
+from .models import Ticker
+from .redis_store import get_redis
+from .storage.copy import encode_rows
+
+logger = logging.getLogger(__name__)
+
+CONFIG_MAX_AGE_S = 60.0  # reload configs at least this often, even without a version bump
+LOCK_TTL_MS = 10_000
+
+
+@dataclass
+class _ConfigCache:
+    version: int | None = None
+    loaded_at: float = 0.0
+    tickers: list[Ticker] = field(default_factory=list)
+    params: engine.TickerParams | None = None
+    market: engine.MarketConfig | None = None
+
+
+_cache = _ConfigCache()
+
+
+@dataclass
+class CycleReport:
+    ticks: int = 0
+    tickers: int = 0
+    skipped: str | None = None  # why nothing was written ("locked", "conflict", ...)
+    gaps: list[str] = field(default_factory=list)
+
+
+def _active_configs(version: int) -> _ConfigCache:
+    """Active tickers and engine params, from the process cache unless stale."""
+    fresh = _cache.version == version and time.monotonic() - _cache.loaded_at < CONFIG_MAX_AGE_S
+    if fresh and _cache.params is not None:
+        return _cache
+    try:
+        tickers = list(Ticker.objects.filter(is_active=True).order_by("pk"))
+    except DatabaseError:
+        if _cache.params is None:
+            raise
+        logger.warning("database unreachable: generating with the cached ticker configs")
+        _cache.loaded_at = time.monotonic()
+        return _cache
+    _cache.tickers = tickers
+    _cache.params = ticker_params(tickers) if tickers else None
+    _cache.market = market_config()
+    _cache.version = version
+    _cache.loaded_at = time.monotonic()
+    logger.info("loaded %d active ticker config(s) (version %s)", len(tickers), version)
+    return _cache
+
+
+def reset_config_cache() -> None:
+    global _cache
+    _cache = _ConfigCache()
+
+
+def _initial_state(ticker: Ticker, now_ms: int) -> LiveState | None:
+    """State for a ticker Redis knows nothing about: the database's, else a fresh start."""
+    try:
+        stored = stored_state_at_newest(ticker)
+    except DatabaseError:
+        logger.warning("no state for %s and the database is unreachable; skipping it", ticker)
+        return None
+    if stored is not None:
+        seq, time_ms, log_price = stored
+        return LiveState(seq=seq, time_ms=time_ms, log_price=log_price)
+    iv = ticker.tick_interval_ms
+    return LiveState(seq=-1, time_ms=(now_ms // iv - 1) * iv,
+                     log_price=math.log(float(ticker.start_price)))
+
+
+def ticks_generate(*, now: datetime) -> CycleReport:
+    """One generation cycle at ``now``: single writer (lock + compare-and-set)."""
+    token = uuid.uuid4().hex
+    if not live_store.try_lock("generate", token, LOCK_TTL_MS):
+        return CycleReport(skipped="locked")
+    try:
+        return _cycle(now)
+    finally:
+        try:
+            live_store.release_lock("generate", token)
+        except redis.RedisError:
+            logger.warning("could not release the generation lock", exc_info=True)
+
+
+def _cycle(now: datetime) -> CycleReport:
+    now_ms = to_ms(now)
+    r = get_redis()
+    version = config_version()
+    configs = _active_configs(version)
+    raw_states = r.hgetall(KEYS.state)
+    report = CycleReport()
+    active_ids = {str(t.pk) for t in configs.tickers}
+    items = []
+    # Tickers that were deactivated: mark their state paused (a CAS like every write).
+    for tid, raw in raw_states.items():
+        tid = tid.decode()
+        if tid not in active_ids:
+            state = LiveState.loads(raw)
+            if state.active:
+                items.append({"id": tid, "expected": raw.decode(),
+                              "state": LiveState(state.seq, state.time_ms, state.log_price, False),
+                              "symbol": f"#{tid}", "quote": None, "replay": []})
+    if not configs.tickers:
+        if items:
+            live_store.commit_cycle(tickers=items, rows=b"", meta={}, count=0, now_ms=now_ms)
+        return CycleReport(skipped="no active tickers")
+
+    params = configs.params
+    seq, time_ms, log_price, expected, keep, touched = [], [], [], [], [], []
+    max_gap_steps = np.maximum(1, settings.MAX_CATCHUP_SECONDS * 1000 // params.interval_ms)
+    for i, ticker in enumerate(configs.tickers):
+        raw = raw_states.get(str(ticker.pk).encode())
+        state = LiveState.loads(raw) if raw else _initial_state(ticker, now_ms)
+        if state is None:
+            continue
+        iv = ticker.tick_interval_ms
+        moved_state = raw is None or not state.active
+        if not state.active:
+            # Re-activated: resume at the last price from now, not by replaying the pause.
+            state = LiveState(state.seq, (now_ms // iv - 1) * iv, state.log_price)
+        elif now_ms // iv - state.time_ms // iv > max_gap_steps[i]:
+            skipped_to = (now_ms // iv - int(max_gap_steps[i])) * iv
+            logger.warning("%s: %.1f s since its last tick exceeds MAX_CATCHUP_SECONDS; "
+                           "skipping to %d (seq stays consecutive)", ticker.symbol,
+                           (now_ms - state.time_ms) / 1000, skipped_to)
+            report.gaps.append(ticker.symbol)
+            state = LiveState(state.seq, skipped_to, state.log_price)
+            moved_state = True
+        keep.append(i)
+        touched.append(moved_state)
+        seq.append(state.seq)
+        time_ms.append(state.time_ms)
+        log_price.append(state.log_price)
+        expected.append(raw.decode() if raw else "")
+    if not keep:
+        return CycleReport(skipped="no state")
+    index = np.array(keep)
+    sub = params.take(index)
+    start = engine.EngineState(seq=np.array(seq, dtype=np.int64),
+                               time_ms=np.array(time_ms, dtype=np.int64),
+                               log_price=np.array(log_price, dtype=np.float64))
+    steps = engine.steps_due(start, sub, now_ms)
+    batch, new = engine.advance(sub, start, steps, configs.market)
+    tickers = [configs.tickers[i] for i in keep]
+    ids = np.array([t.pk for t in tickers], dtype=np.int64)
+    offsets = batch.offsets(len(tickers))
+    by_symbol: dict[str, list[dict]] = {}
+    for j, ticker in enumerate(tickers):
+        lo, hi = offsets[j], offsets[j + 1]
+        if hi == lo and not touched[j]:
+            continue  # nothing due and nothing to record
+        ticks = [
+            tick_data(ticker=ticker.symbol, price_cents=int(batch.price_cents[k]),
+                      volume=int(batch.volume[k]), bid_cents=int(batch.bid_cents[k]),
+                      ask_cents=int(batch.ask_cents[k]), time_ms=int(batch.time_ms[k]),
+                      seq=int(batch.seq[k]))
+            for k in range(lo, hi)
+        ]
+        by_symbol[ticker.symbol] = ticks
+        items.append({
+            "id": str(ticker.pk), "expected": expected[j],
+            "state": LiveState(int(new.seq[j]), int(new.time_ms[j]), float(new.log_price[j])),
+            "symbol": ticker.symbol,
+            "quote": ticks[-1] if ticks else None,
+            "replay": [(t["timestamp"], json.dumps(t, separators=(",", ":"))) for t in ticks],
+        })
+    if not items:
+        return report
+    count = len(batch)
+    rows = b""
+    meta: dict = {}
+    if count:
+        rows = encode_rows(ticker_id=ids[batch.ticker_index], time_ms=batch.time_ms,
+                           seq=batch.seq, price_cents=batch.price_cents,
+                           bid_cents=batch.bid_cents, ask_cents=batch.ask_cents,
+                           volume=batch.volume)
+        moved = steps > 0
+        meta = {
+            "n": count,
+            "t0": int(batch.time_ms.min()),
+            "t1": int(batch.time_ms.max()),
+            # The exact state at each ticker's last tick of this entry, for TickerState.
+            "states": {str(int(ids[j])): [int(new.seq[j]), int(new.time_ms[j]),
+                                          float(new.log_price[j]).hex()]
+                       for j in np.flatnonzero(moved)},
+        }
+    if not live_store.commit_cycle(tickers=items, rows=rows, meta=meta, count=count,
+                                   now_ms=now_ms):
+        return CycleReport(skipped="conflict")
+    publish_ticks({s: t for s, t in by_symbol.items() if t})
+    report.ticks = count
+    report.tickers = len(tickers)
+    return report

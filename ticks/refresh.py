@@ -1,0 +1,51 @@
+"""Live bar refresh: roll up the range of tick times flushed since the last refresh, then
+publish the 1m bars it touched (the open bar's changes and its close)."""
+
+import logging
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+
+from streaming.publish import publish_bars
+
+from . import live_store
+from .live_store import KEYS
+from .market import from_ms
+from .redis_store import get_redis
+from .rollup import bars_rollup, floor_to
+from .selectors import bar_rows_between
+
+logger = logging.getLogger(__name__)
+
+LOCK_TTL_MS = 60_000
+
+
+@dataclass
+class RefreshReport:
+    bars: dict | None = None
+    skipped: str | None = None
+
+
+def bars_refresh() -> RefreshReport:
+    token = uuid.uuid4().hex
+    if not live_store.try_lock("rollup", token, LOCK_TTL_MS):
+        return RefreshReport(skipped="locked")
+    try:
+        dirty = live_store.take_dirty()
+        if dirty is None:
+            return RefreshReport(skipped="nothing new")
+        first_ms, last_ms = dirty
+        start, end = from_ms(first_ms), from_ms(last_ms + 1)
+        try:
+            counts = bars_rollup(start=start, end=end)
+        except Exception:
+            live_store.mark_dirty(first_ms, last_ms)  # retried by the next refresh
+            raise
+        get_redis().set(KEYS.rolled_at, int(time.time() * 1000))
+        publish_bars(bar_rows_between(timeframe="1m", start=floor_to(start, timedelta(minutes=1)),
+                                      end=end))
+        return RefreshReport(bars=counts)
+    finally:
+        live_store.release_lock("rollup", token)
+

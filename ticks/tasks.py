@@ -1,0 +1,35 @@
+"""Celery tasks: thin wrappers that call one service each (the schedule is in settings)."""
+
+import logging
+
+from celery import shared_task
+from django.utils import timezone
+
+from . import services
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task(name="ticks.generate", ignore_result=True)
+def generate_ticks() -> None:
+    report = services.ticks_generate(now=timezone.now())
+    if report.gaps:
+        logger.warning("generation skipped ahead for %s", ", ".join(report.gaps))
+
+
+@shared_task(name="ticks.flush", ignore_result=True)
+def flush_ticks() -> None:
+    report = services.ticks_flush()
+    if report.ticks:
+        logger.debug("flushed %d ticks in %d entries", report.ticks, report.entries)
+
+
+@shared_task(name="ticks.refresh_bars", ignore_result=True)
+def refresh_bars() -> None:
+    services.bars_refresh()
+
+
+@shared_task(name="ticks.maintain", ignore_result=True)
+def maintain_storage() -> None:
+    result = services.partitions_maintain(now=timezone.now())
+    logger.info("storage maintenance: %s", result)
