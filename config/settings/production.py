@@ -3,11 +3,15 @@
 from .base import *  # noqa: F403
 from .base import LOG_LEVEL, env
 
+from django.core.exceptions import ImproperlyConfigured
+
 from config.logging import build_logging
 
 DEBUG = False
-# No default: a missing secret stops start-up.
-SECRET_KEY = env("DJANGO_SECRET_KEY")
+# No default: a missing or blank secret stops start-up.
+SECRET_KEY = env.str("DJANGO_SECRET_KEY").strip()
+if not SECRET_KEY:
+    raise ImproperlyConfigured("DJANGO_SECRET_KEY is empty: set it to a long random value.")
 
 LOGGING = build_logging(level=LOG_LEVEL, fmt=env("LOG_FORMAT", default="json"))
 

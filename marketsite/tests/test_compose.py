@@ -69,7 +69,11 @@ def _command(service: dict) -> list[str]:
 
 
 def _config_source() -> str:
-    return "\n".join(path.read_text() for path in sorted((ROOT / "config").rglob("*.py")))
+    return "\n".join(
+        path.read_text()
+        for path in sorted((ROOT / "config").rglob("*.py"))
+        if "tests" not in path.relative_to(ROOT).parts
+    )
 
 
 def _dockerfile_cmd() -> list[str]:

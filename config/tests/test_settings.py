@@ -1,0 +1,338 @@
+"""The settings modules, run in fresh processes the way the service starts them.
+
+Each run happens in a scratch copy of the project whose ``config/`` is a real copy (``BASE_DIR``
+follows the settings file) and whose apps are symlinks, so a developer's ``.env`` (which the
+settings read) cannot change what is tested, and with every variable the settings read removed
+from the environment, so the defaults are what is tested.
+"""
+
+import json
+import os
+import re
+import secrets
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SETTINGS_DIR = ROOT / "config" / "settings"
+APPS = ("ticks", "api", "streaming", "marketsite", "templates")
+
+# The environment list of the design brief: each one must be read by the code.
+DESIGN_VARIABLES = (
+    "DATABASE_URL REDIS_URL DJANGO_SETTINGS_MODULE DJANGO_SECRET_KEY DJANGO_ALLOWED_HOSTS PORT "
+    "LOG_LEVEL TICK_RETENTION_DAYS GENERATE_INTERVAL_MS MARKET_TIME_SCALE MARKET_SPREAD_BPS "
+    "MARKET_CORRELATION SECTOR_CORRELATION MAX_CATCHUP_SECONDS WS_REPLAY_SECONDS "
+    "WS_ALLOWED_ORIGINS API_KEYS_REQUIRED CORS_ALLOWED_ORIGINS"
+).split()
+
+# env("X"), env.int("X"), env.db_url("X") ... and os.environ reads of "X".
+_ENV_READ = re.compile(
+    r"""(?:\benv(?:\.[a-z_]+)?|os\.getenv|os\.environ\.(?:get|setdefault)|os\.environ\[)"""
+    r"""\(?\s*["']([A-Z][A-Z0-9_]*)["']"""
+)
+
+# Prints the settings a test looks at, as JSON.
+DUMP = """
+import json, django
+django.setup()
+from django.conf import settings as s
+print(json.dumps({
+    "SETTINGS_MODULE": s.SETTINGS_MODULE,
+    "DEBUG": s.DEBUG,
+    "SECRET_KEY": s.SECRET_KEY,
+    "ALLOWED_HOSTS": s.ALLOWED_HOSTS,
+    "PORT": s.PORT,
+    "DATABASE": {k: s.DATABASES["default"][k] for k in ("ENGINE", "NAME", "HOST", "PORT", "USER")},
+    "REDIS_URL": s.REDIS_URL,
+    "CACHE_LOCATION": s.CACHES["default"]["LOCATION"],
+    "CELERY_BROKER_URL": s.CELERY_BROKER_URL,
+    "CHANNEL_HOSTS": s.CHANNEL_LAYERS["default"]["CONFIG"]["hosts"],
+    "LOG_LEVEL": s.LOG_LEVEL,
+    "LOG_ROOT": s.LOGGING["root"],
+    "LOG_HANDLER_FORMATTER": s.LOGGING["handlers"]["console"]["formatter"],
+    "TICK_RETENTION_DAYS": s.TICK_RETENTION_DAYS,
+    "GENERATE_INTERVAL_MS": s.GENERATE_INTERVAL_MS,
+    "MARKET_TIME_SCALE": s.MARKET_TIME_SCALE,
+    "MARKET_SPREAD_BPS": s.MARKET_SPREAD_BPS,
+    "MARKET_CORRELATION": s.MARKET_CORRELATION,
+    "SECTOR_CORRELATION": s.SECTOR_CORRELATION,
+    "MAX_CATCHUP_SECONDS": s.MAX_CATCHUP_SECONDS,
+    "WS_REPLAY_SECONDS": s.WS_REPLAY_SECONDS,
+    "WS_ALLOWED_ORIGINS": s.WS_ALLOWED_ORIGINS,
+    "API_KEYS_REQUIRED": s.API_KEYS_REQUIRED,
+    "CORS_ALLOWED_ORIGINS": s.CORS_ALLOWED_ORIGINS,
+    "SECURE_SSL_REDIRECT": s.SECURE_SSL_REDIRECT,
+    "SECURE_REDIRECT_EXEMPT": s.SECURE_REDIRECT_EXEMPT,
+    "SESSION_COOKIE_SECURE": s.SESSION_COOKIE_SECURE,
+    "CSRF_COOKIE_SECURE": s.CSRF_COOKIE_SECURE,
+}))
+"""
+
+
+def _settings_source() -> str:
+    return "\n".join(p.read_text() for p in sorted(SETTINGS_DIR.glob("*.py")))
+
+
+def _entry_points_source() -> str:
+    files = [ROOT / "manage.py", *(ROOT / "config").glob("[!_]*.py"), ROOT / "config/__init__.py"]
+    return "\n".join(p.read_text() for p in files)
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory) -> Path:
+    """A scratch copy of the project without any ``.env``."""
+    copy = tmp_path_factory.mktemp("project")
+    shutil.copytree(
+        ROOT / "config", copy / "config", ignore=shutil.ignore_patterns("__pycache__", "tests")
+    )
+    # Copied, not linked: Python resolves a symlinked script's directory back to the repository.
+    shutil.copy2(ROOT / "manage.py", copy / "manage.py")
+    for name in APPS:
+        if (ROOT / name).exists():
+            (copy / name).symlink_to(ROOT / name, target_is_directory=True)
+    assert not (copy / ".env").exists()
+    return copy
+
+
+def _clean_env(**variables: str) -> dict[str, str]:
+    """This process's environment without anything the settings read, plus ``variables``."""
+    read = set(_ENV_READ.findall(_settings_source() + _entry_points_source()))
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in read and not k.startswith("DJANGO_") and k != "PYTHONPATH"
+    }
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    env.update(variables)
+    return env
+
+
+def _run(project: Path, args: list[str], **variables: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, *args],
+        cwd=project,
+        env=_clean_env(**variables),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def _dump(project: Path, module: str, **variables: str) -> dict:
+    result = _run(project, ["-c", DUMP], DJANGO_SETTINGS_MODULE=module, **variables)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def _random_secret() -> str:
+    secret = secrets.token_urlsafe(64)
+    assert len(secret) >= 50
+    return secret
+
+
+# --- Production ---------------------------------------------------------------------------------
+
+
+def test_production_passes_the_deploy_checks(project):
+    result = _run(
+        project,
+        ["manage.py", "check", "--deploy", "--fail-level", "WARNING",
+         "--settings=config.settings.production"],
+        DJANGO_SECRET_KEY=_random_secret(),
+        DJANGO_ALLOWED_HOSTS="example.com",
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "System check identified no issues (0 silenced)." in result.stdout
+
+
+def test_production_with_a_weak_secret_fails_the_deploy_checks(project):
+    """The positive test above would also pass if nothing were checked: show that it can fail."""
+    result = _run(
+        project,
+        ["manage.py", "check", "--deploy", "--fail-level", "WARNING",
+         "--settings=config.settings.production"],
+        DJANGO_SECRET_KEY="short",
+        DJANGO_ALLOWED_HOSTS="example.com",
+    )
+    assert result.returncode != 0
+    assert "security.W009" in result.stderr + result.stdout
+
+
+def test_production_refuses_to_start_without_a_secret(project):
+    result = _run(
+        project,
+        ["manage.py", "check", "--settings=config.settings.production"],
+        DJANGO_ALLOWED_HOSTS="example.com",
+    )
+    assert result.returncode != 0
+    assert "django.core.exceptions.ImproperlyConfigured" in result.stderr
+    assert "DJANGO_SECRET_KEY" in result.stderr
+
+
+@pytest.mark.parametrize("secret", ["", "   "], ids=["empty", "blank"])
+def test_production_refuses_to_start_with_an_empty_secret(project, secret):
+    result = _run(
+        project,
+        ["manage.py", "check", "--settings=config.settings.production"],
+        DJANGO_SECRET_KEY=secret,
+        DJANGO_ALLOWED_HOSTS="example.com",
+    )
+    assert result.returncode != 0
+    assert "django.core.exceptions.ImproperlyConfigured" in result.stderr
+    assert "DJANGO_SECRET_KEY" in result.stderr
+
+
+def test_production_defaults(project):
+    secret = _random_secret()
+    dumped = _dump(
+        project, "config.settings.production",
+        DJANGO_SECRET_KEY=secret, DJANGO_ALLOWED_HOSTS="example.com",
+    )
+    assert dumped["SECRET_KEY"] == secret
+    assert dumped["DEBUG"] is False
+    assert dumped["ALLOWED_HOSTS"] == ["example.com"]
+    assert dumped["LOG_HANDLER_FORMATTER"] == "json"
+    assert dumped["LOG_ROOT"] == {"handlers": ["console"], "level": "INFO"}
+    assert dumped["SECURE_SSL_REDIRECT"] is True
+    assert dumped["SECURE_REDIRECT_EXEMPT"] == [r"^healthz$", r"^readyz$"]
+    assert dumped["SESSION_COOKIE_SECURE"] is True
+    assert dumped["CSRF_COOKIE_SECURE"] is True
+
+
+def test_production_log_format_and_redirect_are_switchable(project):
+    dumped = _dump(
+        project, "config.settings.production",
+        DJANGO_SECRET_KEY=_random_secret(), LOG_FORMAT="text", DJANGO_SECURE_SSL_REDIRECT="false",
+        DJANGO_DEBUG="true",  # ignored: production never runs with debug on
+    )
+    assert dumped["LOG_HANDLER_FORMATTER"] == "text"
+    assert dumped["SECURE_SSL_REDIRECT"] is False
+    assert dumped["DEBUG"] is False
+
+
+def test_unknown_log_format_stops_start_up(project):
+    result = _run(
+        project, ["-c", DUMP],
+        DJANGO_SETTINGS_MODULE="config.settings.production",
+        DJANGO_SECRET_KEY=_random_secret(), LOG_FORMAT="xml",
+    )
+    assert result.returncode != 0
+    assert "ValueError: LOG_FORMAT must be 'json' or 'text', not 'xml'" in result.stderr
+
+
+# --- Local and test -------------------------------------------------------------------------------
+
+
+def test_local_defaults(project):
+    dumped = _dump(project, "config.settings.local")
+    assert dumped["DEBUG"] is True
+    assert dumped["SECRET_KEY"]  # a placeholder, no environment needed
+    assert dumped["LOG_HANDLER_FORMATTER"] == "text"
+    assert dumped["SECURE_SSL_REDIRECT"] is False
+    assert dumped["DATABASE"] == {
+        "ENGINE": "django.db.backends.postgresql",
+        "NAME": "synthetic_market",
+        "HOST": "127.0.0.1",
+        "PORT": 5432,
+        "USER": "postgres",
+    }
+    assert dumped["REDIS_URL"] == "redis://127.0.0.1:6379/0"
+    assert dumped["PORT"] == 3000
+    assert dumped["TICK_RETENTION_DAYS"] == 30
+
+
+def test_local_debug_can_be_switched_off(project):
+    assert _dump(project, "config.settings.local", DJANGO_DEBUG="false")["DEBUG"] is False
+
+
+def test_manage_py_defaults_to_local_settings(project):
+    result = _run(project, ["manage.py", "diffsettings", "--output", "unified"])
+    assert result.returncode == 0, result.stderr
+    assert "+ DEBUG = True" in result.stdout
+
+
+def test_test_settings_keep_away_from_the_running_stack(settings):
+    # Run under pytest: the test settings are the live ones here.
+    assert settings.SETTINGS_MODULE == "config.settings.test"
+    assert settings.DEBUG is False
+    assert settings.MARKET_REDIS_PREFIX != "market"
+    assert settings.CACHES["default"]["KEY_PREFIX"] == settings.MARKET_REDIS_PREFIX
+    assert settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"] != "asgi"
+    assert settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+
+
+# --- The environment list of the design -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", DESIGN_VARIABLES)
+def test_design_variable_is_read_by_the_code(name):
+    source = _settings_source()
+    if name == "DJANGO_SETTINGS_MODULE":
+        # Read by the entry points, which pick the settings module.
+        source = _entry_points_source()
+    assert name in _ENV_READ.findall(source), f"nothing reads {name} from the environment"
+
+
+def test_design_variables_reach_the_settings(project):
+    """Set every variable of the design to an unusual value: each one shows up in the settings."""
+    secret = _random_secret()
+    dumped = _dump(
+        project, "config.settings.local",
+        DATABASE_URL="postgres://marketuser@db.internal:6543/othermarket",
+        REDIS_URL="redis://cache.internal:6380/3",
+        DJANGO_SECRET_KEY=secret,
+        DJANGO_ALLOWED_HOSTS="a.example,b.example",
+        PORT="8123",
+        LOG_LEVEL="warning",
+        TICK_RETENTION_DAYS="7",
+        GENERATE_INTERVAL_MS="250",
+        MARKET_TIME_SCALE="60",
+        MARKET_SPREAD_BPS="12.5",
+        MARKET_CORRELATION="0.25",
+        SECTOR_CORRELATION="0.35",
+        MAX_CATCHUP_SECONDS="120",
+        WS_REPLAY_SECONDS="90",
+        WS_ALLOWED_ORIGINS="https://charts.example,https://bots.example",
+        API_KEYS_REQUIRED="true",
+        CORS_ALLOWED_ORIGINS="https://ui.example",
+    )
+    redis_url = "redis://cache.internal:6380/3"
+    assert {k: v for k, v in dumped.items() if k not in ("SECURE_REDIRECT_EXEMPT",)} == {
+        "SETTINGS_MODULE": "config.settings.local",
+        "DEBUG": True,
+        "SECRET_KEY": secret,
+        "ALLOWED_HOSTS": ["a.example", "b.example"],
+        "PORT": 8123,
+        "DATABASE": {
+            "ENGINE": "django.db.backends.postgresql",
+            "NAME": "othermarket",
+            "HOST": "db.internal",
+            "PORT": 6543,
+            "USER": "marketuser",
+        },
+        "REDIS_URL": redis_url,
+        "CACHE_LOCATION": redis_url,
+        "CELERY_BROKER_URL": redis_url,
+        "CHANNEL_HOSTS": [redis_url],
+        "LOG_LEVEL": "WARNING",
+        "LOG_ROOT": {"handlers": ["console"], "level": "WARNING"},
+        "LOG_HANDLER_FORMATTER": "text",
+        "TICK_RETENTION_DAYS": 7,
+        "GENERATE_INTERVAL_MS": 250,
+        "MARKET_TIME_SCALE": 60.0,
+        "MARKET_SPREAD_BPS": 12.5,
+        "MARKET_CORRELATION": 0.25,
+        "SECTOR_CORRELATION": 0.35,
+        "MAX_CATCHUP_SECONDS": 120,
+        "WS_REPLAY_SECONDS": 90,
+        "WS_ALLOWED_ORIGINS": ["https://charts.example", "https://bots.example"],
+        "API_KEYS_REQUIRED": True,
+        "CORS_ALLOWED_ORIGINS": ["https://ui.example"],
+        "SECURE_SSL_REDIRECT": False,
+        "SESSION_COOKIE_SECURE": False,
+        "CSRF_COOKIE_SECURE": False,
+    }

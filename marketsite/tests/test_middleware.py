@@ -1,0 +1,221 @@
+"""Request ids (``X-Request-ID``), the access log line, and the log formats of config.logging."""
+
+import io
+import json
+import logging
+import logging.config
+import re
+from datetime import datetime
+from unittest import mock
+
+import pytest
+
+from config.logging import build_logging, request_id_var
+
+pytestmark = pytest.mark.django_db
+
+GENERATED_ID = re.compile(r"^[0-9a-f]{32}$")  # uuid4().hex
+ACCESS_LOGGER = "marketsite.requests"
+
+
+@pytest.fixture
+def access_log(caplog):
+    caplog.set_level(logging.INFO, logger=ACCESS_LOGGER)
+    return caplog
+
+
+def _access_records(caplog) -> list[logging.LogRecord]:
+    return [r for r in caplog.records if r.name == ACCESS_LOGGER]
+
+
+# --- X-Request-ID ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "method,path,status",
+    [
+        ("get", "/healthz", 200),
+        ("get", "/no-such-page", 404),
+        ("post", "/healthz", 405),
+        ("get", "/admin/", 302),  # redirect to the login page
+    ],
+)
+def test_every_response_has_a_fresh_request_id(client, method, path, status):
+    first = getattr(client, method)(path)
+    second = getattr(client, method)(path)
+    assert first.status_code == second.status_code == status
+    assert GENERATED_ID.match(first["X-Request-ID"])
+    assert GENERATED_ID.match(second["X-Request-ID"])
+    assert first["X-Request-ID"] != second["X-Request-ID"]
+
+
+@pytest.mark.parametrize("incoming", ["abc", "Req-1.2_3", "a" * 64, "0" * 32])
+def test_a_valid_incoming_request_id_is_reused(client, incoming):
+    response = client.get("/healthz", headers={"X-Request-ID": incoming})
+    assert response["X-Request-ID"] == incoming
+
+
+@pytest.mark.parametrize(
+    "incoming",
+    [
+        "",
+        "a" * 65,  # too long
+        "bad id",  # space
+        "id;drop",
+        "<script>",
+        "ïd",  # not ASCII
+        "ab\ncd",  # a newline inside
+        "abc\r\nX-Injected: 1",
+    ],
+    ids=["empty", "too-long", "space", "semicolon", "markup", "non-ascii", "newline", "crlf"],
+)
+def test_an_invalid_incoming_request_id_is_replaced(client, incoming):
+    response = client.get("/healthz", headers={"X-Request-ID": incoming})
+    assert response.status_code == 200
+    assert GENERATED_ID.match(response["X-Request-ID"])
+
+
+def test_a_trailing_newline_is_not_a_valid_request_id(client):
+    response = client.get("/healthz", headers={"X-Request-ID": "abc\n"})
+    assert response.status_code == 200
+    assert GENERATED_ID.match(response["X-Request-ID"])
+
+
+def test_the_request_id_does_not_leak_past_the_request(client):
+    client.get("/healthz", headers={"X-Request-ID": "leak-check"})
+    assert request_id_var.get() == "-"
+
+
+# --- The access log -------------------------------------------------------------------------------
+
+
+def test_one_access_line_per_request_carries_the_request_id(client, access_log):
+    response = client.get("/healthz", headers={"X-Request-ID": "trace-42"})
+    records = _access_records(access_log)
+    assert len(records) == 1
+    record = records[0]
+    assert record.levelno == logging.INFO
+    assert record.getMessage() == "GET /healthz 200"
+    assert record.request_id == response["X-Request-ID"] == "trace-42"
+    assert (record.method, record.path, record.status) == ("GET", "/healthz", 200)
+    assert isinstance(record.duration_ms, float) and record.duration_ms >= 0
+
+
+def test_a_generated_request_id_reaches_the_log_and_the_header(client, access_log):
+    response = client.post("/readyz")
+    (record,) = _access_records(access_log)
+    assert record.getMessage() == "POST /readyz 405"
+    assert record.request_id == response["X-Request-ID"]
+    assert GENERATED_ID.match(record.request_id)
+
+
+def test_log_lines_written_during_a_request_carry_its_id(client, access_log):
+    """Not only the access line: anything logged while the view runs gets the same id."""
+    def view_that_logs():
+        logging.getLogger("marketsite.tests.inner").warning("checking")
+        return {"ready": True, "checks": {}}
+
+    with mock.patch("marketsite.views.readiness", side_effect=view_that_logs):
+        response = client.get("/readyz", headers={"X-Request-ID": "inner-7"})
+    inner = [r for r in access_log.records if r.name == "marketsite.tests.inner"]
+    assert [r.request_id for r in inner] == ["inner-7"]
+    assert response["X-Request-ID"] == "inner-7"
+
+
+# --- config.logging -------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def json_stream():
+    """A handler with ``build_logging(fmt="json")``'s formatter and filter, writing to a buffer.
+
+    The formatter and filter are instantiated from the returned dict exactly as ``dictConfig``
+    does, without reconfiguring the process's logging (dictConfig would close every handler).
+    """
+    config = build_logging(level="INFO", fmt="json")
+    configurator = logging.config.DictConfigurator({})
+    formatter = configurator.configure_formatter(dict(config["formatters"]["json"]))
+    request_filter = configurator.configure_filter(dict(config["filters"]["request_id"]))
+    assert config["handlers"]["console"]["formatter"] == "json"
+    assert config["handlers"]["console"]["filters"] == ["request_id"]
+
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(formatter)
+    handler.addFilter(request_filter)
+    loggers = [logging.getLogger("marketsite.tests.json"), logging.getLogger(ACCESS_LOGGER)]
+    saved = [(lg.level, lg.propagate) for lg in loggers]
+    for lg in loggers:
+        lg.addHandler(handler)
+        lg.setLevel(logging.INFO)
+        lg.propagate = False
+    try:
+        yield stream
+    finally:
+        for lg, (level, propagate) in zip(loggers, saved):
+            lg.removeHandler(handler)
+            lg.setLevel(level)
+            lg.propagate = propagate
+
+
+def _json_lines(stream: io.StringIO) -> list[dict]:
+    text = stream.getvalue()
+    assert text.endswith("\n")
+    return [json.loads(line) for line in text.splitlines()]
+
+
+def _check_time(entry: dict) -> dict:
+    """Check ``time`` is a timestamp and return the entry without it, for a whole-dict compare."""
+    datetime.strptime(entry["time"], "%Y-%m-%d %H:%M:%S,%f")
+    return {k: v for k, v in entry.items() if k != "time"}
+
+
+def test_json_formatter_writes_one_object_per_line(json_stream):
+    log = logging.getLogger("marketsite.tests.json")
+    log.info("outside a request")
+    token = request_id_var.set("req-9")
+    try:
+        log.warning("two\nlines in one record")
+    finally:
+        request_id_var.reset(token)
+    first, second = _json_lines(json_stream)
+    assert _check_time(first) == {
+        "level": "INFO",
+        "logger": "marketsite.tests.json",
+        "request_id": "-",
+        "message": "outside a request",
+    }
+    assert _check_time(second) == {
+        "level": "WARNING",
+        "logger": "marketsite.tests.json",
+        "request_id": "req-9",
+        "message": "two\nlines in one record",
+    }
+
+
+def test_access_log_in_json_has_the_request_fields(client, json_stream):
+    response = client.get("/healthz", headers={"X-Request-ID": "json-1"})
+    (entry,) = _json_lines(json_stream)
+    assert isinstance(entry.pop("duration_ms"), float)
+    assert _check_time(entry) == {
+        "level": "INFO",
+        "logger": ACCESS_LOGGER,
+        "request_id": "json-1",
+        "message": "GET /healthz 200",
+        "method": "GET",
+        "path": "/healthz",
+        "status": 200,
+    }
+    assert response["X-Request-ID"] == "json-1"
+
+
+def test_text_format_shows_the_request_id():
+    config = build_logging(level="DEBUG", fmt="text")
+    assert "[%(request_id)s]" in config["formatters"]["text"]["format"]
+    assert config["handlers"]["console"]["formatter"] == "text"
+    assert config["root"] == {"handlers": ["console"], "level": "DEBUG"}
+
+
+def test_unknown_log_format_is_refused():
+    with pytest.raises(ValueError, match="LOG_FORMAT must be 'json' or 'text', not 'xml'"):
+        build_logging(level="INFO", fmt="xml")

@@ -1,0 +1,113 @@
+"""Synthetic market engine: correlated Geometric Brownian Motion on a tick grid, in pure NumPy.
+
+Nothing here imports Django: arrays in, arrays out. N tickers are stepped together, vectorized over
+tickers and steps (Python loops only run over tickers or noise blocks, never over ticks).
+
+Model
+=====
+Price path
+    Each ticker carries x, its UNREFLECTED log price, in ``EngineState.log_price``. One step of
+    length dt (years) is the exact log-normal GBM step::
+
+        x_s = x_{s-1} + (mu - sigma^2/2) * dt + sigma * sqrt(dt) * Z_s
+
+    with ``dt = elapsed_ms / 1000 * time_scale / (365 * 86400)``: ``time_scale`` is simulated
+    seconds per wall second, and the market trades 24/7, so a year is 365 days. dt is the real time
+    since the previous tick (the first step after an interval change, or after an off-grid anchor,
+    is shorter or longer than the interval and still exact). The sum over steps is a cumulative
+    sum SEEDED with the state's x (x0 + inc_1, + inc_2, ...), never added afterwards, so splitting
+    a run into batches of any sizes gives bit-identical floats.
+
+Bounds
+    Prices stay in [min_price, max_price] by reflecting x in log space into
+    [log(min_price), log(max_price)] (folding with period 2L, L = log(max/min); one-sided
+    reflection when only one bound is set; ``min_price`` 0/nan and ``max_price`` inf/nan disable
+    a bound). Nothing is clamped, so no probability mass piles up at a bound. The state keeps the
+    unreflected x; the bounds act on outputs only. Reflection is exact for the driftless part
+    (reflected Brownian motion is a Brownian motion reflected at the walls, with the uniform
+    stationary law on a two-sided interval). With drift, the folded path keeps |drift| but the sign
+    flips on each reflected segment: near a bound the effective drift is not the configured one
+    (an upward drift is mirrored into a downward one after touching the upper bound), and in the
+    long run a two-sided band is visited uniformly, whatever the drift. Only the rounding to the
+    cent is kept inside the bounds (min 50.004 => lowest price 50.01).
+
+Correlation
+    Z_i = sqrt(rho_m) * M + sqrt(rho_s) * S_sector(i) + sqrt(1 - rho_m - rho_s) * E_i, so that
+    log returns of two tickers correlate rho_m across sectors and rho_m + rho_s within one sector
+    (defaults 0.1 and 0.2 -> 0.1 and 0.3). The market factor M and sector factors S are indexed by
+    the grid point n = time_ms // interval_ms and keyed by interval_ms: only tickers that share
+    an interval share factor draws. Tickers on different intervals are UNCORRELATED (their
+    returns are independent). E_i is the ticker's own noise, indexed by its ``seq``.
+
+Noise (``noise`` module)
+    Counter-based: draw i of a stream is element i mod BLOCK of block floor(i / BLOCK), a block
+    being ``Generator(Philox(key=[k0, k1], counter=[0, 0, 0, block as uint64])).standard_normal
+    (BLOCK)``. k0 is the ticker's seed (idiosyncratic and volume streams) or the market seed
+    (factors); k1 is a blake2b hash naming the purpose (idiosyncratic, volume, market factor on an
+    interval, sector factor of a sector id on an interval). So every step's noise can be recomputed
+    at any time, "advance by k" equals k steps, lost ticks are regenerated identically, and history
+    before a ticker's first tick (negative seq) is drawn the same way. Blocks are cached (LRU).
+
+Quotes (``quotes`` module), all int64 cents
+    price = max(2, round(exp(reflected x) * 100)), kept within the bounds' cents. The exp
+    argument is capped at 36 and the price at 1e17 cents ($1e15), so that cents never overflow
+    int64 (only reachable with the bounds off at huge time scales; the returned ``log_price`` is
+    not capped). Half-spread = max(1, round(price * bps_eff / 2 / 1e4)) with bps_eff =
+    spread_bps * max(volatility, 0.01) / 0.2 (spread_bps is the full spread at 20% volatility),
+    at most price - 1; bid = price - half, ask = price + half, so 1 <= bid < price < ask.
+    Volume = max(1, round(base_volume * (0.5 + |Z|) * exp(V / 2))) with V the ticker's own volume
+    noise (indexed by seq): larger when |return| is larger.
+
+Grid
+    Ticks of a ticker lie on its grid: the multiples of interval_ms since the epoch. ``advance``
+    puts tick j (1-based) at the j-th grid point after the state's time, on the ticker's CURRENT
+    interval, with seq = state.seq + j (seq never restarts, also across interval changes);
+    ``steps_due`` counts the grid points in (state.time_ms, now_ms].
+
+Backward (``rewind``)
+    History before the earliest tick runs backwards: x_{s-1} = x_s - inc_s, with inc_s exactly the
+    forward increment into seq s (same Z_s keyed by seq s and its grid index, same dt), at the grid
+    points before the earliest tick (time_ms - iv, - 2 iv, ...; from an off-grid virtual anchor,
+    the latest grid point before it, then every iv). Log returns being i.i.d., the reversed walk
+    is a valid path and joins the existing ticks without a jump. Advancing k steps then rewinding
+    k steps (or the reverse) gets back to the start up to float rounding (~1e-12 in x, equal
+    cents). An off-grid virtual anchor's own increment shares its grid index, hence its factor
+    draws (not its own noise), with the grid step before it: one step, once per ticker.
+
+Cost
+    Dominated by the normal draws (about 3 per tick for the seed tickers: E and V per tick, M and S
+    per grid point); a call is vectorized over tickers and steps, tickers with very different
+    step counts are grouped by powers of two, so a ragged request pads at most 2x. Split very large
+    requests (say over 1e6 ticks) into chunks: the results are bit-identical.
+
+Public API: ``MarketConfig``, ``TickerParams``, ``EngineState``, ``TickBatch``, ``steps_due``,
+``advance``, ``rewind``, ``sector_id``, ``reflect``, ``engine_throughput``.
+"""
+
+from .gbm import YEAR_MS, advance, log_bounds, reflect, rewind, steps_due
+from .noise import BLOCK, sector_id
+from .params import EngineState, MarketConfig, TickerParams
+from .quotes import TickBatch
+
+__all__ = [
+    "BLOCK",
+    "YEAR_MS",
+    "EngineState",
+    "MarketConfig",
+    "TickBatch",
+    "TickerParams",
+    "advance",
+    "engine_throughput",
+    "log_bounds",
+    "reflect",
+    "rewind",
+    "sector_id",
+    "steps_due",
+]
+
+
+def engine_throughput(n_tickers: int = 5, steps: int = 864_000, chunk: int = 36_000) -> float:
+    """Ticks per second of ``advance`` (see ``ticks.engine.speed``)."""
+    from .speed import engine_throughput as run
+
+    return run(n_tickers=n_tickers, steps=steps, chunk=chunk)
