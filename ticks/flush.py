@@ -124,7 +124,8 @@ def _flush(max_entries: int) -> FlushReport:
         _known_days.clear()
         partitions.ensure_partitions_for(connection, start=from_ms(first_ms), end=from_ms(last_ms))
         _write(rows, states, merge=False)
-    live_store.ack_entries(ids, count)
+    # Dirty before the acknowledgement: once the buffer looks empty, the refresh is scheduled.
     live_store.mark_dirty(first_ms, last_ms)
+    live_store.ack_entries(ids, count)
     r.set(KEYS.flushed_at, int(time.time() * 1000))
     return report

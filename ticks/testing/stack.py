@@ -1,0 +1,98 @@
+"""The real processes of the service (celery generator, worker, beat, and daphne), started on
+the given database and Redis with their own key and channel prefixes, and always stopped."""
+
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+
+
+def _command(name: str, *, port: int | None, workdir: Path) -> list[str]:
+    celery = [str(BIN / "celery"), "-A", "config"]
+    return {
+        "generator": [*celery, "worker", "-Q", "generation", "--pool", "solo", "-n",
+                      f"generator-{uuid.uuid4().hex[:6]}@%h", "--loglevel", "INFO"],
+        "worker": [*celery, "worker", "-Q", "default", "--concurrency", "2", "-n",
+                   f"worker-{uuid.uuid4().hex[:6]}@%h", "--loglevel", "INFO"],
+        "beat": [*celery, "beat", "--loglevel", "INFO", "--schedule",
+                 str(workdir / "celerybeat-schedule")],
+        "web": [str(BIN / "daphne"), "-b", "127.0.0.1", "-p", str(port), "--websocket_timeout",
+                "-1", "--ping-interval", "5", "--ping-timeout", "10", "config.asgi:application"],
+    }[name]
+
+
+class Stack:
+    """``Stack(database_url=..., redis_url=...)``; ``start("generator", "worker", "beat")``."""
+
+    def __init__(self, *, database_url: str, redis_url: str, env: dict | None = None,
+                 web_port: int | None = None) -> None:
+        self.workdir = Path(tempfile.mkdtemp(prefix="sm-stack-"))
+        tag = uuid.uuid4().hex[:8]
+        self.redis_prefix = f"e2e-{tag}"
+        self.env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "config.settings.test",
+            "DATABASE_URL": database_url,
+            "REDIS_URL": redis_url,
+            "MARKET_REDIS_PREFIX": self.redis_prefix,
+            "CHANNEL_LAYER_PREFIX": f"e2e-asgi-{tag}",
+            "LOG_LEVEL": "INFO",
+            "PYTHONUNBUFFERED": "1",
+            **(env or {}),
+        }
+        self.web_port = web_port
+        self.procs: dict[str, subprocess.Popen] = {}
+
+    def start(self, *names: str) -> "Stack":
+        for name in names:
+            log = open(self.workdir / f"{name}.log", "ab")
+            self.procs[name] = subprocess.Popen(
+                _command(name, port=self.web_port, workdir=self.workdir), cwd=ROOT, env=self.env,
+                stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            )
+        return self
+
+    def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
+        proc = self.procs.pop(name)
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            pass
+        proc.wait(timeout=30)
+
+    def stop(self, *names: str) -> None:
+        for name in names or list(self.procs):
+            proc = self.procs.pop(name, None)
+            if proc is None:
+                continue
+            try:
+                os.killpg(proc.pid, signal.SIGTERM)
+                proc.wait(timeout=15)
+            except ProcessLookupError:
+                pass
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=10)
+
+    def alive(self) -> dict[str, bool]:
+        return {name: proc.poll() is None for name, proc in self.procs.items()}
+
+    def logs(self) -> str:
+        return "\n".join(f"--- {p.name}\n{p.read_text(errors='replace')[-4000:]}"
+                         for p in sorted(self.workdir.glob("*.log")))
+
+    def wait_for(self, predicate, *, timeout: float, interval: float = 0.2, what: str = ""):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            value = predicate()
+            if value:
+                return value
+            time.sleep(interval)
+        raise AssertionError(f"timed out after {timeout} s waiting for {what}\n{self.logs()}")

@@ -1,0 +1,242 @@
+"""The live pipeline through its real processes: celery generator, worker and beat.
+
+Each test runs the processes on its own Redis key/queue prefix; the fault tests that stop a
+server use private PostgreSQL/Redis instances (never the machine's shared ones).
+"""
+
+import json
+import subprocess
+import sys
+import time
+from datetime import datetime, timezone
+
+import psycopg
+import pytest
+import redis
+from django.db import connection
+
+from ticks.models import Ticker
+from ticks.testing.checks import assert_gap_free, bar_mismatches, grid_report
+from ticks.testing.services import PrivatePostgres, PrivateRedis
+from ticks.testing.stack import ROOT, Stack
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+SYMBOLS = ("ENERGY", "FINANCE", "HEALTH", "SYNTH", "TECH")
+SHARED_REDIS = "redis://127.0.0.1:6379/0"
+
+
+def shared_database_url() -> str:
+    s = connection.settings_dict
+    return f"postgres://{s['USER']}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
+
+
+class Probe:
+    """Reads what a stack wrote: its Redis keys and its database."""
+
+    def __init__(self, stack: Stack, redis_url: str, database_url: str):
+        self.r = redis.Redis.from_url(redis_url)
+        self.prefix = stack.redis_prefix
+        self.database_url = database_url.replace("postgres://", "postgresql://")
+
+    def key(self, *parts) -> str:
+        return ":".join([self.prefix, *map(str, parts)])
+
+    def replay(self, symbol):
+        return [json.loads(f[b"d"]) for _, f in self.r.xrange(self.key("replay", symbol))]
+
+    def quote(self, symbol):
+        raw = self.r.hget(self.key("quotes"), symbol)
+        return json.loads(raw) if raw else None
+
+    def buffered(self) -> int:
+        return int(self.r.get(self.key("buffer", "ticks")) or 0)
+
+    def drained(self) -> bool:
+        return self.buffered() == 0 and not self.r.exists(
+            self.key("dirty"), self.key("lock", "flush"), self.key("lock", "rollup"))
+
+    def cursor(self):
+        conn = psycopg.connect(self.database_url, autocommit=True)
+        return conn, conn.cursor()
+
+    def report(self):
+        conn, cur = self.cursor()
+        with conn:
+            return grid_report(cur), bar_mismatches(cur)
+
+    def db_ticks(self, symbol):
+        conn, cur = self.cursor()
+        with conn:
+            cur.execute(
+                "SELECT t.seq, (extract(epoch FROM t.time) * 1000)::bigint, t.price::float8, "
+                "t.bid::float8, t.ask::float8, t.volume FROM ticks_tick t JOIN ticks_ticker k "
+                "ON k.id = t.ticker_id WHERE k.symbol = %s ORDER BY t.time", [symbol])
+            return cur.fetchall()
+
+
+def as_rows(ticks):
+    return [(t["seq"], t["timestamp"], t["price"], t["bid"], t["ask"], t["volume"]) for t in ticks]
+
+
+def drain_and_stop(stack: Stack, probe: Probe) -> None:
+    """Stop generating, let the worker flush and roll up everything, then stop all."""
+    stack.stop("generator")
+    stack.wait_for(probe.drained, timeout=30, what="buffer drained and bars refreshed")
+    time.sleep(0.5)
+    stack.stop()
+
+
+@pytest.fixture
+def stacks():
+    started = []
+
+    def make(**kwargs) -> Stack:
+        stack = Stack(**kwargs)
+        started.append(stack)
+        return stack
+
+    yield make
+    for stack in started:
+        stack.stop()
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_twenty_seconds_of_live_market(stacks):
+    stack = stacks(database_url=shared_database_url(), redis_url=SHARED_REDIS)
+    probe = Probe(stack, SHARED_REDIS, shared_database_url())
+    stack.start("generator", "worker", "beat")
+    stack.wait_for(lambda: probe.quote("SYNTH"), timeout=30, what="the first tick")
+    time.sleep(20)
+    assert all(stack.alive().values()), stack.logs()
+    drain_and_stop(stack, probe)
+    report, mismatched_bars = probe.report()
+    assert_gap_free(report, SYMBOLS, min_count=180)
+    for symbol in SYMBOLS:
+        # Every grid point of the window, once: 10 ticks a second.
+        first, last = report[symbol]["time"]
+        assert report[symbol]["count"] == round((last - first).total_seconds() * 10) + 1
+        assert report[symbol]["seq"][0] == 0
+        last_tick = probe.db_ticks(symbol)[-1]
+        assert as_rows([probe.quote(symbol)]) == [last_tick]
+    assert mismatched_bars == 0
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_killed_generator_worker_leaves_no_gap_and_no_duplicate(stacks):
+    stack = stacks(database_url=shared_database_url(), redis_url=SHARED_REDIS)
+    probe = Probe(stack, SHARED_REDIS, shared_database_url())
+    stack.start("generator", "worker", "beat")
+    stack.wait_for(lambda: probe.quote("TECH"), timeout=30, what="the first tick")
+    time.sleep(4)
+    stack.kill("generator")  # SIGKILL, mid-run
+    time.sleep(3)
+    stack.start("generator")
+    time.sleep(4)
+    drain_and_stop(stack, probe)
+    report, mismatched_bars = probe.report()
+    assert_gap_free(report, SYMBOLS, min_count=90)
+    assert mismatched_bars == 0
+
+
+def _migrate(database_url: str) -> None:
+    subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0",
+                    "--settings=config.settings.test"], cwd=ROOT, check=True, timeout=180,
+                   env={**__import__("os").environ, "DATABASE_URL": database_url})
+
+
+@pytest.fixture
+def private_postgres():
+    pg = PrivatePostgres().init()
+    try:
+        _migrate(pg.url)
+        yield pg
+    finally:
+        pg.destroy()
+
+
+@pytest.fixture
+def private_redis():
+    server = PrivateRedis().start()
+    try:
+        yield server
+    finally:
+        server.destroy()
+
+
+def test_the_stream_survives_a_database_outage_and_the_buffer_drains(
+        stacks, private_postgres, private_redis):
+    stack = stacks(database_url=private_postgres.url, redis_url=private_redis.url)
+    probe = Probe(stack, private_redis.url, private_postgres.url)
+    stack.start("generator", "worker", "beat")
+    stack.wait_for(lambda: probe.quote("SYNTH"), timeout=30, what="the first tick")
+    time.sleep(3)
+    private_postgres.stop()
+    outage_started = time.time() * 1000
+    time.sleep(10)
+    # Live ticks kept coming during the outage, and the buffer held them.
+    assert probe.quote("SYNTH")["timestamp"] > outage_started + 9_000
+    assert probe.buffered() >= 5 * 90
+    private_postgres.start()
+    time.sleep(3)
+    drain_and_stop(stack, probe)
+    report, mismatched_bars = probe.report()
+    assert_gap_free(report, SYMBOLS, min_count=150)
+    assert mismatched_bars == 0
+    assert "unreachable" in stack.logs() or "OperationalError" in stack.logs()
+
+
+def test_after_redis_is_flushed_the_lost_ticks_are_regenerated_identically(
+        stacks, private_postgres, private_redis):
+    stack = stacks(database_url=private_postgres.url, redis_url=private_redis.url)
+    probe = Probe(stack, private_redis.url, private_postgres.url)
+    stack.start("generator", "worker", "beat")
+    stack.wait_for(lambda: probe.quote("HEALTH"), timeout=30, what="the first tick")
+    time.sleep(4)
+    before = {s: probe.replay(s) for s in SYMBOLS}  # includes ticks not yet flushed
+    probe.r.flushall()
+    time.sleep(5)
+    drain_and_stop(stack, probe)
+    report, mismatched_bars = probe.report()
+    assert_gap_free(report, SYMBOLS, min_count=80)
+    assert mismatched_bars == 0
+    for symbol in SYMBOLS:
+        stored = {row[0]: row for row in probe.db_ticks(symbol)}
+        assert as_rows(before[symbol]) == [stored[t["seq"]] for t in before[symbol]]
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_admin_edits_apply_to_the_running_market(stacks):
+    stack = stacks(database_url=shared_database_url(), redis_url=SHARED_REDIS)
+    probe = Probe(stack, SHARED_REDIS, shared_database_url())
+    stack.start("generator", "worker", "beat")
+    stack.wait_for(lambda: probe.quote("ENERGY"), timeout=30, what="the first tick")
+    time.sleep(2)
+    from django.test import override_settings
+
+    with override_settings(MARKET_REDIS_PREFIX=stack.redis_prefix):
+        energy = Ticker.objects.get(symbol="ENERGY")
+        energy.is_active = False
+        energy.save()  # the save signal bumps the config version on commit
+        deactivated = time.time() * 1000
+        synth = Ticker.objects.get(symbol="SYNTH")
+        synth.volatility, synth.drift = 0.0, 0.0
+        synth.save()
+        tech = Ticker.objects.get(symbol="TECH")
+        tech.tick_interval_ms = 500
+        tech.save()
+        edited = time.time() * 1000
+    time.sleep(4)
+    drain_and_stop(stack, probe)
+    energy_ticks = probe.replay("ENERGY")
+    assert energy_ticks[-1]["timestamp"] <= deactivated + 1_000
+    synth_after = [t for t in probe.replay("SYNTH") if t["timestamp"] > edited + 1_000]
+    assert len(synth_after) >= 20 and len({t["price"] for t in synth_after}) == 1
+    tech_ticks = probe.replay("TECH")
+    late = [t for t in tech_ticks if t["timestamp"] > edited + 1_000]
+    assert len(late) >= 4 and all(t["timestamp"] % 500 == 0 for t in late)
+    assert [t["seq"] for t in tech_ticks] == list(
+        range(tech_ticks[0]["seq"], tech_ticks[0]["seq"] + len(tech_ticks)))
+    stored = probe.db_ticks("TECH")
+    assert [row[0] for row in stored] == list(range(stored[0][0], stored[0][0] + len(stored)))
+    steps = {b[1] - a[1] for a, b in zip(stored, stored[1:])}
+    assert 100 in steps and 500 in steps and steps <= {100, 200, 300, 400, 500}
