@@ -86,6 +86,11 @@ def drain_and_stop(stack: Stack, probe: Probe) -> None:
     stack.stop()
 
 
+def market_status_command(stack: Stack) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "manage.py", "market_status", "--json"], cwd=ROOT,
+                          env=stack.env, capture_output=True, text=True, timeout=60)
+
+
 @pytest.fixture
 def stacks():
     started = []
@@ -108,7 +113,13 @@ def test_twenty_seconds_of_live_market(stacks):
     stack.wait_for(lambda: probe.quote("SYNTH"), timeout=30, what="the first tick")
     time.sleep(20)
     assert all(stack.alive().values()), stack.logs()
+    healthy = market_status_command(stack)
+    assert healthy.returncode == 0, healthy.stderr
+    assert json.loads(healthy.stdout)["stalled"] is False
     drain_and_stop(stack, probe)
+    time.sleep(5.5)  # GENERATION_STALL_MS after the last cycle
+    stalled = market_status_command(stack)
+    assert stalled.returncode == 1 and "generation is not running" in stalled.stderr
     report, mismatched_bars = probe.report()
     assert_gap_free(report, SYMBOLS, min_count=180)
     for symbol in SYMBOLS:

@@ -1,0 +1,43 @@
+"""``manage.py market_status [--json]``: exits 1 when the pipeline is stalled (a health check)."""
+
+import json
+import time
+
+from django.core.management.base import BaseCommand
+
+from ticks.status import market_status
+
+
+def _age(now_ms: int, stamp: int | None) -> str:
+    return "never" if stamp is None else f"{(now_ms - stamp) / 1000:.1f} s ago"
+
+
+class Command(BaseCommand):
+    help = "Per-ticker lag and rate, buffer depth, last flush and rollup; exit 1 when stalled."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--json", action="store_true", help="machine-readable output")
+
+    def handle(self, *args, **options):
+        status = market_status(now_ms=int(time.time() * 1000))
+        if options["json"]:
+            self.stdout.write(json.dumps(status.as_dict(), indent=2))
+        else:
+            self.stdout.write(f"{'ticker':<12} {'last tick':>14} {'lag':>9} {'ticks/min':>10}")
+            for t in status.tickers:
+                last = "-" if t.last_tick_ms is None else time.strftime(
+                    "%H:%M:%S", time.gmtime(t.last_tick_ms / 1000)) + f".{t.last_tick_ms % 1000:03d}"
+                lag = "-" if t.lag_ms is None else f"{t.lag_ms / 1000:.2f} s"
+                flag = "  STALLED" if t.stalled else ""
+                self.stdout.write(f"{t.symbol:<12} {last:>14} {lag:>9} {t.ticks_last_minute:>10}{flag}")
+            self.stdout.write(
+                f"\nbuffer: {status.buffer_ticks} ticks in {status.buffer_entries} entries\n"
+                f"last generation: {_age(status.now_ms, status.generated_at_ms)}\n"
+                f"last flush: {_age(status.now_ms, status.flushed_at_ms)}\n"
+                f"last rollup: {_age(status.now_ms, status.rolled_at_ms)}"
+            )
+        if status.stalled:
+            for problem in status.problems:
+                self.stderr.write(f"STALLED: {problem}")
+            raise SystemExit(1)
+        self.stdout.write(self.style.SUCCESS("pipeline OK") if not options["json"] else "")

@@ -1,0 +1,88 @@
+"""The live pipeline's health: per-ticker lag and rate, buffer depth, last flush and rollup."""
+
+from dataclasses import asdict, dataclass, field
+
+import redis
+from django.db import DatabaseError
+
+from .live_store import KEYS, LiveState
+from .models import Ticker
+from .redis_store import get_redis
+
+GENERATION_STALL_MS = 5_000  # no generation cycle for this long: stalled
+FLUSH_STALL_MS = 30_000  # ticks waiting and no flush for this long: stalled
+
+
+@dataclass
+class TickerStatus:
+    symbol: str
+    last_tick_ms: int | None
+    lag_ms: int | None
+    ticks_last_minute: int
+    stalled: bool
+
+
+@dataclass
+class MarketStatus:
+    now_ms: int
+    tickers: list[TickerStatus] = field(default_factory=list)
+    buffer_entries: int = 0
+    buffer_ticks: int = 0
+    generated_at_ms: int | None = None
+    flushed_at_ms: int | None = None
+    rolled_at_ms: int | None = None
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def stalled(self) -> bool:
+        return bool(self.problems)
+
+    def as_dict(self) -> dict:
+        return {**asdict(self), "stalled": self.stalled}
+
+
+def _int(value) -> int | None:
+    return int(value) if value is not None else None
+
+
+def market_status(*, now_ms: int) -> MarketStatus:
+    """Read-only snapshot. Redis or the database being unreachable is itself a problem."""
+    status = MarketStatus(now_ms=now_ms)
+    try:
+        tickers = list(Ticker.objects.filter(is_active=True).order_by("symbol"))
+    except DatabaseError as exc:
+        status.problems.append(f"database unreachable: {exc}".strip())
+        tickers = []
+    r = get_redis()
+    try:
+        pipe = r.pipeline()
+        pipe.hgetall(KEYS.state)
+        pipe.xlen(KEYS.buffer)
+        pipe.get(KEYS.buffer_ticks)
+        pipe.mget(KEYS.generated_at, KEYS.flushed_at, KEYS.rolled_at)
+        for t in tickers:
+            pipe.xrange(KEYS.replay(t.symbol), min=f"{now_ms - 60_000}-0", max="+")
+        states, entries, ticks, stamps, *recent = pipe.execute()
+    except redis.RedisError as exc:
+        status.problems.append(f"redis unreachable: {exc}")
+        return status
+    status.buffer_entries, status.buffer_ticks = entries, int(ticks or 0)
+    status.generated_at_ms, status.flushed_at_ms, status.rolled_at_ms = map(_int, stamps)
+    for ticker, window in zip(tickers, recent):
+        raw = states.get(str(ticker.pk).encode())
+        last = LiveState.loads(raw).time_ms if raw else None
+        lag = now_ms - last if last is not None else None
+        limit = max(GENERATION_STALL_MS, 3 * ticker.tick_interval_ms)
+        stalled = lag is None or lag > limit
+        status.tickers.append(TickerStatus(ticker.symbol, last, lag, len(window), stalled))
+        if stalled:
+            status.problems.append(
+                f"{ticker.symbol}: no tick yet" if lag is None
+                else f"{ticker.symbol}: last tick {lag / 1000:.1f} s ago")
+    if tickers and (status.generated_at_ms is None
+                    or now_ms - status.generated_at_ms > GENERATION_STALL_MS):
+        status.problems.append("generation is not running")
+    if status.buffer_ticks and (status.flushed_at_ms is None
+                                or now_ms - status.flushed_at_ms > FLUSH_STALL_MS):
+        status.problems.append(f"{status.buffer_ticks} ticks waiting and no recent flush")
+    return status

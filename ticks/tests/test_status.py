@@ -1,0 +1,56 @@
+"""`manage.py market_status`: a health check that fails when the pipeline stalls."""
+
+import json
+import time
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from django.core.management import call_command
+
+from ticks.services import ticks_flush, ticks_generate
+from ticks.status import market_status
+
+pytestmark = pytest.mark.django_db
+UTC = timezone.utc
+
+
+def run_status(capsys, *args):
+    code = 0
+    try:
+        call_command("market_status", *args)
+    except SystemExit as exc:
+        code = exc.code
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_a_running_pipeline_is_ok(live_redis, capsys):
+    now = datetime.now(UTC)
+    ticks_generate(now=now - timedelta(seconds=2))
+    ticks_generate(now=now)
+    ticks_flush()
+    code, out, err = run_status(capsys)
+    assert code == 0 and "pipeline OK" in out and err == ""
+    assert "SYNTH" in out and "STALLED" not in out
+    code, out, _ = run_status(capsys, "--json")
+    data = json.loads(out)
+    assert data["stalled"] is False and data["buffer_ticks"] == 0
+    synth = next(t for t in data["tickers"] if t["symbol"] == "SYNTH")
+    assert synth["ticks_last_minute"] == 21 and synth["lag_ms"] < 5_000
+
+
+def test_a_stopped_generator_and_unflushed_ticks_are_reported(live_redis, capsys):
+    long_ago = datetime.now(UTC) - timedelta(minutes=2)
+    ticks_generate(now=long_ago)
+    status = market_status(now_ms=int(time.time() * 1000))
+    assert status.stalled
+    assert "generation is not running" in status.problems
+    assert any("ticks waiting and no recent flush" in p for p in status.problems)
+    assert any(p.startswith("SYNTH: last tick 12") for p in status.problems)
+    code, out, err = run_status(capsys)
+    assert code == 1 and "STALLED: generation is not running" in err
+
+
+def test_before_any_tick_every_ticker_is_reported(live_redis, capsys):
+    code, _, err = run_status(capsys)
+    assert code == 1 and "STALLED: SYNTH: no tick yet" in err
