@@ -98,13 +98,14 @@ def _flush(max_entries: int) -> FlushReport:
     if depth >= BUFFER_MAX_ENTRIES * 0.9:
         logger.error("tick buffer at %d of %d entries: the database is not keeping up; beyond "
                      "the bound the oldest unflushed ticks are dropped", depth, BUFFER_MAX_ENTRIES)
-    ids, chunks, states = [], [], {}
+    ids, chunks, states, oldest = [], [], {}, []
     count, first_ms, last_ms = 0, None, None
     for entry_id, fields in entries:
         meta = json.loads(fields[b"meta"])
         ids.append(entry_id)
         chunks.append(fields[b"rows"])
         count += meta["n"]
+        oldest.append(meta["t0"])
         first_ms = meta["t0"] if first_ms is None else min(first_ms, meta["t0"])
         last_ms = meta["t1"] if last_ms is None else max(last_ms, meta["t1"])
         states.update(meta["states"])  # later entries win: the newest state per ticker
@@ -124,8 +125,11 @@ def _flush(max_entries: int) -> FlushReport:
         _known_days.clear()
         partitions.ensure_partitions_for(connection, start=from_ms(first_ms), end=from_ms(last_ms))
         _write(rows, states, merge=False)
+    committed_ms = int(time.time() * 1000)
     # Dirty before the acknowledgement: once the buffer looks empty, the refresh is scheduled.
     live_store.mark_dirty(first_ms, last_ms)
     live_store.ack_entries(ids, count)
-    r.set(KEYS.flushed_at, int(time.time() * 1000))
+    r.set(KEYS.flushed_at, committed_ms)
+    # Tick-to-database lag of each entry's oldest tick (its worst).
+    live_store.record_samples("db_lag_ms", [committed_ms - t0 for t0 in oldest])
     return report

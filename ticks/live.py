@@ -9,7 +9,7 @@ from the database (``TickerState``, the exact state at the last stored tick) whe
 so the path continues identically and lost ticks are regenerated equal to themselves.
 """
 
-import json
+import orjson
 import logging
 import math
 import time
@@ -105,8 +105,12 @@ def ticks_generate(*, now: datetime) -> CycleReport:
     token = uuid.uuid4().hex
     if not live_store.try_lock("generate", token, LOCK_TTL_MS):
         return CycleReport(skipped="locked")
+    started = time.perf_counter()
     try:
-        return _cycle(now)
+        report = _cycle(now)
+        if report.ticks:
+            live_store.record_samples("generate_ms", [(time.perf_counter() - started) * 1000])
+        return report
     finally:
         try:
             live_store.release_lock("generate", token)
@@ -177,24 +181,27 @@ def _cycle(now: datetime) -> CycleReport:
     ids = np.array([t.pk for t in tickers], dtype=np.int64)
     offsets = batch.offsets(len(tickers))
     by_symbol: dict[str, list[dict]] = {}
+    columns = zip(batch.price_cents.tolist(), batch.volume.tolist(), batch.bid_cents.tolist(),
+                  batch.ask_cents.tolist(), batch.time_ms.tolist(), batch.seq.tolist())
+    all_ticks = [tick_data(ticker="", price_cents=p, volume=v, bid_cents=b, ask_cents=a,
+                           time_ms=t, seq=q) for p, v, b, a, t, q in columns]
+    new_seq, new_time, new_x = new.seq.tolist(), new.time_ms.tolist(), new.log_price.tolist()
+    bounds = offsets.tolist()
     for j, ticker in enumerate(tickers):
-        lo, hi = offsets[j], offsets[j + 1]
+        lo, hi = bounds[j], bounds[j + 1]
         if hi == lo and not touched[j]:
             continue  # nothing due and nothing to record
-        ticks = [
-            tick_data(ticker=ticker.symbol, price_cents=int(batch.price_cents[k]),
-                      volume=int(batch.volume[k]), bid_cents=int(batch.bid_cents[k]),
-                      ask_cents=int(batch.ask_cents[k]), time_ms=int(batch.time_ms[k]),
-                      seq=int(batch.seq[k]))
-            for k in range(lo, hi)
-        ]
+        ticks = all_ticks[lo:hi]
+        for t in ticks:
+            t["ticker"] = ticker.symbol
+        payloads = [orjson.dumps(t).decode() for t in ticks]
         by_symbol[ticker.symbol] = ticks
         items.append({
             "id": str(ticker.pk), "expected": expected[j],
-            "state": LiveState(int(new.seq[j]), int(new.time_ms[j]), float(new.log_price[j])),
+            "state": LiveState(new_seq[j], new_time[j], new_x[j]),
             "symbol": ticker.symbol,
-            "quote": ticks[-1] if ticks else None,
-            "replay": [(t["timestamp"], json.dumps(t, separators=(",", ":"))) for t in ticks],
+            "quote": payloads[-1] if payloads else "",
+            "replay": [(t["timestamp"], d) for t, d in zip(ticks, payloads)],
         })
     if not items:
         return report
@@ -212,9 +219,8 @@ def _cycle(now: datetime) -> CycleReport:
             "t0": int(batch.time_ms.min()),
             "t1": int(batch.time_ms.max()),
             # The exact state at each ticker's last tick of this entry, for TickerState.
-            "states": {str(int(ids[j])): [int(new.seq[j]), int(new.time_ms[j]),
-                                          float(new.log_price[j]).hex()]
-                       for j in np.flatnonzero(moved)},
+            "states": {str(tickers[j].pk): [new_seq[j], new_time[j], new_x[j].hex()]
+                       for j in np.flatnonzero(moved).tolist()},
         }
     if not live_store.commit_cycle(tickers=items, rows=rows, meta=meta, count=count,
                                    now_ms=now_ms):

@@ -6,7 +6,7 @@ step), then stores the new states, appends the cycle's COPY rows to the durable 
 sets the latest quotes and appends to the per-ticker replay streams.
 """
 
-import json
+import orjson
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -16,32 +16,25 @@ from .redis_store import get_redis, key
 BUFFER_MAX_ENTRIES = 36_000  # one hour of 100 ms cycles; trimming beyond it is logged as loss
 
 COMMIT_LUA = """
-local n = tonumber(ARGV[1])
-local pos = 8
-local starts = {}
-for i = 1, n do
-  local current = redis.call('HGET', KEYS[1], ARGV[pos])
+local items = cjson.decode(ARGV[7])
+for _, it in ipairs(items) do
+  local current = redis.call('HGET', KEYS[1], it[1])
   if current == false then current = '' end
-  if current ~= ARGV[pos + 1] then return 0 end
-  starts[i] = pos
-  pos = pos + 7 + 2 * tonumber(ARGV[pos + 6])
+  if current ~= it[2] then return 0 end
 end
-for i = 1, n do
-  local p = starts[i]
-  redis.call('HSET', KEYS[1], ARGV[p], ARGV[p + 2])
-  if ARGV[p + 4] ~= '' then redis.call('HSET', KEYS[4], ARGV[p + 3], ARGV[p + 4]) end
-  local m = tonumber(ARGV[p + 6])
-  for j = 0, m - 1 do
-    redis.pcall('XADD', ARGV[p + 5], 'MINID', '~', ARGV[6], ARGV[p + 7 + 2 * j],
-                'd', ARGV[p + 8 + 2 * j])
+for _, it in ipairs(items) do
+  redis.call('HSET', KEYS[1], it[1], it[3])
+  if it[5] ~= '' then redis.call('HSET', KEYS[4], it[4], it[5]) end
+  for _, e in ipairs(it[7]) do
+    redis.pcall('XADD', it[6], 'MINID', '~', ARGV[5], e[1], 'd', e[2])
   end
 end
-local count = tonumber(ARGV[4])
+local count = tonumber(ARGV[3])
 if count > 0 then
-  redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[5], '*', 'rows', ARGV[2], 'meta', ARGV[3])
+  redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[4], '*', 'rows', ARGV[1], 'meta', ARGV[2])
   redis.call('INCRBY', KEYS[3], count)
 end
-redis.call('SET', KEYS[5], ARGV[7])
+redis.call('SET', KEYS[5], ARGV[6])
 return 1
 """
 
@@ -93,6 +86,10 @@ class Keys:
     def lock(name: str) -> str:
         return key("lock", name)
 
+    @staticmethod
+    def metric(name: str) -> str:
+        return key("metrics", name)
+
 
 KEYS = Keys()
 
@@ -108,14 +105,13 @@ class LiveState:
     active: bool = True
 
     def dumps(self) -> str:
-        return json.dumps(
-            {"seq": self.seq, "t": self.time_ms, "x": self.log_price.hex(), "on": int(self.active)},
-            separators=(",", ":"),
-        )
+        return orjson.dumps(
+            {"seq": self.seq, "t": self.time_ms, "x": self.log_price.hex(), "on": int(self.active)}
+        ).decode()
 
     @classmethod
     def loads(cls, raw: bytes | str) -> "LiveState":
-        data = json.loads(raw)
+        data = orjson.loads(raw)
         return cls(seq=int(data["seq"]), time_ms=int(data["t"]),
                    log_price=float.fromhex(data["x"]), active=bool(data["on"]))
 
@@ -128,18 +124,18 @@ def commit_cycle(*, tickers: list[dict], rows: bytes, meta: dict, count: int, no
     """Atomically commit one generation cycle; False when another writer got there first.
 
     Each item of ``tickers``: ``id``, ``expected`` (the state string read, "" if none),
-    ``state`` (LiveState), ``symbol``, ``quote`` (dict or None), ``replay`` (list of
-    ``(time_ms, payload_json)``).
+    ``state`` (LiveState), ``symbol``, ``quote`` (JSON string or ""), ``replay`` (list of
+    ``(time_ms, payload_json)``). They travel as one JSON document that the script decodes, which
+    is far cheaper than thousands of separate arguments.
     """
     minid = max(0, now_ms - settings.WS_REPLAY_SECONDS * 1000)
-    args: list = [len(tickers), rows, json.dumps(meta, separators=(",", ":")), count,
-                  BUFFER_MAX_ENTRIES, minid, now_ms]
-    for item in tickers:
-        args += [item["id"], item["expected"], item["state"].dumps(), item["symbol"],
-                 json.dumps(item["quote"], separators=(",", ":")) if item["quote"] else "",
-                 KEYS.replay(item["symbol"]), len(item["replay"])]
-        for time_ms, payload in item["replay"]:
-            args += [f"{time_ms}-0", payload]
+    items = [
+        [item["id"], item["expected"], item["state"].dumps(), item["symbol"], item["quote"] or "",
+         KEYS.replay(item["symbol"]), [[f"{t}-0", payload] for t, payload in item["replay"]]]
+        for item in tickers
+    ]
+    args = [rows, orjson.dumps(meta), count, BUFFER_MAX_ENTRIES, minid, now_ms,
+            orjson.dumps(items)]
     keys = [KEYS.state, KEYS.buffer, KEYS.buffer_ticks, KEYS.quotes, KEYS.generated_at]
     return bool(_script(COMMIT_LUA)(keys=keys, args=args))
 
@@ -158,6 +154,22 @@ def take_dirty() -> tuple[int, int] | None:
     if lo is None or hi is None:
         return None
     return int(lo), int(hi)
+
+
+METRIC_SAMPLES = 10_000
+
+
+def record_samples(name: str, values: list[float]) -> None:
+    """Keep the newest samples of a pipeline metric (for market_status and the benchmarks)."""
+    if values:
+        pipe = get_redis().pipeline(transaction=False)
+        pipe.lpush(KEYS.metric(name), *values)
+        pipe.ltrim(KEYS.metric(name), 0, METRIC_SAMPLES - 1)
+        pipe.execute()
+
+
+def read_samples(name: str) -> list[float]:
+    return [float(v) for v in get_redis().lrange(KEYS.metric(name), 0, -1)]
 
 
 def try_lock(name: str, token: str, ttl_ms: int) -> bool:

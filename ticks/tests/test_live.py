@@ -92,7 +92,7 @@ def test_a_held_lock_or_a_stale_state_writes_nothing(live_redis, t0):
         tickers=[{"id": str(synth.pk), "expected": LiveState(stale.seq - 1, stale.time_ms - 100,
                                                             stale.log_price).dumps(),
                   "state": LiveState(stale.seq + 1, stale.time_ms + 100, 0.0),
-                  "symbol": "SYNTH", "quote": {"x": 1}, "replay": [(stale.time_ms + 100, "{}")]}],
+                  "symbol": "SYNTH", "quote": "{}", "replay": [(stale.time_ms + 100, "{}")]}],
         rows=b"junk", meta={"n": 1}, count=1, now_ms=stale.time_ms + 100)
     assert ok is False
     assert live_redis.hget(KEYS.state, str(synth.pk)).decode() == current
