@@ -55,5 +55,6 @@ def build_logging(*, level: str, fmt: str) -> dict:
             "celery.beat": {"level": "WARNING"},
             "celery.app.trace": {"level": "WARNING"},
             "celery.worker.strategy": {"level": "WARNING"},
+            "celery.worker.request": {"level": "WARNING"},  # expired generation beats
         },
     }

@@ -92,25 +92,28 @@ def market_status_command(stack: Stack) -> subprocess.CompletedProcess:
 
 
 @pytest.fixture
-def stacks():
+def market():
+    """``market(database_url=..., redis_url=...)`` starts generator, worker and beat, waits for
+    the first ticks and returns ``(stack, probe)``; every stack is stopped afterwards."""
     started = []
 
-    def make(**kwargs) -> Stack:
-        stack = Stack(**kwargs)
+    def start(*, database_url: str, redis_url: str) -> tuple[Stack, Probe]:
+        stack = Stack(database_url=database_url, redis_url=redis_url)
         started.append(stack)
-        return stack
+        probe = Probe(stack, redis_url, database_url)
+        stack.start("generator", "worker", "beat")
+        stack.wait_for(lambda: all(probe.quote(s) for s in SYMBOLS), timeout=30,
+                       what="the first ticks")
+        return stack, probe
 
-    yield make
+    yield start
     for stack in started:
         stack.stop()
 
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
-def test_twenty_seconds_of_live_market(stacks):
-    stack = stacks(database_url=shared_database_url(), redis_url=SHARED_REDIS)
-    probe = Probe(stack, SHARED_REDIS, shared_database_url())
-    stack.start("generator", "worker", "beat")
-    stack.wait_for(lambda: probe.quote("SYNTH"), timeout=30, what="the first tick")
+def test_twenty_seconds_of_live_market(market):
+    stack, probe = market(database_url=shared_database_url(), redis_url=SHARED_REDIS)
     time.sleep(20)
     assert all(stack.alive().values()), stack.logs()
     healthy = market_status_command(stack)
@@ -133,11 +136,8 @@ def test_twenty_seconds_of_live_market(stacks):
 
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
-def test_a_killed_generator_worker_leaves_no_gap_and_no_duplicate(stacks):
-    stack = stacks(database_url=shared_database_url(), redis_url=SHARED_REDIS)
-    probe = Probe(stack, SHARED_REDIS, shared_database_url())
-    stack.start("generator", "worker", "beat")
-    stack.wait_for(lambda: probe.quote("TECH"), timeout=30, what="the first tick")
+def test_a_killed_generator_worker_leaves_no_gap_and_no_duplicate(market):
+    stack, probe = market(database_url=shared_database_url(), redis_url=SHARED_REDIS)
     time.sleep(4)
     stack.kill("generator")  # SIGKILL, mid-run
     time.sleep(3)
@@ -175,11 +175,8 @@ def private_redis():
 
 
 def test_the_stream_survives_a_database_outage_and_the_buffer_drains(
-        stacks, private_postgres, private_redis):
-    stack = stacks(database_url=private_postgres.url, redis_url=private_redis.url)
-    probe = Probe(stack, private_redis.url, private_postgres.url)
-    stack.start("generator", "worker", "beat")
-    stack.wait_for(lambda: probe.quote("SYNTH"), timeout=30, what="the first tick")
+        market, private_postgres, private_redis):
+    stack, probe = market(database_url=private_postgres.url, redis_url=private_redis.url)
     time.sleep(3)
     private_postgres.stop()
     outage_started = time.time() * 1000
@@ -197,11 +194,8 @@ def test_the_stream_survives_a_database_outage_and_the_buffer_drains(
 
 
 def test_after_redis_is_flushed_the_lost_ticks_are_regenerated_identically(
-        stacks, private_postgres, private_redis):
-    stack = stacks(database_url=private_postgres.url, redis_url=private_redis.url)
-    probe = Probe(stack, private_redis.url, private_postgres.url)
-    stack.start("generator", "worker", "beat")
-    stack.wait_for(lambda: probe.quote("HEALTH"), timeout=30, what="the first tick")
+        market, private_postgres, private_redis):
+    stack, probe = market(database_url=private_postgres.url, redis_url=private_redis.url)
     time.sleep(4)
     before = {s: probe.replay(s) for s in SYMBOLS}  # includes ticks not yet flushed
     probe.r.flushall()
@@ -216,11 +210,8 @@ def test_after_redis_is_flushed_the_lost_ticks_are_regenerated_identically(
 
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
-def test_admin_edits_apply_to_the_running_market(stacks):
-    stack = stacks(database_url=shared_database_url(), redis_url=SHARED_REDIS)
-    probe = Probe(stack, SHARED_REDIS, shared_database_url())
-    stack.start("generator", "worker", "beat")
-    stack.wait_for(lambda: probe.quote("ENERGY"), timeout=30, what="the first tick")
+def test_admin_edits_apply_to_the_running_market(market):
+    stack, probe = market(database_url=shared_database_url(), redis_url=SHARED_REDIS)
     time.sleep(2)
     from django.test import override_settings
 
