@@ -35,6 +35,7 @@ from .storage.copy import encode_rows
 logger = logging.getLogger(__name__)
 
 CONFIG_MAX_AGE_S = 60.0  # reload configs at least this often, even without a version bump
+CONFIG_RETRY_S = 5.0  # while the database is down, retry a reload this often (not every beat)
 LOCK_TTL_MS = 10_000
 
 
@@ -42,6 +43,7 @@ LOCK_TTL_MS = 10_000
 class _ConfigCache:
     version: int | None = None
     loaded_at: float = 0.0
+    retry_at: float = 0.0  # after a failed reload, when to try the database again
     tickers: list[Ticker] = field(default_factory=list)
     params: engine.TickerParams | None = None
     market: engine.MarketConfig | None = None
@@ -60,16 +62,18 @@ class CycleReport:
 
 def _active_configs(version: int) -> _ConfigCache:
     """Active tickers and engine params, from the process cache unless stale."""
-    fresh = _cache.version == version and time.monotonic() - _cache.loaded_at < CONFIG_MAX_AGE_S
-    if fresh and _cache.params is not None:
+    now = time.monotonic()
+    loaded = _cache.version is not None
+    fresh = _cache.version == version and now - _cache.loaded_at < CONFIG_MAX_AGE_S
+    if loaded and (fresh or now < _cache.retry_at):
         return _cache
     try:
         tickers = list(Ticker.objects.filter(is_active=True).order_by("pk"))
     except DatabaseError:
-        if _cache.params is None:
+        if not loaded:
             raise
         logger.warning("database unreachable: generating with the cached ticker configs")
-        _cache.loaded_at = time.monotonic()
+        _cache.retry_at = now + CONFIG_RETRY_S
         return _cache
     _cache.tickers = tickers
     _cache.params = ticker_params(tickers) if tickers else None

@@ -199,9 +199,26 @@ def test_generation_continues_on_cached_configs_when_the_database_is_down(
     def down(*args, **kwargs):
         raise OperationalError("connection refused")
 
-    monkeypatch.setattr(Ticker.objects, "filter", down)
+    calls = []
+    monkeypatch.setattr(Ticker.objects, "filter", lambda *a, **k: calls.append(1) or down())
     report = ticks_generate(now=t0 + timedelta(seconds=1))
     assert report.ticks == 50
+    # The database is not asked again on every beat while it is down.
+    for k in range(2, 12):
+        ticks_generate(now=t0 + timedelta(seconds=1, milliseconds=100 * k))
+    assert len(calls) == 1
+
+
+def test_with_no_active_ticker_the_database_is_not_read_every_beat(live_redis, t0, monkeypatch):
+    Ticker.objects.update(is_active=False)
+    assert ticks_generate(now=t0).skipped == "no active tickers"
+    calls = []
+    real_filter = Ticker.objects.filter
+    monkeypatch.setattr(Ticker.objects, "filter",
+                        lambda *a, **k: calls.append(1) or real_filter(*a, **k))
+    for k in range(1, 11):
+        ticks_generate(now=t0 + timedelta(milliseconds=100 * k))
+    assert calls == []
 
 
 def test_bar_refresh_rolls_up_flushed_ticks_and_publishes_bars(live_redis, t0):
