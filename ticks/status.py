@@ -45,6 +45,17 @@ def _int(value) -> int | None:
     return int(value) if value is not None else None
 
 
+def live_generation_running(*, within_ms: int = GENERATION_STALL_MS) -> bool:
+    """Did a live generation cycle run recently? (False when Redis cannot be reached.)"""
+    import time
+
+    try:
+        stamp = get_redis().get(KEYS.generated_at)
+    except redis.RedisError:
+        return False
+    return stamp is not None and time.time() * 1000 - int(stamp) < within_ms
+
+
 def market_status(*, now_ms: int) -> MarketStatus:
     """Read-only snapshot. Redis or the database being unreachable is itself a problem."""
     status = MarketStatus(now_ms=now_ms)

@@ -50,7 +50,16 @@ def test_one_call_of_many_steps_equals_many_calls_of_few():
     assert series("TECH") == once
 
 
-def test_the_command_reports_and_validates(capsys):
+def test_the_command_refuses_while_the_live_pipeline_runs(live_redis):
+    from ticks.live import ticks_generate
+
+    ticks_generate(now=datetime.now(UTC))
+    with pytest.raises(CommandError, match="live pipeline is generating"):
+        call_command("generate", steps=5)
+    assert Tick.objects.count() == 0
+
+
+def test_the_command_reports_and_validates(live_redis, capsys):
     call_command("generate", steps=5)
     assert "Generated 25 ticks" in capsys.readouterr().out
     with pytest.raises(CommandError, match="at least 1"):

@@ -4,6 +4,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
 from ticks.generation import ticks_generate_steps
+from ticks.status import live_generation_running
 
 
 class Command(BaseCommand):
@@ -16,6 +17,11 @@ class Command(BaseCommand):
         steps = options["steps"]
         if steps < 1:
             raise CommandError("--steps must be at least 1.")
+        if live_generation_running():
+            raise CommandError(
+                "The live pipeline is generating (a generation cycle ran in the last few "
+                "seconds); stop it first: `generate` writes the same grid points directly."
+            )
         result = ticks_generate_steps(now=timezone.now(), max_steps=steps)
         per = ", ".join(f"{symbol} {n}" for symbol, n in result.per_ticker.items())
         self.stdout.write(self.style.SUCCESS(f"Generated {result.ticks} ticks ({per or 'no active tickers'})."))
