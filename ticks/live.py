@@ -35,6 +35,7 @@ from .storage.copy import encode_rows
 logger = logging.getLogger(__name__)
 
 CONFIG_MAX_AGE_S = 60.0  # reload configs at least this often, even without a version bump
+MAX_TICKS_PER_CYCLE = 50_000
 CONFIG_RETRY_S = 5.0  # while the database is down, retry a reload this often (not every beat)
 LOCK_TTL_MS = 10_000
 
@@ -179,7 +180,10 @@ def _cycle(now: datetime) -> CycleReport:
     start = engine.EngineState(seq=np.array(seq, dtype=np.int64),
                                time_ms=np.array(time_ms, dtype=np.int64),
                                log_price=np.array(log_price, dtype=np.float64))
-    steps = engine.steps_due(start, sub, now_ms)
+    # Catching up after downtime goes in bounded slices (the rest on the next beats), so one
+    # cycle never builds a batch too large for memory or for one Redis command.
+    per_ticker_cap = max(1, MAX_TICKS_PER_CYCLE // len(keep))
+    steps = np.minimum(engine.steps_due(start, sub, now_ms), per_ticker_cap)
     batch, new = engine.advance(sub, start, steps, configs.market)
     tickers = [configs.tickers[i] for i in keep]
     ids = np.array([t.pk for t in tickers], dtype=np.int64)

@@ -181,6 +181,17 @@ def test_edits_apply_from_the_next_step(live_redis, t0):
     assert len(replay(live_redis, "TECH")) == 21
 
 
+def test_a_long_catch_up_is_generated_in_bounded_slices(live_redis, t0, monkeypatch):
+    monkeypatch.setattr(live, "MAX_TICKS_PER_CYCLE", 500)
+    ticks_generate(now=t0)
+    later = t0 + timedelta(minutes=1)
+    sizes = [ticks_generate(now=later).ticks for _ in range(7)]
+    assert sizes == [500] * 6 + [0]  # 100 steps per ticker per cycle, 600 due
+    ticks = replay(live_redis, "SYNTH")
+    assert [t["seq"] for t in ticks] == list(range(601))
+    assert ticks[-1]["timestamp"] == int(later.timestamp() * 1000)
+
+
 @override_settings(MAX_CATCHUP_SECONDS=2)
 def test_a_gap_longer_than_the_catch_up_limit_is_skipped_with_seq_consecutive(live_redis, t0):
     ticks_generate(now=t0)
