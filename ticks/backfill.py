@@ -26,7 +26,7 @@ from .market import (
     engine_state, first_grid_at_or_after, from_ms, market_config, stored_state_at_oldest,
     ticker_params, to_ms,
 )
-from .models import Ticker, TickerState
+from .models import Tick, Ticker, TickerState
 from .rollup import bars_rollup
 from .storage import partitions
 from .storage.copy import copy_rows, encode_rows
@@ -195,6 +195,10 @@ def rollup_range(plan: BackfillPlan, *, step: timedelta = timedelta(hours=1),
     if not ids:
         return {}
     newest = max(from_ms(int(t)) for t in plan.state.time_ms)
+    # Fresh partitions have no planner statistics until autovacuum gets to them; without them
+    # the rollup's (and the API's) range scans are planned for empty tables.
+    with connection.cursor() as cursor:
+        cursor.execute(f"ANALYZE {Tick._meta.db_table}")
     totals: dict[str, int] = {}
     cursor_time = plan.start
     while cursor_time < newest:

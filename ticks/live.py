@@ -37,7 +37,9 @@ logger = logging.getLogger(__name__)
 CONFIG_MAX_AGE_S = 60.0  # reload configs at least this often, even without a version bump
 MAX_TICKS_PER_CYCLE = 50_000
 CONFIG_RETRY_S = 5.0  # while the database is down, retry a reload this often (not every beat)
-LOCK_TTL_MS = 10_000
+# The lock only saves duplicate work; the compare-and-set on the state is what keeps one writer.
+# A worker killed while holding it stalls generation until the lock expires: keep that short.
+LOCK_TTL_MS = 3_000
 
 
 @dataclass

@@ -19,6 +19,10 @@ from .selectors import bar_rows_between
 logger = logging.getLogger(__name__)
 
 LOCK_TTL_MS = 60_000
+# Streamed bar updates cover the open bar and the one just closed. After a long database outage
+# the refreshed range can span hours: those bars are in the table and the REST API, but pushing
+# every one of them to every live client would be a flood of stale updates.
+PUBLISH_WINDOW = timedelta(minutes=2)
 
 
 @dataclass
@@ -43,8 +47,8 @@ def bars_refresh() -> RefreshReport:
             live_store.mark_dirty(first_ms, last_ms)  # retried by the next refresh
             raise
         get_redis().set(KEYS.rolled_at, int(time.time() * 1000))
-        publish_bars(bar_rows_between(timeframe="1m", start=floor_to(start, timedelta(minutes=1)),
-                                      end=end))
+        publish_from = floor_to(max(start, end - PUBLISH_WINDOW), timedelta(minutes=1))
+        publish_bars(bar_rows_between(timeframe="1m", start=publish_from, end=end))
         return RefreshReport(bars=counts)
     finally:
         live_store.release_lock("rollup", token)

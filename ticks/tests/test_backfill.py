@@ -88,6 +88,15 @@ def test_one_day_on_an_empty_database_fills_every_grid_point_once():
     assert Tick.objects.count() == 4_320_000
 
 
+def test_the_written_partitions_have_planner_statistics():
+    end = end_time()
+    call_command("backfill", hours=1, end=end.isoformat(), no_progress=True)
+    analyzed = query("""
+        SELECT sum(c.reltuples) FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+        WHERE i.inhparent = 'ticks_tick'::regclass""")[0][0]
+    assert analyzed == pytest.approx(Tick.objects.count(), rel=0.05)
+
+
 def _series(symbol):
     return list(Tick.objects.filter(ticker__symbol=symbol).order_by("time")
                 .values_list("time", "seq", "price"))

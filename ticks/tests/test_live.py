@@ -242,6 +242,22 @@ def test_bar_refresh_rolls_up_flushed_ticks_and_publishes_bars(live_redis, t0):
     assert bars_refresh().skipped == "nothing new"
 
 
+def test_after_a_long_gap_only_the_recent_bars_are_streamed(live_redis, t0, monkeypatch):
+    """Ten minutes flushed at once (e.g. after a database outage): all bars are rolled up, but
+    only the open bar and the one before it go out to live clients."""
+    published = []
+    monkeypatch.setattr("ticks.refresh.publish_bars", lambda rows: published.extend(rows))
+    ticks_generate(now=t0)
+    ticks_generate(now=t0 + timedelta(minutes=10, seconds=30))
+    ticks_flush()
+    report = bars_refresh()
+    assert report.bars["1m"] == 11 * 5
+    minute = 60_000
+    base = int(t0.timestamp() * 1000)
+    assert sorted({row["time"] for row in published}) == [base + k * minute for k in (8, 9, 10)]
+    assert len(published) == 3 * 5
+
+
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_each_cycle_is_published_to_the_ticker_groups(live_redis, t0):
     layer = get_channel_layer()
