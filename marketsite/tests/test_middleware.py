@@ -86,6 +86,31 @@ def test_the_request_id_does_not_leak_past_the_request(client):
     assert request_id_var.get() == "-"
 
 
+@pytest.mark.django_db(transaction=True)
+def test_under_asgi_the_middleware_runs_in_async_mode(async_client, access_log):
+    """Daphne serves through the async chain; the id and the access line must work there too."""
+    from asgiref.sync import async_to_sync
+
+    response = async_to_sync(async_client.get)("/healthz", headers={"X-Request-ID": "async-1"})
+    assert response.status_code == 200
+    assert response["X-Request-ID"] == "async-1"
+    (record,) = _access_records(access_log)
+    assert record.request_id == "async-1"
+    assert request_id_var.get() == "-"
+
+
+def test_the_middleware_is_async_capable_so_daphne_adds_no_thread_hop():
+    from asgiref.sync import iscoroutinefunction
+
+    from marketsite.middleware import RequestIdMiddleware
+
+    async def inner(request):
+        return None
+
+    assert iscoroutinefunction(RequestIdMiddleware(inner))
+    assert not iscoroutinefunction(RequestIdMiddleware(lambda request: None))
+
+
 # --- The access log -------------------------------------------------------------------------------
 
 
