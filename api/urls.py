@@ -1,4 +1,28 @@
-"""REST API v1 routes."""
+"""REST API v1 routes (seed paths, no trailing slash; one is tolerated)."""
+
+from django.urls import path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from . import views
+from .errors import not_found
 
 app_name = "api"
-urlpatterns: list = []
+
+
+def endpoint(route: str, view, name: str):
+    """``route`` and ``route/``: the seed's paths have no slash, some clients add one."""
+    return [path(route, view, name=name), path(f"{route}/", view)]
+
+
+urlpatterns = [
+    path("", views.ApiRootApi.as_view(), name="root"),
+    *endpoint("tickers", views.TickerListApi.as_view(), "tickers"),
+    *endpoint("quote/<str:ticker>", views.QuoteDetailApi.as_view(), "quote"),
+    *endpoint("history/<str:ticker>", views.HistoryListApi.as_view(), "history"),
+    *endpoint("bars/<str:ticker>", views.BarListApi.as_view(), "bars"),
+    *endpoint("stats/<str:ticker>", views.StatsDetailApi.as_view(), "stats"),
+    *endpoint("time", views.ServerTimeApi.as_view(), "time"),
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+    re_path(r"^.*$", not_found),
+]

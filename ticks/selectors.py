@@ -1,5 +1,8 @@
 """Reads. Views, admin and consumers fetch data through these, never with their own queries."""
 
+from datetime import timedelta
+
+from django.db import connection
 from django.db.models import OuterRef, QuerySet, Subquery
 
 from .models import Bar, Tick, Ticker
@@ -37,3 +40,151 @@ def bar_rows_between(*, timeframe: str, start, end) -> list[dict]:
          "volume": int(v), "trade_count": int(n), "vwap": float(w)}
         for symbol, t, o, h, low, c, v, n, w in rows
     ]
+
+
+# --- REST API reads -------------------------------------------------------------------------------
+# Rows come back pre-formatted by PostgreSQL (prices as two-decimal text, times as ISO 8601 UTC
+# with milliseconds) plus each row's epoch milliseconds for cursors, so large pages cost no
+# per-field Python conversion. Windows are half-open: ``start <= time < end``.
+
+_ISO_UTC = """to_char("time" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')"""
+_EPOCH_MS = """floor(extract(epoch FROM "time") * 1000)::bigint"""
+
+_TICK_COLUMNS = f"{_EPOCH_MS}, {_ISO_UTC}, price::text, volume, bid::text, ask::text, seq"
+_BAR_COLUMNS = (f"{_EPOCH_MS}, {_ISO_UTC}, open::text, high::text, low::text, close::text, "
+                "volume, trade_count, round(vwap, 2)::text")
+
+
+def _fetch(sql: str, params: dict) -> list[tuple]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+def ticker_directory() -> list[dict]:
+    """Every ticker's configuration as plain values, ordered by symbol."""
+    return list(Ticker.objects.order_by("symbol").values(
+        "id", "symbol", "name", "sector", "start_price", "drift", "volatility", "min_price",
+        "max_price", "is_active", "tick_interval_ms"))
+
+
+def ticker_id_by_symbol(*, symbol: str) -> int | None:
+    return Ticker.objects.filter(symbol=symbol).values_list("id", flat=True).first()
+
+
+def tick_range(*, ticker_id: int, start, end, limit: int, newest: bool) -> list[tuple]:
+    """Ticks with ``start <= time < end``: the oldest ``limit`` (or, with ``newest``, the newest
+    ``limit``), always returned in ascending time. Each row: ``(epoch_ms, iso_time, price,
+    volume, bid, ask, seq)``, prices as two-decimal strings. One range scan of the primary key."""
+    rows = _fetch(
+        f"SELECT {_TICK_COLUMNS} FROM ticks_tick WHERE ticker_id = %(id)s "
+        f'AND "time" >= %(start)s AND "time" < %(end)s '
+        f'ORDER BY "time" {"DESC" if newest else "ASC"} LIMIT %(limit)s',
+        {"id": ticker_id, "start": start, "end": end, "limit": limit},
+    )
+    return rows[::-1] if newest else rows
+
+
+def bar_range(*, ticker_id: int, timeframe: str, start, end, limit: int,
+              newest: bool) -> list[tuple]:
+    """Bars of ``timeframe`` labelled ``start <= time < end`` (as ``tick_range``). Each row:
+    ``(epoch_ms, iso_time, open, high, low, close, volume, trade_count, vwap)``."""
+    rows = _fetch(
+        f"SELECT {_BAR_COLUMNS} FROM ticks_bar WHERE ticker_id = %(id)s "
+        f'AND timeframe = %(tf)s AND "time" >= %(start)s AND "time" < %(end)s '
+        f'ORDER BY "time" {"DESC" if newest else "ASC"} LIMIT %(limit)s',
+        {"id": ticker_id, "tf": timeframe, "start": start, "end": end, "limit": limit},
+    )
+    return rows[::-1] if newest else rows
+
+
+def series_neighbour_ms(*, ticker_id: int, timeframe: str | None, at, before: bool) -> int | None:
+    """Epoch ms of the ticker's nearest tick (``timeframe`` None) or bar strictly before ``at``
+    (``before``), or at/after it; None when there is none. Used for paging links."""
+    table, extra = ("ticks_tick", "") if timeframe is None else (
+        "ticks_bar", "AND timeframe = %(tf)s ")
+    op, order = ("<", "DESC") if before else (">=", "ASC")
+    rows = _fetch(
+        f"SELECT {_EPOCH_MS} FROM {table} WHERE ticker_id = %(id)s {extra}"
+        f'AND "time" {op} %(at)s ORDER BY "time" {order} LIMIT 1',
+        {"id": ticker_id, "tf": timeframe, "at": at},
+    )
+    return rows[0][0] if rows else None
+
+
+def tick_latest(*, ticker_id: int) -> tuple | None:
+    """The ticker's newest stored tick as a ``tick_range`` row, or None."""
+    rows = _fetch(
+        f"SELECT {_TICK_COLUMNS} FROM ticks_tick WHERE ticker_id = %(id)s "
+        'ORDER BY "time" DESC LIMIT 1', {"id": ticker_id})
+    return rows[0] if rows else None
+
+
+# The ticks of a partial minute, aggregated as one point of the stats series (like a 1m bar).
+_PARTIAL_MINUTE = """max("time"), (array_agg(price ORDER BY "time"))[1], max(price), min(price),
+    (array_agg(price ORDER BY "time" DESC))[1], sum(volume), count(*), sum(price * volume)"""
+
+_STATS_SQL = """
+WITH points AS (
+    SELECT "time" + %(coarse_width)s AS t, open, high, low, close, volume, trade_count AS n,
+           vwap * volume AS pv
+      FROM ticks_bar WHERE ticker_id = %(id)s AND timeframe = %(coarse)s
+       AND "time" >= %(c0)s AND "time" < %(c1)s
+    UNION ALL
+    SELECT "time" + interval '1 minute', open, high, low, close, volume, trade_count,
+           vwap * volume
+      FROM ticks_bar WHERE ticker_id = %(id)s AND timeframe = '1m'
+       AND ("time" >= %(m0)s AND "time" < %(c0)s OR "time" >= %(c1)s AND "time" < %(m1)s)
+    UNION ALL
+    SELECT * FROM (SELECT {partial} FROM ticks_tick WHERE ticker_id = %(id)s
+                      AND "time" >= %(start)s AND "time" < %(m0)s HAVING count(*) > 0) head
+    UNION ALL
+    SELECT * FROM (SELECT {partial} FROM ticks_tick WHERE ticker_id = %(id)s
+                      AND "time" >= %(m1)s AND "time" < %(end)s HAVING count(*) > 0) tail
+), steps AS (
+    SELECT *, ln(close::float8 / lag(close::float8) OVER w) AS r,
+           extract(epoch FROM t - lag(t) OVER w)::float8 AS dt
+      FROM points WINDOW w AS (ORDER BY t)
+)
+SELECT coalesce(sum(n), 0), (array_agg(open ORDER BY t))[1], max(high), min(low),
+       (array_agg(close ORDER BY t DESC))[1], sum(pv) / nullif(sum(volume), 0),
+       coalesce(sum(volume), 0), sum(r * r), sum(dt)
+  FROM steps
+""".replace("{partial}", _PARTIAL_MINUTE)
+
+
+def stats_bounds(*, start, end, coarse: str) -> dict:
+    """Where ``ticker_stats`` reads ``[start, end)`` from: ticks ``[start, m0)`` and
+    ``[m1, end)`` (under a minute each), 1m bars ``[m0, c0)`` and ``[c1, m1)`` (under one
+    ``coarse`` bucket each), ``coarse`` bars ``[c0, c1)``."""
+    from .rollup import LEVELS, ceil_to, floor_to
+
+    minute = timedelta(minutes=1)
+    width = {level.timeframe: level.width for level in LEVELS}[coarse]
+    m0, m1 = ceil_to(start, minute), floor_to(end, minute)
+    if m0 > m1:  # a window inside one minute: ticks only
+        m0 = m1 = end
+    c0, c1 = ceil_to(start, width), floor_to(end, width)
+    if coarse == "1m":
+        c0, c1 = m0, m1
+    elif c0 >= c1:  # no whole coarse bucket: 1m bars only
+        c0 = c1 = m0
+    return {"start": start, "end": end, "m0": m0, "m1": m1, "c0": c0, "c1": c1,
+            "coarse": coarse, "coarse_width": width}
+
+
+def ticker_stats(*, ticker_id: int, start, end, coarse: str) -> dict:
+    """Aggregates of the ticks in ``[start, end)`` read from bars, never a long tick scan.
+
+    Whole ``coarse`` buckets come from ``coarse`` bars, the partial buckets at either edge from
+    1m bars, and the partial minutes at the edges (the open bucket included) from ticks, each
+    aggregated like a bar (so no return is taken at tick scale, where cent rounding would
+    dominate the variance); see ``stats_bounds``. Returns ``tick_count, open, high, low, close,
+    vwap, volume`` (prices as Decimal, None without data) and ``sum_r2``/``seconds``: the sum
+    of squared log returns between consecutive closes and the time they span (for realized
+    volatility; None with fewer than two points).
+    """
+    row = _fetch(_STATS_SQL, {"id": ticker_id, **stats_bounds(start=start, end=end,
+                                                                coarse=coarse)})[0]
+    keys = ("tick_count", "open", "high", "low", "close", "vwap", "volume", "sum_r2", "seconds")
+    return dict(zip(keys, row))

@@ -1,0 +1,86 @@
+"""The tickers, cached in the process and reloaded when their configuration version moves.
+
+Every request names a ticker. The cache is checked against the version counter that ticker
+saves bump (``ticks.config_version``, one Redis GET) at most every ``VERSION_CHECK_SECONDS``,
+so an edit shows within that time and a lookup costs no query at all. A symbol that is not
+cached is looked up in the database before being called unknown, so a new ticker is served at
+once. Inside a transaction (tests) nothing is cached, since the rows read may be rolled back.
+"""
+
+import re
+import threading
+import time
+from dataclasses import dataclass
+from decimal import Decimal
+
+import redis
+from django.db import connection
+
+from ticks.config_version import config_version
+from ticks.selectors import ticker_directory, ticker_id_by_symbol
+
+SYMBOL = re.compile(r"[A-Z0-9.\-]{1,12}")
+VERSION_CHECK_SECONDS = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class TickerInfo:
+    id: int
+    symbol: str
+    name: str
+    sector: str
+    start_price: Decimal
+    drift: float
+    volatility: float
+    min_price: Decimal
+    max_price: Decimal
+    is_active: bool
+    tick_interval_ms: int
+
+
+def _load() -> dict[str, TickerInfo]:
+    return {row["symbol"]: TickerInfo(**row) for row in ticker_directory()}
+
+
+class TickerDirectory:
+    def __init__(self) -> None:
+        # (version, tickers, monotonic time the version was last checked)
+        self._state: tuple[int | None, dict[str, TickerInfo], float] = (None, {}, 0.0)
+        self._lock = threading.Lock()
+
+    def reset(self) -> None:
+        self._state = (None, {}, 0.0)
+
+    def _tickers(self, *, reload: bool = False) -> dict[str, TickerInfo]:
+        if connection.in_atomic_block:
+            return _load()
+        cached_version, tickers, checked = self._state
+        now = time.monotonic()
+        if not reload and cached_version is not None and now - checked < VERSION_CHECK_SECONDS:
+            return tickers
+        try:
+            version = config_version()
+        except redis.RedisError:
+            return _load()
+        if reload or version != cached_version:
+            with self._lock:
+                tickers = _load()
+        self._state = (version, tickers, now)
+        return tickers
+
+    def all(self) -> list[TickerInfo]:
+        return list(self._tickers().values())
+
+    def get(self, symbol: str) -> TickerInfo | None:
+        """The ticker named ``symbol`` (any case, surrounding blanks ignored), or None."""
+        symbol = symbol.strip().upper()
+        if not SYMBOL.fullmatch(symbol):
+            return None
+        info = self._tickers().get(symbol)
+        if info is None and not connection.in_atomic_block:
+            if ticker_id_by_symbol(symbol=symbol) is not None:
+                info = self._tickers(reload=True).get(symbol)
+        return info
+
+
+directory = TickerDirectory()

@@ -1,0 +1,134 @@
+"""What the views serve: the latest quote, pages of history and bars, statistics, server time.
+
+Reads go through ``ticks.selectors`` (and the live quote cache in Redis); these functions pick
+the source, resolve windows and shape the results.
+"""
+
+import math
+from datetime import datetime, timedelta
+
+import orjson
+import redis
+from rest_framework import status
+
+from ticks.live_store import KEYS
+from ticks.market import to_ms
+from ticks.redis_store import get_redis
+from ticks.selectors import (
+    bar_range, series_neighbour_ms, tick_latest, tick_range, ticker_stats,
+)
+
+from .directory import TickerInfo
+from .errors import ApiError
+from .inputs import TIMEFRAME_WIDTH
+from .paging import Page, page_read
+from .shapes import iso_ms, price, quote_from_live, quote_rows
+
+SECONDS_PER_YEAR = 365 * 86_400  # the market trades 24/7: a 365-day year, as the engine
+# Periods of /stats: their length and the bars whose whole buckets they are read from.
+STAT_PERIODS = {
+    "1h": (timedelta(hours=1), "1m"),
+    "1d": (timedelta(days=1), "1m"),
+    "7d": (timedelta(days=7), "1h"),
+    "30d": (timedelta(days=30), "1h"),
+}
+
+
+def bar_width(timeframe: str) -> timedelta:
+    return TIMEFRAME_WIDTH[timeframe]
+
+
+def now_ms(moment: datetime) -> datetime:
+    """``moment`` truncated to the millisecond (the precision of every time we show)."""
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+
+
+NOT_FETCHED = object()
+
+
+def quote_get(*, ticker: TickerInfo, prefetched=NOT_FETCHED) -> tuple[dict, str]:
+    """The latest quote and where it came from: the live cache, else the newest stored tick.
+
+    ``prefetched``: the cache entry when already read (the rate limiter's round trip brings it).
+    """
+    raw = prefetched
+    if raw is NOT_FETCHED:
+        try:
+            raw = get_redis().hget(KEYS.quotes, ticker.symbol)
+        except redis.RedisError:
+            raw = None
+    if raw:
+        try:
+            return quote_from_live(orjson.loads(raw)), "live"
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+            pass  # a malformed entry: the database has the answer
+    row = tick_latest(ticker_id=ticker.id)
+    if row is None:
+        raise ApiError(status.HTTP_404_NOT_FOUND, "no_data",
+                       f"{ticker.symbol} has no quotes yet.")
+    return quote_rows(ticker.symbol, [row])[0], "database"
+
+
+def history_page(*, ticker: TickerInfo, start, end, limit: int, now: datetime,
+                 default_span: timedelta, max_span: timedelta) -> Page:
+    def fetch(**window):
+        return tick_range(ticker_id=ticker.id, **window)
+
+    def neighbour(**where):
+        return series_neighbour_ms(ticker_id=ticker.id, timeframe=None, **where)
+
+    return page_read(fetch=fetch, neighbour=neighbour, start=start, end=end, limit=limit,
+                     now=now, default_span=default_span, max_span=max_span)
+
+
+def bars_page(*, ticker: TickerInfo, timeframe: str, start, end, limit: int, now: datetime,
+              default_span: timedelta, max_span: timedelta) -> Page:
+    def fetch(**window):
+        return bar_range(ticker_id=ticker.id, timeframe=timeframe, **window)
+
+    def neighbour(**where):
+        return series_neighbour_ms(ticker_id=ticker.id, timeframe=timeframe, **where)
+
+    return page_read(fetch=fetch, neighbour=neighbour, start=start, end=end, limit=limit,
+                     now=now, default_span=default_span, max_span=max_span)
+
+
+def stats_get(*, ticker: TickerInfo, period: str, now: datetime) -> tuple[dict, dict]:
+    """Statistics of the ticks in ``[now - period, now)``: ``(data, meta)``.
+
+    ``avg_price`` is the volume-weighted average price; ``volatility`` the annualized realized
+    volatility of the log returns between consecutive closes (1m bars, 1h bars for 7d/30d),
+    ``sqrt(sum r^2 / elapsed years)``; ``change_pct`` a percentage.
+    """
+    span, coarse = STAT_PERIODS[period]
+    end = now
+    start = end - span
+    agg = ticker_stats(ticker_id=ticker.id, start=start, end=end, coarse=coarse)
+    first, last = agg["open"], agg["close"]
+    change = last - first if first is not None and last is not None else None
+    volatility = None
+    if agg["sum_r2"] is not None and agg["seconds"]:
+        volatility = round(math.sqrt(agg["sum_r2"] / agg["seconds"] * SECONDS_PER_YEAR), 6)
+    data = {
+        "ticker": ticker.symbol,
+        "period": period,
+        "tick_count": int(agg["tick_count"]),
+        "open": price(first),
+        "high": price(agg["high"]),
+        "low": price(agg["low"]),
+        "close": price(last),
+        "avg_price": price(agg["vwap"]),
+        "total_volume": int(agg["volume"]),
+        "volatility": volatility,
+        "change": price(change),
+        "change_pct": (round(float(change / first * 100), 4)
+                       if change is not None and first else None),
+    }
+    meta = {"ticker": ticker.symbol, "period": period, "start": iso_ms(start), "end": iso_ms(end)}
+    return data, meta
+
+
+def server_time(*, now: datetime) -> dict:
+    return {"time": iso_ms(now), "timestamp": to_ms(now)}
+
+

@@ -1,0 +1,66 @@
+"""Response shapes (names pinned in DESIGN.md): prices as two-decimal strings, times as ISO 8601
+UTC with milliseconds and ``Z``."""
+
+from datetime import datetime, timezone
+from decimal import ROUND_HALF_EVEN, Decimal
+
+from ticks.market import from_ms
+
+CENT = Decimal("0.01")
+QUOTE_FIELDS = ["time", "ticker", "price", "volume", "bid", "ask", "seq"]
+BAR_FIELDS = ["time", "ticker", "timeframe", "open", "high", "low", "close", "volume",
+              "trade_count", "vwap"]
+
+
+def iso_ms(moment: datetime) -> str:
+    moment = moment.astimezone(timezone.utc)
+    return f"{moment:%Y-%m-%dT%H:%M:%S}.{moment.microsecond // 1000:03d}Z"
+
+
+def iso_from_ms(ms: int) -> str:
+    return iso_ms(from_ms(ms))
+
+
+def price(value) -> str | None:
+    """A price as a string with two decimals ("152.30"); None stays None."""
+    if value is None:
+        return None
+    if isinstance(value, float):
+        return f"{value:.2f}"
+    return str(Decimal(value).quantize(CENT, rounding=ROUND_HALF_EVEN))
+
+
+def ticker_out(info) -> dict:
+    return {
+        "ticker": info.symbol,
+        "name": info.name,
+        "sector": info.sector,
+        "initial_price": price(info.start_price),
+        "drift": info.drift,
+        "volatility": info.volatility,
+        "min_price": price(info.min_price),
+        "max_price": price(info.max_price),
+        "active": info.is_active,
+        "tick_rate": round(1000 / info.tick_interval_ms, 6),
+    }
+
+
+def quote_rows(symbol: str, rows: list[tuple]) -> list[dict]:
+    """``ticks.selectors.tick_range`` rows as quote-shaped dicts."""
+    return [{"time": iso, "ticker": symbol, "price": p, "volume": v, "bid": b, "ask": a,
+             "seq": seq} for _, iso, p, v, b, a, seq in rows]
+
+
+def quote_from_live(payload: dict) -> dict:
+    """The live quote cache's entry (numbers, epoch ms) in the REST shape."""
+    return {"time": iso_from_ms(int(payload["timestamp"])), "ticker": payload["ticker"],
+            "price": price(float(payload["price"])), "volume": int(payload["volume"]),
+            "bid": price(float(payload["bid"])), "ask": price(float(payload["ask"])),
+            "seq": int(payload["seq"])}
+
+
+def bar_rows(symbol: str, timeframe: str, rows: list[tuple]) -> list[dict]:
+    """``ticks.selectors.bar_range`` rows as bar dicts."""
+    return [{"time": iso, "ticker": symbol, "timeframe": timeframe, "open": o, "high": h,
+             "low": lo, "close": c, "volume": v, "trade_count": n, "vwap": w}
+            for _, iso, o, h, lo, c, v, n, w in rows]

@@ -1,0 +1,81 @@
+"""Fixtures of the API tests: a clean API state per test, and ways to store ticks and bars."""
+
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+
+import orjson
+import pytest
+from django.conf import settings
+from django.db import connection
+
+from api import keys
+from api.directory import directory
+from ticks.live_store import KEYS
+from ticks.models import Tick, Ticker
+from ticks.redis_store import get_redis
+from ticks.rollup import bars_rollup
+from ticks.storage.partitions import ensure_partitions_for
+
+UTC = timezone.utc
+UNLIMITED = "1000000/minute"
+
+
+def clear_market_keys() -> None:
+    r = get_redis()
+    for name in r.scan_iter(match=f"{settings.MARKET_REDIS_PREFIX}:*", count=1000):
+        r.delete(name)
+
+
+@pytest.fixture(autouse=True)
+def api_state(settings):
+    """Keys off, no rate limit, empty Redis prefix and caches, before and after each test."""
+    settings.API_KEYS_REQUIRED = False
+    settings.API_RATE_LIMIT_ANON = UNLIMITED
+    settings.API_RATE_LIMIT_KEY = UNLIMITED
+    clear_market_keys()
+    directory.reset()
+    keys.reset_cache()
+    yield
+    clear_market_keys()
+    directory.reset()
+    keys.reset_cache()
+
+
+def store_ticks(symbol: str, rows: list[tuple]) -> Ticker:
+    """Store ``(time, price, volume[, bid, ask])`` rows (seq counts from 0); bars rolled up."""
+    ticker = Ticker.objects.get(symbol=symbol)
+    times = [row[0] for row in rows]
+    ensure_partitions_for(connection, start=min(times), end=max(times))
+    ticks = []
+    for seq, (time, price, volume, *spread) in enumerate(sorted(rows)):
+        price = Decimal(str(price))
+        bid, ask = (Decimal(str(v)) for v in spread) if spread else (price - Decimal("0.05"),
+                                                                     price + Decimal("0.05"))
+        ticks.append(Tick(ticker=ticker, time=time, seq=seq, price=price, bid=bid, ask=ask,
+                          volume=volume))
+    Tick.objects.bulk_create(ticks)
+    bars_rollup(start=min(times), end=max(times) + timedelta(milliseconds=1),
+                tickers=[ticker.pk])
+    return ticker
+
+
+def set_live_quote(symbol: str, *, price: float, bid: float, ask: float, volume: int,
+                   timestamp: int, seq: int) -> None:
+    """The generator's latest-quote cache entry, as ``ticks.live_store`` writes it."""
+    payload = {"ticker": symbol, "price": price, "volume": volume, "bid": bid, "ask": ask,
+               "timestamp": timestamp, "seq": seq}
+    get_redis().hset(KEYS.quotes, symbol, orjson.dumps(payload))
+
+
+def minute_floor(moment: datetime) -> datetime:
+    return moment.replace(second=0, microsecond=0)
+
+
+@pytest.fixture
+def recent_ticks():
+    """Ten minutes of SYNTH at 1 tick/s ending a minute ago (prices 100.00, 100.01, ...)."""
+    end = minute_floor(datetime.now(UTC)) - timedelta(minutes=1)
+    start = end - timedelta(minutes=10)
+    rows = [(start + timedelta(seconds=i), 100 + i / 100, 10 + i) for i in range(600)]
+    store_ticks("SYNTH", rows)
+    return rows

@@ -1,0 +1,105 @@
+"""Rate limits per API key, or per client IP without one, on the shared Redis.
+
+A DRF throttle running the generic cell rate algorithm (GCRA) in one Lua script: one round trip
+and one small key per client, a smooth limit (no double burst at window edges, unlike fixed
+windows), and exact ``Retry-After`` and remaining counts. Rates are ``"<n>/<period>"`` in
+``API_RATE_LIMIT_KEY`` / ``API_RATE_LIMIT_ANON`` (empty: unlimited). If Redis is unreachable
+requests are let through (logged): a limiter must not take the API down with it.
+"""
+
+import logging
+from functools import lru_cache
+
+import redis
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from rest_framework.throttling import BaseThrottle
+
+from ticks.redis_store import get_redis, key
+
+from .authentication import KeyCredential
+
+logger = logging.getLogger(__name__)
+
+PERIODS_MS = {"s": 1_000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
+
+# KEYS[1]: the client's key. ARGV: limit, period in ms. Returns {allowed, remaining, retry_ms}.
+# With KEYS[2] and ARGV[3] it also returns HGET KEYS[2] ARGV[3] when allowed: a view that reads
+# one Redis hash field (the quote) gets it in the same round trip (``throttle_prefetch``).
+GCRA_LUA = """
+local now_parts = redis.call('TIME')
+local now = tonumber(now_parts[1]) * 1000 + math.floor(tonumber(now_parts[2]) / 1000)
+local limit = tonumber(ARGV[1])
+local period = tonumber(ARGV[2])
+local interval = period / limit
+local tat = tonumber(redis.call('GET', KEYS[1]) or now)
+if tat < now then tat = now end
+local new_tat = tat + interval
+local allow_at = new_tat - period
+if now < allow_at then
+  return {0, 0, math.ceil(allow_at - now)}
+end
+local ttl = math.max(1, math.ceil(new_tat - now))
+redis.call('SET', KEYS[1], string.format('%.3f', new_tat), 'PX', ttl)
+local remaining = math.floor((now - allow_at) / interval)
+if KEYS[2] then
+  return {1, remaining, 0, redis.call('HGET', KEYS[2], ARGV[3])}
+end
+return {1, remaining, 0}
+"""
+
+
+@lru_cache(maxsize=1)
+def _gcra():
+    return get_redis().register_script(GCRA_LUA)
+
+
+def parse_rate(rate: str | None) -> tuple[int, int] | None:
+    """``"600/minute"`` -> ``(600, 60000)``; empty -> None (unlimited)."""
+    if not rate:
+        return None
+    count, _, period = rate.partition("/")
+    try:
+        limit = int(count)
+        period_ms = PERIODS_MS[period.strip()[:1].lower()]
+    except (ValueError, KeyError):
+        raise ImproperlyConfigured(
+            f"Rate {rate!r}: expected '<n>/<second|minute|hour|day>', e.g. '600/minute'."
+        ) from None
+    if limit < 1:
+        raise ImproperlyConfigured(f"Rate {rate!r}: the count must be at least 1.")
+    return limit, period_ms
+
+
+class ClientRateThrottle(BaseThrottle):
+    def __init__(self):
+        self.retry_ms = 0
+
+    def allow_request(self, request, view) -> bool:
+        if isinstance(request.auth, KeyCredential):
+            rate, ident = settings.API_RATE_LIMIT_KEY, f"key:{request.auth.key_id}"
+        else:
+            rate, ident = settings.API_RATE_LIMIT_ANON, f"ip:{self.get_ident(request)}"
+        parsed = parse_rate(rate)
+        if parsed is None:
+            return True
+        limit, period_ms = parsed
+        keys, args = [key("throttle", ident)], [limit, period_ms]
+        prefetch = getattr(view, "throttle_prefetch", None)
+        wanted = prefetch(request, view) if prefetch else None
+        if wanted:
+            keys.append(wanted[0])
+            args.append(wanted[1])
+        try:
+            reply = _gcra()(keys=keys, args=args)
+        except redis.RedisError as exc:
+            logger.warning("rate limit not applied, Redis failed: %s", exc)
+            return True
+        allowed, remaining, self.retry_ms = reply[:3]
+        if wanted and allowed:
+            request.prefetched = reply[3] if len(reply) > 3 else None
+        request.rate_limit = (limit, int(remaining))
+        return bool(allowed)
+
+    def wait(self) -> float:
+        return self.retry_ms / 1000
