@@ -1,4 +1,4 @@
-"""ASGI entry point served by Daphne: HTTP through Django, WebSockets through Channels."""
+"""ASGI entry point served by Daphne: HTTP through Django, WebSockets (``/ws``) through Channels."""
 
 import os
 
@@ -11,12 +11,17 @@ django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
+from streaming.daphne_io import plain_autobahn_log_arguments  # noqa: E402
 from streaming.origins import OptionalOriginValidator  # noqa: E402
 from streaming.routing import websocket_urlpatterns  # noqa: E402
+
+# Cheap arguments for autobahn's per-frame debug log call (see streaming/daphne_io.py).
+plain_autobahn_log_arguments()
 
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
+        # Browsers' Origin checked against WS_ALLOWED_ORIGINS; clients without one accepted.
         "websocket": OptionalOriginValidator(URLRouter(websocket_urlpatterns)),
     }
 )

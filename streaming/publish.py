@@ -84,17 +84,38 @@ def _send(messages: list[tuple[str, dict]]) -> None:
     pipe.execute()
 
 
-def publish_ticks(ticks_by_symbol: Mapping[str, list[dict]]) -> None:
+def tick_messages(ticks_by_symbol: Mapping[str, list[dict]]) -> list[tuple[str, dict]]:
     """One message per ticker group (its ticks of this cycle, in order) and one carrying the
-    whole cycle for ``*`` subscribers. Failures are logged: the replay stream still has them."""
+    whole cycle for ``*`` subscribers (and the WebSocket hub of every server process)."""
     messages = [
         (ticks_group(symbol), {"type": "market.ticks", "ticks": ticks})
         for symbol, ticks in ticks_by_symbol.items() if ticks
     ]
+    if messages:
+        everything = [t for ticks in ticks_by_symbol.values() for t in ticks]
+        messages.append((ALL_TICKS_GROUP, {"type": "market.ticks", "ticks": everything}))
+    return messages
+
+
+def bar_messages(bars: Iterable[dict]) -> list[tuple[str, dict]]:
+    """Bar updates (``bar`` data shape), per ticker group and for ``*`` subscribers."""
+    bars = list(bars)
+    if not bars:
+        return []
+    by_symbol: dict[str, list[dict]] = {}
+    for bar in bars:
+        by_symbol.setdefault(bar["ticker"], []).append(bar)
+    messages = [(bars_group(s), {"type": "market.bars", "bars": b}) for s, b in by_symbol.items()]
+    messages.append((ALL_BARS_GROUP, {"type": "market.bars", "bars": bars}))
+    return messages
+
+
+def publish_ticks(ticks_by_symbol: Mapping[str, list[dict]]) -> None:
+    """Publish one generation cycle. Failures are logged: the replay stream still has the
+    ticks, and a connected client's session fills the gap from it when the next cycle arrives."""
+    messages = tick_messages(ticks_by_symbol)
     if not messages:
         return
-    everything = [t for ticks in ticks_by_symbol.values() for t in ticks]
-    messages.append((ALL_TICKS_GROUP, {"type": "market.ticks", "ticks": everything}))
     try:
         _send(messages)
     except Exception:  # the live stream must never stop generation
@@ -102,16 +123,16 @@ def publish_ticks(ticks_by_symbol: Mapping[str, list[dict]]) -> None:
 
 
 def publish_bars(bars: Iterable[dict]) -> None:
-    """Bar updates (``bar`` data shape), per ticker group and for ``*`` subscribers."""
-    bars = list(bars)
-    if not bars:
+    """Publish the 1m bars a rollup touched (the open bar's changes and its close)."""
+    messages = bar_messages(bars)
+    if not messages:
         return
-    by_symbol: dict[str, list[dict]] = {}
-    for bar in bars:
-        by_symbol.setdefault(bar["ticker"], []).append(bar)
-    messages = [(bars_group(s), {"type": "market.bars", "bars": b}) for s, b in by_symbol.items()]
-    messages.append((ALL_BARS_GROUP, {"type": "market.bars", "bars": bars}))
     try:
         _send(messages)
     except Exception:
         logger.warning("publishing %d bar messages failed", len(messages), exc_info=True)
+
+
+async def apublish(messages: list[tuple[str, dict]]) -> None:
+    """The same from async code (tests, benchmarks): through the layer's public API."""
+    await _send_all(messages)

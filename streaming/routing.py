@@ -1,3 +1,9 @@
-"""WebSocket URL routes (the consumer arrives with the streaming issue)."""
+"""WebSocket URL routes."""
 
-websocket_urlpatterns: list = []
+from django.urls import path
+
+from .consumers import MarketConsumer
+
+websocket_urlpatterns = [
+    path("ws", MarketConsumer.as_asgi()),
+]

@@ -1,0 +1,105 @@
+"""``/ws``: the market stream consumer (thin: parse, validate, hand over to the session).
+
+Market data does not come through a channel-layer channel per connection: the process's hub
+(``streaming.hub``) receives each cycle once and fills every session's bounded outbox. So the
+consumer has no channel layer of its own (``channel_layer_alias = None``), which also spares
+Redis a subscription per connection.
+"""
+
+import logging
+import time
+import uuid
+
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+
+from . import auth, protocol
+from .daphne_io import direct_writer
+from .hub import get_hub
+from .outbox import Outbox
+from .protocol import ErrorCode, Ping, ProtocolError, Subscribe
+from .session import Session
+
+logger = logging.getLogger(__name__)
+
+
+class RateLimiter:
+    """Token bucket: ``rate`` messages a second, bursts up to ``rate``. Only the first refusal
+    of a burst is reported, so a flooding client does not get a flood of errors back."""
+
+    def __init__(self, rate: float) -> None:
+        self.rate = rate
+        self.tokens = max(rate, 1.0)
+        self.at = time.monotonic()
+        self.reported = False
+
+    def allow(self) -> tuple[bool, bool]:
+        """``(allowed, report)``."""
+        now = time.monotonic()
+        self.tokens = min(max(self.rate, 1.0), self.tokens + (now - self.at) * self.rate)
+        self.at = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            self.reported = False
+            return True, False
+        report, self.reported = not self.reported, True
+        return False, report
+
+
+class MarketConsumer(AsyncWebsocketConsumer):
+    channel_layer_alias = None  # see the module docstring
+
+    session: Session | None = None
+    outbox: Outbox | None = None
+
+    async def connect(self) -> None:
+        await self.accept()
+        if not await auth.connection_allowed(self.scope):
+            await self.send(text_data=protocol.error(
+                ErrorCode.UNAUTHORIZED, "a valid API key is required: pass it as the api_key "
+                "query parameter or the X-API-Key header").text)
+            await self.close(code=auth.UNAUTHORIZED_CLOSE_CODE)
+            return
+        self.outbox = Outbox(self.base_send, limit=settings.WS_SEND_QUEUE_LIMIT,
+                             direct=direct_writer(self.base_send))
+        self.outbox.start()
+        self.session = Session(self.outbox, hub=get_hub(),
+                               max_subscriptions=settings.WS_MAX_SUBSCRIPTIONS)
+        self.limiter = RateLimiter(settings.WS_MAX_MESSAGES_PER_SECOND)
+        self.outbox.put(protocol.connected(client_id=uuid.uuid4().hex, timestamp=_now_ms()))
+
+    async def receive(self, text_data=None, bytes_data=None) -> None:
+        if self.session is None:
+            return
+        allowed, report = self.limiter.allow()
+        if not allowed:
+            if report:
+                self._error(ProtocolError(
+                    ErrorCode.RATE_LIMITED,
+                    f"more than {settings.WS_MAX_MESSAGES_PER_SECOND:g} messages a second; "
+                    "messages are dropped until the rate falls"))
+            return
+        try:
+            request = protocol.parse(text_data if text_data is not None else bytes_data,
+                                     max_bytes=settings.WS_MAX_MESSAGE_BYTES)
+            if isinstance(request, Ping):
+                self.outbox.put(protocol.pong(timestamp=_now_ms()))
+            elif isinstance(request, Subscribe):
+                await self.session.subscribe(request)
+            else:
+                await self.session.unsubscribe(request)
+        except ProtocolError as e:
+            self._error(e)
+
+    def _error(self, e: ProtocolError) -> None:
+        self.outbox.put(protocol.error(e.code, e.message, **e.extra))
+
+    async def disconnect(self, code) -> None:
+        if self.session is not None:
+            await self.session.close()
+        if self.outbox is not None:
+            await self.outbox.close()
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)

@@ -1,0 +1,151 @@
+"""A connection's bounded queue of outgoing frames, and how frames leave it.
+
+Nothing that produces frames ever waits for a client: the per-process hub and the consumer hand
+frames to ``put``/``put_many`` and move on.
+
+- Under daphne (``streaming.daphne_io.DirectWriter``), frames are written to the connection at
+  once while its transport accepts them; when Twisted reports the transport's buffer full (the
+  client is not reading fast enough) they wait here, and go out when it drains.
+- Under any other server, a writer task hands them to the ASGI ``send``.
+
+Either way, past ``limit`` queued frames the client gets ``slow_client`` and is closed, so what
+the app holds per connection is bounded. A client that stops reading altogether is also cut off
+by daphne's ping interval/timeout.
+"""
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Awaitable, Callable, Iterable
+
+from .protocol import ErrorCode, Frame, error
+
+logger = logging.getLogger(__name__)
+
+SLOW_CLIENT_CLOSE_CODE = 1008  # policy violation
+
+
+class Outbox:
+    """``send``: the connection's ASGI send. ``direct``: optionally a writer with ``usable``,
+    ``paused`` and ``write(frames)`` that puts frames on the wire itself; it calls ``wake()``
+    when it can take frames again."""
+
+    def __init__(self, send: Callable[[dict], Awaitable[None]], *, limit: int,
+                 direct=None) -> None:
+        self._send = send
+        self._direct = direct
+        self.limit = limit
+        self._frames: deque[Frame] = deque()
+        self._wake = asyncio.Event()
+        self._drained = asyncio.Event()
+        self._drained.set()
+        self.overflowed = False
+        self.closed = False
+        self._task: asyncio.Task | None = None
+        if direct is not None:
+            direct.attach(self)
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run())
+
+    def __len__(self) -> int:
+        return len(self._frames)
+
+    def put(self, frame: Frame) -> None:
+        self.put_many((frame,))
+
+    def put_many(self, frames: Iterable[Frame]) -> None:
+        if self.closed:
+            return
+        direct = self._direct
+        if direct is not None and not self._frames and not direct.paused and direct.usable:
+            direct.write(frames)
+            return
+        frames = list(frames)
+        if len(self._frames) + len(frames) > self.limit:
+            self.overflow()
+            return
+        self._frames.extend(frames)
+        self._wake.set()
+
+    async def put_paced(self, frames: Iterable[Frame], *, chunk: int = 200) -> None:
+        """Queue a long run of frames (a replay) without filling the queue: wait for it to
+        drain after each chunk."""
+        chunk = max(1, min(chunk, self.limit // 4))
+        batch: list[Frame] = []
+        for frame in frames:
+            batch.append(frame)
+            if len(batch) >= chunk:
+                await self.wait_below(self.limit - 2 * chunk)
+                self.put_many(batch)
+                batch = []
+        if batch:
+            await self.wait_below(self.limit - 2 * chunk)
+            self.put_many(batch)
+
+    async def wait_below(self, level: int) -> None:
+        while not self.closed and len(self._frames) > max(level, 0):
+            self._drained.clear()
+            await self._drained.wait()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def abort(self) -> None:
+        """The connection is gone: drop what is queued, release whoever waits to queue more."""
+        self.closed = True
+        self._frames.clear()
+        self._wake.set()
+        self._drained.set()
+
+    def overflow(self) -> None:
+        if self.closed:
+            return
+        logger.warning("closing a slow WebSocket client: %d frames queued", len(self._frames))
+        self.overflowed = True
+        self.closed = True
+        self._frames.clear()
+        self._wake.set()
+
+    async def _run(self) -> None:
+        send, frames = self._send, self._frames
+        try:
+            while not self.closed:
+                await self._wake.wait()
+                self._wake.clear()
+                while frames and not self.closed:
+                    direct = self._direct
+                    if direct is not None:
+                        if direct.paused:
+                            break  # its resume wakes us
+                        if direct.usable:
+                            batch = list(frames)
+                            frames.clear()
+                            direct.write(batch)
+                            continue
+                        self._direct = None  # this connection needs the ASGI path
+                    await send({"type": "websocket.send", "text": frames.popleft().text})
+                if not frames:
+                    self._drained.set()
+            if self.overflowed:
+                await send({"type": "websocket.send", "text": error(
+                    ErrorCode.SLOW_CLIENT,
+                    "the connection fell too far behind the stream and is closed; reconnect "
+                    "and resubscribe with since to resume without a gap").text})
+                await send({"type": "websocket.close", "code": SLOW_CLIENT_CLOSE_CODE})
+        finally:
+            self._drained.set()
+
+    async def close(self) -> None:
+        """Stop writing (the connection is gone)."""
+        self.closed = True
+        self._wake.set()
+        self._drained.set()
+        if self._direct is not None:
+            self._direct.detach()
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass

@@ -1,0 +1,248 @@
+"""The ``/ws`` wire protocol: client requests parsed and validated, server messages built.
+
+Pure functions and data (no Django, no I/O), so every rule is testable on its own. Shapes are
+pinned in DESIGN.md ("Names and shapes"): numbers as numbers, times in epoch milliseconds.
+
+Client: ``{"type": "subscribe", "tickers": [...] | "SYM" | "*", "channels"?: ["ticks", "bars"],
+"since"?: ms, "from_seq"?: {"SYM": n}, "batch"?: bool}``, ``unsubscribe`` (``tickers``,
+optional ``channels``) and ``ping``. Server: ``connected``, ``subscribed``/``unsubscribed``,
+``tick``, ``ticks`` (batch mode), ``bar``, ``pong`` and ``error``.
+"""
+
+import math
+from dataclasses import dataclass, field
+
+import orjson
+
+CHANNELS = ("ticks", "bars")
+WILDCARD = "*"
+MAX_NAMED = 10  # unknown tickers named in one error message
+MAX_SYMBOL_LEN = 32  # longer names are shortened in error messages
+
+
+class ErrorCode:
+    INVALID_JSON = "invalid_json"
+    INVALID_MESSAGE = "invalid_message"
+    UNKNOWN_TYPE = "unknown_type"
+    UNKNOWN_TICKER = "unknown_ticker"
+    TOO_MANY_TICKERS = "too_many_tickers"
+    MESSAGE_TOO_LARGE = "message_too_large"
+    RATE_LIMITED = "rate_limited"
+    REPLAY_UNAVAILABLE = "replay_unavailable"
+    SLOW_CLIENT = "slow_client"
+    UNAUTHORIZED = "unauthorized"
+    UNAVAILABLE = "unavailable"
+
+
+class ProtocolError(Exception):
+    """A client error: answered with an ``error`` message, the connection stays usable."""
+
+    def __init__(self, code: str, message: str, **extra) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.extra = extra
+
+
+@dataclass(frozen=True)
+class Subscribe:
+    tickers: tuple[str, ...] | None  # None: "*" (every active ticker, also ones added later)
+    channels: frozenset[str] = frozenset({"ticks"})
+    since: int | None = None
+    from_seq: dict[str, int] = field(default_factory=dict)
+    batch: bool | None = None  # None: leave the connection's mode as it is
+
+    @property
+    def resumes(self) -> bool:
+        return self.since is not None or bool(self.from_seq)
+
+
+@dataclass(frozen=True)
+class Unsubscribe:
+    tickers: tuple[str, ...] | None  # None: "*" (everything)
+    channels: frozenset[str] = frozenset(CHANNELS)
+
+
+@dataclass(frozen=True)
+class Ping:
+    pass
+
+
+Request = Subscribe | Unsubscribe | Ping
+
+
+def parse(raw: str | bytes, *, max_bytes: int) -> Request:
+    """One client frame → a request; ``ProtocolError`` for anything malformed."""
+    size = len(raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else raw)
+    if size > max_bytes:
+        raise ProtocolError(ErrorCode.MESSAGE_TOO_LARGE,
+                            f"message of {size} bytes exceeds the limit of {max_bytes} bytes")
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise ProtocolError(ErrorCode.INVALID_JSON, "message is not valid JSON") from None
+    if not isinstance(data, dict):
+        raise ProtocolError(ErrorCode.INVALID_MESSAGE, "message must be a JSON object")
+    kind = data.get("type")
+    if not isinstance(kind, str):
+        raise ProtocolError(ErrorCode.INVALID_MESSAGE, 'message needs a string "type"')
+    if kind == "subscribe":
+        return _subscribe(data)
+    if kind == "unsubscribe":
+        tickers = _tickers(data)
+        return Unsubscribe(tickers=tickers, channels=_channels(data, default=CHANNELS))
+    if kind == "ping":
+        return Ping()
+    raise ProtocolError(ErrorCode.UNKNOWN_TYPE,
+                        f"unknown message type {_short(kind)!r}; expected subscribe, "
+                        "unsubscribe or ping")
+
+
+def _subscribe(data: dict) -> Subscribe:
+    tickers = _tickers(data)
+    since = data.get("since")
+    if since is not None:
+        if isinstance(since, bool) or not isinstance(since, (int, float)) or not (
+                math.isfinite(since) and since >= 0):
+            raise ProtocolError(ErrorCode.INVALID_MESSAGE,
+                                '"since" must be a time in epoch milliseconds')
+        since = int(since)
+    from_seq = data.get("from_seq")
+    if from_seq is None:
+        from_seq = {}
+    elif not isinstance(from_seq, dict) or not all(
+            isinstance(v, int) and not isinstance(v, bool) for v in from_seq.values()):
+        raise ProtocolError(ErrorCode.INVALID_MESSAGE,
+                            '"from_seq" must map tickers to integer seq numbers')
+    else:
+        from_seq = {str(k).strip().upper(): v for k, v in from_seq.items()}
+        outside = sorted(set(from_seq) - set(tickers)) if tickers is not None else []
+        if outside:
+            raise ProtocolError(ErrorCode.INVALID_MESSAGE,
+                                f'"from_seq" names tickers not in "tickers": {_names(outside)}')
+    batch = data.get("batch")
+    if batch is not None and not isinstance(batch, bool):
+        raise ProtocolError(ErrorCode.INVALID_MESSAGE, '"batch" must be true or false')
+    channels = _channels(data, default=("ticks",))
+    if (since is not None or from_seq) and "ticks" not in channels:
+        raise ProtocolError(ErrorCode.INVALID_MESSAGE,
+                            '"since" and "from_seq" replay ticks: add "ticks" to "channels"')
+    return Subscribe(tickers=tickers, channels=channels, since=since, from_seq=from_seq,
+                     batch=batch)
+
+
+def _tickers(data: dict) -> tuple[str, ...] | None:
+    """``"*"`` → None; a string or a list of strings → upper-cased, de-duplicated, in order."""
+    value = data.get("tickers")
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not value:
+        raise ProtocolError(ErrorCode.INVALID_MESSAGE,
+                            '"tickers" must be a ticker, a non-empty list of tickers, or "*"')
+    if not all(isinstance(v, str) for v in value):
+        raise ProtocolError(ErrorCode.INVALID_MESSAGE, '"tickers" must hold strings only')
+    symbols = [v.strip().upper() for v in value]
+    if WILDCARD in symbols:
+        return None
+    return tuple(dict.fromkeys(symbols))
+
+
+def _channels(data: dict, *, default: tuple[str, ...]) -> frozenset[str]:
+    value = data.get("channels")
+    if value is None:
+        return frozenset(default)
+    if isinstance(value, str):
+        value = [value]
+    if (not isinstance(value, list) or not value
+            or not all(isinstance(v, str) and v in CHANNELS for v in value)):
+        raise ProtocolError(ErrorCode.INVALID_MESSAGE,
+                            '"channels" must be a non-empty list of "ticks" and "bars"')
+    return frozenset(value)
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= MAX_SYMBOL_LEN else text[:MAX_SYMBOL_LEN] + "…"
+
+
+def _names(symbols) -> str:
+    symbols = [_short(s) for s in symbols]
+    more = len(symbols) - MAX_NAMED
+    return ", ".join(symbols[:MAX_NAMED]) + (f" and {more} more" if more > 0 else "")
+
+
+def unknown_tickers(symbols) -> ProtocolError:
+    symbols = sorted(symbols)
+    return ProtocolError(ErrorCode.UNKNOWN_TICKER,
+                         f"unknown or inactive ticker(s): {_names(symbols)}; nothing was "
+                         "changed (GET /api/v1/tickers lists them)",
+                         tickers=[_short(s) for s in symbols[:MAX_NAMED]])
+
+
+# --- Server messages --------------------------------------------------------------------------
+
+class Frame:
+    """A server message: its JSON text, and (built once, on first use) its bytes on the wire
+    as an unmasked WebSocket text frame, so a message fanned out to many connections of one
+    process is encoded and framed once (``streaming.daphne_io`` writes these bytes directly)."""
+
+    __slots__ = ("text", "_wire")
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self._wire: bytes | None = None
+
+    @property
+    def wire(self) -> bytes:
+        if self._wire is None:
+            payload = self.text.encode()
+            n = len(payload)
+            if n < 126:
+                head = bytes((0x81, n))
+            elif n < 65536:
+                head = bytes((0x81, 126)) + n.to_bytes(2, "big")
+            else:
+                head = bytes((0x81, 127)) + n.to_bytes(8, "big")
+            self._wire = head + payload
+        return self._wire
+
+    def __repr__(self) -> str:
+        return f"Frame({self.text!r})"
+
+
+def _frame(message: dict) -> Frame:
+    return Frame(orjson.dumps(message).decode())
+
+
+def connected(*, client_id: str, timestamp: int) -> Frame:
+    return _frame({"type": "connected", "clientId": client_id, "timestamp": timestamp})
+
+
+def subscribed(kind: str, tickers) -> Frame:
+    return _frame({"type": kind, "tickers": sorted(tickers)})
+
+
+def pong(*, timestamp: int) -> Frame:
+    return _frame({"type": "pong", "timestamp": timestamp})
+
+
+def error(code: str, message: str, **extra) -> Frame:
+    return _frame({"type": "error", "code": code, "message": message, **extra})
+
+
+def tick_frame(tick_json: str) -> Frame:
+    """A ``tick`` message around an already encoded tick (encoded once per process)."""
+    return Frame('{"type":"tick","data":' + tick_json + "}")
+
+
+def ticks_frame(tick_jsons) -> Frame:
+    """A batch-mode ``ticks`` message: the ticks of one generation cycle (or a replay chunk)."""
+    return Frame('{"type":"ticks","data":[' + ",".join(tick_jsons) + "]}")
+
+
+def bar_frame(bar_json: str) -> Frame:
+    return Frame('{"type":"bar","data":' + bar_json + "}")
+
+
+def encode(data: dict) -> str:
+    """Tick or bar data as compact JSON."""
+    return orjson.dumps(data).decode()

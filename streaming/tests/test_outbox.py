@@ -1,0 +1,216 @@
+"""The per-connection outbox, on the ASGI path and on daphne's direct path (with stand-ins for
+autobahn's protocol and Twisted's transport), and the recognition of daphne's ``send``."""
+
+import asyncio
+import functools
+
+import pytest
+
+from streaming import daphne_io as daphne
+from streaming.outbox import SLOW_CLIENT_CLOSE_CODE, Outbox
+from streaming.protocol import Frame
+
+from .conftest import asynctest
+
+
+def frames(*texts) -> list[Frame]:
+    return [Frame(t) for t in texts]
+
+
+class Sent:
+    """An ASGI send that records what it is given."""
+
+    def __init__(self) -> None:
+        self.messages: list[dict] = []
+
+    async def __call__(self, message: dict) -> None:
+        self.messages.append(message)
+
+    @property
+    def texts(self) -> list[str]:
+        return [m["text"] for m in self.messages if m["type"] == "websocket.send"]
+
+
+async def settle() -> None:
+    for _ in range(5):
+        await asyncio.sleep(0)
+
+
+@asynctest
+async def test_frames_go_out_in_order_through_asgi_send():
+    sent = Sent()
+    outbox = Outbox(sent, limit=10)
+    outbox.start()
+    outbox.put(Frame("a"))
+    outbox.put_many(frames("b", "c"))
+    await settle()
+    outbox.put(Frame("d"))
+    await settle()
+    await outbox.close()
+    assert sent.texts == ["a", "b", "c", "d"]
+
+
+@asynctest
+async def test_overflow_sends_slow_client_then_closes_and_drops_the_rest():
+    sent = Sent()
+    outbox = Outbox(sent, limit=3)
+    outbox.start()
+    outbox.put_many(frames("a", "b"))
+    outbox.put_many(frames("c", "d"))  # 4 > 3, before the writer ran
+    outbox.put(Frame("e"))
+    await settle()
+    assert '"code":"slow_client"' in sent.texts[0] and len(sent.texts) == 1
+    assert sent.messages[-1] == {"type": "websocket.close", "code": SLOW_CLIENT_CLOSE_CODE}
+    await outbox.close()
+
+
+@asynctest
+async def test_put_paced_never_fills_the_queue():
+    sent = Sent()
+    outbox = Outbox(sent, limit=500)
+    outbox.start()
+    await outbox.put_paced((Frame(str(i)) for i in range(2_000)), chunk=100)
+    await settle()
+    await outbox.close()
+    assert sent.texts == [str(i) for i in range(2_000)]
+
+
+class FakeTransport:
+    """The parts of Twisted's TCP transport ``DirectWriter`` reads."""
+
+    def __init__(self) -> None:
+        self.dataBuffer = b""
+        self._tempDataLen = 0
+        self.TLS = False
+        self.socket_accepts: int | None = None  # bytes the socket takes; None: all
+        self.on_wire = b""
+
+    def writeSomeData(self, data: bytes) -> int:
+        n = len(data) if self.socket_accepts is None else min(self.socket_accepts, len(data))
+        self.on_wire += data[:n]
+        return n
+
+
+class FakeProtocol:
+    """The parts of autobahn's protocol ``DirectWriter`` uses."""
+
+    STATE_OPEN = 3
+
+    def __init__(self) -> None:
+        self.state = self.STATE_OPEN
+        self.send_queue: list = []
+        self._perMessageCompress = None
+        self.transport = FakeTransport()
+        self.buffered = b""  # what went through sendData (Twisted's buffer)
+        self.producer = None
+
+    def sendData(self, data: bytes) -> None:
+        self.buffered += data
+        self.transport.dataBuffer += data
+
+    def registerProducer(self, producer, streaming) -> None:
+        assert streaming and self.producer is None
+        self.producer = producer
+
+    def unregisterProducer(self) -> None:
+        self.producer = None
+
+
+@pytest.fixture
+def direct(monkeypatch):
+    protocol = FakeProtocol()
+    monkeypatch.setattr(daphne, "_plain_tcp", lambda p: p.transport)
+    return protocol, daphne.DirectWriter(protocol)
+
+
+def wire(*texts) -> bytes:
+    return b"".join(f.wire for f in frames(*texts))
+
+
+@asynctest
+async def test_direct_writes_go_straight_to_the_socket_in_one_write(direct):
+    protocol, writer = direct
+    sent = Sent()
+    outbox = Outbox(sent, limit=10, direct=writer)
+    outbox.start()
+    assert protocol.producer is writer
+    outbox.put_many(frames("a", "b"))
+    assert protocol.transport.on_wire == wire("a", "b")  # synchronously, no task switch
+    # What the socket refuses goes through Twisted's buffer, and so does all that follows.
+    protocol.transport.socket_accepts = 3
+    outbox.put(Frame("cdef"))
+    outbox.put(Frame("g"))
+    assert protocol.transport.on_wire + protocol.buffered == wire("a", "b", "cdef", "g")
+    assert sent.messages == []
+    await outbox.close()
+    assert protocol.producer is None
+
+
+@asynctest
+async def test_direct_writes_wait_while_the_transport_is_paused(direct):
+    protocol, writer = direct
+    sent = Sent()
+    outbox = Outbox(sent, limit=3, direct=writer)
+    outbox.start()
+    writer.pauseProducing()  # Twisted: the transport's buffer is full
+    outbox.put_many(frames("a", "b"))
+    await settle()
+    assert protocol.transport.on_wire == b""
+    writer.resumeProducing()
+    await settle()
+    assert protocol.transport.on_wire == wire("a", "b")
+    writer.pauseProducing()
+    outbox.put_many(frames("c", "d"))
+    outbox.put_many(frames("e", "f"))  # over the limit while paused
+    await settle()
+    assert '"code":"slow_client"' in sent.texts[0]
+    assert sent.messages[-1] == {"type": "websocket.close", "code": SLOW_CLIENT_CLOSE_CODE}
+    await outbox.close()
+
+
+@asynctest
+async def test_direct_path_steps_aside_when_it_cannot_be_used(direct):
+    protocol, writer = direct
+    sent = Sent()
+    outbox = Outbox(sent, limit=10, direct=writer)
+    outbox.start()
+    protocol._perMessageCompress = object()  # permessage-deflate negotiated
+    outbox.put(Frame("a"))
+    await settle()
+    assert sent.texts == ["a"] and protocol.transport.on_wire == b""
+    await outbox.close()
+
+
+def test_direct_writer_recognises_daphnes_send_only():
+    from daphne.server import Server
+
+    server = Server.__new__(Server)
+    protocol = FakeProtocol()
+    assert isinstance(daphne.direct_writer(functools.partial(server.handle_reply, protocol)),
+                      daphne.DirectWriter)
+    assert daphne.direct_writer(Sent()) is None
+    assert daphne.direct_writer(functools.partial(print, protocol)) is None
+    assert daphne.direct_writer(functools.partial(server.handle_reply, object())) is None
+
+
+def test_autobahn_log_arguments_made_plain():
+    from autobahn.websocket import protocol
+
+    assert daphne.plain_autobahn_log_arguments()
+    assert protocol.hltype(test_autobahn_log_arguments_made_plain) == (
+        "<test_autobahn_log_arguments_made_plain>")
+    assert protocol.hlval(12) == "12"
+
+
+@asynctest
+async def test_a_lost_connection_releases_a_replay_waiting_for_room(direct):
+    protocol, writer = direct
+    outbox = Outbox(Sent(), limit=8, direct=writer)
+    outbox.start()
+    writer.pauseProducing()
+    replaying = asyncio.ensure_future(outbox.put_paced(frames(*"abcdefghijklmnop")))
+    await settle()
+    assert not replaying.done()  # waiting for the paused transport to drain
+    writer.stopProducing()  # Twisted: the connection is lost
+    await asyncio.wait_for(replaying, 1)
+    await outbox.close()
