@@ -1,9 +1,64 @@
-"""Health endpoints (the dashboard page arrives with its own issue)."""
+"""The dashboard page and its token, and the health endpoints."""
 
+from django.conf import settings
 from django.http import JsonResponse
+from django.shortcuts import render
+from django.urls import get_script_prefix, reverse
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from .dashboard import TIMEFRAMES, dashboard_state
 from .health import readiness
+from .tokens import HEADER, QUERY_PARAM, dashboard_token_issue
+
+
+@require_GET
+@never_cache  # the page carries a short-lived token and the latest prices
+def dashboard(request):
+    """``/``, ``/?ticker=SYNTH&timeframe=5m``: 404 (with the page and a message) for an unknown
+    ticker; an unknown timeframe falls back to 1m."""
+    now = timezone.now()
+    state = dashboard_state(ticker=request.GET.get("ticker", ""),
+                            timeframe=request.GET.get("timeframe", ""), now=now)
+    root = get_script_prefix()
+    config = {
+        "apiBase": f"{root}api/v1",
+        "wsPath": f"{root}ws",
+        "tokenUrl": reverse("marketsite:dashboard-token"),
+        "token": dashboard_token_issue(),
+        "tokenHeader": HEADER,
+        "tokenParam": QUERY_PARAM,
+        "tokenMaxAgeS": settings.DASHBOARD_TOKEN_MAX_AGE_S,
+        "serverTimeMs": int(now.timestamp() * 1000),
+        "replaySeconds": settings.WS_REPLAY_SECONDS,
+        "timeframes": list(TIMEFRAMES),
+        "timeframe": state.timeframe,
+        "selected": state.selected,
+        "unknownTicker": state.unknown_ticker,
+        "tickers": state.tickers,
+        "dayOpen": state.day_open,
+        "sparklines": state.sparklines,
+    }
+    context = {
+        "state": state,
+        "config": config,
+        "links": {
+            "docs": f"{root}api/v1/docs/",
+            "browsable": f"{root}api/v1/tickers",
+            "admin": reverse("admin:index"),
+        },
+    }
+    return render(request, "marketsite/dashboard.html", context,
+                  status=404 if state.unknown_ticker else 200)
+
+
+@require_GET
+@never_cache
+def dashboard_token(request):
+    """A fresh dashboard token, for the page to renew its own before it expires."""
+    return JsonResponse({"token": dashboard_token_issue(),
+                         "expires_in": settings.DASHBOARD_TOKEN_MAX_AGE_S})
 
 
 @require_GET

@@ -1,0 +1,66 @@
+"""What the dashboard page needs at first paint, read through the ticks selectors.
+
+The page then lives on ``/ws`` and the REST API; this only saves it a round of requests and lets
+it show something (last stored prices, the day's open, an hour of sparkline) before they answer.
+"""
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from ticks.models import Timeframe
+from ticks.selectors import bar_rows_between, ticker_list_with_last_tick
+
+TIMEFRAMES = tuple(Timeframe.values)  # ("1m", "5m", "1h", "1d")
+DEFAULT_TIMEFRAME = "1m"
+SPARKLINE_MINUTES = 60
+MAX_SYMBOL_SHOWN = 40  # an unknown symbol from the URL is echoed back, cut to this length
+
+
+@dataclass
+class DashboardState:
+    tickers: list[dict]
+    selected: str | None
+    unknown_ticker: str | None
+    timeframe: str
+    day_open: dict[str, float] = field(default_factory=dict)
+    sparklines: dict[str, list[list[float]]] = field(default_factory=dict)
+
+    @property
+    def has_prices(self) -> bool:
+        return any(t["last_price"] is not None for t in self.tickers)
+
+
+def _epoch_ms(value: datetime | None) -> int | None:
+    return int(value.timestamp() * 1000) if value is not None else None
+
+
+def dashboard_state(*, ticker: str, timeframe: str, now: datetime) -> DashboardState:
+    """``ticker`` and ``timeframe`` as given in the URL (blank: the defaults)."""
+    wanted = ticker.strip().upper()
+    timeframe = timeframe if timeframe in TIMEFRAMES else DEFAULT_TIMEFRAME
+    rows = []
+    selected = unknown = None
+    for t in ticker_list_with_last_tick().order_by("symbol"):
+        if t.symbol == wanted:
+            selected = t.symbol
+        elif not t.is_active:
+            continue  # inactive tickers are listed only when asked for by name
+        rows.append({
+            "ticker": t.symbol, "name": t.name, "sector": t.sector, "active": t.is_active,
+            "last_price": float(t.last_price) if t.last_price is not None else None,
+            "last_time": _epoch_ms(t.last_tick_time),
+        })
+    if wanted and selected is None:
+        unknown = wanted[:MAX_SYMBOL_SHOWN]
+    elif not wanted and rows:
+        selected = rows[0]["ticker"]
+
+    day_start = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    day_open = {b["ticker"]: b["open"] for b in bar_rows_between(
+        timeframe="1d", start=day_start, end=day_start + timedelta(days=1))}
+    spark_start = now.replace(second=0, microsecond=0) - timedelta(minutes=SPARKLINE_MINUTES)
+    sparklines: dict[str, list[list[float]]] = {}
+    for bar in bar_rows_between(timeframe="1m", start=spark_start, end=now + timedelta(minutes=1)):
+        sparklines.setdefault(bar["ticker"], []).append([bar["time"], bar["close"]])
+    return DashboardState(tickers=rows, selected=selected, unknown_ticker=unknown,
+                          timeframe=timeframe, day_open=day_open, sparklines=sparklines)

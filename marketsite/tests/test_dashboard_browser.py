@@ -1,0 +1,325 @@
+"""The dashboard in a real browser against the real stack.
+
+Daphne (`web`), the celery generator, worker and beat run as processes on the test database
+(with two hours of backfilled history, so the chart has candles at once); headless Chromium,
+driven by Playwright, opens `/` and checks that prices move, the chart has candles, the
+timeframe switcher (buttons and keys) reloads it, the page survives the web server being stopped
+and started again (reconnecting, with no hole in the stream), that it keeps working when API
+keys become required, and at phone width, with the keyboard and with an unknown ticker.
+It saves the screenshots shown in the README (docs/dashboard.png, docs/dashboard-dark.png).
+
+The browser is Debian's `chromium` (Playwright's own browser download cannot work here), driven
+through Playwright's Python package with `executable_path`. Without it the test is skipped,
+except under CI (`CI=true`), where `make test` installs it and a missing browser is a failure.
+"""
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+from django.db import connection
+
+from ticks.testing.services import free_port
+from ticks.testing.stack import ROOT, Stack
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+DOCS = ROOT / "docs"
+SHARED_REDIS = "redis://127.0.0.1:6379/0"
+DESKTOP = {"width": 1440, "height": 900}
+PHONE = {"width": 390, "height": 844}
+
+
+def _browser_missing() -> str | None:
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return ("Playwright is not installed: `.venv/bin/pip install -r requirements.txt` "
+                "(its browser download is not needed)")
+    if not (os.access(CHROMIUM, os.X_OK) or shutil.which("chromium")):
+        return ("Chromium is not installed: `apt-get install -y chromium` (Debian's package; "
+                "`make test` installs it when CI=true)")
+    return None
+
+
+@pytest.fixture
+def browser():
+    missing = _browser_missing()
+    if missing:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI must run the browser test: {missing}")
+        pytest.skip(missing)
+    from playwright.sync_api import sync_playwright
+
+    executable = CHROMIUM if os.access(CHROMIUM, os.X_OK) else shutil.which("chromium")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def shared_database_url() -> str:
+    s = connection.settings_dict
+    return f"postgres://{s['USER']}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+@pytest.fixture
+def market():
+    """Two hours of history, then web + generator + worker + beat; stopped afterwards."""
+    stack = Stack(database_url=shared_database_url(), redis_url=SHARED_REDIS,
+                  web_port=free_port())
+    try:
+        subprocess.run([sys.executable, "manage.py", "backfill", "--hours", "2", "--no-progress"],
+                       cwd=ROOT, env=stack.env, check=True, capture_output=True, timeout=180)
+        stack.start("web", "generator", "worker", "beat")
+        stack.wait_for(lambda: _answers(f"http://127.0.0.1:{stack.web_port}/healthz"),
+                       timeout=30, what="daphne answering")
+        yield stack
+    finally:
+        stack.close()
+
+
+class Dashboard:
+    """The page under test and what it exposes for tests (data attributes)."""
+
+    def __init__(self, page, stack: Stack):
+        self.page = page
+        self.stack = stack
+        self.errors: list[str] = []
+        self.api_requests: list[tuple[str, dict]] = []
+        self.sockets: list[str] = []
+        page.on("pageerror", lambda error: self.errors.append(str(error)))
+        page.on("request", lambda r: self.api_requests.append((r.url, r.headers))
+                if "/api/v1/" in r.url else None)
+        page.on("websocket", lambda ws: self.sockets.append(ws.url))
+
+    def wait(self, expression: str, *, timeout: float, arg=None, what: str = "") -> None:
+        try:
+            self.page.wait_for_function(expression, arg=arg, timeout=timeout * 1000)
+        except Exception as exc:
+            state = self.page.evaluate(
+                "() => ({body: {...document.body.dataset}, chart: {...document.querySelector"
+                "('#chart').dataset}, box: document.querySelector('#chart-box').dataset.state, "
+                "message: document.querySelector('#chart-message').textContent, connection: "
+                "document.querySelector('#connection').textContent.trim()})")
+            raise AssertionError(f"timed out after {timeout} s waiting for {what or expression}: "
+                                 f"{exc}\npage: {state}\nerrors: {self.errors}\n"
+                                 f"{self.stack.logs()}") from exc
+
+    def data(self) -> dict:
+        return self.page.evaluate("() => ({...document.body.dataset})")
+
+    def chart(self) -> dict:
+        return self.page.evaluate("() => ({...document.querySelector('#chart').dataset})")
+
+    def prices(self) -> dict:
+        return self.page.evaluate(
+            "() => Object.fromEntries([...document.querySelectorAll('#ticker-table tr[data-ticker]')]"
+            ".map(r => [r.dataset.ticker, r.querySelector('[data-field=price]').textContent]))")
+
+    def wait_live(self, *, connects: int = 1, timeout: float = 20) -> None:
+        self.wait(f"() => document.body.dataset.connection === 'live' && "
+                  f"Number(document.body.dataset.wsConnects) >= {connects} && "
+                  "Number(document.body.dataset.ticks) > 0",
+                  timeout=timeout, what=f"live connection #{connects} with ticks")
+
+    def wait_chart(self, ticker: str, timeframe: str, *, loads: int, min_candles: int,
+                   timeout: float = 15) -> None:
+        self.wait("([ticker, tf, loads, n]) => { const c = document.querySelector('#chart')"
+                  ".dataset; return c.ticker === ticker && c.timeframe === tf && "
+                  "Number(c.loads) >= loads && Number(c.candles) >= n && "
+                  "document.querySelector('#chart-box').dataset.state === 'ready'; }",
+                  arg=[ticker, timeframe, loads, min_candles], timeout=timeout,
+                  what=f"{ticker} {timeframe} chart (load {loads}) with {min_candles}+ candles")
+
+    def wait_prices_change(self, *, timeout: float) -> None:
+        before = self.prices()
+        self.wait("(before) => [...document.querySelectorAll('#ticker-table tr[data-ticker]')]"
+                  ".some(r => r.querySelector('[data-field=price]').textContent !== "
+                  "before[r.dataset.ticker])", arg=before, timeout=timeout,
+                  what=f"a price to change from {before}")
+
+
+def _screenshot(page, name: str) -> None:
+    DOCS.mkdir(exist_ok=True)
+    page.mouse.move(0, 0)
+    page.evaluate("() => document.activeElement && document.activeElement.blur()")
+    page.wait_for_timeout(1_200)  # let the row flashes fade
+    page.screenshot(path=str(DOCS / name))
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_the_dashboard_live_in_a_browser(market, browser):
+    base = f"http://127.0.0.1:{market.web_port}"
+    context = browser.new_context(viewport=DESKTOP, color_scheme="light")
+    page = context.new_page()
+    dash = Dashboard(page, market)
+    page.goto(f"{base}/?ticker=SYNTH")
+    dash.wait_live()
+
+    # Prices move within 3 s.
+    dash.wait("() => [...document.querySelectorAll('#ticker-table [data-field=price]')]"
+              ".every(c => /\\d/.test(c.textContent))", timeout=10, what="every price shown")
+    dash.wait_prices_change(timeout=3)
+    assert page.locator("#waiting").is_hidden()
+
+    # The chart has the backfilled candles (two hours of 1m bars) and grows with live ticks.
+    dash.wait_chart("SYNTH", "1m", loads=1, min_candles=100)
+    assert page.locator("#chart-message").is_hidden()
+    readout = page.locator("#chart-readout").text_content()
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d UTCO [\d,.]+H [\d,.]+L [\d,.]+C [\d,.]+"
+                        r"V [\d,]+", readout), readout
+    dash.wait("() => /\\d/.test(document.querySelector('#stats [data-stat=tick_count]')"
+              ".textContent)", timeout=10, what="the stats panel")
+    ticks_1d = page.locator("#stats [data-stat=tick_count]").text_content()
+    assert int(ticks_1d.replace(",", "")) > 50_000  # 2 h at 10 ticks/s and more
+
+    # Switching the timeframe reloads the chart from /api/v1/bars.
+    with page.expect_response(lambda r: "/api/v1/bars/SYNTH" in r.url
+                              and "timeframe=5m" in r.url) as response:
+        page.get_by_role("button", name="5m").click()
+    assert response.value.status == 200
+    dash.wait_chart("SYNTH", "5m", loads=2, min_candles=20)
+    assert "timeframe=5m" in page.url
+    assert page.get_by_role("button", name="5m").get_attribute("aria-pressed") == "true"
+    # ... and with the keyboard: 3 is 1h, 1 is back to 1m.
+    page.keyboard.press("3")
+    dash.wait_chart("SYNTH", "1h", loads=3, min_candles=2)
+    page.keyboard.press("1")
+    dash.wait_chart("SYNTH", "1m", loads=4, min_candles=100)
+    _screenshot(page, "dashboard.png")
+
+    # A ticker chosen in the table is charted.
+    page.get_by_role("link", name="TECH", exact=True).click()
+    dash.wait_chart("TECH", "1m", loads=5, min_candles=100)
+    assert "ticker=TECH" in page.url
+
+    # The web server goes away: the page says so and retries; when it is back, it reconnects
+    # and resumes where it left off (`since`): no tick missing, so no hole in the chart.
+    ticks_before = int(dash.data()["ticks"])
+    market.stop("web")
+    dash.wait("() => document.body.dataset.connection === 'disconnected'", timeout=10,
+              what="the page to notice the drop")
+    assert "disconnected — retrying" in page.locator("#connection").text_content()
+    time.sleep(3)  # the market goes on meanwhile
+    market.start("web")
+    dash.wait_live(connects=2, timeout=30)
+    dash.wait(f"() => Number(document.body.dataset.ticks) > {ticks_before + 5 * 60}", timeout=10,
+              what="the missed ticks replayed and live ones after them")
+    assert dash.data()["seqGaps"] == "0", "a tick was missed across the reconnect"
+    dash.wait_prices_change(timeout=3)
+    assert int(dash.chart()["candles"]) >= 100
+
+    # Dark scheme, same page.
+    page.emulate_media(color_scheme="dark")
+    assert page.evaluate("() => getComputedStyle(document.body).backgroundColor") == "rgb(12, 17, 23)"
+    page.get_by_role("link", name="SYNTH", exact=True).click()
+    dash.wait_chart("SYNTH", "1m", loads=6, min_candles=100)
+    _screenshot(page, "dashboard-dark.png")
+    assert dash.errors == []
+
+    # API keys required from now on: the page's signed token (no key) still opens /ws (the open
+    # page reconnects with a renewed one) and the REST API.
+    market.stop("web")
+    market.env["API_KEYS_REQUIRED"] = "true"
+    market.start("web")
+    dash.wait_live(connects=3, timeout=30)
+    dash.wait_prices_change(timeout=3)
+
+    # A phone, keyboard only, arriving with an unknown ticker in the URL.
+    phone_context = browser.new_context(viewport=PHONE, color_scheme="light", is_mobile=True,
+                                        has_touch=True)
+    phone = Dashboard(phone_context.new_page(), market)
+    phone.page.goto(f"{base}/?ticker=XYZ")
+    assert "Unknown ticker “XYZ”" in phone.page.locator("#chart-message").text_content()
+    assert phone.page.locator("#chart-box").get_attribute("data-state") == "unknown"
+    phone.wait_live()
+    phone.wait_prices_change(timeout=3)
+    # Nothing wider than the phone: the table scrolls inside its own box.
+    assert phone.page.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth")
+    phone.page.locator("#ticker-table a.sym").first.focus()  # ENERGY
+    phone.page.keyboard.press("ArrowDown")
+    phone.page.keyboard.press("Enter")
+    phone.wait_chart("FINANCE", "1m", loads=1, min_candles=100)
+    assert "ticker=FINANCE" in phone.page.url
+    bars_requests = [headers for url, headers in phone.api_requests if "/bars/" in url]
+    assert bars_requests and all(h.get("x-dashboard-token") for h in bars_requests)
+    assert phone.sockets and all("token=" in url for url in phone.sockets)
+    assert phone.errors == [] and dash.errors == []
+    phone_context.close()
+    context.close()
+
+
+CANDLE_CASES = """async () => {
+  const { CandleSeries, bucketStart } = await import('/static/marketsite/js/candles.js');
+  const fmt = await import('/static/marketsite/js/format.js');
+  const t0 = Date.UTC(2026, 10, 28, 10, 0);
+  const s = new CandleSeries('1m');
+  // REST rows: prices as strings, ISO times, any order.
+  s.setBars([
+    {time: '2026-11-28T10:01:00.000Z', open: '101.00', high: '102.00', low: '100.50',
+     close: '101.50', volume: 300, trade_count: 3},
+    {time: '2026-11-28T10:00:00.000Z', open: '100.00', high: '101.00', low: '99.00',
+     close: '100.50', volume: 500, trade_count: 5},
+  ]);
+  const out = {rest: s.candles()};
+  // Live ticks in the newest bucket: union of high/low, close from the newest tick, volume
+  // the larger of the bar's and the ticks' (both are lower bounds of the truth).
+  s.applyTick({price: 102.5, volume: 40, timestamp: t0 + 60_000 + 30_000, seq: 1});
+  s.applyTick({price: 101.2, volume: 40, timestamp: t0 + 60_000 + 20_000, seq: 0});  // older
+  out.merged = s.last();
+  // A new minute: a new candle opened by the tick.
+  s.applyTick({price: 103, volume: 7, timestamp: t0 + 120_000, seq: 2});
+  out.opened = s.last();
+  // The rollup's bar for the live bucket: its open wins, highs/lows unite, the live close stays.
+  s.applyBar({ticker: 'X', timeframe: '1m', time: t0 + 120_000, open: 102.9, high: 103.4,
+              low: 102.8, close: 103.1, volume: 90, trade_count: 9, vwap: 103});
+  out.settled = s.last();
+  out.ignored = s.applyBar({ticker: 'X', timeframe: '5m', time: t0, open: 1, high: 1, low: 1,
+                            close: 1, volume: 1, trade_count: 1, vwap: 1});
+  out.count = s.length;
+  out.day = bucketStart(Date.UTC(2026, 10, 28, 23, 59, 59), '1d') === Date.UTC(2026, 10, 28);
+  out.text = [fmt.formatPrice(1234.5), fmt.formatSigned(-0.2), fmt.formatSigned(0.123),
+              fmt.formatPercent(-0.3123), fmt.formatPrice(null)];
+  return out;
+}"""
+
+
+def test_the_candle_series_merges_bars_and_ticks(live_server, transactional_db, browser):
+    page = browser.new_page()
+    page.goto(f"{live_server.url}/healthz")
+    result = page.evaluate(CANDLE_CASES)
+    t0 = 1_795_860_000_000  # 2026-11-28T10:00Z
+    assert result["rest"] == [
+        {"time": t0, "open": 100, "high": 101, "low": 99, "close": 100.5, "volume": 500,
+         "trade_count": 5},
+        {"time": t0 + 60_000, "open": 101, "high": 102, "low": 100.5, "close": 101.5,
+         "volume": 300, "trade_count": 3},
+    ]
+    assert result["merged"] == {"time": t0 + 60_000, "open": 101, "high": 102.5, "low": 100.5,
+                                "close": 102.5, "volume": 300, "trade_count": 3}
+    assert result["opened"] == {"time": t0 + 120_000, "open": 103, "high": 103, "low": 103,
+                                "close": 103, "volume": 7, "trade_count": 1}
+    assert result["settled"] == {"time": t0 + 120_000, "open": 102.9, "high": 103.4,
+                                 "low": 102.8, "close": 103, "volume": 90, "trade_count": 9}
+    assert result["ignored"] is False and result["count"] == 3 and result["day"] is True
+    assert result["text"] == ["1,234.50", "−0.20", "+0.12", "−0.31%", "—"]
+    page.close()
