@@ -40,11 +40,14 @@ superuser: migrate
 	$(BIN)/python manage.py createsuperuser
 
 # Under CI (CI=true, as root with apt-get) the system tools some tests drive are installed too:
-# Debian's docker-compose validates docker-compose.yml. Elsewhere those tests skip with a reason.
+# Debian's docker-compose validates docker-compose.yml; Debian's chromium runs the dashboard's
+# browser test (Playwright drives it). Elsewhere those tests skip with a reason.
 test-system-deps:
 	@if [ "$$CI" = "true" ] && command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
 	  command -v docker-compose >/dev/null || { apt-get update -qq && \
 	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-compose >/dev/null; }; \
+	  command -v chromium >/dev/null || { apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }; \
 	fi
 
 test: install test-system-deps

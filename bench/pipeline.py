@@ -98,9 +98,7 @@ def _scenario(n: int, args) -> dict:
             with connection.cursor() as cursor:
                 report = grid_report(cursor)
     finally:
-        stack.stop()
-        for name in r.scan_iter(match=f"{stack.redis_prefix}:*", count=1000):
-            r.delete(name)
+        stack.close()
     gap_free = all(row["broken"] == 0 and row["count"] == row["distinct"]
                    for row in report.values())
     return {

@@ -6,6 +6,7 @@ Every variable is listed, with its default, in ``.env.example`` and the README.
 from pathlib import Path
 
 import environ
+from corsheaders.defaults import default_headers as corsheaders_default_headers
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -28,6 +29,9 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI's files, served locally (no CDN)
+    "corsheaders",
     "channels",
     "ticks",
     "api",
@@ -37,6 +41,10 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # CORS headers (REST API only) before anything that can answer on its own.
+    "corsheaders.middleware.CorsMiddleware",
+    # Static files (the dashboard's JS and CSS, the admin's) straight from daphne: WhiteNoise.
+    "marketsite.static_serving.StaticFilesMiddleware",
     "marketsite.middleware.RequestIdMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -75,6 +83,15 @@ DATABASES["default"]["ENGINE"] = "django.db.backends.postgresql"
 DATABASES["default"].setdefault("OPTIONS", {})
 # Fail fast when the database is down: the pipeline buffers and retries instead of hanging.
 DATABASES["default"]["OPTIONS"].setdefault("connect_timeout", 5)
+# Connections come from a pool (psycopg_pool): under ASGI every request runs in a thread of its
+# own, so persistent connections (CONN_MAX_AGE) are never reused and each request would pay a
+# new PostgreSQL connection (~10 ms here). Connections open lazily; 0 turns the pool off.
+DATABASE_POOL_MAX_SIZE = env.int("DATABASE_POOL_MAX_SIZE", default=8)
+if DATABASE_POOL_MAX_SIZE > 0:
+    DATABASES["default"]["OPTIONS"].setdefault("pool", {
+        "min_size": 1, "max_size": DATABASE_POOL_MAX_SIZE,
+        "timeout": 5,  # waiting for a free connection, like connect_timeout
+    })
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis: cache, Celery broker, channel layer, live state --------------------------------------
@@ -159,19 +176,73 @@ CELERY_BEAT_SCHEDULE = {
 # --- API and streaming --------------------------------------------------------------------------
 WS_REPLAY_SECONDS = env.int("WS_REPLAY_SECONDS", default=300)
 WS_ALLOWED_ORIGINS = env.list("WS_ALLOWED_ORIGINS", default=[])
+# Per-connection limits of /ws. A subscribe naming every ticker of a large market fits in 8 KiB.
+WS_MAX_MESSAGE_BYTES = env.int("WS_MAX_MESSAGE_BYTES", default=8192)
+WS_MAX_SUBSCRIPTIONS = env.int("WS_MAX_SUBSCRIPTIONS", default=100)  # tickers; "*" counts as one
+WS_MAX_MESSAGES_PER_SECOND = env.float("WS_MAX_MESSAGES_PER_SECOND", default=20.0)
+# Frames the app may queue for one client (daphne's own buffer is unbounded); 2000 is 40 s of
+# all five tickers tick by tick, so only a stalled connection reaches it (then: slow_client).
+WS_SEND_QUEUE_LIMIT = env.int("WS_SEND_QUEUE_LIMIT", default=2000)
 API_KEYS_REQUIRED = env.bool("API_KEYS_REQUIRED", default=False)
 CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=[])
 
+# Requests per client (API key, else IP) as "<n>/<second|minute|hour|day>"; empty = no limit.
+API_RATE_LIMIT_ANON = env("API_RATE_LIMIT_ANON", default="600/minute")
+API_RATE_LIMIT_KEY = env("API_RATE_LIMIT_KEY", default="6000/minute")
+# Reverse proxies in front of daphne whose X-Forwarded-For entry names the client (0: none).
+API_NUM_PROXIES = env.int("API_NUM_PROXIES", default=0)
+
 REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": [
-        "rest_framework.renderers.JSONRenderer",
+        "api.renderers.ORJSONRenderer",
         "rest_framework.renderers.BrowsableAPIRenderer",
     ],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "api.authentication.ApiKeyAuthentication",
+        "api.authentication.DashboardTokenAuthentication",
+        "api.authentication.StaffSessionAuthentication",  # staff in the browsable API
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["api.permissions.ApiKeyIfRequired"],
+    "DEFAULT_THROTTLE_CLASSES": ["api.throttling.ClientRateThrottle"],
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "api.negotiation.ContentNegotiation",
+    "DEFAULT_SCHEMA_CLASS": "api.schema.AutoSchema",
+    "EXCEPTION_HANDLER": "api.errors.exception_handler",
+    "NUM_PROXIES": API_NUM_PROXIES,
 }
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Synthetic Market API",
+    "DESCRIPTION": "Seed-compatible REST API of the synthetic stock market (see the README).",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "PREPROCESSING_HOOKS": ["api.schema.drop_slash_aliases"],
+}
+CORS_URLS_REGEX = r"^/api/.*$"
+CORS_ALLOW_HEADERS = (*corsheaders_default_headers, "x-api-key", "x-dashboard-token")
+CORS_EXPOSE_HEADERS = ["Retry-After", "X-RateLimit-Limit", "X-RateLimit-Remaining", "Link",
+                       "X-Request-ID"]
 
 # --- Static files -------------------------------------------------------------------------------
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    # collectstatic also writes gzip/brotli copies, which WhiteNoise serves to clients that accept
+    # them. Not the manifest (hashed names) storage: the dashboard's ES modules import each other
+    # by plain relative URLs, and a checkout must serve pages before any collectstatic.
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+# Also serve from the apps' static folders, so tests, CI and a fresh checkout need no collectstatic
+# (STATIC_ROOT, filled by `make run` and the Docker image, is served as well).
+WHITENOISE_USE_FINDERS = True
+
+# --- Dashboard ----------------------------------------------------------------------------------
+# Lifetime of the signed read-only token the dashboard page gets for the REST API and /ws when
+# API_KEYS_REQUIRED is on; the page renews it at half-life, so 10 minutes only bounds a leak.
+DASHBOARD_TOKEN_MAX_AGE_S = 600
 
 # --- Internationalization -----------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"

@@ -2,6 +2,7 @@
 the given database and Redis with their own key and channel prefixes, and always stopped."""
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -47,6 +48,7 @@ class Stack:
             "PYTHONUNBUFFERED": "1",
             **(env or {}),
         }
+        self.redis_url = redis_url
         self.web_port = web_port
         self.procs: dict[str, subprocess.Popen] = {}
 
@@ -80,6 +82,25 @@ class Stack:
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait(timeout=10)
+
+    def close(self) -> None:
+        """Stop everything and leave nothing behind: its Redis keys (market and channel layer
+        prefixes) and its working folder with the logs."""
+        self.stop()
+        import redis
+
+        client = redis.Redis.from_url(self.redis_url)
+        try:
+            for prefix in (self.redis_prefix, self.env["CHANNEL_LAYER_PREFIX"]):
+                batch = list(client.scan_iter(match=f"{prefix}:*", count=1000))
+                while batch:
+                    client.delete(*batch[:500])
+                    batch = batch[500:]
+        except redis.RedisError:
+            pass  # the fault tests may have stopped this Redis for good
+        finally:
+            client.close()
+        shutil.rmtree(self.workdir, ignore_errors=True)
 
     def alive(self) -> dict[str, bool]:
         return {name: proc.poll() is None for name, proc in self.procs.items()}
