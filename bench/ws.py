@@ -18,6 +18,7 @@ machine is shared, and one unlucky trial should not decide).
 """
 
 import asyncio
+import logging
 import base64
 import json
 import multiprocessing
@@ -221,6 +222,9 @@ async def _ceiling(port: int, redis_url: str, channel: str) -> None:
 
 
 def ceiling_main(port: int, redis_url: str, channel: str) -> None:
+    # broadcast() to clients the load generator has just closed makes asyncio warn once per
+    # write ("socket.send() raised exception."): thousands of lines that say nothing here.
+    logging.getLogger("asyncio").setLevel(logging.ERROR)
     asyncio.run(_ceiling(port, redis_url, channel))
 
 
