@@ -18,9 +18,9 @@ machine is shared, and one unlucky trial should not decide).
 """
 
 import asyncio
-import logging
 import base64
 import json
+import logging
 import multiprocessing
 import os
 import socket
