@@ -68,3 +68,22 @@ class RequestIdMiddleware:
             },
         )
         return response
+
+
+class SyncChainMiddleware:
+    """Keeps Django's middleware chain in one thread under ASGI (listed last in MIDDLEWARE).
+
+    Django's own middleware (sessions, CSRF, auth, ...) run in async mode by wrapping each
+    ``process_request``/``process_response`` in ``sync_to_async``: some 30 thread hops per
+    request under daphne. A sync-only middleware innermost makes the whole chain sync, so a
+    request crosses threads a few times instead (our views are sync anyway).
+    """
+
+    sync_capable = True
+    async_capable = False
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)

@@ -52,6 +52,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last: makes the chain run in one thread under daphne (see its docstring).
+    "marketsite.middleware.SyncChainMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"

@@ -303,7 +303,10 @@ CANDLE_CASES = """async () => {
 }"""
 
 
-def test_the_candle_series_merges_bars_and_ticks(live_server, transactional_db, browser):
+# Serialized rollback like every transactional test here: a plain flush re-creates content
+# types through post_migrate and the next serialized test then fails to restore its snapshot.
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_the_candle_series_merges_bars_and_ticks(browser, live_server):
     page = browser.new_page()
     page.goto(f"{live_server.url}/healthz")
     result = page.evaluate(CANDLE_CASES)

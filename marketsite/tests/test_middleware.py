@@ -86,7 +86,6 @@ def test_the_request_id_does_not_leak_past_the_request(client):
     assert request_id_var.get() == "-"
 
 
-@pytest.mark.django_db(transaction=True)
 def test_under_asgi_the_middleware_runs_in_async_mode(async_client, access_log):
     """Daphne serves through the async chain; the id and the access line must work there too."""
     from asgiref.sync import async_to_sync
