@@ -19,6 +19,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 
 import environ
 
@@ -79,10 +80,15 @@ def _run_child(command: list[str], env: dict) -> int:
 
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, forward)
+    since = None
     while True:
         try:
-            return child.wait(timeout=GRACE_S if interrupted else None)
+            return child.wait(timeout=0.5)
         except subprocess.TimeoutExpired:
+            pass
+        if interrupted and since is None:
+            since = time.monotonic()
+        if since is not None and time.monotonic() - since > GRACE_S:
             logger.warning("%s has not stopped %.0f s after the signal: terminating it",
                            command[0], GRACE_S)
             child.terminate()

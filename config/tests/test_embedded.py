@@ -78,6 +78,31 @@ def _postgres_running(folder: Path) -> bool:
     return (folder / "postgres" / "postmaster.pid").exists()
 
 
+PRINT_URLS = "import os; print(os.environ['DATABASE_URL'], os.environ['REDIS_URL'])"
+
+
+def test_with_both_urls_the_supervisor_starts_nothing_and_passes_them_on(data_dir):
+    env = _embedded_env(data_dir, DATABASE_URL="postgres://someone:secret@db.example:6543/market",
+                        REDIS_URL="redis://cache.example:6380/4")
+    result = subprocess.run(
+        [sys.executable, "-m", "config.supervisor", "--", sys.executable, "-c", PRINT_URLS],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["postgres://someone:secret@db.example:6543/market",
+                                     "redis://cache.example:6380/4"]
+    assert "PostgreSQL: DATABASE_URL at postgres://someone:***@db.example:6543/market" in (
+        result.stderr)
+    assert "secret" not in result.stderr
+    assert not data_dir.exists()
+
+
+def test_the_command_exit_status_is_the_supervisors(data_dir):
+    env = _embedded_env(data_dir, DATABASE_URL="postgres://u@h/d", REDIS_URL="redis://h/0")
+    result = subprocess.run([sys.executable, "-m", "config.supervisor", "--", sys.executable,
+                             "-c", "raise SystemExit(7)"], cwd=ROOT, env=env, timeout=60)
+    assert result.returncode == 7
+
+
 # --- Expected failures: one clear line, nothing left half-started ---------------------------------
 
 
