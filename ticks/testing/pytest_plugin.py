@@ -14,7 +14,6 @@ variable to pytest.ini; so the variable is pinned here first (``--ds``, else the
 
 import os
 import shutil
-import sys
 import tempfile
 from pathlib import Path
 
@@ -67,8 +66,11 @@ def _start(*, need_db: bool, need_redis: bool) -> None:
         os.environ["REDIS_URL"] = embedded.redis_url
     started = " and ".join(name for name, on in (("PostgreSQL", need_db), ("Valkey", need_redis))
                            if on)
-    sys.stderr.write(f"tests: temporary embedded {started} in {folder} "
-                     f"(DATABASE_URL/REDIS_URL unset)\n")
+    _session["header"] = f"services: temporary embedded {started} in {folder} (no URL set)"
+
+
+def pytest_report_header(config):
+    return _session.get("header", "services: DATABASE_URL and REDIS_URL")
 
 
 @pytest.hookimpl(trylast=True)
