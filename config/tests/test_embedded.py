@@ -174,6 +174,44 @@ def test_as_root_postgres_runs_as_its_own_user(data_dir):
     assert _gone(pid)
 
 
+# The command under a terminal's Ctrl-C: it gets SIGINT with everything else in the group, and
+# still finds Redis up while it shuts down.
+CTRL_C_CHILD = """
+import os, signal, sys, time, redis
+def on_int(signum, frame):
+    time.sleep(0.5)
+    print("redis after SIGINT:", redis.Redis.from_url(os.environ["REDIS_URL"]).ping(), flush=True)
+    sys.exit(0)
+signal.signal(signal.SIGINT, on_int)
+print("ready", flush=True)
+time.sleep(60)
+"""
+
+
+def test_ctrl_c_stops_the_command_first_and_the_servers_after_it(data_dir, tmp_path):
+    env = _embedded_env(data_dir, DATABASE_URL="postgres://u@h/d")  # only Valkey is embedded
+    log = tmp_path / "supervisor.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "config.supervisor", "--", sys.executable, "-c", CTRL_C_CHILD],
+            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        _wait(lambda: "ready" in log.read_text(), timeout=60, what="the command", proc=proc,
+              log=log)
+        valkey_pid = json.loads((data_dir / "services.json").read_text())["valkey_pid"]
+        os.killpg(proc.pid, signal.SIGINT)  # what a terminal does: the whole group
+        assert proc.wait(timeout=30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    output = log.read_text()
+    assert "redis after SIGINT: True" in output
+    assert output.index("redis after SIGINT") < output.index("stopping the embedded servers")
+    assert "embedded servers stopped" in output
+    assert _gone(valkey_pid)
+    assert not (data_dir / "services.json").exists()
+
+
 # --- The whole service in embedded mode -------------------------------------------------------------
 
 SERVE = """
