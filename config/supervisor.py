@@ -63,11 +63,21 @@ def _raise_stop(signum, frame):
     raise Stop(signal.Signals(signum).name)
 
 
+def _die_with_parent() -> None:
+    """In the child: SIGTERM when the supervisor dies, even by SIGKILL (Linux), so the command
+    never outlives the servers it was given."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        PR_SET_PDEATHSIG = 1
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
 def _run_child(command: list[str], env: dict) -> int:
     """Run ``command`` in our process group (so a terminal's Ctrl-C reaches it directly and it
     can read the terminal); SIGTERM/SIGHUP to us are passed on to it."""
     try:
-        child = subprocess.Popen(command, env=env)
+        child = subprocess.Popen(command, env=env, preexec_fn=_die_with_parent)
     except OSError as exc:
         logger.error("cannot run %s: %s", command[0], exc.strerror or exc)
         return 127

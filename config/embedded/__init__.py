@@ -55,7 +55,9 @@ class EmbeddedServices:
             ports = self._preferred_ports()
             if self.want_database:
                 self.postgres = EmbeddedPostgres(self.folder / "postgres", temporary=self.temporary,
-                                                 port=free_port(ports.get("postgres")))
+                                                 port=0)
+                self.postgres.stop_leftover()  # first, so that its port is free again
+                self.postgres.port = free_port(ports.get("postgres"))
                 self.postgres.start()
             if self.want_redis:
                 self.valkey = EmbeddedValkey(self.folder / "valkey", temporary=self.temporary,

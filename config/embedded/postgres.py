@@ -131,7 +131,7 @@ class EmbeddedPostgres:
             conf.write("\n# synthetic market (config/embedded/postgres.py)\n")
             conf.write("\n".join(settings) + "\n")
 
-    def _stop_leftover(self) -> None:
+    def stop_leftover(self) -> None:
         """A server on this folder from a supervisor that was killed: stop it first."""
         pid_file = self.data / "postmaster.pid"
         if not pid_file.exists():
@@ -147,7 +147,7 @@ class EmbeddedPostgres:
                                "the port is taken")
         self._prepare()
         self._initdb()
-        self._stop_leftover()
+        self.stop_leftover()
         result = self._run("pg_ctl", "-D", str(self.data), "-l", str(self.log), "-w", "-t", "60",
                            "-o", f"-p {self.port}", "start", timeout=90)
         if result.returncode != 0:
