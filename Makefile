@@ -6,7 +6,11 @@ BIN := $(VENV)/bin
 PORT ?= 3000
 export PORT
 
-.PHONY: run test test-system-deps install database migrate superuser bench clean
+.PHONY: run serve _migrate _createsuperuser test test-system-deps install database migrate superuser bench clean clean-data
+
+# Runs a command with a database and Redis: DATABASE_URL/REDIS_URL when set, otherwise the embedded
+# PostgreSQL and Valkey (data in .data/), started once for the command and stopped after it.
+SUPERVISE := $(BIN)/python -m config.supervisor
 
 # A fresh virtualenv with exactly the pinned requirements (re-installed when they change).
 $(BIN)/.installed: requirements.txt
@@ -18,13 +22,24 @@ $(BIN)/.installed: requirements.txt
 
 install: $(BIN)/.installed
 
+# `database` and `migrate` use the configured servers, or those of a running `make run`.
 database: install
-	$(BIN)/python -m config.ensure_database
+	$(SUPERVISE) --share -- $(BIN)/python -m config.ensure_database
 
-migrate: database
+migrate: install
+	$(SUPERVISE) --share -- $(MAKE) --no-print-directory _migrate
+
+_migrate:
+	$(BIN)/python -m config.ensure_database
 	$(BIN)/python manage.py migrate --noinput
 
-run: migrate
+# The supervisor starts the embedded servers (when no URLs are set) once, for all of daphne, the
+# workers and beat, and stops them after honcho on Ctrl-C.
+run: install
+	$(SUPERVISE) -- $(MAKE) --no-print-directory serve
+
+# Inside the supervisor (DATABASE_URL and REDIS_URL are set): not meant to be run on its own.
+serve: _migrate
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
 	@echo ""
 	@echo "  Synthetic market starting (Ctrl-C stops everything):"
@@ -36,7 +51,10 @@ run: migrate
 	@echo ""
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/honcho start -f Procfile -p $(PORT)
 
-superuser: migrate
+superuser: install
+	$(SUPERVISE) --share -- $(MAKE) --no-print-directory _migrate _createsuperuser
+
+_createsuperuser:
 	$(BIN)/python manage.py createsuperuser
 
 # Under CI (CI=true, as root with apt-get) the system tools some tests drive are installed too:
@@ -50,11 +68,17 @@ test-system-deps:
 	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }; \
 	fi
 
+# Without DATABASE_URL/REDIS_URL the test session starts temporary embedded servers (in a temp
+# folder, removed after the run): ticks/testing/pytest_plugin.py, loaded by pytest.ini.
 test: install test-system-deps
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-bench: migrate
-	$(BIN)/python -m bench $(BENCH_ARGS)
+bench: install
+	$(SUPERVISE) --share -- $(BIN)/python -m bench $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache .celerybeat-schedule*
+
+# The embedded servers' data (.data/, or EMBEDDED_DATA_DIR): the next `make run` starts afresh.
+clean-data: install
+	$(BIN)/python -m config.embedded clean

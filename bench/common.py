@@ -10,7 +10,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 RESULTS = Path(__file__).with_name("RESULTS.md")
-DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/synthetic_market"
 
 
 def setup_django(*, suffix: str = "bench") -> str:
@@ -19,7 +18,16 @@ def setup_django(*, suffix: str = "bench") -> str:
 
     from config.ensure_database import ensure_database
 
-    base = os.environ.get("DATABASE_URL", DEFAULT_DATABASE_URL)
+    from config import services
+
+    resolved = services.resolve(
+        database_url=os.environ.get("DATABASE_URL", ""), redis_url=os.environ.get("REDIS_URL", ""),
+        folder=services.data_dir(os.environ.get("EMBEDDED_DATA_DIR")))
+    if resolved.missing:
+        sys.exit(f"{' and '.join(resolved.missing)} not set and no embedded servers running: "
+                 "run `make bench`, or this under `python -m config.supervisor -- ...`")
+    os.environ["REDIS_URL"] = resolved.redis_url
+    base = resolved.database_url
     cfg = environ.Env.db_url_config(base)
     url = base.rsplit("/", 1)[0] + f"/{cfg['NAME']}_{suffix}"
     os.environ["DATABASE_URL"] = url

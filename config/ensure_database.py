@@ -1,7 +1,8 @@
 """Create the configured PostgreSQL database if it does not exist yet.
 
-``python -m config.ensure_database`` (run by ``make run``/``make test``): Django cannot connect to
-a database that is not there, so this talks to the server's ``postgres`` database directly.
+``python -m config.ensure_database`` (run by ``make run``): Django cannot connect to a database
+that is not there, so this talks to the server's ``postgres`` database directly. The database is
+``DATABASE_URL``'s, or the embedded server's (``config.services``).
 """
 
 import os
@@ -11,7 +12,7 @@ import environ
 import psycopg
 from psycopg import sql
 
-DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/synthetic_market"
+from config import services
 
 
 def ensure_database(url: str) -> bool:
@@ -37,7 +38,14 @@ def ensure_database(url: str) -> bool:
 def main() -> int:
     env = environ.Env()
     environ.Env.read_env(os.path.join(os.path.dirname(__file__), "..", ".env"), overwrite=False)
-    url = env("DATABASE_URL", default=DEFAULT_DATABASE_URL)
+    resolved = services.resolve(
+        database_url=env("DATABASE_URL", default=""), redis_url="-",
+        folder=services.data_dir(env("EMBEDDED_DATA_DIR", default="")))
+    if resolved.database_source == "missing":
+        print("DATABASE_URL is not set and no embedded PostgreSQL is running: use `make run`, "
+              "or run this under `python -m config.supervisor -- ...`.", file=sys.stderr)
+        return 1
+    url = resolved.database_url
     try:
         created = ensure_database(url)
     except psycopg.OperationalError as exc:

@@ -1,6 +1,7 @@
 """The API through a real daphne process (``ticks.testing.stack``), as clients reach it."""
 
 import json
+import os
 import socket
 import urllib.error
 import urllib.request
@@ -14,7 +15,8 @@ from ticks.testing.stack import Stack
 
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
-REDIS_URL = "redis://127.0.0.1:6379/0"
+# The session's Redis: REDIS_URL, or the embedded Valkey the test session started.
+REDIS_URL = os.environ["REDIS_URL"]
 
 
 def free_port() -> int:

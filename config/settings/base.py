@@ -8,6 +8,8 @@ from pathlib import Path
 import environ
 from corsheaders.defaults import default_headers as corsheaders_default_headers
 
+from config import services
+
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
 env = environ.Env()
@@ -76,11 +78,14 @@ TEMPLATES = [
 ]
 
 # --- Database -----------------------------------------------------------------------------------
-DATABASES = {
-    "default": env.db_url(
-        "DATABASE_URL", default="postgres://postgres@127.0.0.1:5432/synthetic_market"
-    ),
-}
+# DATABASE_URL and REDIS_URL when set; otherwise the embedded servers that `make run` (or the test
+# session) runs, found in EMBEDDED_DATA_DIR/services.json. Settings never start a server.
+SERVICES = services.resolve(
+    database_url=env("DATABASE_URL", default=""),
+    redis_url=env("REDIS_URL", default=""),
+    folder=services.data_dir(env("EMBEDDED_DATA_DIR", default="")),
+)
+DATABASES = {"default": env.db_url_config(SERVICES.database_url)}
 DATABASES["default"]["ENGINE"] = "django.db.backends.postgresql"
 DATABASES["default"].setdefault("OPTIONS", {})
 # Fail fast when the database is down: the pipeline buffers and retries instead of hanging.
@@ -97,7 +102,7 @@ if DATABASE_POOL_MAX_SIZE > 0:
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis: cache, Celery broker, channel layer, live state --------------------------------------
-REDIS_URL = env("REDIS_URL", default="redis://127.0.0.1:6379/0")
+REDIS_URL = SERVICES.redis_url
 # Redis pub/sub ignores database numbers, so parallel stacks (tests, benchmarks) need their own
 # channel-layer prefix as well as their own db number.
 CHANNEL_LAYER_PREFIX = env("CHANNEL_LAYER_PREFIX", default="asgi")

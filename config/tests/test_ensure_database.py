@@ -1,5 +1,7 @@
 """``python -m config.ensure_database``: create the configured database when it is missing."""
 
+import json
+import os
 import uuid
 
 import psycopg
@@ -9,7 +11,8 @@ from psycopg import sql
 from config import ensure_database as module
 from config.ensure_database import ensure_database, main
 
-SERVER = "postgres://postgres@127.0.0.1:5432"
+# The session's server: DATABASE_URL, or the embedded one the test session started.
+SERVER = os.environ["DATABASE_URL"].rsplit("/", 1)[0]
 
 
 def _exists(name: str) -> bool:
@@ -81,11 +84,31 @@ def test_main_explains_an_unreachable_server(monkeypatch, capsys, closed_port):
     assert "Traceback" not in captured.err
 
 
-def test_main_defaults_to_the_documented_url(monkeypatch):
+def _no_env_file(monkeypatch):
+    # A developer's .env may set DATABASE_URL; these tests are about what happens without it.
+    monkeypatch.setattr(module.environ.Env, "read_env", staticmethod(lambda *a, **k: None))
+
+
+def test_main_without_url_uses_the_running_embedded_server(monkeypatch, tmp_path):
     monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.setenv("EMBEDDED_DATA_DIR", str(tmp_path))
+    _no_env_file(monkeypatch)
+    embedded = "postgres://postgres@127.0.0.1:15999/synthetic_market"
+    (tmp_path / "services.json").write_text(json.dumps(
+        {"pid": os.getpid(), "database_url": embedded, "redis_url": "redis://127.0.0.1:16999/0"}))
     seen = []
     monkeypatch.setattr(module, "ensure_database", lambda url: seen.append(url) or False)
-    # A developer's .env may set DATABASE_URL; the default applies only when nothing does.
-    monkeypatch.setattr(module.environ.Env, "read_env", staticmethod(lambda *a, **k: None))
     assert main() == 0
-    assert seen == ["postgres://postgres@127.0.0.1:5432/synthetic_market"]
+    assert seen == [embedded]
+
+
+def test_main_without_url_or_embedded_server_says_what_to_do(monkeypatch, tmp_path, capsys):
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.setenv("EMBEDDED_DATA_DIR", str(tmp_path))  # nothing running there
+    _no_env_file(monkeypatch)
+    monkeypatch.setattr(module, "ensure_database", lambda url: pytest.fail("must not connect"))
+    assert main() == 1
+    err = capsys.readouterr().err
+    assert err.splitlines() == ["DATABASE_URL is not set and no embedded PostgreSQL is running: "
+                                "use `make run`, or run this under "
+                                "`python -m config.supervisor -- ...`."]

@@ -47,6 +47,7 @@ print(json.dumps({
     "ALLOWED_HOSTS": s.ALLOWED_HOSTS,
     "PORT": s.PORT,
     "DATABASE": {k: s.DATABASES["default"][k] for k in ("ENGINE", "NAME", "HOST", "PORT", "USER")},
+    "DATABASE_HOST_OPTION": s.DATABASES["default"]["OPTIONS"].get("host"),
     "REDIS_URL": s.REDIS_URL,
     "CACHE_LOCATION": s.CACHES["default"]["LOCATION"],
     "CELERY_BROKER_URL": s.CELERY_BROKER_URL,
@@ -233,16 +234,78 @@ def test_local_defaults(project):
     assert dumped["SECRET_KEY"]  # a placeholder, no environment needed
     assert dumped["LOG_HANDLER_FORMATTER"] == "text"
     assert dumped["SECURE_SSL_REDIRECT"] is False
+    # No DATABASE_URL/REDIS_URL and no embedded servers running: addresses that fail at once and
+    # name the reason (Unix sockets that do not exist), never some server on a default port.
+    assert dumped["DATABASE"] == {
+        "ENGINE": "django.db.backends.postgresql",
+        "NAME": "synthetic_market",
+        "HOST": "",
+        "PORT": "",
+        "USER": "postgres",
+    }
+    assert dumped["DATABASE_HOST_OPTION"] == f"{project}/.data/embedded-postgres-not-running"
+    assert dumped["REDIS_URL"] == f"unix://{project}/.data/embedded-valkey-not-running.sock"
+    assert dumped["PORT"] == 3000
+    assert dumped["TICK_RETENTION_DAYS"] == 30
+
+
+def _write_services(folder: Path, *, pid: int) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "services.json").write_text(json.dumps({
+        "pid": pid, "database_url": "postgres://postgres@127.0.0.1:15999/synthetic_market",
+        "redis_url": "redis://127.0.0.1:16999/0"}))
+
+
+def _dead_pid() -> int:
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+@pytest.fixture
+def embedded_running(project):
+    """services.json as a running supervisor leaves it (this process stands in for it)."""
+    _write_services(project / ".data", pid=os.getpid())
+    yield
+    shutil.rmtree(project / ".data")
+
+
+def test_without_urls_settings_use_the_running_embedded_servers(project, embedded_running):
+    dumped = _dump(project, "config.settings.local")
+    embedded_redis = "redis://127.0.0.1:16999/0"
     assert dumped["DATABASE"] == {
         "ENGINE": "django.db.backends.postgresql",
         "NAME": "synthetic_market",
         "HOST": "127.0.0.1",
-        "PORT": 5432,
+        "PORT": 15999,
         "USER": "postgres",
     }
-    assert dumped["REDIS_URL"] == "redis://127.0.0.1:6379/0"
-    assert dumped["PORT"] == 3000
-    assert dumped["TICK_RETENTION_DAYS"] == 30
+    assert dumped["DATABASE_HOST_OPTION"] is None
+    assert [dumped[k] for k in ("REDIS_URL", "CACHE_LOCATION", "CELERY_BROKER_URL")] == [
+        embedded_redis] * 3
+    assert dumped["CHANNEL_HOSTS"] == [embedded_redis]
+
+
+def test_urls_win_over_the_embedded_servers(project, embedded_running):
+    dumped = _dump(project, "config.settings.local",
+                   DATABASE_URL="postgres://u@db.example:6543/elsewhere",
+                   REDIS_URL="redis://cache.example:6380/2")
+    assert (dumped["DATABASE"]["HOST"], dumped["REDIS_URL"]) == ("db.example",
+                                                                  "redis://cache.example:6380/2")
+
+
+def test_embedded_servers_of_a_dead_supervisor_are_not_used(project, tmp_path):
+    folder = tmp_path / "data"
+    _write_services(folder, pid=_dead_pid())
+    dumped = _dump(project, "config.settings.local", EMBEDDED_DATA_DIR=str(folder))
+    assert dumped["DATABASE_HOST_OPTION"] == f"{folder}/embedded-postgres-not-running"
+    assert dumped["REDIS_URL"] == f"unix://{folder}/embedded-valkey-not-running.sock"
+
+
+def test_embedded_data_dir_is_read_from_the_environment(project, tmp_path):
+    _write_services(tmp_path / "elsewhere", pid=os.getpid())
+    dumped = _dump(project, "config.settings.local", EMBEDDED_DATA_DIR=str(tmp_path / "elsewhere"))
+    assert dumped["DATABASE"]["PORT"] == 15999
 
 
 def test_local_debug_can_be_switched_off(project):
@@ -314,6 +377,7 @@ def test_design_variables_reach_the_settings(project):
             "PORT": 6543,
             "USER": "marketuser",
         },
+        "DATABASE_HOST_OPTION": None,
         "REDIS_URL": redis_url,
         "CACHE_LOCATION": redis_url,
         "CELERY_BROKER_URL": redis_url,

@@ -33,7 +33,8 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync"]
 DOCS = ROOT / "docs"
-SHARED_REDIS = "redis://127.0.0.1:6379/0"
+# The session's Redis: REDIS_URL, or the embedded Valkey the test session started.
+SHARED_REDIS = os.environ["REDIS_URL"]
 DESKTOP = {"width": 1440, "height": 900}
 PHONE = {"width": 390, "height": 844}
 

@@ -17,7 +17,7 @@ import redis
 import websockets
 from psycopg import sql
 
-from config.ensure_database import DEFAULT_DATABASE_URL, ensure_database
+from config.ensure_database import ensure_database
 from ticks.testing.services import free_port
 from ticks.testing.stack import ROOT, Stack
 
@@ -67,7 +67,7 @@ class LiveStack:
 
 
 def _database_url() -> str:
-    base = os.environ.get("DATABASE_URL", DEFAULT_DATABASE_URL)
+    base = os.environ["DATABASE_URL"]  # set for the session (config.services)
     name = environ.Env.db_url_config(base)["NAME"]
     return base.rsplit("/", 1)[0] + f"/{name}_wse2e"
 

