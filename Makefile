@@ -70,8 +70,10 @@ test-system-deps:
 
 # Without DATABASE_URL/REDIS_URL the test session starts temporary embedded servers (in a temp
 # folder, removed after the run): ticks/testing/pytest_plugin.py, loaded by pytest.ini.
+# Two xdist workers (TEST_WORKERS=0 runs in one process); see conftest.py for what stays together.
+TEST_WORKERS ?= 2
 test: install test-system-deps
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest $(if $(filter-out 0,$(TEST_WORKERS)),-n $(TEST_WORKERS) --dist loadgroup) $(PYTEST_ARGS)
 
 bench: install
 	$(SUPERVISE) --share -- $(BIN)/python -m bench $(BENCH_ARGS)

@@ -4,6 +4,17 @@ import socket
 
 import pytest
 
+# `make test` runs the suite on two xdist workers. Tests that start real processes (daphne,
+# celery, embedded servers) or time their deliveries stay together on one worker, one at a time,
+# so they never compete with each other for the two cores; the rest is spread over both.
+PROCESS_GROUP = "real-processes"
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if item.get_closest_marker("e2e") or item.path.name == "test_embedded.py":
+            item.add_marker(pytest.mark.xdist_group(PROCESS_GROUP))
+
 
 @pytest.fixture
 def closed_port() -> int:

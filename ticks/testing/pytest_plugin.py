@@ -25,6 +25,7 @@ _session: dict = {}
 @pytest.hookimpl(wrapper=True)
 def pytest_load_initial_conftests(early_config, parser, args):
     # A wrapper runs before pytest-django's own hook, which configures Django from settings.
+    _separate_xdist_workers()
     if not _wants_services(early_config):
         return (yield)
     if "DJANGO_SETTINGS_MODULE" not in os.environ:
@@ -41,6 +42,20 @@ def pytest_load_initial_conftests(early_config, parser, args):
     if need_db or need_redis:
         _start(need_db=need_db, need_redis=need_redis)
     return (yield)
+
+
+def _separate_xdist_workers() -> None:
+    """Under pytest-xdist each worker has its own test database (pytest-django adds the worker
+    id) and here its own Redis key and channel-layer prefixes, so workers never see each other's
+    keys."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not worker:
+        return
+    for name, default in (("MARKET_REDIS_PREFIX", "test-market"),
+                          ("CHANNEL_LAYER_PREFIX", "test-asgi")):
+        base = os.environ.get(name) or default
+        if not base.endswith(f"-{worker}"):
+            os.environ[name] = f"{base}-{worker}"
 
 
 def _wants_services(config) -> bool:
