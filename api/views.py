@@ -2,6 +2,7 @@
 ``api.inputs``, data comes from ``api.services``, every answer is the envelope
 ``{"success": true, "data": ..., "meta": {...}}`` (errors: ``api.errors``)."""
 
+from django.http import HttpResponse
 from django.urls import reverse
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema
@@ -49,7 +50,24 @@ class ApiView(APIView):
         if limit is not None:
             response["X-RateLimit-Limit"] = str(limit[0])
             response["X-RateLimit-Remaining"] = str(limit[1])
+        return rendered(response)
+
+
+def rendered(response):
+    """The response rendered here, in the view's thread, as a plain ``HttpResponse``.
+
+    Django renders a response that has a ``render`` method (DRF's ``Response``) after the view,
+    and under ASGI that is one more hop to a worker thread per request; a plain response has no
+    such step.
+    """
+    if not isinstance(response, Response):
         return response
+    response.render()
+    plain = HttpResponse(response.content, status=response.status_code)
+    for name, value in response.items():
+        plain[name] = value
+    plain.cookies = response.cookies
+    return plain
 
 
 class ApiRootApi(ApiView):
