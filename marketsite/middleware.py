@@ -5,8 +5,6 @@ import re
 import time
 import uuid
 
-from asgiref.sync import iscoroutinefunction, markcoroutinefunction
-
 from config.logging import request_id_var
 
 logger = logging.getLogger("marketsite.requests")
@@ -17,57 +15,36 @@ _VALID_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 class RequestIdMiddleware:
     """Tags every request with an id (``X-Request-ID``), logs it, returns it as a header.
 
-    Both sync and async capable: under daphne a sync-only middleware in the chain would make
-    Django hop between the event loop and a thread twice more per request.
+    Sync only, like the rest of the chain under daphne (see ``SyncChainMiddleware``).
     """
-
-    sync_capable = True
-    async_capable = True
 
     def __init__(self, get_response):
         self.get_response = get_response
-        self.async_mode = iscoroutinefunction(get_response)
-        if self.async_mode:
-            markcoroutinefunction(self)
 
     def __call__(self, request):
-        if self.async_mode:
-            return self._acall(request)
-        token, started = self._begin(request)
-        try:
-            return self._finish(request, self.get_response(request), started)
-        finally:
-            request_id_var.reset(token)
-
-    async def _acall(self, request):
-        token, started = self._begin(request)
-        try:
-            return self._finish(request, await self.get_response(request), started)
-        finally:
-            request_id_var.reset(token)
-
-    @staticmethod
-    def _begin(request):
         incoming = request.headers.get("X-Request-ID", "")
-        request.request_id = incoming if _VALID_ID.fullmatch(incoming) else uuid.uuid4().hex
-        return request_id_var.set(request.request_id), time.perf_counter()
-
-    @staticmethod
-    def _finish(request, response, started):
-        response["X-Request-ID"] = request.request_id
-        logger.info(
-            "%s %s %s",
-            request.method,
-            request.path,
-            response.status_code,
-            extra={
-                "method": request.method,
-                "path": request.path,
-                "status": response.status_code,
-                "duration_ms": round((time.perf_counter() - started) * 1000, 2),
-            },
-        )
-        return response
+        request_id = incoming if _VALID_ID.fullmatch(incoming) else uuid.uuid4().hex
+        request.request_id = request_id
+        token = request_id_var.set(request_id)
+        started = time.perf_counter()
+        try:
+            response = self.get_response(request)
+            response["X-Request-ID"] = request_id
+            logger.info(
+                "%s %s %s",
+                request.method,
+                request.path,
+                response.status_code,
+                extra={
+                    "method": request.method,
+                    "path": request.path,
+                    "status": response.status_code,
+                    "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                },
+            )
+            return response
+        finally:
+            request_id_var.reset(token)
 
 
 class SyncChainMiddleware:

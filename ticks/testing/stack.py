@@ -11,6 +11,8 @@ import time
 import uuid
 from pathlib import Path
 
+import redis
+
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 
@@ -87,8 +89,6 @@ class Stack:
         """Stop everything and leave nothing behind: its Redis keys (market and channel layer
         prefixes) and its working folder with the logs."""
         self.stop()
-        import redis
-
         client = redis.Redis.from_url(self.redis_url)
         try:
             for prefix in (self.redis_prefix, self.env["CHANNEL_LAYER_PREFIX"]):
