@@ -11,18 +11,20 @@ newer) rows exist, the link jumps to them.
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 from datetime import datetime, timedelta
 from urllib.parse import urlencode
 
 from .shapes import iso_from_ms, iso_ms
 
-Fetch = Callable[..., list[tuple]]  # (start, end, limit, newest) -> rows, epoch ms first
+Fetch = Callable[..., list]  # (start, end, limit, newest) -> rows, ascending
+RowMs = Callable[[Any], int]  # a row -> its epoch ms
 Neighbour = Callable[..., int | None]  # (at, before) -> epoch ms of the nearest row
 
 
 @dataclass
 class Page:
-    rows: list[tuple]
+    rows: list
     start: datetime
     end: datetime
     forward: bool
@@ -30,7 +32,7 @@ class Page:
     next_start_ms: int | None = None
 
 
-def page_read(*, fetch: Fetch, neighbour: Neighbour, start: datetime | None,
+def page_read(*, fetch: Fetch, row_ms: RowMs, neighbour: Neighbour, start: datetime | None,
               end: datetime | None, limit: int, now: datetime, default_span: timedelta,
               max_span: timedelta) -> Page:
     if start is None:
@@ -39,7 +41,7 @@ def page_read(*, fetch: Fetch, neighbour: Neighbour, start: datetime | None,
         rows = fetch(start=lo, end=end, limit=limit + 1, newest=True)
         page = Page(rows=rows[-limit:], start=lo, end=end, forward=False)
         if len(rows) > limit:
-            page.prev_end_ms = page.rows[0][0]
+            page.prev_end_ms = row_ms(page.rows[0])
         else:
             older = neighbour(at=lo, before=True)
             page.prev_end_ms = older + 1 if older is not None else None
@@ -50,7 +52,7 @@ def page_read(*, fetch: Fetch, neighbour: Neighbour, start: datetime | None,
     rows = fetch(start=start, end=end, limit=limit + 1, newest=False)
     page = Page(rows=rows[:limit], start=start, end=end, forward=True)
     if len(rows) > limit:
-        page.next_start_ms = page.rows[-1][0] + 1
+        page.next_start_ms = row_ms(page.rows[-1]) + 1
     elif open_ended:
         page.next_start_ms = neighbour(at=end, before=False)
     return page

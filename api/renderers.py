@@ -1,9 +1,6 @@
 """Renderers: JSON through orjson, and CSV (streamed) for the history and bars pages."""
 
-import csv
-import io
 from decimal import Decimal
-from operator import itemgetter
 
 import orjson
 from django.core.handlers.asgi import ASGIRequest
@@ -32,23 +29,30 @@ class ORJSONRenderer(BaseRenderer):
             return b""
         option = orjson.OPT_NON_STR_KEYS
         if (renderer_context or {}).get("indent") or "indent" in (accepted_media_type or ""):
-            option |= orjson.OPT_INDENT_2  # the browsable API's pretty print
+            # The browsable API's pretty print; pre-serialized rows (``json_rows``) are parsed
+            # first, or they would be printed as one long line.
+            data = orjson.loads(orjson.dumps(data, default=_default, option=option))
+            option |= orjson.OPT_INDENT_2
         return orjson.dumps(data, default=_default, option=option)
 
 
-def csv_chunks(columns: list[str], rows: list[dict]):
-    """The header row, then the rows ``CSV_CHUNK_ROWS`` at a time, as encoded bytes."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(columns)
-    pick = itemgetter(*columns)
-    for i in range(0, len(rows), CSV_CHUNK_ROWS):
-        writer.writerows(map(pick, rows[i:i + CSV_CHUNK_ROWS]))
-        yield buffer.getvalue().encode()
-        buffer.seek(0)
-        buffer.truncate()
-    if buffer.tell():
-        yield buffer.getvalue().encode()
+def json_rows(texts) -> orjson.Fragment:
+    """Rows PostgreSQL serialized as JSON objects (``ticks.selectors``), as one JSON array that
+    orjson writes into the response as it is."""
+    return orjson.Fragment(b"[" + ",".join(texts).encode() + b"]")
+
+
+def csv_chunks(columns: list[str], lines: list[str]):
+    """The header row, then the CSV lines ``CSV_CHUNK_ROWS`` at a time, as encoded bytes.
+
+    The lines come from PostgreSQL (``ticks.selectors``): times, symbols, timeframes and numbers,
+    none of which holds a comma, a quote or a line break, so they need no quoting."""
+    head = ",".join(columns) + "\r\n"
+    if not lines:
+        yield head.encode()
+    for i in range(0, len(lines), CSV_CHUNK_ROWS):
+        chunk = "\r\n".join(lines[i:i + CSV_CHUNK_ROWS]) + "\r\n"
+        yield ((head if i == 0 else "") + chunk).encode()
 
 
 async def _aiter(chunks):
@@ -56,11 +60,11 @@ async def _aiter(chunks):
         yield chunk
 
 
-def csv_response(request, *, columns: list[str], rows: list[dict],
+def csv_response(request, *, columns: list[str], lines: list[str],
                  filename: str) -> StreamingHttpResponse:
     """A streamed CSV page: chunks go out as they are encoded (an async iterator under ASGI,
     which Django would otherwise buffer whole)."""
-    chunks = csv_chunks(columns, rows)
+    chunks = csv_chunks(columns, lines)
     asynchronous = isinstance(getattr(request, "_request", request), ASGIRequest)
     response = StreamingHttpResponse(_aiter(chunks) if asynchronous else chunks,
                                      content_type="text/csv; charset=utf-8")
@@ -69,10 +73,11 @@ def csv_response(request, *, columns: list[str], rows: list[dict],
 
 
 class CSVRenderer(BaseRenderer):
-    """``text/csv`` (``?format=csv``): a header row, then one line per row of ``data``.
+    """``text/csv`` (``?format=csv``) for history and bars.
 
-    The paged views stream CSV themselves through ``csv_response``; this renders the same bytes
-    when DRF renders a ``Response`` (the view's ``csv_columns`` name the columns).
+    The paged views stream their CSV pages themselves (``csv_response``); what DRF renders with
+    this renderer is only what is not a page, such as an error asked for as CSV: that stays the
+    JSON envelope, so a client always gets the error's code and message.
     """
 
     media_type = "text/csv"
@@ -80,9 +85,4 @@ class CSVRenderer(BaseRenderer):
     charset = "utf-8"
 
     def render(self, data, accepted_media_type=None, renderer_context=None):
-        view = (renderer_context or {}).get("view")
-        columns = list(getattr(view, "csv_columns", ()))
-        rows = data.get("data") if isinstance(data, dict) else None
-        if not columns or not isinstance(rows, list):
-            return orjson.dumps(data, default=_default)
-        return b"".join(csv_chunks(columns, rows))
+        return orjson.dumps(data, default=_default)

@@ -6,6 +6,7 @@ the source, resolve windows and shape the results.
 
 import math
 from datetime import datetime, timedelta
+from functools import partial
 
 import orjson
 import redis
@@ -15,14 +16,14 @@ from ticks.live_store import KEYS
 from ticks.market import to_ms
 from ticks.redis_store import get_redis
 from ticks.selectors import (
-    bar_range, series_neighbour_ms, tick_latest, tick_range, ticker_stats,
+    bar_range, row_time_ms, series_neighbour_ms, tick_latest, tick_range, ticker_stats,
 )
 
 from .directory import TickerInfo
 from .errors import ApiError
 from .inputs import TIMEFRAME_WIDTH
 from .paging import Page, page_read
-from .shapes import iso_ms, price, quote_from_live, quote_rows
+from .shapes import iso_ms, price, quote_from_live, quote_from_row
 
 SECONDS_PER_YEAR = 365 * 86_400  # the market trades 24/7: a 365-day year, as the engine
 # Periods of /stats: their length and the bars whose whole buckets they are read from.
@@ -66,31 +67,37 @@ def quote_get(*, ticker: TickerInfo, prefetched=NOT_FETCHED) -> tuple[dict, str]
     if row is None:
         raise ApiError(status.HTTP_404_NOT_FOUND, "no_data",
                        f"{ticker.symbol} has no quotes yet.")
-    return quote_rows(ticker.symbol, [row])[0], "database"
+    return quote_from_row(ticker.symbol, row), "database"
 
 
 def history_page(*, ticker: TickerInfo, start, end, limit: int, now: datetime,
-                 default_span: timedelta, max_span: timedelta) -> Page:
+                 default_span: timedelta, max_span: timedelta, fmt: str = "json") -> Page:
+    """A page of ticks; ``page.rows`` are texts per ``fmt`` (JSON objects or CSV lines, see
+    ``ticks.selectors.tick_range``)."""
     def fetch(**window):
-        return tick_range(ticker_id=ticker.id, **window)
+        return tick_range(ticker_id=ticker.id, symbol=ticker.symbol, fmt=fmt, **window)
 
     def neighbour(**where):
         return series_neighbour_ms(ticker_id=ticker.id, timeframe=None, **where)
 
-    return page_read(fetch=fetch, neighbour=neighbour, start=start, end=end, limit=limit,
-                     now=now, default_span=default_span, max_span=max_span)
+    return page_read(fetch=fetch, row_ms=partial(row_time_ms, fmt=fmt), neighbour=neighbour,
+                     start=start, end=end, limit=limit, now=now, default_span=default_span,
+                     max_span=max_span)
 
 
 def bars_page(*, ticker: TickerInfo, timeframe: str, start, end, limit: int, now: datetime,
-              default_span: timedelta, max_span: timedelta) -> Page:
+              default_span: timedelta, max_span: timedelta, fmt: str = "json") -> Page:
+    """A page of bars, rows as ``history_page``'s."""
     def fetch(**window):
-        return bar_range(ticker_id=ticker.id, timeframe=timeframe, **window)
+        return bar_range(ticker_id=ticker.id, symbol=ticker.symbol, timeframe=timeframe,
+                         fmt=fmt, **window)
 
     def neighbour(**where):
         return series_neighbour_ms(ticker_id=ticker.id, timeframe=timeframe, **where)
 
-    return page_read(fetch=fetch, neighbour=neighbour, start=start, end=end, limit=limit,
-                     now=now, default_span=default_span, max_span=max_span)
+    return page_read(fetch=fetch, row_ms=partial(row_time_ms, fmt=fmt), neighbour=neighbour,
+                     start=start, end=end, limit=limit, now=now, default_span=default_span,
+                     max_span=max_span)
 
 
 def stats_get(*, ticker: TickerInfo, period: str, now: datetime) -> tuple[dict, dict]:

@@ -45,10 +45,11 @@ def ticker_out(info) -> dict:
     }
 
 
-def quote_rows(symbol: str, rows: list[tuple]) -> list[dict]:
-    """``ticks.selectors.tick_range`` rows as quote-shaped dicts."""
-    return [{"time": iso, "ticker": symbol, "price": p, "volume": v, "bid": b, "ask": a,
-             "seq": seq} for _, iso, p, v, b, a, seq in rows]
+def quote_from_row(symbol: str, row: tuple) -> dict:
+    """``ticks.selectors.tick_latest``'s row as a quote-shaped dict."""
+    _, iso, p, v, b, a, seq = row
+    return {"time": iso, "ticker": symbol, "price": p, "volume": v, "bid": b, "ask": a,
+            "seq": seq}
 
 
 def quote_from_live(payload: dict) -> dict:
@@ -57,10 +58,3 @@ def quote_from_live(payload: dict) -> dict:
             "price": price(float(payload["price"])), "volume": int(payload["volume"]),
             "bid": price(float(payload["bid"])), "ask": price(float(payload["ask"])),
             "seq": int(payload["seq"])}
-
-
-def bar_rows(symbol: str, timeframe: str, rows: list[tuple]) -> list[dict]:
-    """``ticks.selectors.bar_range`` rows as bar dicts."""
-    return [{"time": iso, "ticker": symbol, "timeframe": timeframe, "open": o, "high": h,
-             "low": lo, "close": c, "volume": v, "trade_count": n, "vwap": w}
-            for _, iso, o, h, lo, c, v, n, w in rows]

@@ -17,8 +17,8 @@ from .directory import TickerInfo, directory
 from .errors import unknown_ticker
 from .inputs import BarsInput, HistoryInput, StatsInput
 from .paging import link_header, page_meta
-from .renderers import CSVRenderer, ORJSONRenderer, csv_response
-from .shapes import BAR_FIELDS, QUOTE_FIELDS, bar_rows, quote_rows, ticker_out
+from .renderers import CSVRenderer, ORJSONRenderer, csv_response, json_rows
+from .shapes import BAR_FIELDS, QUOTE_FIELDS, ticker_out
 
 
 def ok(data, meta=None) -> dict:
@@ -113,15 +113,20 @@ class PagedApi(ApiView):
     input_class: type
     csv_columns: list[str]
 
-    def respond(self, request, info: TickerInfo, page, rows: list[dict], limit: int,
-                params: dict, kind: str):
+    @staticmethod
+    def row_format(request) -> str:
+        """What the page's rows are fetched as: CSV lines or JSON objects."""
+        return "csv" if request.accepted_renderer.format == "csv" else "json"
+
+    def respond(self, request, info: TickerInfo, page, limit: int, params: dict, kind: str):
         meta = page_meta(request, page, ticker=info.symbol, limit=limit, params=params)
         link = link_header(meta)
-        if request.accepted_renderer.format == "csv":
-            response = csv_response(request, columns=self.csv_columns, rows=rows,
+        texts = page.rows
+        if self.row_format(request) == "csv":
+            response = csv_response(request, columns=self.csv_columns, lines=texts,
                                     filename=f"{info.symbol}-{kind}.csv")
         else:
-            response = Response(ok(rows, meta))
+            response = Response(ok(json_rows(texts), meta))
         if link:
             response["Link"] = link
         return response
@@ -144,9 +149,9 @@ class HistoryListApi(PagedApi):
         args = self.validated(request)
         page = services.history_page(
             ticker=info, start=args.get("start"), end=args.get("end"), limit=args["limit"],
-            now=now(), default_span=HistoryInput.DEFAULT_SPAN, max_span=HistoryInput.MAX_SPAN)
-        return self.respond(request, info, page, quote_rows(info.symbol, page.rows),
-                            args["limit"], {}, "history")
+            now=now(), default_span=HistoryInput.DEFAULT_SPAN, max_span=HistoryInput.MAX_SPAN,
+            fmt=self.row_format(request))
+        return self.respond(request, info, page, args["limit"], {}, "history")
 
 
 class BarListApi(PagedApi):
@@ -163,9 +168,10 @@ class BarListApi(PagedApi):
         page = services.bars_page(
             ticker=info, timeframe=timeframe, start=args.get("start"), end=args.get("end"),
             limit=args["limit"], now=now(), default_span=BarsInput.DEFAULT_SPAN,
-            max_span=BarsInput.MAX_SPAN_BUCKETS * services.bar_width(timeframe))
-        return self.respond(request, info, page, bar_rows(info.symbol, timeframe, page.rows),
-                            args["limit"], {"timeframe": timeframe}, f"bars-{timeframe}")
+            max_span=BarsInput.MAX_SPAN_BUCKETS * services.bar_width(timeframe),
+            fmt=self.row_format(request))
+        return self.respond(request, info, page, args["limit"], {"timeframe": timeframe},
+                            f"bars-{timeframe}")
 
 
 class StatsDetailApi(ApiView):

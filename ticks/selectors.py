@@ -1,7 +1,8 @@
 """Reads. Views, admin and consumers fetch data through these, never with their own queries."""
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
+import orjson
 from django.db import connection
 from django.db.models import OuterRef, QuerySet, Subquery
 
@@ -43,22 +44,62 @@ def bar_rows_between(*, timeframe: str, start, end) -> list[dict]:
 
 
 # --- REST API reads -------------------------------------------------------------------------------
-# Rows come back pre-formatted by PostgreSQL (prices as two-decimal text, times as ISO 8601 UTC
-# with milliseconds) plus each row's epoch milliseconds for cursors, so large pages cost no
-# per-field Python conversion. Windows are half-open: ``start <= time < end``.
+# Pages of history and bars come back already serialized by PostgreSQL, one text per row: a JSON
+# object in the shape DESIGN.md pins, or a CSV line, each starting with the row's time (which
+# ``row_time_ms`` reads back for the paging cursors). A large page then costs no per-row Python
+# objects, conversions or encoding: for 500 bars, concatenation in SQL measured 1.4 ms against
+# 1.9 ms for the nine formatted columns and 3.7 ms for json_build_object, and the Python side
+# went from ~4 ms (tuples, dicts, GC, orjson) to a join. Windows are half-open:
+# ``start <= time < end``. Prices are numeric(_, 2) columns, so their text is two-decimal.
 
 _ISO_UTC = """to_char("time" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')"""
 _EPOCH_MS = """floor(extract(epoch FROM "time") * 1000)::bigint"""
 
 _TICK_COLUMNS = f"{_EPOCH_MS}, {_ISO_UTC}, price::text, volume, bid::text, ask::text, seq"
-_BAR_COLUMNS = (f"{_EPOCH_MS}, {_ISO_UTC}, open::text, high::text, low::text, close::text, "
-                "volume, trade_count, round(vwap, 2)::text")
+
+# %(ticker)s and %(tf)s are bound as JSON strings (``json_string``) in the JSON rows, plain in CSV.
+_ROW_TEXT = {
+    ("tick", "json"): f"""'{{"time":"' || {_ISO_UTC} || '","ticker":' || %(ticker)s
+        || ',"price":"' || price || '","volume":' || volume || ',"bid":"' || bid
+        || '","ask":"' || ask || '","seq":' || seq || '}}'""",
+    ("tick", "csv"): f"""concat_ws(',', {_ISO_UTC}, %(ticker)s, price, volume, bid, ask, seq)""",
+    ("bar", "json"): f"""'{{"time":"' || {_ISO_UTC} || '","ticker":' || %(ticker)s
+        || ',"timeframe":' || %(tf)s || ',"open":"' || open || '","high":"' || high
+        || '","low":"' || low || '","close":"' || close || '","volume":' || volume
+        || ',"trade_count":' || trade_count || ',"vwap":"' || round(vwap, 2) || '"}}'""",
+    ("bar", "csv"): f"""concat_ws(',', {_ISO_UTC}, %(ticker)s, %(tf)s, open, high, low, close,
+        volume, trade_count, round(vwap, 2))""",
+}
+ROW_FORMATS = ("json", "csv")
+_TIME_AT = {"json": len('{"time":"'), "csv": 0}  # where a row text's ISO time starts
+_ISO_LENGTH = len("2026-01-01T00:00:00.000Z")
+
+
+def row_time_ms(text: str, fmt: str) -> int:
+    """Epoch milliseconds of a ``tick_range``/``bar_range`` row text of format ``fmt``."""
+    at = _TIME_AT[fmt]
+    moment = datetime.fromisoformat(text[at:at + _ISO_LENGTH])
+    return int(moment.timestamp()) * 1000 + moment.microsecond // 1000
 
 
 def _fetch(sql: str, params: dict) -> list[tuple]:
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchall()
+
+
+def _texts(sql: str, params: dict) -> list[str]:
+    return [text for text, in _fetch(sql, params)]
+
+
+def _text_params(fmt: str, **values: str) -> dict:
+    """Row-text parameters: JSON string literals for JSON rows, the values as they are for CSV
+    (symbols and timeframes are validated ``[A-Z0-9.-]`` and ``1m``-like: nothing to escape)."""
+    if fmt not in ROW_FORMATS:
+        raise ValueError(f"fmt must be one of {ROW_FORMATS}, not {fmt!r}")
+    if fmt == "json":
+        return {name: orjson.dumps(value).decode() for name, value in values.items()}
+    return values
 
 
 def ticker_directory() -> list[dict]:
@@ -72,28 +113,33 @@ def ticker_id_by_symbol(*, symbol: str) -> int | None:
     return Ticker.objects.filter(symbol=symbol).values_list("id", flat=True).first()
 
 
-def tick_range(*, ticker_id: int, start, end, limit: int, newest: bool) -> list[tuple]:
+def tick_range(*, ticker_id: int, symbol: str, start, end, limit: int, newest: bool,
+               fmt: str = "json") -> list[str]:
     """Ticks with ``start <= time < end``: the oldest ``limit`` (or, with ``newest``, the newest
-    ``limit``), always returned in ascending time. Each row: ``(epoch_ms, iso_time, price,
-    volume, bid, ask, seq)``, prices as two-decimal strings. One range scan of the primary key."""
-    rows = _fetch(
-        f"SELECT {_TICK_COLUMNS} FROM ticks_tick WHERE ticker_id = %(id)s "
+    ``limit``), always returned in ascending time. Each row is a text: a quote-shaped JSON object
+    (``fmt="json"``) or a CSV line of ``time,ticker,price,volume,bid,ask,seq`` (``fmt="csv"``).
+    One range scan of the primary key."""
+    params = _text_params(fmt, ticker=symbol)
+    rows = _texts(
+        f"SELECT {_ROW_TEXT['tick', fmt]} FROM ticks_tick WHERE ticker_id = %(id)s "
         f'AND "time" >= %(start)s AND "time" < %(end)s '
         f'ORDER BY "time" {"DESC" if newest else "ASC"} LIMIT %(limit)s',
-        {"id": ticker_id, "start": start, "end": end, "limit": limit},
+        {"id": ticker_id, "start": start, "end": end, "limit": limit, **params},
     )
     return rows[::-1] if newest else rows
 
 
-def bar_range(*, ticker_id: int, timeframe: str, start, end, limit: int,
-              newest: bool) -> list[tuple]:
-    """Bars of ``timeframe`` labelled ``start <= time < end`` (as ``tick_range``). Each row:
-    ``(epoch_ms, iso_time, open, high, low, close, volume, trade_count, vwap)``."""
-    rows = _fetch(
-        f"SELECT {_BAR_COLUMNS} FROM ticks_bar WHERE ticker_id = %(id)s "
-        f'AND timeframe = %(tf)s AND "time" >= %(start)s AND "time" < %(end)s '
+def bar_range(*, ticker_id: int, symbol: str, timeframe: str, start, end, limit: int,
+              newest: bool, fmt: str = "json") -> list[str]:
+    """Bars of ``timeframe`` labelled ``start <= time < end`` (as ``tick_range``); the CSV line
+    is ``time,ticker,timeframe,open,high,low,close,volume,trade_count,vwap``."""
+    params = _text_params(fmt, ticker=symbol, tf=timeframe)
+    rows = _texts(
+        f"SELECT {_ROW_TEXT['bar', fmt]} FROM ticks_bar WHERE ticker_id = %(id)s "
+        f'AND timeframe = %(timeframe)s AND "time" >= %(start)s AND "time" < %(end)s '
         f'ORDER BY "time" {"DESC" if newest else "ASC"} LIMIT %(limit)s',
-        {"id": ticker_id, "tf": timeframe, "start": start, "end": end, "limit": limit},
+        {"id": ticker_id, "timeframe": timeframe, "start": start, "end": end, "limit": limit,
+         **params},
     )
     return rows[::-1] if newest else rows
 
