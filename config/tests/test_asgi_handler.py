@@ -1,0 +1,95 @@
+"""The ASGI handler daphne serves: Django's, with request threads reused instead of one thread
+started and joined per request."""
+
+import asyncio
+import threading
+
+import pytest
+from asgiref.sync import async_to_sync
+
+from config import asgi_handler
+from config.asgi_handler import PooledThreadASGIHandler
+from marketsite.middleware import SyncChainMiddleware
+
+pytestmark = pytest.mark.django_db
+
+
+def scope_for(path: str) -> dict:
+    return {"type": "http", "method": "GET", "path": path, "raw_path": path.encode(),
+            "query_string": b"", "headers": [(b"host", b"localhost")], "http_version": "1.1",
+            "scheme": "http", "server": ("127.0.0.1", 80), "client": ("127.0.0.1", 5000),
+            "asgi": {"version": "3.0"}}
+
+
+async def get(handler, path: str) -> list[dict]:
+    sent = []
+    messages = [{"type": "http.request", "body": b"", "more_body": False}]
+
+    async def receive():
+        if messages:
+            return messages.pop()
+        await asyncio.Event().wait()  # the client stays connected
+
+    async def send(message):
+        sent.append(message)
+
+    await handler(scope_for(path), receive, send)
+    return sent
+
+
+@pytest.fixture
+def request_threads(monkeypatch):
+    """The thread each request's middleware chain (its sync code) ran on, in order."""
+    seen = []
+    real_call = SyncChainMiddleware.__call__
+
+    def recording_call(self, request):
+        seen.append(threading.get_ident())
+        return real_call(self, request)
+
+    monkeypatch.setattr(SyncChainMiddleware, "__call__", recording_call)
+    return seen
+
+
+def test_requests_one_after_another_reuse_one_thread(request_threads):
+    handler = PooledThreadASGIHandler()
+
+    async def two():
+        return [await get(handler, "/healthz"), await get(handler, "/healthz")]
+
+    first, second = async_to_sync(two)()
+    assert first[0]["status"] == second[0]["status"] == 200
+    assert len(request_threads) == 2 and request_threads[0] == request_threads[1]
+    assert request_threads[0] != threading.get_ident()  # not the caller's thread
+    assert len(handler._idle) == 1
+
+
+def test_concurrent_requests_each_have_a_thread_of_their_own(monkeypatch):
+    both_in = threading.Barrier(2, timeout=10)
+    real_call = SyncChainMiddleware.__call__
+
+    def waiting_call(self, request):
+        both_in.wait()  # proves the two run at the same time, on two threads
+        return real_call(self, request)
+
+    monkeypatch.setattr(SyncChainMiddleware, "__call__", waiting_call)
+    monkeypatch.setattr(asgi_handler, "IDLE_EXECUTORS_KEPT", 1)
+    handler = PooledThreadASGIHandler()
+
+    async def together():
+        return await asyncio.gather(get(handler, "/healthz"), get(handler, "/healthz"))
+
+    replies = async_to_sync(together)()
+    assert [sent[0]["status"] for sent in replies] == [200, 200]
+    assert len(handler._idle) == 1  # the second idle thread was shut down, not kept
+
+
+def test_other_connection_types_are_refused_as_django_does():
+    with pytest.raises(ValueError, match="only handle ASGI/HTTP connections, not lifespan"):
+        async_to_sync(PooledThreadASGIHandler())({"type": "lifespan"}, None, None)
+
+
+def test_daphne_serves_http_through_it():
+    from config.asgi import application
+
+    assert isinstance(application.application_mapping["http"], PooledThreadASGIHandler)
