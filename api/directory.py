@@ -68,6 +68,21 @@ class TickerDirectory:
         self._state = (version, tickers, now)
         return tickers
 
+    def cached(self, symbol: str) -> TickerInfo | None:
+        """``get`` without any I/O: the ticker when the cache is fresh and holds it, else None
+        (then ask ``get``, which may read Redis and the database)."""
+        version, tickers, checked = self._state
+        if version is None or time.monotonic() - checked >= VERSION_CHECK_SECONDS:
+            return None
+        return tickers.get(symbol.strip().upper())
+
+    def cached_all(self) -> list[TickerInfo] | None:
+        """``all`` without any I/O, or None when the cache must be checked first."""
+        version, tickers, checked = self._state
+        if version is None or time.monotonic() - checked >= VERSION_CHECK_SECONDS:
+            return None
+        return list(tickers.values())
+
     def all(self) -> list[TickerInfo]:
         return list(self._tickers().values())
 

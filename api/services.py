@@ -10,6 +10,7 @@ from functools import partial
 
 import orjson
 import redis
+from asgiref.sync import sync_to_async
 from rest_framework import status
 
 from ticks.live_store import KEYS
@@ -58,11 +59,36 @@ def quote_get(*, ticker: TickerInfo, prefetched=NOT_FETCHED) -> tuple[dict, str]
             raw = get_redis().hget(KEYS.quotes, ticker.symbol)
         except redis.RedisError:
             raw = None
-    if raw:
+    live = _live_quote(raw)
+    return (live, "live") if live is not None else _stored_quote(ticker)
+
+
+async def quote_get_async(*, ticker: TickerInfo, client, prefetched=NOT_FETCHED
+                          ) -> tuple[dict, str]:
+    """``quote_get`` on an event loop: the cache through ``client`` (redis.asyncio), the
+    database fallback in a thread."""
+    raw = prefetched
+    if raw is NOT_FETCHED:
         try:
-            return quote_from_live(orjson.loads(raw)), "live"
-        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
-            pass  # a malformed entry: the database has the answer
+            raw = await client.hget(KEYS.quotes, ticker.symbol)
+        except redis.RedisError:
+            raw = None
+    live = _live_quote(raw)
+    if live is not None:
+        return live, "live"
+    return await sync_to_async(_stored_quote)(ticker)
+
+
+def _live_quote(raw) -> dict | None:
+    if not raw:
+        return None
+    try:
+        return quote_from_live(orjson.loads(raw))
+    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+        return None  # a malformed entry: the database has the answer
+
+
+def _stored_quote(ticker: TickerInfo) -> tuple[dict, str]:
     row = tick_latest(ticker_id=ticker.id)
     if row is None:
         raise ApiError(status.HTTP_404_NOT_FOUND, "no_data",

@@ -8,6 +8,7 @@ requests are let through (logged): a limiter must not take the API down with it.
 """
 
 import logging
+import weakref
 from functools import lru_cache
 
 import redis
@@ -54,6 +55,17 @@ def _gcra():
     return get_redis().register_script(GCRA_LUA)
 
 
+def _gcra_async(client):
+    """The script on the running loop's asyncio client (``ticks.redis_store.async_redis``)."""
+    script = _async_scripts.get(client)
+    if script is None:
+        script = _async_scripts[client] = client.register_script(GCRA_LUA)
+    return script
+
+
+_async_scripts: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
 def parse_rate(rate: str | None) -> tuple[int, int] | None:
     """``"600/minute"`` -> ``(600, 60000)``; empty -> None (unlimited)."""
     if not rate:
@@ -72,17 +84,21 @@ def parse_rate(rate: str | None) -> tuple[int, int] | None:
 
 
 class ClientRateThrottle(BaseThrottle):
+    """Allows a request or not, in one Redis round trip: ``allow_request`` blocks (sync views),
+    ``allow_request_async`` awaits the running loop's asyncio client (``api.fast``)."""
+
     def __init__(self):
         self.retry_ms = 0
 
-    def allow_request(self, request, view) -> bool:
+    def _plan(self, request, view) -> tuple | None:
+        """``(limit, keys, args, prefetching)`` of the script call; None when unlimited."""
         if isinstance(request.auth, KeyCredential):
             rate, ident = settings.API_RATE_LIMIT_KEY, f"key:{request.auth.key_id}"
         else:
             rate, ident = settings.API_RATE_LIMIT_ANON, f"ip:{self.get_ident(request)}"
         parsed = parse_rate(rate)
         if parsed is None:
-            return True
+            return None
         limit, period_ms = parsed
         keys, args = [key("throttle", ident)], [limit, period_ms]
         prefetch = getattr(view, "throttle_prefetch", None)
@@ -90,16 +106,38 @@ class ClientRateThrottle(BaseThrottle):
         if wanted:
             keys.append(wanted[0])
             args.append(wanted[1])
+        return limit, keys, args, bool(wanted)
+
+    def _apply(self, request, limit: int, prefetching: bool, reply) -> bool:
+        allowed, remaining, self.retry_ms = reply[:3]
+        if prefetching and allowed:
+            request.prefetched = reply[3] if len(reply) > 3 else None
+        request.rate_limit = (limit, int(remaining))
+        return bool(allowed)
+
+    def allow_request(self, request, view) -> bool:
+        plan = self._plan(request, view)
+        if plan is None:
+            return True
+        limit, keys, args, prefetching = plan
         try:
             reply = _gcra()(keys=keys, args=args)
         except redis.RedisError as exc:
             logger.warning("rate limit not applied, Redis failed: %s", exc)
             return True
-        allowed, remaining, self.retry_ms = reply[:3]
-        if wanted and allowed:
-            request.prefetched = reply[3] if len(reply) > 3 else None
-        request.rate_limit = (limit, int(remaining))
-        return bool(allowed)
+        return self._apply(request, limit, prefetching, reply)
+
+    async def allow_request_async(self, request, view, client) -> bool:
+        plan = self._plan(request, view)
+        if plan is None:
+            return True
+        limit, keys, args, prefetching = plan
+        try:
+            reply = await _gcra_async(client)(keys=keys, args=args)
+        except redis.RedisError as exc:
+            logger.warning("rate limit not applied, Redis failed: %s", exc)
+            return True
+        return self._apply(request, limit, prefetching, reply)
 
     def wait(self) -> float:
         return self.retry_ms / 1000

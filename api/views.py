@@ -2,72 +2,22 @@
 ``api.inputs``, data comes from ``api.services``, every answer is the envelope
 ``{"success": true, "data": ..., "meta": {...}}`` (errors: ``api.errors``)."""
 
-from django.http import HttpResponse
+from asgiref.sync import sync_to_async
 from django.urls import reverse
-from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework.renderers import BrowsableAPIRenderer
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from ticks.live_store import KEYS
 
 from . import schema, services
+from .base import ApiView, now, ok, ticker_or_404
 from .directory import TickerInfo, directory
-from .errors import unknown_ticker
+from .fast import AsyncReadApi
 from .inputs import BarsInput, HistoryInput, StatsInput
 from .paging import link_header, page_meta
 from .renderers import CSVRenderer, ORJSONRenderer, csv_response, json_rows
 from .shapes import BAR_FIELDS, QUOTE_FIELDS, ticker_out
-
-
-def ok(data, meta=None) -> dict:
-    return {"success": True, "data": data, "meta": meta or {}}
-
-
-def ticker_or_404(symbol: str) -> TickerInfo:
-    info = directory.get(symbol)
-    if info is None:
-        raise unknown_ticker(symbol)
-    return info
-
-
-def now():
-    return services.now_ms(timezone.now())
-
-
-class ApiView(APIView):
-    def get_view_name(self) -> str:
-        return super().get_view_name().removesuffix(" Api")  # "Bar List", in the browsable API
-
-    def options(self, request, *args, **kwargs):
-        """DRF's description of the endpoint, in the envelope like every other answer."""
-        return Response(ok(self.metadata_class().determine_metadata(request, self)))
-
-    def finalize_response(self, request, response, *args, **kwargs):
-        response = super().finalize_response(request, response, *args, **kwargs)
-        limit = getattr(request, "rate_limit", None)
-        if limit is not None:
-            response["X-RateLimit-Limit"] = str(limit[0])
-            response["X-RateLimit-Remaining"] = str(limit[1])
-        return rendered(response)
-
-
-def rendered(response):
-    """The response rendered here, in the view's thread, as a plain ``HttpResponse``.
-
-    Django renders a response that has a ``render`` method (DRF's ``Response``) after the view,
-    and under ASGI that is one more hop to a worker thread per request; a plain response has no
-    such step.
-    """
-    if not isinstance(response, Response):
-        return response
-    response.render()
-    plain = HttpResponse(response.content, status=response.status_code)
-    for name, value in response.items():
-        plain[name] = value
-    plain.cookies = response.cookies
-    return plain
 
 
 class ApiRootApi(ApiView):
@@ -83,16 +33,26 @@ class ApiRootApi(ApiView):
         return Response(ok(links))
 
 
-class TickerListApi(ApiView):
+def tickers_response(infos: list[TickerInfo]) -> Response:
+    tickers = [ticker_out(info) for info in infos]
+    return Response(ok(tickers, {"count": len(tickers)}))
+
+
+class TickerListApi(AsyncReadApi):
     """Every ticker with its price-process parameters."""
 
     @extend_schema(**schema.TICKERS)
-    def get(self, request):
-        tickers = [ticker_out(info) for info in directory.all()]
-        return Response(ok(tickers, {"count": len(tickers)}))
+    async def get(self, request):
+        infos = directory.cached_all()
+        if infos is None:
+            infos = await sync_to_async(directory.all)()
+        return tickers_response(infos)
+
+    def get_sync(self, request):
+        return tickers_response(directory.all())
 
 
-class QuoteDetailApi(ApiView):
+class QuoteDetailApi(AsyncReadApi):
     """The latest quote of a ticker (from the live feed; the newest stored tick as fallback)."""
 
     @staticmethod
@@ -101,7 +61,14 @@ class QuoteDetailApi(ApiView):
         return KEYS.quotes, view.kwargs.get("ticker", "").strip().upper()
 
     @extend_schema(**schema.QUOTE)
-    def get(self, request, ticker: str):
+    async def get(self, request, ticker: str):
+        info = await self.ticker_or_404(ticker)
+        quote, source = await services.quote_get_async(
+            ticker=info, client=self.redis_client,
+            prefetched=getattr(request, "prefetched", services.NOT_FETCHED))
+        return Response(ok(quote, {"ticker": info.symbol, "source": source}))
+
+    def get_sync(self, request, ticker: str):
         info = ticker_or_404(ticker)
         prefetched = getattr(request, "prefetched", services.NOT_FETCHED)
         quote, source = services.quote_get(ticker=info, prefetched=prefetched)
@@ -187,9 +154,12 @@ class StatsDetailApi(ApiView):
         return Response(ok(data, meta))
 
 
-class ServerTimeApi(ApiView):
+class ServerTimeApi(AsyncReadApi):
     """The server's clock (ISO and epoch ms), to measure a client's clock skew."""
 
     @extend_schema(**schema.TIME)
-    def get(self, request):
+    async def get(self, request):
+        return self.get_sync(request)
+
+    def get_sync(self, request):
         return Response(ok(services.server_time(now=now())))

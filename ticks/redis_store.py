@@ -1,8 +1,11 @@
 """The market's Redis connection and key names (one place owns the prefix)."""
 
+import asyncio
+import weakref
 from functools import lru_cache
 
 import redis
+import redis.asyncio
 from django.conf import settings
 
 
@@ -17,3 +20,43 @@ def get_redis() -> redis.Redis:
 def key(*parts: object) -> str:
     """``<MARKET_REDIS_PREFIX>:part:part...`` — every market key is built here."""
     return ":".join([settings.MARKET_REDIS_PREFIX, *map(str, parts)])
+
+
+# --- asyncio clients, for code running on a server's event loop ------------------------------------
+# A redis.asyncio client belongs to one event loop. Only loops that serve requests for the life
+# of the process (daphne's, marked by config.asgi_handler) get one: a short-lived loop, such as
+# the one asgiref starts for each async_to_sync call, would leave its connections behind.
+
+_serving_loops: "weakref.WeakSet[asyncio.AbstractEventLoop]" = weakref.WeakSet()
+_async_clients: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, redis.asyncio.Redis]" = (
+    weakref.WeakKeyDictionary())
+
+
+def mark_serving_loop(loop: asyncio.AbstractEventLoop) -> None:
+    """``loop`` runs for the life of the process: code on it may use ``async_redis()``."""
+    _serving_loops.add(loop)
+
+
+def async_redis() -> "redis.asyncio.Redis | None":
+    """The running loop's asyncio client for ``REDIS_URL``; None off a serving loop."""
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+    if loop not in _serving_loops:
+        return None
+    client = _async_clients.get(loop)
+    if client is None:
+        client = _async_clients[loop] = redis.asyncio.Redis.from_url(
+            settings.REDIS_URL, socket_connect_timeout=2, socket_timeout=5,
+            health_check_interval=30)
+    return client
+
+
+async def close_async_redis() -> None:
+    """Close and forget the running loop's client and serving mark (tests end their loops)."""
+    loop = asyncio.get_running_loop()
+    _serving_loops.discard(loop)
+    client = _async_clients.pop(loop, None)
+    if client is not None:
+        await client.aclose()
