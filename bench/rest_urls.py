@@ -3,9 +3,10 @@ body, the framework's ceiling that ``python -m bench rest`` compares the API wit
 bench's settings (``bench.rest_settings``) route here."""
 
 from django.http import JsonResponse
-from django.urls import include, path
+from django.urls import path
 
 from config.urls import handler400, handler404, handler500  # noqa: F401
+from config.urls import urlpatterns as service_urlpatterns
 
 CONSTANT = {"success": True, "data": {"ok": True}, "meta": {}}
 
@@ -14,7 +15,6 @@ def constant(request):
     return JsonResponse(CONSTANT)
 
 
-urlpatterns = [
-    path("bench/constant", constant),
-    path("", include("config.urls")),
-]
+# The service's own patterns as they are (not nested in one more include, which would make
+# every API request resolve one level deeper than in production), after the baseline's.
+urlpatterns = [path("bench/constant", constant), *service_urlpatterns]
