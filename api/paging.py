@@ -11,8 +11,8 @@ newer) rows exist, the link jumps to them.
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 from datetime import datetime, timedelta
+from typing import Any
 from urllib.parse import urlencode
 
 from .shapes import iso_from_ms, iso_ms

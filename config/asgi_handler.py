@@ -12,9 +12,8 @@ Its event loop is also marked as a serving loop (``ticks.redis_store.mark_servin
 which async views may use the shared asyncio Redis client.
 """
 
-from concurrent.futures import ThreadPoolExecutor
-
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 
 from asgiref.sync import ThreadSensitiveContext
 from django.core.handlers.asgi import ASGIHandler

@@ -22,7 +22,7 @@ def key(*parts: object) -> str:
     return ":".join([settings.MARKET_REDIS_PREFIX, *map(str, parts)])
 
 
-# --- asyncio clients, for code running on a server's event loop ------------------------------------
+# --- asyncio clients, for code running on a server's event loop ------------------------------
 # A redis.asyncio client belongs to one event loop. Only loops that serve requests for the life
 # of the process (daphne's, marked by config.asgi_handler) get one: a short-lived loop, such as
 # the one asgiref starts for each async_to_sync call, would leave its connections behind.
