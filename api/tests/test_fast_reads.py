@@ -6,7 +6,6 @@ The requests go through daphne's handler (``config.asgi_handler``) on one event 
 daphne; their sync code runs on the handler's threads, so the data they read is committed
 (``transaction=True``)."""
 
-import asyncio
 import time
 from datetime import datetime, timezone
 
@@ -19,6 +18,7 @@ from api.keys import api_key_create
 from config.asgi_handler import PooledThreadASGIHandler
 from ticks.models import Ticker
 from ticks.redis_store import close_async_redis
+from ticks.testing.asgi import asgi_request
 
 from .conftest import set_live_quote, store_ticks
 
@@ -26,34 +26,6 @@ pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
 COMPARED_HEADERS = ("Content-Type", "Allow", "Vary", "X-RateLimit-Limit",
                     "X-RateLimit-Remaining", "Retry-After", "WWW-Authenticate")
-
-
-def scope_for(method: str, path: str, headers: dict) -> dict:
-    path, _, query = path.partition("?")
-    raw = [(b"host", b"testserver")] + [(k.lower().encode(), v.encode())
-                                        for k, v in headers.items()]
-    return {"type": "http", "method": method, "path": path, "raw_path": path.encode(),
-            "query_string": query.encode(), "headers": raw, "http_version": "1.1",
-            "scheme": "http", "server": ("testserver", 80), "client": ("127.0.0.1", 5000),
-            "asgi": {"version": "3.0"}}
-
-
-async def asgi_request(handler, method: str, path: str, headers: dict) -> tuple:
-    sent, messages = [], [{"type": "http.request", "body": b"", "more_body": False}]
-
-    async def receive():
-        if messages:
-            return messages.pop()
-        await asyncio.Event().wait()
-
-    async def send(message):
-        sent.append(message)
-
-    await handler(scope_for(method, path, headers), receive, send)
-    start = sent[0]
-    head = {k.decode().lower(): v.decode() for k, v in start["headers"]}
-    body = b"".join(m.get("body", b"") for m in sent[1:])
-    return start["status"], head, body
 
 
 def on_the_loop(requests: list[tuple]) -> list[tuple]:

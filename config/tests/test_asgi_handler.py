@@ -10,31 +10,9 @@ from asgiref.sync import async_to_sync
 from config import asgi_handler
 from config.asgi_handler import PooledThreadASGIHandler
 from marketsite.middleware import SyncChainMiddleware
+from ticks.testing.asgi import asgi_request
 
 pytestmark = pytest.mark.django_db
-
-
-def scope_for(path: str) -> dict:
-    return {"type": "http", "method": "GET", "path": path, "raw_path": path.encode(),
-            "query_string": b"", "headers": [(b"host", b"localhost")], "http_version": "1.1",
-            "scheme": "http", "server": ("127.0.0.1", 80), "client": ("127.0.0.1", 5000),
-            "asgi": {"version": "3.0"}}
-
-
-async def get(handler, path: str) -> list[dict]:
-    sent = []
-    messages = [{"type": "http.request", "body": b"", "more_body": False}]
-
-    async def receive():
-        if messages:
-            return messages.pop()
-        await asyncio.Event().wait()  # the client stays connected
-
-    async def send(message):
-        sent.append(message)
-
-    await handler(scope_for(path), receive, send)
-    return sent
 
 
 @pytest.fixture
@@ -55,10 +33,11 @@ def test_requests_one_after_another_reuse_one_thread(request_threads):
     handler = PooledThreadASGIHandler()
 
     async def two():
-        return [await get(handler, "/healthz"), await get(handler, "/healthz")]
+        return [await asgi_request(handler, "GET", "/healthz"),
+                await asgi_request(handler, "GET", "/healthz")]
 
     first, second = async_to_sync(two)()
-    assert first[0]["status"] == second[0]["status"] == 200
+    assert first[0] == second[0] == 200
     assert len(request_threads) == 2 and request_threads[0] == request_threads[1]
     assert request_threads[0] != threading.get_ident()  # not the caller's thread
     assert len(handler._idle) == 1
@@ -77,10 +56,11 @@ def test_concurrent_requests_each_have_a_thread_of_their_own(monkeypatch):
     handler = PooledThreadASGIHandler()
 
     async def together():
-        return await asyncio.gather(get(handler, "/healthz"), get(handler, "/healthz"))
+        return await asyncio.gather(asgi_request(handler, "GET", "/healthz"),
+                                    asgi_request(handler, "GET", "/healthz"))
 
     replies = async_to_sync(together)()
-    assert [sent[0]["status"] for sent in replies] == [200, 200]
+    assert [status for status, _, _ in replies] == [200, 200]
     assert len(handler._idle) == 1  # the second idle thread was shut down, not kept
 
 

@@ -1,6 +1,5 @@
 """Request ids (``X-Request-ID``), the access log line, and the log formats of config.logging."""
 
-import asyncio
 import io
 import json
 import logging
@@ -243,6 +242,8 @@ def test_under_asgi_the_middleware_chain_does_not_hop_threads_per_middleware(mon
     from asgiref.sync import async_to_sync
     from django.core.handlers.asgi import ASGIHandler
 
+    from ticks.testing.asgi import asgi_request
+
     hops = []
     real_call = sync.SyncToAsync.__call__
 
@@ -251,28 +252,8 @@ def test_under_asgi_the_middleware_chain_does_not_hop_threads_per_middleware(mon
         return await real_call(self, *args, **kwargs)
 
     monkeypatch.setattr(sync.SyncToAsync, "__call__", counting_call)
-    handler = ASGIHandler()
-    sent = []
-
-    async def request():
-        messages = [{"type": "http.request", "body": b"", "more_body": False}]
-
-        async def receive():
-            if messages:
-                return messages.pop()
-            await asyncio.Event().wait()  # the client stays connected
-
-        async def send(message):
-            sent.append(message)
-
-        scope = {"type": "http", "method": "GET", "path": path, "raw_path": path.encode(),
-                 "query_string": b"", "headers": [(b"host", b"localhost")],
-                 "http_version": "1.1", "scheme": "http", "server": ("127.0.0.1", 80),
-                 "client": ("127.0.0.1", 5000), "asgi": {"version": "3.0"}}
-        await handler(scope, receive, send)
-
-    async_to_sync(request)()
-    assert sent[0]["status"] == 200
+    status, _, _ = async_to_sync(asgi_request)(ASGIHandler(), "GET", path)
+    assert status == 200
     extra_hops = [h for h in hops
                   if "process_request" in h or "process_response" in h or "render" in h]
     assert extra_hops == [], extra_hops
