@@ -51,13 +51,20 @@ class TickerDirectory:
     def reset(self) -> None:
         self._state = (None, {}, 0.0)
 
+    def _fresh(self) -> dict[str, TickerInfo] | None:
+        """The cached tickers while their version needs no check, else None. No I/O."""
+        version, tickers, checked = self._state
+        if version is None or time.monotonic() - checked >= VERSION_CHECK_SECONDS:
+            return None
+        return tickers
+
     def _tickers(self, *, reload: bool = False) -> dict[str, TickerInfo]:
         if connection.in_atomic_block:
             return _load()
-        cached_version, tickers, checked = self._state
+        if not reload and (fresh := self._fresh()) is not None:
+            return fresh
+        cached_version, tickers, _ = self._state
         now = time.monotonic()
-        if not reload and cached_version is not None and now - checked < VERSION_CHECK_SECONDS:
-            return tickers
         try:
             version = config_version()
         except redis.RedisError:
@@ -71,17 +78,13 @@ class TickerDirectory:
     def cached(self, symbol: str) -> TickerInfo | None:
         """``get`` without any I/O: the ticker when the cache is fresh and holds it, else None
         (then ask ``get``, which may read Redis and the database)."""
-        version, tickers, checked = self._state
-        if version is None or time.monotonic() - checked >= VERSION_CHECK_SECONDS:
-            return None
-        return tickers.get(symbol.strip().upper())
+        tickers = self._fresh()
+        return None if tickers is None else tickers.get(symbol.strip().upper())
 
     def cached_all(self) -> list[TickerInfo] | None:
         """``all`` without any I/O, or None when the cache must be checked first."""
-        version, tickers, checked = self._state
-        if version is None or time.monotonic() - checked >= VERSION_CHECK_SECONDS:
-            return None
-        return list(tickers.values())
+        tickers = self._fresh()
+        return None if tickers is None else list(tickers.values())
 
     def all(self) -> list[TickerInfo]:
         return list(self._tickers().values())

@@ -48,9 +48,9 @@ class AsyncReadApi(ApiView):
         client = async_redis()
         if client is None or not self._may_be_fast(request):
             return await self._in_thread(request, *args, **kwargs)
-        self.redis_client = client
+        self.redis_client = client  # the loop's asyncio client, for the handlers too
         try:
-            return await self._fast_dispatch(client, request, *args, **kwargs)
+            return await self._fast_dispatch(request, *args, **kwargs)
         except _NeedsThread:
             return await self._in_thread(request, *args, **kwargs)
 
@@ -67,7 +67,7 @@ class AsyncReadApi(ApiView):
         self.get = self.head = self.get_sync  # DRF's dispatch looks the handler up by name
         return super().dispatch(request, *args, **kwargs)
 
-    async def _fast_dispatch(self, client, request, *args, **kwargs):
+    async def _fast_dispatch(self, request, *args, **kwargs):
         """DRF's ``APIView.dispatch``, with the throttles and the handler awaited."""
         self.args, self.kwargs = args, kwargs
         request = self.initialize_request(request, *args, **kwargs)
@@ -81,7 +81,7 @@ class AsyncReadApi(ApiView):
                 raise _NeedsThread from None
             if not isinstance(request.accepted_renderer, ORJSONRenderer):
                 raise _NeedsThread  # the browsable API renders templates
-            await self._check_throttles_async(request, client)
+            await self._check_throttles_async(request)
             response = self.get(request, *args, **kwargs)
             if isawaitable(response):
                 response = await response
@@ -96,11 +96,11 @@ class AsyncReadApi(ApiView):
         if not self._throttles_awaited:  # the sync path: DRF's own check
             super().check_throttles(request)
 
-    async def _check_throttles_async(self, request, client) -> None:
+    async def _check_throttles_async(self, request) -> None:
         """DRF's ``check_throttles``, each throttle awaited."""
         durations = []
         for throttle in self.get_throttles():
-            allowed = await throttle.allow_request_async(request, self, client)
+            allowed = await throttle.allow_request_async(request, self, self.redis_client)
             if not allowed:
                 durations.append(throttle.wait())
         if durations:

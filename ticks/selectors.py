@@ -57,7 +57,7 @@ _EPOCH_MS = """floor(extract(epoch FROM "time") * 1000)::bigint"""
 
 _TICK_COLUMNS = f"{_EPOCH_MS}, {_ISO_UTC}, price::text, volume, bid::text, ask::text, seq"
 
-# %(ticker)s and %(tf)s are bound as JSON strings (``json_string``) in the JSON rows, plain in CSV.
+# %(ticker)s and %(tf)s: bound as JSON strings in JSON rows, plain in CSV (``_text_params``).
 _ROW_TEXT = {
     ("tick", "json"): f"""'{{"time":"' || {_ISO_UTC} || '","ticker":' || %(ticker)s
         || ',"price":"' || price || '","volume":' || volume || ',"bid":"' || bid
