@@ -27,9 +27,10 @@ from streaming.publish import publish_ticks, tick_data
 from . import engine, live_store
 from .config_version import config_version
 from .live_store import KEYS, LiveState
-from .market import market_config, stored_state_at_newest, ticker_params, to_ms
+from .market import from_ms, market_config, stored_state_at_newest, ticker_params, to_ms
 from .models import Ticker
 from .redis_store import get_redis
+from .selectors import series_neighbour_ms
 from .storage.copy import encode_rows
 
 logger = logging.getLogger(__name__)
@@ -93,14 +94,26 @@ def reset_config_cache() -> None:
 
 
 def _initial_state(ticker: Ticker, now_ms: int) -> LiveState | None:
-    """State for a ticker Redis knows nothing about: the database's, else a fresh start."""
+    """State for a ticker Redis knows nothing about: the database's, else a fresh start.
+
+    Redis that lost the state may have lost the bar refresh's dirty range with it, so the bars
+    from the newest stored 1m bar (or the oldest tick without one) to the newest tick are marked
+    for a refresh: ticks flushed but not yet rolled up are all in that range.
+    """
     try:
         stored = stored_state_at_newest(ticker)
+        if stored is not None:
+            seq, time_ms, log_price = stored
+            rolled_from = series_neighbour_ms(ticker_id=ticker.pk, timeframe="1m",
+                                              at=from_ms(time_ms + 1), before=True)
+            if rolled_from is None:
+                rolled_from = series_neighbour_ms(ticker_id=ticker.pk, timeframe=None,
+                                                  at=from_ms(0), before=False)
     except DatabaseError:
         logger.warning("no state for %s and the database is unreachable; skipping it", ticker)
         return None
     if stored is not None:
-        seq, time_ms, log_price = stored
+        live_store.mark_dirty(rolled_from, time_ms)
         return LiveState(seq=seq, time_ms=time_ms, log_price=log_price)
     iv = ticker.tick_interval_ms
     return LiveState(seq=-1, time_ms=(now_ms // iv - 1) * iv,

@@ -144,6 +144,25 @@ def test_after_redis_loses_everything_the_lost_ticks_are_regenerated_identically
     assert db_ticks("FINANCE")[1:21] == as_db_rows(lost)
 
 
+def test_after_redis_loses_the_refresh_range_the_bars_are_still_completed(live_redis, t0):
+    ticks_generate(now=t0)
+    ticks_generate(now=t0 + timedelta(seconds=50))
+    ticks_flush()
+    bars_refresh()  # 00:30 rolled up to :50
+    ticks_generate(now=t0 + timedelta(seconds=70))  # :50.1 to 00:31:10
+    ticks_flush()  # stored, their bars due at the next refresh...
+    live_redis.delete(*live_redis.keys(f"{KEYS.state.rsplit(':', 1)[0]}:*"))  # ...Redis forgets
+    live.reset_config_cache()
+    ticks_generate(now=t0 + timedelta(seconds=72))  # continues from the database after 31:10
+    ticks_flush()
+    bars_refresh()
+    bar = Bar.objects.get(ticker__symbol="SYNTH", timeframe="1m", time=t0)
+    minute = Tick.objects.filter(ticker__symbol="SYNTH", time__gte=t0,
+                                 time__lt=t0 + timedelta(minutes=1)).order_by("time")
+    assert bar.trade_count == minute.count() == 600
+    assert bar.close == minute.last().price
+
+
 def test_deactivation_stops_a_ticker_and_reactivation_resumes_it_from_now(live_redis, t0):
     ticks_generate(now=t0)
     energy = Ticker.objects.get(symbol="ENERGY")
