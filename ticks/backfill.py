@@ -12,7 +12,8 @@ import logging
 import math
 import queue
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -26,9 +27,9 @@ from .market import (
     engine_state, first_grid_at_or_after, from_ms, market_config, stored_state_at_oldest,
     ticker_params, to_ms,
 )
-from .models import Tick, Ticker, TickerState
+from .models import Ticker, TickerState
 from .rollup import bars_rollup
-from .storage import partitions
+from .storage import tick_storage
 from .storage.copy import copy_rows, encode_rows
 
 logger = logging.getLogger(__name__)
@@ -129,6 +130,21 @@ def _chunks(plan: BackfillPlan, chunk: timedelta):
         newest, first = {}, False
 
 
+def newest_time(plan: BackfillPlan) -> datetime:
+    """The newest tick the plan may write (its anchors are at or after it)."""
+    return max(from_ms(int(t)) for t in plan.state.time_ms)
+
+
+@contextmanager
+def history_window(plan: BackfillPlan) -> Iterator[None]:
+    """Around writing the plan and rolling it up: what the storage needs for a bulk write into
+    the past (on TimescaleDB, the compressed chunks of the range decompressed, and compressed
+    again after)."""
+    with tick_storage().history_writes(connection, start=plan.start,
+                                       end=newest_time(plan) + timedelta(milliseconds=1)):
+        yield
+
+
 def to_ms_delta(delta: timedelta) -> int:
     return int(delta / timedelta(milliseconds=1))
 
@@ -154,8 +170,7 @@ def write_plan(plan: BackfillPlan, *, chunk: timedelta = DEFAULT_CHUNK,
     """Generate and COPY the plan's ticks (newest chunk first); return how many were written."""
     if plan.total == 0:
         return 0
-    newest_time = max(from_ms(int(t)) for t in plan.state.time_ms)
-    partitions.ensure_partitions_for(connection, start=plan.start, end=newest_time)
+    tick_storage().ensure_room(connection, start=plan.start, end=newest_time(plan))
     pending: queue.Queue = queue.Queue(maxsize=2)
     stop = threading.Event()
     producer = threading.Thread(
@@ -194,11 +209,8 @@ def rollup_range(plan: BackfillPlan, *, step: timedelta = timedelta(hours=1),
     ids = [t.pk for t, n in zip(plan.tickers, plan.steps) if n > 0]
     if not ids:
         return {}
-    newest = max(from_ms(int(t)) for t in plan.state.time_ms)
-    # Fresh partitions have no planner statistics until autovacuum gets to them; without them
-    # the rollup's (and the API's) range scans are planned for empty tables.
-    with connection.cursor() as cursor:
-        cursor.execute(f"ANALYZE {Tick._meta.db_table}")
+    newest = newest_time(plan)
+    tick_storage().after_bulk_write(connection)
     totals: dict[str, int] = {}
     cursor_time = plan.start
     while cursor_time < newest:

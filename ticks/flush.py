@@ -3,7 +3,7 @@
 Entries are removed from the buffer only after their transaction committed, so a database
 outage loses nothing: the buffer grows (bounded, logged) and drains when it returns. If a crash
 came between the commit and the removal, the re-sent rows are merged without duplicates. The
-partition a batch needs is created on the spot when missing.
+storage makes room for a batch's time range first (``ticks.storage``).
 """
 
 import json
@@ -19,14 +19,13 @@ from . import live_store
 from .live_store import BUFFER_MAX_ENTRIES, KEYS
 from .market import from_ms
 from .redis_store import get_redis
-from .storage import partitions
+from .storage import tick_storage
 from .storage.copy import COPY_COLUMNS, HEADER, TRAILER
 
 logger = logging.getLogger(__name__)
 
 MAX_ENTRIES_PER_FLUSH = 600  # a minute of 100 ms cycles per transaction
 LOCK_TTL_MS = 60_000
-_known_days: set = set()
 
 _STATE_UPSERT = """
 INSERT INTO ticks_tickerstate (ticker_id, seq, "time", log_price, updated_at)
@@ -43,15 +42,6 @@ class FlushReport:
     ticks: int = 0
     skipped: str | None = None
     merged: bool = False  # duplicates were present and merged
-
-
-def _ensure_partitions(first_ms: int, last_ms: int) -> None:
-    first, last = from_ms(first_ms), from_ms(last_ms)
-    days = {partitions.day_of(first), partitions.day_of(last)}
-    if days <= _known_days:
-        return
-    partitions.ensure_partitions_for(connection, start=first, end=last)
-    _known_days.update(days)
 
 
 def _copy(cursor, rows: bytes, *, merge: bool) -> None:
@@ -110,7 +100,8 @@ def _flush(max_entries: int) -> FlushReport:
         last_ms = meta["t1"] if last_ms is None else max(last_ms, meta["t1"])
         states.update(meta["states"])  # later entries win: the newest state per ticker
     rows = b"".join(chunks)
-    _ensure_partitions(first_ms, last_ms)
+    storage = tick_storage()
+    storage.ensure_room(connection, start=from_ms(first_ms), end=from_ms(last_ms))
     report = FlushReport(entries=len(ids), ticks=count)
     try:
         _write(rows, states, merge=False)
@@ -120,10 +111,9 @@ def _flush(max_entries: int) -> FlushReport:
         _write(rows, states, merge=True)
         report.merged = True
     except psycopg.errors.CheckViolation as exc:
-        if "no partition" not in str(exc):
+        if not storage.room_missing(exc):
             raise
-        _known_days.clear()
-        partitions.ensure_partitions_for(connection, start=from_ms(first_ms), end=from_ms(last_ms))
+        storage.ensure_room(connection, start=from_ms(first_ms), end=from_ms(last_ms))
         _write(rows, states, merge=False)
     committed_ms = int(time.time() * 1000)
     # Dirty before the acknowledgement: once the buffer looks empty, the refresh is scheduled.

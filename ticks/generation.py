@@ -15,7 +15,7 @@ from .market import (
 )
 from .models import Ticker, TickerState
 from .rollup import bars_rollup
-from .storage import partitions
+from .storage import tick_storage
 from .storage.copy import copy_rows, encode_rows
 
 logger = logging.getLogger(__name__)
@@ -56,7 +56,7 @@ def ticks_generate_steps(*, now: datetime, max_steps: int) -> GenerateResult:
         return GenerateResult(ticks=0, per_ticker={t.symbol: 0 for t in tickers})
     ids = np.array([t.pk for t in tickers], dtype=np.int64)
     first, last = from_ms(int(batch.time_ms.min())), from_ms(int(batch.time_ms.max()))
-    partitions.ensure_partitions_for(connection, start=first, end=last)
+    tick_storage().ensure_room(connection, start=first, end=last)
     rows = encode_rows(
         ticker_id=ids[batch.ticker_index], time_ms=batch.time_ms, seq=batch.seq,
         price_cents=batch.price_cents, bid_cents=batch.bid_cents, ask_cents=batch.ask_cents,

@@ -2,15 +2,14 @@
 
 import logging
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from django.conf import settings
 from django.db import connection, transaction
 
 from .config_version import bump_config_version
 from .models import Ticker
-from .storage import partitions
-from .storage.backend import Backend, current_backend
+from .storage import MaintenanceResult, tick_storage
 
 logger = logging.getLogger(__name__)
 
@@ -25,22 +24,14 @@ def tickers_set_active(*, tickers: Iterable[Ticker] | None = None, ids=None, act
     return count
 
 
-def partitions_maintain(*, now: datetime) -> dict[str, list[str]]:
-    """Plain PostgreSQL: create the next days' tick partitions and drop those past retention.
-
-    On TimescaleDB its own policies (set by the migration) do both; nothing to do here.
-    """
-    with connection.cursor() as cursor:
-        if current_backend(cursor) is Backend.TIMESCALEDB:
-            return {"created": [], "dropped": []}
-    created = partitions.ensure_partitions_for(
-        connection, start=now - timedelta(days=1),
-        end=now + timedelta(days=settings.TICK_PARTITIONS_AHEAD_DAYS),
+def storage_maintain(*, now: datetime) -> MaintenanceResult:
+    """The hourly upkeep of the ticks table: room for the next days, data past
+    ``TICK_RETENTION_DAYS`` dropped, and the database's own policies (TimescaleDB's retention)
+    following the settings."""
+    return tick_storage(connection).maintain(
+        connection, now=now, retention_days=settings.TICK_RETENTION_DAYS,
+        ahead_days=settings.TICK_PARTITIONS_AHEAD_DAYS,
     )
-    dropped = partitions.drop_partitions_before(
-        connection, cutoff=now - timedelta(days=settings.TICK_RETENTION_DAYS)
-    )
-    return {"created": created, "dropped": dropped}
 
 
 # The live pipeline's services live in small modules of their own; this is their public face.
@@ -50,6 +41,7 @@ from .refresh import bars_refresh  # noqa: E402
 from .rollup import bars_rollup  # noqa: E402
 
 __all__ = [
-    "bars_refresh", "bars_rollup", "partitions_maintain", "ticks_flush", "ticks_generate",
+    "bars_refresh", "bars_rollup", "storage_maintain", "ticks_flush",
+    "ticks_generate",
     "tickers_set_active",
 ]

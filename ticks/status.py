@@ -1,13 +1,15 @@
-"""The live pipeline's health: per-ticker lag and rate, buffer depth, last flush and rollup."""
+"""The live pipeline's health: per-ticker lag and rate, buffer depth, last flush and rollup, and
+the storage layout of the ticks table."""
 
 from dataclasses import asdict, dataclass, field
 
 import redis
-from django.db import DatabaseError
+from django.db import DatabaseError, connection
 
 from .live_store import KEYS, LiveState
 from .models import Ticker
 from .redis_store import get_redis
+from .storage import tick_storage
 
 GENERATION_STALL_MS = 5_000  # no generation cycle for this long: stalled
 FLUSH_STALL_MS = 30_000  # ticks waiting and no flush for this long: stalled
@@ -31,6 +33,7 @@ class MarketStatus:
     generated_at_ms: int | None = None
     flushed_at_ms: int | None = None
     rolled_at_ms: int | None = None
+    storage: dict | None = None  # StorageInfo.as_dict() plus its one-line "summary"
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -64,6 +67,9 @@ def market_status(*, now_ms: int) -> MarketStatus:
     except DatabaseError as exc:
         status.problems.append(f"database unreachable: {exc}".strip())
         tickers = []
+    else:
+        info = tick_storage(connection).describe(connection)
+        status.storage = {**info.as_dict(), "summary": info.summary()}
     r = get_redis()
     try:
         pipe = r.pipeline()

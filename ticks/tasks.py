@@ -31,5 +31,5 @@ def refresh_bars() -> None:
 
 @shared_task(name="ticks.maintain", ignore_result=True)
 def maintain_storage() -> None:
-    result = services.partitions_maintain(now=timezone.now())
-    logger.info("storage maintenance: %s", result)
+    result = services.storage_maintain(now=timezone.now())
+    logger.info("storage maintenance: %s", result.as_dict())

@@ -3,29 +3,20 @@
 import django.core.validators
 import ticks.fields
 import ticks.models
-from datetime import timedelta
 from decimal import Decimal
 from django.conf import settings
 from django.db import migrations, models
 
-from ticks.storage.schema import create_tick_table as _create
-
 
 def create_tick_table(apps, schema_editor):
-    from ticks.storage import partitions
-    from ticks.storage.backend import Backend
+    """The ticks table in the layout this database supports (``ticks.storage``)."""
+    from django.utils import timezone
 
-    with schema_editor.connection.cursor() as cursor:
-        backend = _create(cursor, retention_days=settings.TICK_RETENTION_DAYS)
-    if backend is Backend.PARTITIONED:
-        from django.utils import timezone
+    from ticks.storage import set_up_tick_table
 
-        today = timezone.now().date()
-        partitions.ensure_partitions(
-            schema_editor.connection,
-            first=today - timedelta(days=1),
-            last=today + timedelta(days=settings.TICK_PARTITIONS_AHEAD_DAYS),
-        )
+    set_up_tick_table(schema_editor.connection, now=timezone.now(),
+                      retention_days=settings.TICK_RETENTION_DAYS,
+                      ahead_days=settings.TICK_PARTITIONS_AHEAD_DAYS)
 
 
 def drop_tick_table(apps, schema_editor):

@@ -6,7 +6,9 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 from tqdm import tqdm
 
-from ticks.backfill import BackfillError, plan_backfill, rollup_range, write_plan
+from ticks.backfill import (
+    BackfillError, history_window, plan_backfill, rollup_range, write_plan,
+)
 
 from ._options import parse_end, resolve_tickers
 
@@ -40,12 +42,13 @@ class Command(BaseCommand):
             self.stdout.write("Nothing to backfill: the range is already filled.")
             return
         quiet = options["no_progress"]
-        with tqdm(total=plan.total, unit="tick", unit_scale=True, desc="ticks",
-                  disable=quiet) as bar:
-            written = write_plan(plan, on_progress=bar.update)
         hours = max(1, int((max(plan.state.time_ms) / 1000 - plan.start.timestamp()) // 3600) + 1)
-        with tqdm(total=hours, unit="h", desc="bars", disable=quiet) as bar:
-            bars = rollup_range(plan, on_progress=bar.update)
+        with history_window(plan):
+            with tqdm(total=plan.total, unit="tick", unit_scale=True, desc="ticks",
+                      disable=quiet) as bar:
+                written = write_plan(plan, on_progress=bar.update)
+            with tqdm(total=hours, unit="h", desc="bars", disable=quiet) as bar:
+                bars = rollup_range(plan, on_progress=bar.update)
         per = ", ".join(f"{t.symbol} {n:,}" for t, n in zip(plan.tickers, plan.steps) if n)
         self.stdout.write(self.style.SUCCESS(
             f"Backfilled {written:,} ticks from {plan.start.isoformat()} ({per}); "

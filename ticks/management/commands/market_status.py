@@ -13,7 +13,8 @@ def _age(now_ms: int, stamp: int | None) -> str:
 
 
 class Command(BaseCommand):
-    help = "Per-ticker lag and rate, buffer depth, last flush and rollup; exit 1 when stalled."
+    help = ("Per-ticker lag and rate, buffer depth, last flush and rollup, the storage layout; "
+            "exit 1 when stalled.")
 
     def add_arguments(self, parser):
         parser.add_argument("--json", action="store_true", help="machine-readable output")
@@ -36,6 +37,8 @@ class Command(BaseCommand):
                 f"last flush: {_age(status.now_ms, status.flushed_at_ms)}\n"
                 f"last rollup: {_age(status.now_ms, status.rolled_at_ms)}"
             )
+            if status.storage:
+                self.stdout.write(f"storage: {status.storage['summary']}")
         if status.stalled:
             for problem in status.problems:
                 self.stderr.write(f"STALLED: {problem}")
