@@ -16,6 +16,34 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.xdist_group(PROCESS_GROUP))
 
 
+@pytest.fixture(scope="session")
+def tick_backend(django_db_setup, django_db_blocker):
+    """The layout of the test database's ticks table (TimescaleDB hypertable or partitioned)."""
+    from django.db import connection
+
+    from ticks.storage import tick_storage
+
+    with django_db_blocker.unblock():
+        return tick_storage(connection).backend
+
+
+@pytest.fixture(autouse=True)
+def _layout_specific(request):
+    """``@pytest.mark.timescaledb`` / ``@pytest.mark.partitioned`` tests run only on a database
+    whose ticks table has that layout (see the README, "Testing on TimescaleDB")."""
+    wanted = [m.name for m in request.node.iter_markers()
+              if m.name in ("timescaledb", "partitioned")]
+    if not wanted:
+        return
+    from ticks.storage import Backend
+
+    backend = request.getfixturevalue("tick_backend")
+    if wanted[0] == "timescaledb" and backend is not Backend.TIMESCALEDB:
+        pytest.skip("needs a TimescaleDB server (DATABASE_URL); this one is plain PostgreSQL")
+    if wanted[0] == "partitioned" and backend is not Backend.PARTITIONED:
+        pytest.skip("plain-PostgreSQL partitions; this database uses a TimescaleDB hypertable")
+
+
 @pytest.fixture
 def closed_port() -> int:
     """A local TCP port that nothing listens on: bound by the OS to find a free one, then closed.

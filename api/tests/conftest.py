@@ -14,7 +14,7 @@ from ticks.live_store import KEYS
 from ticks.models import Tick, Ticker
 from ticks.redis_store import get_redis
 from ticks.rollup import bars_rollup
-from ticks.storage.partitions import ensure_partitions_for
+from ticks.storage import tick_storage
 
 UTC = timezone.utc
 UNLIMITED = "1000000/minute"
@@ -45,7 +45,7 @@ def store_ticks(symbol: str, rows: list[tuple]) -> Ticker:
     """Store ``(time, price, volume[, bid, ask])`` rows (seq counts from 0); bars rolled up."""
     ticker = Ticker.objects.get(symbol=symbol)
     times = [row[0] for row in rows]
-    ensure_partitions_for(connection, start=min(times), end=max(times))
+    tick_storage().ensure_room(connection, start=min(times), end=max(times))
     ticks = []
     for seq, (time, price, volume, *spread) in enumerate(sorted(rows)):
         price = Decimal(str(price))

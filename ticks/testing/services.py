@@ -49,8 +49,22 @@ def _redis_server() -> str:
     return shutil.which("redis-server") or str(get_binary_path())
 
 
+def timescaledb_available_to(pg_bin: str) -> bool:
+    """Is the TimescaleDB extension installed for the server these binaries belong to?"""
+    pg_config = Path(pg_bin).resolve().with_name("pg_config")
+    if not pg_config.exists():
+        return False
+    share = subprocess.run([str(pg_config), "--sharedir"], capture_output=True, text=True,
+                           check=False).stdout.strip()
+    return bool(share) and (Path(share) / "extension" / "timescaledb.control").exists()
+
+
 class PrivatePostgres:
-    def __init__(self) -> None:
+    """``timescaledb=True`` preloads TimescaleDB when these binaries have it, so the fault tests
+    run on the layout of the session's database (README, "Testing on TimescaleDB")."""
+
+    def __init__(self, *, timescaledb: bool = False) -> None:
+        self.timescaledb = timescaledb and timescaledb_available_to(_pg_bin("postgres"))
         self.port = free_port()
         self.root = Path(tempfile.mkdtemp(prefix="sm-pg-"))
         self.data = self.root / "data"
@@ -80,9 +94,10 @@ class PrivatePostgres:
         return self
 
     def start(self) -> None:
+        preload = " -c shared_preload_libraries=timescaledb" if self.timescaledb else ""
         self._run(_pg_bin("pg_ctl"), "-D", str(self.data), "-l", str(self.root / "log"), "-w",
                   "-o", f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 "
-                  "-c fsync=off", "start")
+                  f"-c fsync=off{preload}", "start")
 
     def stop(self) -> None:
         self._run(_pg_bin("pg_ctl"), "-D", str(self.data), "-m", "immediate", "-w", "stop",

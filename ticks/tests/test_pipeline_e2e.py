@@ -160,8 +160,11 @@ def _migrate(database_url: str) -> None:
 
 
 @pytest.fixture
-def private_postgres():
-    pg = PrivatePostgres().init()
+def private_postgres(tick_backend):
+    from ticks.storage import Backend
+
+    # On the session database's layout: TimescaleDB when it has it (and the binaries do).
+    pg = PrivatePostgres(timescaledb=tick_backend is Backend.TIMESCALEDB).init()
     try:
         _migrate(pg.url)
         yield pg

@@ -54,3 +54,22 @@ def test_a_stopped_generator_and_unflushed_ticks_are_reported(live_redis, capsys
 def test_before_any_tick_every_ticker_is_reported(live_redis, capsys):
     code, _, err = run_status(capsys)
     assert code == 1 and "STALLED: SYNTH: no tick yet" in err
+
+
+def test_the_storage_layout_is_shown(live_redis, capsys, tick_backend):
+    from ticks.storage import Backend
+
+    ticks_generate(now=datetime.now(UTC))
+    ticks_flush()
+    _, out, _ = run_status(capsys)
+    _, raw, _ = run_status(capsys, "--json")
+    storage = json.loads(raw)["storage"]
+    if tick_backend is Backend.PARTITIONED:
+        assert storage["layout"] == "partitioned" and storage["parts"] >= 5
+        assert f"storage: PostgreSQL partitioned table, {storage['parts']} daily partitions" in out
+    else:
+        assert storage["layout"] == "hypertable" and storage["parts"] >= 1
+        assert storage["retention_days"] == 30 and storage["compress_after_days"] == 2
+        assert (f"storage: TimescaleDB {storage['version']} hypertable, {storage['parts']} chunks"
+                in out)
+        assert "compressed after 2 days; retention 30 days" in out

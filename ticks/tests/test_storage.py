@@ -1,4 +1,8 @@
-"""The ticks table's layout: native daily partitions here, TimescaleDB where available."""
+"""The ticks table's layout: native daily partitions on plain PostgreSQL, a hypertable on
+TimescaleDB, and the storage seam (``ticks.storage``) the rest of the code goes through.
+
+Tests of one layout carry its marker and skip on the other (README, "Testing on TimescaleDB");
+``test_storage_timescaledb.py`` holds those that need a TimescaleDB server."""
 
 import threading
 import time
@@ -12,6 +16,7 @@ from django.db import DatabaseError, connection, transaction
 from ticks import services
 from ticks.models import Tick, Ticker
 from ticks.storage import partitions, schema
+from ticks.storage import tick_storage
 from ticks.storage.backend import Backend, choose_backend, current_backend, timescaledb_available
 
 UTC = timezone.utc
@@ -36,6 +41,7 @@ def partition_of(ticker, when) -> str:
         return cursor.fetchone()[0]
 
 
+@pytest.mark.partitioned
 @pytest.mark.django_db
 def test_migration_made_a_partitioned_ticks_table_with_daily_partitions():
     with connection.cursor() as cursor:
@@ -58,6 +64,7 @@ def test_migration_made_a_partitioned_ticks_table_with_daily_partitions():
     assert {first + timedelta(days=i) for i in range(5)} <= days
 
 
+@pytest.mark.partitioned
 @pytest.mark.django_db
 def test_ticks_are_written_and_read_back_through_their_day_partitions():
     synth = Ticker.objects.get(symbol="SYNTH")
@@ -72,6 +79,7 @@ def test_ticks_are_written_and_read_back_through_their_day_partitions():
     assert latest.time == day1 and latest.bid == Decimal("101.95")
 
 
+@pytest.mark.partitioned
 @pytest.mark.django_db
 def test_a_day_without_partition_is_refused_until_it_is_created():
     synth = Ticker.objects.get(symbol="SYNTH")
@@ -96,15 +104,16 @@ def test_partition_creation_uses_create_then_attach():
     )
 
 
+@pytest.mark.partitioned
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_maintenance_creates_partitions_ahead():
     now = today() + timedelta(days=6, hours=12)
-    result = services.partitions_maintain(now=now)
+    result = services.storage_maintain(now=now)
     with connection.cursor() as cursor:
         days = {p.day for p in partitions.list_partitions(cursor)}
     assert {(now + timedelta(days=i)).date() for i in range(-1, 4)} <= days
-    assert partitions.partition_name((now + timedelta(days=3)).date()) in result["created"]
-    assert services.partitions_maintain(now=now)["created"] == []
+    assert partitions.partition_name((now + timedelta(days=3)).date()) in result.created
+    assert services.storage_maintain(now=now).created == []
 
 
 def _direct_connection() -> psycopg.Connection:
@@ -128,6 +137,7 @@ def old_and_recent_ticks(db):
         cursor.execute(f"DROP TABLE IF EXISTS {partitions.partition_name(old.date())}")
 
 
+@pytest.mark.partitioned
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_retention_drops_old_partitions_without_blocking_readers(old_and_recent_ticks):
     synth, old, recent = old_and_recent_ticks
@@ -141,7 +151,7 @@ def test_retention_drops_old_partitions_without_blocking_readers(old_and_recent_
         from django.db import connection as thread_connection
 
         try:
-            result["dropped"] = services.partitions_maintain(now=datetime.now(UTC))["dropped"]
+            result["dropped"] = services.storage_maintain(now=datetime.now(UTC)).dropped
         except Exception as exc:  # reported by the assertion below
             result["error"] = exc
         finally:
@@ -172,6 +182,7 @@ def test_retention_drops_old_partitions_without_blocking_readers(old_and_recent_
     assert list(Tick.objects.filter(ticker=synth).values_list("seq", flat=True)) == [7]
 
 
+@pytest.mark.partitioned
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_a_plain_detach_would_block_readers(old_and_recent_ticks):
     """Shows the test above can fail: the naive DDL queues new readers behind a long one."""
@@ -198,6 +209,7 @@ def test_a_plain_detach_would_block_readers(old_and_recent_ticks):
         naive.close()
 
 
+@pytest.mark.partitioned
 @pytest.mark.django_db
 def test_dropping_partitions_refuses_to_run_inside_a_transaction():
     with pytest.raises(RuntimeError, match="autocommit"):
@@ -245,9 +257,12 @@ def test_backend_choice_follows_the_extension(state, expected):
 
 
 @pytest.mark.django_db
-def test_this_server_has_no_timescaledb():
+def test_the_layout_follows_the_server(tick_backend):
+    """A hypertable exactly where TimescaleDB can be created, else partitions."""
     with connection.cursor() as cursor:
-        assert timescaledb_available(cursor) is False
+        expected = Backend.TIMESCALEDB if timescaledb_available(cursor) else Backend.PARTITIONED
+        assert current_backend(cursor) is expected
+    assert tick_backend is expected and tick_storage().backend is expected
 
 
 def test_timescaledb_branch_issues_the_documented_statements():
@@ -273,3 +288,186 @@ def test_partitioned_branch_issues_a_range_partitioned_parent():
     assert schema.create_tick_table(cursor, retention_days=30) is Backend.PARTITIONED
     assert len(cursor.executed) == 1
     assert cursor.executed[0].endswith('PARTITION BY RANGE ("time")')
+
+
+# --- The seam in TimescaleDB mode: no partition DDL on any write path --------------------------
+
+@pytest.fixture
+def recorded_sql():
+    """Every statement sent through Django's cursors while the test runs."""
+    statements: list[str] = []
+
+    def record(execute, sql, params, many, context):
+        statements.append(sql)
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(record):
+        yield statements
+
+
+@pytest.fixture
+def timescale_mode(monkeypatch):
+    """The test database's storage is the TimescaleDB one, whatever the server is. Writes stay
+    within the days the migration made partitions for, so plain PostgreSQL can take them."""
+    from ticks import storage
+    from ticks.storage.timescale import TimescaleStorage
+
+    key = (connection.alias, connection.settings_dict["NAME"])
+    monkeypatch.setitem(storage._chosen, key, TimescaleStorage())
+    return storage._chosen[key]
+
+
+PARTITION_DDL = ("PARTITION", "CREATE TABLE", "pg_inherits")
+
+
+def _write_through_every_path(now: datetime) -> dict[str, int]:
+    """The generate command, the live flush and a backfill, each writing ticks near ``now``.
+    (The backfill joins SYNTH's earliest tick, ``now`` - 1.9 s, so it writes 6 min - 1.9 s.)"""
+    from ticks.backfill import plan_backfill, write_plan
+    from ticks.generation import ticks_generate_steps
+    from ticks.services import ticks_flush, ticks_generate
+
+    counts = {"generate": ticks_generate_steps(now=now, max_steps=20).ticks}
+    ticks_generate(now=now + timedelta(seconds=1))
+    ticks_generate(now=now + timedelta(seconds=3))
+    counts["flush"] = ticks_flush().ticks
+    synth = Ticker.objects.filter(symbol="SYNTH")
+    plan = plan_backfill(tickers=list(synth), duration=timedelta(minutes=5),
+                         end=now - timedelta(minutes=1), now=now)
+    counts["backfill"] = write_plan(plan)
+    return counts
+
+
+@pytest.mark.django_db
+def test_timescaledb_storage_issues_no_partition_ddl_on_any_write(
+        timescale_mode, recorded_sql, live_redis):
+    now = today() + timedelta(hours=1)
+    counts = _write_through_every_path(now)
+    assert counts["generate"] == 100 and counts["flush"] > 0 and counts["backfill"] == 3581
+    assert recorded_sql, "the recorder saw nothing: the test would prove nothing"
+    assert [sql for sql in recorded_sql if any(w in sql for w in PARTITION_DDL)] == []
+
+
+@pytest.mark.partitioned
+@pytest.mark.django_db
+def test_the_partitioned_storage_makes_its_partitions_on_the_same_paths(recorded_sql, live_redis):
+    """The power check of the test above: the same writes on a day without a partition do issue
+    partition DDL in partitioned mode."""
+    now = today() + timedelta(days=12, hours=1)
+    counts = _write_through_every_path(now)
+    assert counts["generate"] == 100 and counts["flush"] > 0 and counts["backfill"] == 3581
+    assert any("ATTACH PARTITION" in sql for sql in recorded_sql)
+
+
+class PolicyCursor(ScriptedCursor):
+    """A TimescaleDB catalogue with the given policies (``{"policy_retention": {...}}``)."""
+
+    def __init__(self, policies: dict):
+        super().__init__(available=True, installed=True)
+        self.policies = policies
+        self.params: list = []
+        self._rows: list = []
+
+    def execute(self, sql, params=None):
+        if "timescaledb_information.jobs" in sql:
+            self._rows = [(name, c.get("drop_after"), c.get("compress_after"))
+                          for name, c in self.policies.items()]
+            return
+        self.params.append(params)
+        self._rows = []
+        super().execute(sql, params)
+
+    def fetchall(self):
+        return self._rows
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+class PolicyConnection:
+    """Django's connection as the TimescaleDB storage uses it (the transaction is the real
+    default connection's; statements go to the scripted cursor)."""
+
+    alias = "default"
+
+    def __init__(self, cursor: PolicyCursor):
+        self._cursor = cursor
+
+    def cursor(self):
+        return self._cursor
+
+
+POLICIES = {"policy_retention": {"drop_after": "30 days", "hypertable_id": 1},
+            "policy_compression": {"compress_after": "2 days", "hypertable_id": 1}}
+
+
+@pytest.mark.django_db
+def test_timescaledb_policies_are_left_alone_when_they_follow_the_settings():
+    from ticks.storage.timescale import TimescaleStorage
+
+    cursor = PolicyCursor(POLICIES)
+    assert TimescaleStorage().apply_policies(PolicyConnection(cursor), retention_days=30) == []
+    assert cursor.executed == []
+
+
+@pytest.mark.django_db
+def test_a_changed_retention_replaces_the_timescaledb_policy():
+    from ticks.storage.timescale import TimescaleStorage
+
+    cursor = PolicyCursor({"policy_retention": {"drop_after": "30 days"}})
+    changes = TimescaleStorage().apply_policies(PolicyConnection(cursor), retention_days=7)
+    assert changes == ["retention 30 -> 7 days", "compression after 2 days added"]
+    assert cursor.executed == [
+        "SELECT remove_retention_policy(%s, if_exists => TRUE)",
+        "SELECT add_retention_policy(%s, drop_after => make_interval(days => %s))",
+        "SELECT add_compression_policy(%s, compress_after => make_interval(days => %s), "
+        "if_not_exists => TRUE)",
+    ]
+    assert cursor.params == [["ticks_tick"], ["ticks_tick", 7], ["ticks_tick", 2]]
+
+
+@pytest.mark.django_db
+def test_timescaledb_maintenance_drops_chunks_past_retention_and_creates_nothing():
+    from ticks.storage.timescale import TimescaleStorage
+
+    cursor = PolicyCursor(POLICIES)
+    now = datetime(2026, 12, 1, 12, tzinfo=UTC)
+    result = TimescaleStorage().maintain(PolicyConnection(cursor), now=now, retention_days=30,
+                                         ahead_days=3)
+    assert (result.created, result.policies) == ([], [])
+    assert cursor.executed == [
+        "SET LOCAL lock_timeout = '5s'",
+        "SELECT drop_chunks(%s, older_than => %s::timestamptz - make_interval(days => %s))",
+    ]
+    assert cursor.params[-1] == ["ticks_tick", now, 30]
+
+
+@pytest.mark.parametrize("stored,days", [("30 days", 30), ("1 day", 1), ("7 days", 7),
+                                         ("1 mon", 30), ("2 weeks", 14), (None, None),
+                                         ("12:00:00", None)])
+def test_policy_intervals_are_read_in_days(stored, days):
+    from ticks.storage.timescale import _days
+
+    assert _days(stored) == days
+
+
+@pytest.mark.partitioned
+@pytest.mark.django_db
+def test_a_flush_whose_partition_went_away_makes_it_again(live_redis):
+    """The flush remembers which days have partitions; if one went away since (dropped by
+    another process), the write fails, the storage says why, and the flush makes it and retries."""
+    from ticks.services import ticks_flush, ticks_generate
+
+    storage = tick_storage()
+    far = today() + timedelta(days=15, hours=2)
+    storage._known_days.add(far.date())  # believed to exist; it does not
+    ticks_generate(now=far)
+    ticks_generate(now=far + timedelta(seconds=1))
+    report = ticks_flush()
+    assert report.ticks == 55 and report.skipped is None
+    assert Tick.objects.filter(time__gte=far - timedelta(seconds=1)).count() == 55
+    assert partition_of(Ticker.objects.get(symbol="SYNTH"), far) == partitions.partition_name(
+        far.date())
