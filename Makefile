@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 PORT ?= 3000
 export PORT
 
-.PHONY: run serve _migrate _createsuperuser test test-system-deps install database migrate superuser bench clean clean-data
+.PHONY: run serve _migrate _createsuperuser test test-storage test-system-deps install database migrate superuser bench clean clean-data
 
 # Runs a command with a database and Redis: DATABASE_URL/REDIS_URL when set, otherwise the embedded
 # PostgreSQL and Valkey (data in .data/), started once for the command and stopped after it.
@@ -74,6 +74,15 @@ test-system-deps:
 TEST_WORKERS ?= 2
 test: install test-system-deps
 	$(BIN)/python -m pytest $(if $(filter-out 0,$(TEST_WORKERS)),-n $(TEST_WORKERS) --dist loadgroup) $(PYTEST_ARGS)
+
+# The tests of everything whose SQL differs between the TimescaleDB and the partitioned layout;
+# point DATABASE_URL at a TimescaleDB server to run them there (README, "Testing on TimescaleDB").
+STORAGE_TESTS := ticks/tests/test_storage.py ticks/tests/test_storage_timescaledb.py \
+	ticks/tests/test_backfill.py ticks/tests/test_live.py ticks/tests/test_generate.py \
+	ticks/tests/test_rollup.py ticks/tests/test_status.py ticks/tests/test_copy.py \
+	ticks/tests/test_pipeline_e2e.py
+test-storage: install
+	$(BIN)/python -m pytest $(STORAGE_TESTS) $(PYTEST_ARGS)
 
 bench: install
 	$(SUPERVISE) --share -- $(BIN)/python -m bench $(BENCH_ARGS)
