@@ -16,8 +16,8 @@ a supervisord configuration and becomes ``supervisord -n`` (in the foreground). 
 - on Ctrl-C or SIGTERM stops ``beat``, ``web``, ``generator`` and then ``worker`` (so the last
   ticks are flushed), each with SIGTERM to its process group, and exits 0.
 
-``supervisorctl -c <folder>/supervisord.conf status`` (folder: ``PROCMAN_DIR``, printed at start)
-shows and controls the running processes.
+``supervisorctl -c <folder>/supervisord.conf status`` (folder: ``procman-<PORT>`` in the embedded
+servers' folder, printed at start) shows and controls the running processes.
 """
 
 import os
@@ -48,9 +48,6 @@ PROGRAMS = {
 
 def runtime_dir(port: int) -> Path:
     """Where supervisord's configuration, pid file and control socket go, per port."""
-    configured = os.environ.get("PROCMAN_DIR")
-    if configured:
-        return Path(configured)
     return services.data_dir(os.environ.get("EMBEDDED_DATA_DIR")) / f"procman-{port}"
 
 
