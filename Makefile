@@ -4,9 +4,10 @@ PYTHON ?= python3.11
 VENV ?= .venv
 BIN := $(VENV)/bin
 PORT ?= 3000
-export PORT
+HOST ?= 127.0.0.1
+export PORT HOST
 
-.PHONY: run serve _migrate _createsuperuser test test-storage test-system-deps install database migrate superuser bench clean clean-data
+.PHONY: run _migrate _createsuperuser test test-storage test-system-deps install database migrate superuser bench clean clean-data
 
 # Runs a command with a database and Redis: DATABASE_URL/REDIS_URL when set, otherwise the embedded
 # PostgreSQL and Valkey (data in .data/), started once for the command and stopped after it.
@@ -33,23 +34,12 @@ _migrate:
 	$(BIN)/python -m config.ensure_database
 	$(BIN)/python manage.py migrate --noinput
 
-# The supervisor starts the embedded servers (when no URLs are set) once, for all of daphne, the
-# workers and beat, and stops them after honcho on Ctrl-C.
+# The supervisor checks the port, starts the embedded servers (when no URLs are set) once, for all
+# of daphne, the workers and beat, and runs config.procman: migrate, collectstatic, then supervisord
+# in the foreground, which restarts any process that dies (the supervisor restarts the embedded
+# servers). Ctrl-C stops the processes, then the servers, and ends with "stopped" and status 0.
 run: install
-	$(SUPERVISE) -- $(MAKE) --no-print-directory serve
-
-# Inside the supervisor (DATABASE_URL and REDIS_URL are set): not meant to be run on its own.
-serve: _migrate
-	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
-	@echo ""
-	@echo "  Synthetic market starting (Ctrl-C stops everything):"
-	@echo "    dashboard   http://localhost:$(PORT)/"
-	@echo "    REST API    http://localhost:$(PORT)/api/v1/tickers"
-	@echo "    WebSocket   ws://localhost:$(PORT)/ws"
-	@echo "    admin       http://localhost:$(PORT)/admin/  (make superuser)"
-	@echo "    readiness   http://localhost:$(PORT)/readyz"
-	@echo ""
-	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/honcho start -f Procfile -p $(PORT)
+	@$(SUPERVISE) --port $(PORT) --host $(HOST) -- $(BIN)/python -m config.procman
 
 superuser: install
 	$(SUPERVISE) --share -- $(MAKE) --no-print-directory _migrate _createsuperuser

@@ -51,6 +51,17 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
+def process_running(pid: int) -> bool:
+    """``pid`` exists and has not exited (an exited child not yet reaped is a zombie: gone)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            return stat.read().rsplit(b")", 1)[1].split()[0] != b"Z"
+    except FileNotFoundError:
+        return False
+    except OSError:  # no /proc: as far as signals can tell
+        return pid_alive(pid)
+
+
 def read_state(folder: Path) -> dict | None:
     """What a running supervisor wrote, or None (no file, unreadable, or its process is gone)."""
     try:

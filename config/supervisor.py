@@ -8,6 +8,18 @@ command ends, or on Ctrl-C/SIGTERM, stops the command first and then the servers
 ``--share``: when another supervisor already runs the embedded servers of this folder, use them
 (``make superuser`` and ``make bench`` beside a running ``make run``) instead of failing.
 
+``--port PORT`` (``--host``, default ``HOST`` or 127.0.0.1): the port the command will serve on is
+checked first, before any server starts (``make run``).
+
+While the command runs, an embedded server that dies (killed, crashed) is started again on the
+same port and data folder, at once and then with a growing delay (0.5 s doubling to 30 s) while
+it keeps failing; each death and restart is logged.
+
+Ctrl-C in a terminal: the supervisor puts itself and the command in a process group of their own
+in the terminal's foreground, so the Ctrl-C reaches them and not a ``make`` above them (which
+would report the interrupted recipe as an error); the command stops, then the servers, and a
+clean stop ends with "stopped" and exit status 0.
+
 Expected failures (port taken, folder in use, PostgreSQL refusing root...) are one line on
 stderr and exit status 1.
 """
@@ -29,7 +41,13 @@ from config.logging import build_logging
 logger = logging.getLogger("config.supervisor")
 # After Ctrl-C the command's processes stop on their own (they got the signal too); if they have
 # not after this long, they get SIGTERM, then SIGKILL.
-GRACE_S = 20.0
+GRACE_S = 60.0
+# Exit statuses of a command that stopped because it was asked to (SIGINT/SIGTERM).
+STOPPED_BY_SIGNAL = {0, 128 + signal.SIGINT, 128 + signal.SIGTERM, -signal.SIGINT, -signal.SIGTERM}
+# Embedded servers that die are restarted after these delays (the first at once).
+RESTART_DELAY_S = (0.0, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 30.0)
+# A server that stays up this long after a restart starts the delays over.
+RESTART_RESET_S = 60.0
 
 
 class Stop(Exception):
@@ -41,6 +59,10 @@ def _parse(argv: list[str]) -> argparse.Namespace:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--share", action="store_true",
                         help="use the embedded servers of a supervisor already running")
+    parser.add_argument("--port", type=int,
+                        help="check first that this TCP port is free (the command will serve on it)")
+    parser.add_argument("--host", default=os.environ.get("HOST") or "127.0.0.1",
+                        help="the address of --port (default: HOST, else 127.0.0.1)")
     parser.add_argument("command", nargs=argparse.REMAINDER, help="-- command [args...]")
     args = parser.parse_args(argv)
     if args.command[:1] == ["--"]:
@@ -73,15 +95,97 @@ def _die_with_parent() -> None:
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
-def _run_child(command: list[str], env: dict) -> int:
+def _take_terminal():
+    """When we run in a terminal's foreground (under ``make``, say): move into a process group of
+    our own and make it the foreground one, so a Ctrl-C reaches us and the command only. Returns
+    what gives the terminal back, or None (no terminal, or not in its foreground)."""
+    try:
+        tty = os.open("/dev/tty", os.O_RDWR)
+    except OSError:
+        return None
+    try:
+        previous = os.tcgetpgrp(tty)
+        if previous != os.getpgrp() or os.getpid() == os.getpgrp():
+            os.close(tty)
+            return None  # in the background, or already a group leader (e.g. run by a shell)
+        os.setpgid(0, 0)
+        _set_foreground(tty, os.getpgrp())
+    except OSError:
+        os.close(tty)
+        return None
+
+    def give_back() -> None:
+        try:
+            _set_foreground(tty, previous)
+        except OSError:
+            pass  # that group is gone
+        finally:
+            os.close(tty)
+
+    return give_back
+
+
+def _set_foreground(tty: int, pgrp: int) -> None:
+    # A process outside the foreground group that sets it gets SIGTTOU unless it ignores it.
+    old = signal.signal(signal.SIGTTOU, signal.SIG_IGN)
+    try:
+        os.tcsetpgrp(tty, pgrp)
+    finally:
+        signal.signal(signal.SIGTTOU, old)
+
+
+class _Revival:
+    """Restarts the embedded servers that die while the command runs, with a growing delay."""
+
+    def __init__(self, embedded) -> None:
+        self.embedded = embedded
+        self.failures: dict[str, int] = {}
+        self.next_try: dict[str, float] = {}
+        self.died_at: dict[str, float] = {}
+        self.restarted_at: dict[str, float] = {}
+
+    def check(self) -> None:
+        from config.embedded import ServiceError
+
+        now = time.monotonic()
+        for name in self.embedded.dead():
+            if name not in self.died_at:
+                self.died_at[name] = now
+                if now - self.restarted_at.get(name, -RESTART_RESET_S) >= RESTART_RESET_S:
+                    self.failures[name] = 0
+                delay = RESTART_DELAY_S[min(self.failures.get(name, 0), len(RESTART_DELAY_S) - 1)]
+                self.next_try[name] = now + delay
+                logger.error("embedded %s died: restarting it%s", name,
+                             f" in {delay:g} s" if delay else "")
+            if now < self.next_try[name]:
+                continue
+            try:
+                pid = self.embedded.restart(name)
+            except ServiceError as exc:
+                self.failures[name] = self.failures.get(name, 0) + 1
+                delay = RESTART_DELAY_S[min(self.failures[name], len(RESTART_DELAY_S) - 1)]
+                self.next_try[name] = time.monotonic() + delay
+                logger.error("embedded %s did not restart (%s): trying again in %g s", name,
+                             exc, delay)
+                continue
+            self.failures[name] = self.failures.get(name, 0) + 1
+            self.restarted_at[name] = time.monotonic()
+            logger.warning("embedded %s restarted (pid %s), %.1f s after it died", name, pid,
+                           self.restarted_at[name] - self.died_at.pop(name))
+
+
+def _run_child(command: list[str], env: dict, embedded=None, interrupted: list | None = None
+               ) -> int:
     """Run ``command`` in our process group (so a terminal's Ctrl-C reaches it directly and it
-    can read the terminal); SIGTERM/SIGHUP to us are passed on to it."""
+    can read the terminal); SIGTERM/SIGHUP to us are passed on to it. Meanwhile the embedded
+    servers that die are started again."""
     try:
         child = subprocess.Popen(command, env=env, preexec_fn=_die_with_parent)
     except OSError as exc:
         logger.error("cannot run %s: %s", command[0], exc.strerror or exc)
         return 127
-    interrupted = []
+    revival = _Revival(embedded) if embedded is not None else None
+    interrupted = [] if interrupted is None else interrupted  # the signals we got
 
     def forward(signum, frame):
         interrupted.append(signum)
@@ -93,9 +197,15 @@ def _run_child(command: list[str], env: dict) -> int:
     since = None
     while True:
         try:
-            return child.wait(timeout=0.5)
+            returncode = child.wait(timeout=0.5)
         except subprocess.TimeoutExpired:
             pass
+        else:
+            if interrupted and returncode in STOPPED_BY_SIGNAL:
+                return 0  # asked to stop, and it did
+            return returncode
+        if revival is not None and not interrupted:
+            revival.check()
         if interrupted and since is None:
             since = time.monotonic()
         if since is not None and time.monotonic() - since > GRACE_S:
@@ -117,6 +227,23 @@ def main(argv: list[str] | None = None) -> int:
     args = _parse(sys.argv[1:] if argv is None else argv)
     environ.Env.read_env(services.BASE_DIR / ".env", overwrite=False)  # as the settings do
     _configure_logging()
+    if args.port is not None:
+        from config.embedded.ports import port_taken
+
+        if port_taken(args.port, args.host):
+            logger.error("port %s on %s is taken (another `make run`, or another server): stop "
+                         "it, or choose another port, e.g. `make run PORT=%s`", args.port,
+                         args.host, args.port + 1)
+            return 1
+    give_back_terminal = _take_terminal()
+    try:
+        return _main(args)
+    finally:
+        if give_back_terminal is not None:
+            give_back_terminal()
+
+
+def _main(args: argparse.Namespace) -> int:
     folder = services.data_dir(os.environ.get("EMBEDDED_DATA_DIR"))
     database_url = os.environ.get("DATABASE_URL", "")
     redis_url = os.environ.get("REDIS_URL", "")
@@ -160,14 +287,18 @@ def main(argv: list[str] | None = None) -> int:
     for line in lines:
         logger.info("%s", line)
     env.update(DATABASE_URL=database_url, REDIS_URL=redis_url)
+    returncode, interrupted = 1, []
     try:
-        return _run_child(args.command, env)
+        returncode = _run_child(args.command, env, embedded, interrupted)
+        return returncode
     finally:
         if embedded is not None:
             signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut this
             logger.info("stopping the embedded servers")
             embedded.stop()
             logger.info("embedded servers stopped")
+        if interrupted and returncode == 0:
+            logger.info("stopped")
 
 
 if __name__ == "__main__":

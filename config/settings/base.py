@@ -134,8 +134,8 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_TIMEZONE = "UTC"
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-# Tasks go to "default" unless routed; generation gets its own queue and worker (Procfile), so
-# a flush stuck on a dead database can never delay or expire a 100 ms generation task.
+# Tasks go to "default" unless routed; generation gets its own queue and worker (config/procman.py),
+# so a flush stuck on a dead database can never delay or expire a 100 ms generation task.
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {"ticks.generate": {"queue": "generation"}}
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1

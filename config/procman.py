@@ -1,0 +1,161 @@
+"""``python -m config.procman``: the service's four processes under supervisord (what ``make run``
+runs inside ``python -m config.supervisor``, which provides ``DATABASE_URL`` and ``REDIS_URL``).
+
+It creates the database if missing, migrates, collects the static files, prints the URLs, writes
+a supervisord configuration and becomes ``supervisord -n`` (in the foreground). supervisord
+(PyPI ``supervisor``) then:
+
+- starts ``worker``, ``generator``, ``web`` and ``beat`` in that order (``PROGRAMS``);
+- restarts any of them that exits or is killed, at once; one that dies again before it has run
+  ``START_SECONDS`` is retried after 1, 2, 3... s, ``START_RETRIES`` times;
+- binds the web port itself, once (``fcgi-program``, daphne ``--fd 0``): while daphne restarts,
+  connections wait in the socket's backlog instead of being refused, and more daphne processes
+  could share the socket later (``numprocs``);
+- sends every line the processes write through ``config.procman_logs``, which prints it
+  prefixed with the process's name (``web       | ...``);
+- on Ctrl-C or SIGTERM stops ``beat``, ``web``, ``generator`` and then ``worker`` (so the last
+  ticks are flushed), each with SIGTERM to its process group, and exits 0.
+
+``supervisorctl -c <folder>/supervisord.conf status`` (folder: ``procman-<PORT>`` in the embedded
+servers' folder, printed at start) shows and controls the running processes.
+"""
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from config import services
+
+ROOT = services.BASE_DIR
+BIN = Path(sys.executable).parent
+START_SECONDS = 5
+START_RETRIES = 100
+STOP_WAIT_SECONDS = 15
+# Daphne: no WebSocket time limit (a 24/7 feed); clients that stop answering pings are cut off.
+DAPHNE_ARGS = "--websocket_timeout -1 --ping-interval 5 --ping-timeout 10 config.asgi:application"
+# name: (command, priority). Lower priorities start first and stop last.
+PROGRAMS = {
+    "worker": ("celery -A config worker -Q default --concurrency 2 -n worker@%%h --loglevel INFO",
+               100),
+    "generator": ("celery -A config worker -Q generation --pool solo -n generator@%%h "
+                  "--loglevel INFO", 200),
+    "web": (f"daphne --fd 0 {DAPHNE_ARGS}", 300),
+    "beat": ("celery -A config beat --loglevel INFO --schedule .celerybeat-schedule", 400),
+}
+
+
+def runtime_dir(port: int) -> Path:
+    """Where supervisord's configuration, pid file and control socket go, per port."""
+    return services.data_dir(os.environ.get("EMBEDDED_DATA_DIR")) / f"procman-{port}"
+
+
+def build_config(*, host: str, port: int, folder: Path) -> str:
+    """The supervisord configuration of the service on ``host:port``."""
+    lines = [
+        "; Written by config/procman.py at every start: edits are lost.",
+        "[supervisord]",
+        "nodaemon=true",
+        "logfile=/dev/null",  # supervisord's own lines go to its stdout (nodaemon)
+        "logfile_maxbytes=0",
+        f"pidfile={folder / 'supervisord.pid'}",
+        f"childlogdir={folder}",
+    ]
+    if os.geteuid() == 0:
+        lines.append("user=root")  # say so, instead of a warning at every start
+    lines += [
+        "",
+        "[unix_http_server]",
+        f"file={folder / 'supervisor.sock'}",
+        "chmod=0700",
+        "",
+        "[rpcinterface:supervisor]",
+        "supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface",
+        "",
+        "[supervisorctl]",
+        f"serverurl=unix://{folder / 'supervisor.sock'}",
+        "",
+        # Started first and stopped last, so that no process's last lines are lost.
+        "[eventlistener:logs]",
+        f"command={BIN / 'python'} -m config.procman_logs {' '.join(PROGRAMS)}",
+        "events=PROCESS_LOG",
+        "buffer_size=10000",
+        f"directory={ROOT}",
+        "priority=1",
+        "autorestart=true",
+        "stdout_logfile=NONE",
+        "stderr_logfile=/dev/stdout",
+        "stderr_logfile_maxbytes=0",
+        "environment=PYTHONUNBUFFERED=\"1\"",
+    ]
+    for name, (command, priority) in PROGRAMS.items():
+        if name == "web":
+            lines += ["", f"[fcgi-program:{name}]", f"socket=tcp://{host}:{port}",
+                      "socket_backlog=1024"]
+        else:
+            lines += ["", f"[program:{name}]"]
+        lines += [
+            f"command={BIN / command}",
+            f"directory={ROOT}",
+            f"priority={priority}",
+            "autostart=true",
+            "autorestart=true",
+            f"startsecs={START_SECONDS}",
+            f"startretries={START_RETRIES}",
+            "stopsignal=TERM",
+            f"stopwaitsecs={STOP_WAIT_SECONDS}",
+            "stopasgroup=true",  # the worker's pool processes too
+            "killasgroup=true",
+            "redirect_stderr=true",
+            "stdout_logfile=NONE",
+            "stdout_events_enabled=true",  # to config.procman_logs
+            "environment=PYTHONUNBUFFERED=\"1\"",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def write_config(*, host: str, port: int) -> Path:
+    folder = runtime_dir(port)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "supervisord.conf"
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(build_config(host=host, port=port, folder=folder))
+    tmp.replace(path)
+    return path
+
+
+BANNER = """
+  Synthetic market starting (Ctrl-C stops everything):
+    dashboard   http://localhost:{port}/
+    REST API    http://localhost:{port}/api/v1/tickers
+    WebSocket   ws://localhost:{port}/ws
+    admin       http://localhost:{port}/admin/  (make superuser)
+    readiness   http://localhost:{port}/readyz
+  Processes: {programs} (restarted when they die);
+    supervisorctl -c {conf} status
+"""
+
+
+def main() -> int:
+    port = int(os.environ.get("PORT") or 3000)
+    host = os.environ.get("HOST") or "127.0.0.1"
+    python = str(BIN / "python")
+    steps = ([python, "-m", "config.ensure_database"],
+             [python, "manage.py", "migrate", "--noinput"],
+             [python, "manage.py", "collectstatic", "--noinput", "--verbosity", "0"])
+    try:
+        for step in steps:
+            returncode = subprocess.call(step, cwd=ROOT)
+            if returncode != 0:
+                return returncode
+    except KeyboardInterrupt:
+        return 128 + signal.SIGINT
+    conf = write_config(host=host, port=port)
+    print(BANNER.format(port=port, programs=", ".join(PROGRAMS), conf=conf), flush=True)
+    supervisord = str(BIN / "supervisord")
+    os.execv(supervisord, [supervisord, "-n", "-c", str(conf)])
+
+
+if __name__ == "__main__":
+    sys.exit(main())

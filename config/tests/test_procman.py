@@ -1,0 +1,297 @@
+"""``make run``: the port checked before anything starts, the service's processes under
+supervisord (``config.procman``), restarted when they die, the embedded servers too, and a
+Ctrl-C that stops everything and says so.
+
+The end-to-end tests run ``make run`` itself in a pseudo terminal (so Ctrl-C is a real one), on
+embedded servers in a temporary folder: they never touch the machine's PostgreSQL or Redis.
+"""
+
+import configparser
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import psycopg
+import pytest
+import redis
+
+from config import procman
+from config.embedded.postgres import EmbeddedPostgres
+from config.procman_logs import serve as serve_logs
+from ticks.testing.checks import assert_gap_free, bar_mismatches, grid_report
+from ticks.testing.services import free_port
+from ticks.testing.terminal import Terminal
+
+ROOT = Path(__file__).resolve().parents[2]
+VENV = Path(sys.executable).parent.parent
+SYMBOLS = ("ENERGY", "FINANCE", "HEALTH", "SYNTH", "TECH")
+PREFIX = "procman-e2e"
+
+
+def _make(*args: str) -> list[str]:
+    """``make`` on this virtualenv, without reinstalling the requirements."""
+    return ["make", "--no-print-directory", f"VENV={VENV}", "-o", f"{VENV}/bin/.installed",
+            *args]
+
+
+def _embedded_env(folder: Path, **extra: str) -> dict:
+    """No DATABASE_URL/REDIS_URL: `make run` starts its own servers in ``folder``."""
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
+    env.update(EMBEDDED_DATA_DIR=str(folder), DJANGO_SETTINGS_MODULE="config.settings.local",
+               MARKET_REDIS_PREFIX=PREFIX, CHANNEL_LAYER_PREFIX=f"{PREFIX}-asgi",
+               LOG_LEVEL="INFO", LOG_FORMAT="text", PYTHONUNBUFFERED="1", **extra)
+    return env
+
+
+@pytest.fixture
+def data_dir():
+    root = Path(tempfile.mkdtemp(prefix="sm-procman-test-"))
+    root.chmod(0o755)  # as root, PostgreSQL runs as its own user, which must get in
+    try:
+        yield root / "data"
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+# --- The configuration and the log listener ------------------------------------------------------
+
+
+def test_the_supervisord_configuration_runs_the_four_processes_as_before(tmp_path):
+    from daphne.cli import CommandLineInterface
+
+    conf = configparser.RawConfigParser()
+    conf.read_string(procman.build_config(host="127.0.0.1", port=3123, folder=tmp_path))
+    web = conf["fcgi-program:web"]
+    assert web["socket"] == "tcp://127.0.0.1:3123"  # supervisord binds it, once
+    daphne_argv = web["command"].split()
+    assert Path(daphne_argv[0]).name == "daphne"
+    args = CommandLineInterface().parser.parse_args(daphne_argv[1:])
+    assert (args.file_descriptor, args.websocket_timeout, args.ping_interval,
+            args.ping_timeout, args.application) == (0, -1, 5, 10, "config.asgi:application")
+    commands = {name: conf[f"program:{name}"]["command"].split()[1:]
+                for name in ("generator", "worker", "beat")}
+    assert commands["generator"][:7] == ["-A", "config", "worker", "-Q", "generation", "--pool",
+                                         "solo"]
+    assert commands["worker"][:7] == ["-A", "config", "worker", "-Q", "default", "--concurrency",
+                                      "2"]
+    assert commands["beat"][:3] == ["-A", "config", "beat"]
+    for section in ("fcgi-program:web", "program:generator", "program:worker", "program:beat"):
+        program = conf[section]
+        assert program["autorestart"] == "true" and int(program["startretries"]) >= 10
+        assert program["stopasgroup"] == program["killasgroup"] == "true"
+        assert program["stdout_events_enabled"] == "true"
+    # Stopped in this order (highest priority first), the log listener last.
+    order = sorted(conf.sections(), key=lambda s: -int(conf[s].get("priority", 999)))
+    assert [s.split(":")[1] for s in order if "priority" in conf[s]] == [
+        "beat", "web", "generator", "worker", "logs"]
+
+
+def test_the_log_listener_prefixes_whole_lines_with_the_process_name():
+    import io
+
+    def event(name: str, data: bytes) -> bytes:
+        payload = f"processname:{name} groupname:{name} pid:1 channel:stdout\n".encode() + data
+        return (f"ver:3.0 server:supervisor serial:1 pool:logs poolserial:1 "
+                f"eventname:PROCESS_LOG_STDOUT len:{len(payload)}\n").encode() + payload
+
+    stdin = io.BytesIO(event("generator", b"one\ntw") + event("web", "é\n".encode())
+                       + event("generator", b"o\n"))
+    stdout, out = io.BytesIO(), io.BytesIO()
+    serve_logs(stdin, stdout, out, ["web", "generator", "worker", "beat"])
+    assert out.getvalue().decode() == ("generator | one\nweb       | é\ngenerator | two\n")
+    assert stdout.getvalue() == b"READY\nRESULT 2\nOK" * 3 + b"READY\n"
+
+
+# --- A taken port -----------------------------------------------------------------------------------
+
+
+def test_make_run_on_a_taken_port_says_so_in_one_line_and_starts_nothing(data_dir):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        started = time.monotonic()
+        result = subprocess.run(_make("run", f"PORT={port}"), cwd=ROOT,
+                                env=_embedded_env(data_dir), capture_output=True, text=True,
+                                timeout=60)
+        elapsed = time.monotonic() - started
+    assert result.returncode != 0
+    assert elapsed < 10
+    output = (result.stdout + result.stderr).splitlines()
+    ours = [line for line in output if line.strip() and not line.startswith("make")]
+    assert len(ours) == 1, output
+    assert f"port {port} on 127.0.0.1 is taken" in ours[0]
+    assert not data_dir.exists()  # no embedded server started, nothing migrated
+
+
+# --- The whole service under `make run` -------------------------------------------------------------
+
+
+class Service:
+    """`make run` in a terminal, on embedded servers in a temporary folder."""
+
+    def __init__(self) -> None:
+        self.root = Path(tempfile.mkdtemp(prefix="sm-procman-e2e-"))
+        self.root.chmod(0o755)
+        self.data = self.root / "data"
+        self.port = free_port()
+        self.conf = self.data / f"procman-{self.port}" / "supervisord.conf"
+        self.terminal = Terminal(_make("run", f"PORT={self.port}"), cwd=ROOT,
+                                 env=_embedded_env(self.data))
+
+    def state(self) -> dict:
+        return json.loads((self.data / "services.json").read_text())
+
+    def ctl(self, *args: str) -> str:
+        return subprocess.run([str(VENV / "bin" / "supervisorctl"), "-c", str(self.conf), *args],
+                              capture_output=True, text=True, timeout=30).stdout.strip()
+
+    def pid(self, name: str) -> int:
+        return int(self.ctl("pid", name))
+
+    def redis(self) -> redis.Redis:
+        return redis.Redis.from_url(self.state()["redis_url"], socket_timeout=2)
+
+    def quote_ms(self, symbol: str = "SYNTH") -> int:
+        raw = self.redis().hget(f"{PREFIX}:quotes", symbol)
+        return json.loads(raw)["timestamp"] if raw else 0
+
+    def connect(self) -> psycopg.Connection:
+        return psycopg.connect(self.state()["database_url"].replace("postgres://", "postgresql://"),
+                               autocommit=True, connect_timeout=3)
+
+    def stored_until_ms(self) -> int:
+        with self.connect() as conn:
+            latest = conn.execute("SELECT max(time) FROM ticks_tick").fetchone()[0]
+        return int(latest.timestamp() * 1000) if latest else 0
+
+    def grid(self):
+        with self.connect() as conn, conn.cursor() as cur:
+            return grid_report(cur), bar_mismatches(cur)
+
+    def drained(self) -> bool:
+        client = self.redis()
+        return (int(client.get(f"{PREFIX}:buffer:ticks") or 0) == 0
+                and not client.exists(f"{PREFIX}:dirty", f"{PREFIX}:lock:flush",
+                                      f"{PREFIX}:lock:rollup"))
+
+    def ready(self) -> bool:
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/readyz", timeout=10) as answer:
+            return answer.status == 200
+
+    def close(self) -> None:
+        try:
+            self.terminal.close()
+        finally:
+            EmbeddedPostgres(self.data / "postgres", port=0).stop()  # if anything is left
+            shutil.rmtree(self.root, ignore_errors=True)
+
+
+def _until(predicate, *, timeout: float, what: str, service: Service) -> float:
+    """Seconds until ``predicate()`` holds (errors count as not yet)."""
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        try:
+            if predicate():
+                return time.monotonic() - started
+        except (OSError, redis.RedisError, psycopg.Error, ValueError):
+            pass
+        time.sleep(0.1)
+    raise AssertionError(f"not {what} within {timeout} s\n"
+                         f"{service.terminal.output()[-8000:]}")
+
+
+@pytest.fixture(scope="module")
+def service():
+    service = Service()
+    try:
+        service.terminal.wait_for(r"success: beat entered RUNNING", timeout=180)
+        _until(lambda: service.quote_ms() > 0 and service.stored_until_ms() > 0, timeout=60,
+               what="ticks generated and stored", service=service)
+        yield service
+    finally:
+        service.close()
+
+
+def _gap_free_so_far(service: Service) -> None:
+    """Every grid point stored so far, exactly once (the flushed ticks are a gap-free prefix)."""
+    report, _ = service.grid()
+    assert_gap_free(report, SYMBOLS, min_count=1)
+
+
+@pytest.mark.e2e
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["generator", "worker", "web"])
+def test_a_killed_process_comes_back_by_itself_within_10_s(service, name):
+    old = service.pid(name)
+    os.kill(old, signal.SIGKILL)
+    killed_ms = time.time() * 1000
+    back = {
+        # Ticks of after the kill: a new generator is generating.
+        "generator": lambda: service.quote_ms() > killed_ms + 500,
+        # Ticks of after the kill stored: a new worker is flushing.
+        "worker": lambda: service.stored_until_ms() > killed_ms + 500,
+        "web": service.ready,
+    }[name]
+    seconds = _until(lambda: back() and service.pid(name) not in (0, old), timeout=10,
+                     what=f"{name} back", service=service)
+    print(f"{name} back {seconds:.1f} s after SIGKILL")
+    assert f"exited: {name} (terminated by SIGKILL; not expected)" in service.terminal.output()
+    _gap_free_so_far(service)
+
+
+@pytest.mark.e2e
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["Valkey", "PostgreSQL"])
+def test_a_killed_embedded_server_comes_back(service, name):
+    if name == "Valkey":
+        old = service.state()["valkey_pid"]
+    else:
+        old = int((service.data / "postgres" / "postmaster.pid").read_text().split()[0])
+    since = len(service.terminal.output())
+    os.kill(old, signal.SIGKILL)
+    killed, killed_ms = time.monotonic(), time.time() * 1000
+    restarted = service.terminal.wait_for(rf"embedded {name} restarted \(pid \d+\), ([\d.]+) s "
+                                          "after it died", timeout=30, since=since)
+    # The service carries on: new ticks generated (through Redis) and stored (in PostgreSQL).
+    _until(lambda: service.quote_ms() > killed_ms + 500
+           and service.stored_until_ms() > killed_ms + 500, timeout=60,
+           what=f"ticks generated and stored after {name} came back", service=service)
+    print(f"embedded {name} restarted {restarted.group(1)} s after SIGKILL; ticks generated and "
+          f"stored again after {time.monotonic() - killed:.1f} s")
+    _gap_free_so_far(service)
+
+
+@pytest.mark.e2e
+@pytest.mark.slow
+def test_every_grid_point_once_and_ctrl_c_stops_everything_cleanly(service):
+    """Last (it stops the service): the generator stopped and the buffer drained, every grid
+    point since the start is stored exactly once and the bars match the ticks; then Ctrl-C."""
+    service.ctl("stop", "generator")
+    _until(service.drained, timeout=60, what="the buffer drained", service=service)
+    time.sleep(2.5)  # one more bar refresh
+    report, mismatched_bars = service.grid()
+    assert_gap_free(report, SYMBOLS, min_count=100)
+    assert mismatched_bars == 0
+    since = len(service.terminal.output())
+    service.terminal.ctrl_c()
+    assert service.terminal.wait(timeout=90) == 0
+    after = service.terminal.output()[since:]
+    lines = [line for line in after.splitlines() if line.strip()]
+    assert lines[-1].endswith("config.supervisor [-] stopped"), after
+    assert not re.search(r"^make(\[\d+\])?: \*\*\*", after, re.MULTILINE), after
+    for earlier, later in (("stopped: beat", "stopped: web"), ("stopped: web", "stopped: worker"),
+                           ("stopped: worker", "stopping the embedded servers"),
+                           ("stopping the embedded servers", "embedded servers stopped")):
+        assert after.index(earlier) < after.index(later), after
+    assert not (service.data / "services.json").exists()
+    assert not (service.data / "postgres" / "postmaster.pid").exists()
