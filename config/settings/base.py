@@ -48,6 +48,8 @@ MIDDLEWARE = [
     # Static files (the dashboard's JS and CSS, the admin's) straight from daphne: WhiteNoise.
     "marketsite.static_serving.StaticFilesMiddleware",
     "marketsite.middleware.RequestIdMiddleware",
+    # A NUL byte in a path, query, form or cookie is a 400 before PostgreSQL sees it.
+    "marketsite.middleware.NulByteMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
