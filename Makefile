@@ -5,6 +5,9 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PORT ?= 3000
 export PORT
+# Address daphne binds to (Procfile): loopback unless HOST says otherwise (e.g. HOST=0.0.0.0).
+HOST ?= 127.0.0.1
+export HOST
 
 .PHONY: run serve _migrate _createsuperuser test test-system-deps install database migrate superuser bench clean clean-data
 

@@ -21,6 +21,14 @@ SECRET_KEY = env("DJANGO_SECRET_KEY", default="")
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 PORT = env.int("PORT", default=3000)
+# Address `make run` binds daphne to (the Procfile passes it): loopback unless told otherwise, so a
+# development server with DEBUG on is not reachable from the network. The Docker image binds
+# 0.0.0.0 inside its container.
+HOST = env("HOST", default="127.0.0.1")
+# Error pages and reports: URL passwords (DATABASE_URL, REDIS_URL) removed from the settings,
+# request metadata, frame variables and exception messages, besides Django's own hiding.
+DEFAULT_EXCEPTION_REPORTER_FILTER = "config.redaction.ExceptionReporterFilter"
+DEFAULT_EXCEPTION_REPORTER = "config.redaction.ExceptionReporter"
 
 INSTALLED_APPS = [
     "daphne",  # must precede staticfiles so `runserver` is the ASGI one
@@ -82,12 +90,13 @@ TEMPLATES = [
 # --- Database -----------------------------------------------------------------------------------
 # DATABASE_URL and REDIS_URL when set; otherwise the embedded servers that `make run` (or the test
 # session) runs, found in EMBEDDED_DATA_DIR/services.json. Settings never start a server.
-SERVICES = services.resolve(
+# Lower case, so it is not a setting: it holds the URLs with their passwords.
+_services = services.resolve(
     database_url=env("DATABASE_URL", default=""),
     redis_url=env("REDIS_URL", default=""),
     folder=services.data_dir(env("EMBEDDED_DATA_DIR", default="")),
 )
-DATABASES = {"default": env.db_url_config(SERVICES.database_url)}
+DATABASES = {"default": env.db_url_config(_services.database_url)}
 DATABASES["default"]["ENGINE"] = "django.db.backends.postgresql"
 DATABASES["default"].setdefault("OPTIONS", {})
 # Fail fast when the database is down: the pipeline buffers and retries instead of hanging.
@@ -104,7 +113,7 @@ if DATABASE_POOL_MAX_SIZE > 0:
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis: cache, Celery broker, channel layer, live state --------------------------------------
-REDIS_URL = SERVICES.redis_url
+REDIS_URL = _services.redis_url
 # Redis pub/sub ignores database numbers, so parallel stacks (tests, benchmarks) need their own
 # channel-layer prefix as well as their own db number.
 CHANNEL_LAYER_PREFIX = env("CHANNEL_LAYER_PREFIX", default="asgi")

@@ -147,14 +147,14 @@ def json_stream():
     config = build_logging(level="INFO", fmt="json")
     configurator = logging.config.DictConfigurator({})
     formatter = configurator.configure_formatter(dict(config["formatters"]["json"]))
-    request_filter = configurator.configure_filter(dict(config["filters"]["request_id"]))
     assert config["handlers"]["console"]["formatter"] == "json"
-    assert config["handlers"]["console"]["filters"] == ["request_id"]
+    assert config["handlers"]["console"]["filters"] == ["request_id", "redact_credentials"]
 
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
     handler.setFormatter(formatter)
-    handler.addFilter(request_filter)
+    for name in config["handlers"]["console"]["filters"]:
+        handler.addFilter(configurator.configure_filter(dict(config["filters"][name])))
     loggers = [logging.getLogger("marketsite.tests.json"), logging.getLogger(ACCESS_LOGGER)]
     saved = [(lg.level, lg.propagate) for lg in loggers]
     for lg in loggers:
