@@ -83,6 +83,13 @@ def parse_rate(rate: str | None) -> tuple[int, int] | None:
     return limit, period_ms
 
 
+def client_ip(request) -> str | None:
+    """The client's address as the rate limits see it: ``REMOTE_ADDR``, or the entry of
+    ``X-Forwarded-For`` that ``API_NUM_PROXIES`` trusted proxies name (DRF's ``get_ident``).
+    Also django-axes' ``AXES_CLIENT_IP_CALLABLE``, so login lockouts count the same clients."""
+    return BaseThrottle().get_ident(request)
+
+
 class ClientRateThrottle(BaseThrottle):
     """Allows a request or not, in one Redis round trip: ``allow_request`` blocks (sync views),
     ``allow_request_async`` awaits the running loop's asyncio client (``api.fast``)."""

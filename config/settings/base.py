@@ -3,6 +3,7 @@
 Every variable is listed, with its default, in ``.env.example`` and the README.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -43,6 +44,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",  # Swagger UI's files, served locally (no CDN)
     "corsheaders",
     "channels",
+    "axes",  # admin login lockout (see "Admin login" below)
     "ticks",
     "api",
     "streaming",
@@ -64,6 +66,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Answers a locked-out login attempt (django-axes); after the authentication middleware.
+    "axes.middleware.AxesMiddleware",
     # Last: makes the chain run in one thread under daphne (see its docstring).
     "marketsite.middleware.SyncChainMiddleware",
 ]
@@ -261,6 +265,28 @@ WHITENOISE_USE_FINDERS = True
 # Lifetime of the signed read-only token the dashboard page gets for the REST API and /ws when
 # API_KEYS_REQUIRED is on; the page renews it at half-life, so 10 minutes only bounds a leak.
 DASHBOARD_TOKEN_MAX_AGE_S = 600
+
+# --- Admin login ------------------------------------------------------------------------------
+# django-axes locks a username from one client IP out after LOGIN_FAILURE_LIMIT failed logins in a
+# row, for LOGIN_LOCKOUT_MINUTES (429); the client IP is the rate limiter's (API_NUM_PROXIES).
+# Every failed login is logged (username and IP, never the password: marketsite.login_audit).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # first: refuses locked-out attempts
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_LOCKOUT_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_CLIENT_IP_CALLABLE = "api.throttling.client_ip"
+AXES_RESET_ON_SUCCESS = True
+AXES_VERBOSE = False  # our own line per failure (marketsite.login_audit) instead of axes' lines
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+     "OPTIONS": {"min_length": 12}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
 
 # --- Internationalization -----------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"
