@@ -173,6 +173,28 @@ def test_the_dashboard_token_when_keys_are_required(client):
     assert response.json()["error"]["code"] == "invalid_token"
 
 
+@pytest.mark.usefixtures("required")
+@pytest.mark.parametrize("method", ["post", "put", "patch", "delete"])
+def test_the_dashboard_token_is_read_only(client, method):
+    token = dashboard_token_issue()
+    response = getattr(client, method)("/api/v1/tickers", HTTP_X_DASHBOARD_TOKEN=token)
+    assert response.status_code == status.HTTP_401_UNAUTHORIZED
+    assert response.json()["error"]["code"] == "invalid_token"
+    assert client.head("/api/v1/tickers", HTTP_X_DASHBOARD_TOKEN=token).status_code == 200
+
+
+@pytest.mark.usefixtures("required")
+def test_each_dashboard_token_has_its_own_rate_limit(client, settings):
+    settings.API_RATE_LIMIT_DASHBOARD = "2/minute"
+    first, second = dashboard_token_issue(), dashboard_token_issue()
+    assert [client.get("/api/v1/time", HTTP_X_DASHBOARD_TOKEN=first).status_code
+            for _ in range(3)] == [200, 200, 429]
+    limited = client.get("/api/v1/time", HTTP_X_DASHBOARD_TOKEN=first)
+    assert limited.json()["error"]["code"] == "rate_limited"
+    assert limited["X-RateLimit-Limit"] == "2"
+    assert client.get("/api/v1/time", HTTP_X_DASHBOARD_TOKEN=second).status_code == 200
+
+
 def test_a_stale_dashboard_token_is_ignored_when_keys_are_optional(client):
     assert client.get("/api/v1/tickers", HTTP_X_DASHBOARD_TOKEN="stale").status_code == 200
 

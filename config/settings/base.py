@@ -211,6 +211,8 @@ CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=[])
 # Requests per client (API key, else IP) as "<n>/<second|minute|hour|day>"; empty = no limit.
 API_RATE_LIMIT_ANON = env("API_RATE_LIMIT_ANON", default="600/minute")
 API_RATE_LIMIT_KEY = env("API_RATE_LIMIT_KEY", default="6000/minute")
+# Per dashboard token (each page's token counts on its own; a page needs a few requests a minute).
+API_RATE_LIMIT_DASHBOARD = env("API_RATE_LIMIT_DASHBOARD", default="120/minute")
 # Reverse proxies in front of daphne whose X-Forwarded-For entry names the client (0: none).
 API_NUM_PROXIES = env.int("API_NUM_PROXIES", default=0)
 
@@ -265,6 +267,9 @@ WHITENOISE_USE_FINDERS = True
 # Lifetime of the signed read-only token the dashboard page gets for the REST API and /ws when
 # API_KEYS_REQUIRED is on; the page renews it at half-life, so 10 minutes only bounds a leak.
 DASHBOARD_TOKEN_MAX_AGE_S = 600
+# With API_KEYS_REQUIRED the dashboard and its token are for signed-in users only, unless this
+# makes them public on purpose (whoever opens the page can then read what it shows).
+DASHBOARD_PUBLIC = env.bool("DASHBOARD_PUBLIC", default=False)
 
 # --- Admin login ------------------------------------------------------------------------------
 # django-axes locks a username from one client IP out after LOGIN_FAILURE_LIMIT failed logins in a
