@@ -28,8 +28,10 @@ def redact_urls(text: str) -> str:
 def _redacted_value(value):
     """Strings redacted; any other value whose repr holds a credential becomes its redacted
     repr (a debug page shows the repr anyway)."""
-    if isinstance(value, str):
-        return redact_urls(value)
+    if isinstance(value, str):  # also lazy strings (str() them: the regex needs a real one)
+        text = str(value)
+        cleaned = redact_urls(text)
+        return value if cleaned == text else cleaned
     if isinstance(value, (int, float, bool, type(None))):
         return value
     try:
