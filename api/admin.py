@@ -1,10 +1,11 @@
 """API keys in the admin: created with a name, the key shown once on the next page, revoked
-with an action. Only a SHA-256 of a key is stored."""
+with an action (or deleted), which also closes the key's open ``/ws`` connections. Only a
+SHA-256 of a key is stored."""
 
 from django.contrib import admin, messages
 from django.template.response import TemplateResponse
 
-from .keys import api_key_revoke, new_key_material
+from .keys import api_key_delete, api_key_revoke, new_key_material
 from .models import ApiKey
 
 
@@ -42,6 +43,12 @@ class ApiKeyAdmin(admin.ModelAdmin):
         response = TemplateResponse(request, "admin/api/apikey/created.html", context)
         response["Cache-Control"] = "no-store"
         return response
+
+    def delete_model(self, request, obj):
+        api_key_delete(keys=ApiKey.objects.filter(pk=obj.pk))
+
+    def delete_queryset(self, request, queryset):
+        api_key_delete(keys=queryset)
 
     @admin.action(description="Revoke the selected keys")
     def revoke(self, request, queryset):

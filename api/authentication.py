@@ -18,7 +18,7 @@ class KeyCredential:
 
 @dataclass(frozen=True)
 class DashboardCredential:
-    pass
+    token_id: str  # rate limits count per token
 
 
 def presented_key(request) -> str | None:
@@ -49,20 +49,25 @@ class ApiKeyAuthentication(BaseAuthentication):
         return 'Bearer realm="api"'
 
 
+READ_METHODS = ("GET", "HEAD")
+
+
 class DashboardTokenAuthentication(BaseAuthentication):
-    """The dashboard page's signed token. When keys are not required an expired one is ignored
-    (the page works either way); when they are, it is a 401 the page answers by renewing it."""
+    """The dashboard page's signed token, for reading only (GET, HEAD). When keys are not
+    required an expired one is ignored (the page works either way); when they are, it is a 401
+    the page answers by renewing it."""
 
     def authenticate(self, request):
         token = request.META.get("HTTP_X_DASHBOARD_TOKEN")
         if not token:
             return None
         try:
-            from marketsite.tokens import dashboard_token_valid
+            from marketsite.tokens import dashboard_token_id
         except ImportError:
             return None
-        if dashboard_token_valid(token):
-            return AnonymousUser(), DashboardCredential()
+        token_id = dashboard_token_id(token)
+        if token_id is not None and request.method in READ_METHODS:
+            return AnonymousUser(), DashboardCredential(token_id)
         if settings.API_KEYS_REQUIRED:
             raise AuthenticationFailed("The dashboard token is not valid or has expired.",
                                        code="invalid_token")

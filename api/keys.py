@@ -1,19 +1,32 @@
-"""API keys: creation, revocation and lookup (services), and ``verify_key`` for ``/ws``.
+"""API keys: creation, revocation and lookup (services), and ``key_lookup``/``key_active`` for
+``/ws``.
 
 A key is ``sm_`` + 43 random URL-safe characters (256 bits). Only its SHA-256 is stored: a key
 that random needs no slow password hash, and the digest is looked up directly. Lookups are
-cached in the process for ``CACHE_SECONDS``, so a revoked key stops working within that time
-everywhere (at once in the process that revoked it).
+cached in the process for ``CACHE_SECONDS``, so a revoked key stops working on REST within that
+time everywhere (at once in the process that revoked it).
+
+Open WebSocket connections are told at once, in every process: revoking (or deleting) keys
+publishes ``{"type": REVOKED_MESSAGE_TYPE}`` on the channel layer to each key's group
+(``key_group(key_id)``), which every ``/ws`` connection opened with that key has joined; the
+connection is then closed (``streaming``).
 """
 
 import hashlib
+import logging
 import secrets
 import time
 
-from django.db import connection
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.db import connection, transaction
 from django.utils import timezone
 
 from .models import ApiKey
+
+logger = logging.getLogger(__name__)
+
+REVOKED_MESSAGE_TYPE = "apikey.revoked"
 
 KEY_PREFIX = "sm_"
 SHOWN_PREFIX_LENGTH = 11  # "sm_" and 8 characters of the key
@@ -40,11 +53,59 @@ def api_key_create(*, name: str) -> tuple[ApiKey, str]:
     return ApiKey.objects.create(name=name, prefix=prefix, key_hash=digest), raw
 
 
+def key_group(key_id: int) -> str:
+    """The channel-layer group of the ``/ws`` connections opened with key ``key_id``."""
+    return f"apikey.{int(key_id)}"
+
+
+def _announce_revoked(key_ids: list[int]) -> None:
+    """Tell every process's ``/ws`` connections of these keys (after the commit, so that a
+    connection checking its key at that moment sees it revoked). A failure is logged: the
+    revocation itself stands, REST refuses the key within ``CACHE_SECONDS``."""
+    if not key_ids:
+        return
+
+    async def send_all() -> None:
+        layer = get_channel_layer()
+        for key_id in key_ids:
+            await layer.group_send(key_group(key_id), {"type": REVOKED_MESSAGE_TYPE,
+                                                       "key_id": key_id})
+
+    try:
+        async_to_sync(send_all)()
+    except Exception:
+        logger.exception("could not announce the revocation of API keys %s to open WebSocket "
+                         "connections", key_ids)
+    else:
+        logger.info("API keys %s revoked: their WebSocket connections are being closed", key_ids)
+
+
 def api_key_revoke(*, keys) -> int:
-    """Revoke the given keys (a queryset); returns how many were still active."""
-    count = keys.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
+    """Revoke the given keys (a queryset); returns how many were still active. Their open
+    ``/ws`` connections are closed once the transaction commits."""
+    with transaction.atomic():
+        ids = list(keys.filter(revoked_at__isnull=True).values_list("id", flat=True))
+        count = ApiKey.objects.filter(id__in=ids, revoked_at__isnull=True).update(
+            revoked_at=timezone.now())
+        transaction.on_commit(lambda: _announce_revoked(ids))
     _cache.clear()
     return count
+
+
+def api_key_delete(*, keys) -> int:
+    """Delete the given keys (a queryset); their open ``/ws`` connections are closed too."""
+    with transaction.atomic():
+        ids = list(keys.values_list("id", flat=True))
+        count, _ = ApiKey.objects.filter(id__in=ids).delete()
+        transaction.on_commit(lambda: _announce_revoked(ids))
+    _cache.clear()
+    return count
+
+
+def key_active(key_id: int) -> bool:
+    """Whether key ``key_id`` is active now (no cache: a ``/ws`` connection checks it once more
+    after joining its key's group, so a revocation in between is not missed)."""
+    return ApiKey.objects.filter(id=key_id, revoked_at__isnull=True).exists()
 
 
 def _well_formed(raw: str) -> bool:

@@ -1,4 +1,5 @@
-"""Rate limits per API key, or per client IP without one, on the shared Redis.
+"""Rate limits per API key, per dashboard token, or per client IP without either, on the shared
+Redis.
 
 A DRF throttle running the generic cell rate algorithm (GCRA) in one Lua script: one round trip
 and one small key per client, a smooth limit (no double burst at window edges, unlike fixed
@@ -18,7 +19,7 @@ from rest_framework.throttling import BaseThrottle
 
 from ticks.redis_store import get_redis, key
 
-from .authentication import KeyCredential
+from .authentication import DashboardCredential, KeyCredential
 
 logger = logging.getLogger(__name__)
 
@@ -83,6 +84,13 @@ def parse_rate(rate: str | None) -> tuple[int, int] | None:
     return limit, period_ms
 
 
+def client_ip(request) -> str | None:
+    """The client's address as the rate limits see it: ``REMOTE_ADDR``, or the entry of
+    ``X-Forwarded-For`` that ``API_NUM_PROXIES`` trusted proxies name (DRF's ``get_ident``).
+    Also django-axes' ``AXES_CLIENT_IP_CALLABLE``, so login lockouts count the same clients."""
+    return BaseThrottle().get_ident(request)
+
+
 class ClientRateThrottle(BaseThrottle):
     """Allows a request or not, in one Redis round trip: ``allow_request`` blocks (sync views),
     ``allow_request_async`` awaits the running loop's asyncio client (``api.fast``)."""
@@ -94,6 +102,9 @@ class ClientRateThrottle(BaseThrottle):
         """``(limit, keys, args, prefetching)`` of the script call; None when unlimited."""
         if isinstance(request.auth, KeyCredential):
             rate, ident = settings.API_RATE_LIMIT_KEY, f"key:{request.auth.key_id}"
+        elif isinstance(request.auth, DashboardCredential):
+            rate = settings.API_RATE_LIMIT_DASHBOARD
+            ident = f"dashboard:{request.auth.token_id}"
         else:
             rate, ident = settings.API_RATE_LIMIT_ANON, f"ip:{self.get_ident(request)}"
         parsed = parse_rate(rate)

@@ -8,6 +8,8 @@ lines written from async code and from libraries.
 import contextvars
 import logging
 
+from config.redaction import redact_urls
+
 request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 
 
@@ -16,6 +18,26 @@ class RequestIdFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         record.request_id = request_id_var.get()
+        return True
+
+
+class RedactCredentialsFilter(logging.Filter):
+    """Removes URL passwords from the message and the exception text of every record (a
+    connection error may quote ``DATABASE_URL`` or ``REDIS_URL``)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # a bad format string: leave it to the formatter to report
+            return True
+        cleaned = redact_urls(message)
+        if cleaned != message:
+            record.msg, record.args = cleaned, None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact_urls(record.exc_text)
+            record.exc_info = None  # formatters use exc_text, now redacted
         return True
 
 
@@ -36,17 +58,23 @@ def build_logging(*, level: str, fmt: str) -> dict:
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "filters": {"request_id": {"()": "config.logging.RequestIdFilter"}},
+        "filters": {
+            "request_id": {"()": "config.logging.RequestIdFilter"},
+            "redact_credentials": {"()": "config.logging.RedactCredentialsFilter"},
+        },
         "formatters": formatters,
         "handlers": {
             "console": {
                 "class": "logging.StreamHandler",
                 "formatter": fmt,
-                "filters": ["request_id"],
+                "filters": ["request_id", "redact_credentials"],
             },
         },
         "root": {"handlers": ["console"], "level": level},
         "loggers": {
+            # Django's default handlers (an unfiltered console under DEBUG, mail_admins) removed:
+            # its records reach the root handler, once, with credentials redacted.
+            "django": {"level": level},
             # One line per request comes from our middleware; Django's own is noisier.
             "django.server": {"level": "WARNING"},
             "daphne": {"level": "WARNING" if level == "INFO" else level},

@@ -1,9 +1,11 @@
-"""Request ids and one access-log line per request."""
+"""Request ids and one access-log line per request; NUL bytes refused before anything reads them."""
 
 import logging
 import re
 import time
 import uuid
+
+from django.core.exceptions import BadRequest
 
 from config.logging import request_id_var
 
@@ -45,6 +47,45 @@ class RequestIdMiddleware:
             return response
         finally:
             request_id_var.reset(token)
+
+
+NUL = "\x00"
+# The API validates its own parameters and names the bad one in its error envelope
+# (``invalid_date``, ``unknown_ticker`` ...): its query strings and paths are left to it.
+API_PREFIX = "/api/"
+
+
+def _has_nul(query) -> bool:
+    """True when a key or a value of a ``QueryDict`` holds a NUL byte."""
+    return any(NUL in name or any(NUL in value for value in values)
+               for name, values in query.lists())
+
+
+class NulByteMiddleware:
+    """Answers 400 (``BadRequest``, rendered by ``handler400``) to a request whose path, query
+    string, form fields or cookies hold a NUL byte, before any view, filter, search or form hands
+    the value to PostgreSQL, which refuses it in text with an error (a 500 otherwise).
+
+    A NUL is never meaningful in this service's input, so refusing the request changes nothing
+    that a valid request could mean. Cookies are checked on every path (the session middleware
+    looks the session key up in the database); paths, query strings and forms everywhere but
+    under ``/api/`` (see ``API_PREFIX``). File uploads are not read here.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if any(NUL in name or NUL in value for name, value in request.COOKIES.items()):
+            raise BadRequest("A cookie holds a NUL byte.")
+        if not request.path.startswith(API_PREFIX):
+            if NUL in request.path:
+                raise BadRequest("The path holds a NUL byte.")
+            if _has_nul(request.GET):
+                raise BadRequest("A query parameter holds a NUL byte.")
+            if request.method == "POST" and _has_nul(request.POST):
+                raise BadRequest("A form field holds a NUL byte.")
+        return self.get_response(request)
 
 
 class SyncChainMiddleware:

@@ -1,6 +1,7 @@
 """The dashboard page and its token, and the health endpoints."""
 
 from django.conf import settings
+from django.contrib.auth.views import redirect_to_login
 from django.http import JsonResponse
 from django.shortcuts import render
 from django.urls import get_script_prefix, reverse
@@ -10,14 +11,17 @@ from django.views.decorators.http import require_GET
 
 from .dashboard import TIMEFRAMES, dashboard_state
 from .health import readiness
-from .tokens import HEADER, QUERY_PARAM, dashboard_token_issue
+from .tokens import HEADER, QUERY_PARAM, dashboard_access_allowed, dashboard_token_issue
 
 
 @require_GET
 @never_cache  # the page carries a short-lived token and the latest prices
 def dashboard(request):
     """``/``, ``/?ticker=SYNTH&timeframe=5m``: 404 (with the page and a message) for an unknown
-    ticker; an unknown timeframe falls back to 1m."""
+    ticker; an unknown timeframe falls back to 1m. With API keys required and the dashboard not
+    public, only for a signed-in user (others are sent to the admin's login)."""
+    if not dashboard_access_allowed(request):
+        return redirect_to_login(request.get_full_path(), reverse("admin:login"))
     now = timezone.now()
     state = dashboard_state(ticker=request.GET.get("ticker", ""),
                             timeframe=request.GET.get("timeframe", ""), now=now)
@@ -56,7 +60,12 @@ def dashboard(request):
 @require_GET
 @never_cache
 def dashboard_token(request):
-    """A fresh dashboard token, for the page to renew its own before it expires."""
+    """A fresh dashboard token, for the page to renew its own before it expires (403 where the
+    dashboard itself would not be shown)."""
+    if not dashboard_access_allowed(request):
+        return JsonResponse({"error": {"code": "sign_in_required", "message": (
+            "API keys are required: sign in to get a dashboard token, or use an API key.")}},
+            status=403)
     return JsonResponse({"token": dashboard_token_issue(),
                          "expires_in": settings.DASHBOARD_TOKEN_MAX_AGE_S})
 

@@ -1,23 +1,41 @@
-"""Who may open ``/ws`` when ``API_KEYS_REQUIRED`` is on.
+"""Who may open ``/ws`` when ``API_KEYS_REQUIRED`` is on, and the watch that closes a connection
+when its API key is revoked.
 
 A client presents an API key as the ``api_key`` query parameter or the ``X-API-Key`` header
 (scripts), or the dashboard page's short-lived signed token as the ``token`` query parameter
 (browsers cannot set headers on a WebSocket). Checking a key is the API app's business: this
-module calls ``api.keys.verify_key(raw: str) -> bool`` (synchronous, may query the database,
-so it runs off the event loop) and ``marketsite.tokens.dashboard_token_valid(token) -> bool``.
-Either missing means no credential of that kind is accepted (fail closed).
+module calls ``api.keys.key_lookup(raw) -> key id | None`` and ``api.keys.key_active(id)``
+(synchronous, may query the database, so they run off the event loop),
+``api.keys.key_group(id)`` (the channel-layer group a key's revocation is announced to) and
+``marketsite.tokens.dashboard_token_valid(token) -> bool``. Either app missing means no
+credential of that kind is accepted (fail closed).
+
+A connection opened with an API key (keys required) joins its key's group; on ``apikey.revoked`` the consumer closes it with
+``KEY_REVOKED_CLOSE_CODE``. The group is joined before the key is checked once more, uncached,
+so a revocation committed at any moment after the first check is seen one way or the other.
 """
 
+import asyncio
 import logging
+from dataclasses import dataclass
 from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
 from django.conf import settings
 
 logger = logging.getLogger(__name__)
 
 MAX_CREDENTIAL_LEN = 512
 UNAUTHORIZED_CLOSE_CODE = 4401
+KEY_REVOKED_CLOSE_CODE = 4403
+KEY_REVOKED_MESSAGE_TYPE = "apikey.revoked"  # api.keys.REVOKED_MESSAGE_TYPE
+
+
+@dataclass(frozen=True)
+class Access:
+    allowed: bool
+    key_id: int | None = None  # the API key the connection was opened with
 
 
 def credentials(scope) -> tuple[str | None, str | None]:
@@ -33,14 +51,27 @@ def credentials(scope) -> tuple[str | None, str | None]:
     return key or None, token or None
 
 
-def verify_api_key(raw: str) -> bool:
+def lookup_api_key(raw: str) -> int | None:
     try:
-        from api.keys import verify_key
+        from api.keys import key_lookup
     except ImportError:
-        logger.error("API_KEYS_REQUIRED is on but api.keys.verify_key is missing: "
-                     "refusing every API key")
+        logger.error("api.keys.key_lookup is missing: refusing every API key")
+        return None
+    return key_lookup(raw)
+
+
+def api_key_active(key_id: int) -> bool:
+    try:
+        from api.keys import key_active
+    except ImportError:
         return False
-    return bool(verify_key(raw))
+    return bool(key_active(key_id))
+
+
+def api_key_group(key_id: int) -> str:
+    from api.keys import key_group
+
+    return key_group(key_id)
 
 
 def verify_dashboard_token(token: str) -> bool:
@@ -51,11 +82,59 @@ def verify_dashboard_token(token: str) -> bool:
     return bool(dashboard_token_valid(token))
 
 
-async def connection_allowed(scope) -> bool:
+async def connection_access(scope) -> Access:
     if not settings.API_KEYS_REQUIRED:
-        return True
+        return Access(True)
     key, token = credentials(scope)
-    if key and len(key) <= MAX_CREDENTIAL_LEN and await database_sync_to_async(
-            verify_api_key)(key):
-        return True
-    return bool(token) and len(token) <= MAX_CREDENTIAL_LEN and verify_dashboard_token(token)
+    if key and len(key) <= MAX_CREDENTIAL_LEN:
+        key_id = await database_sync_to_async(lookup_api_key)(key)
+        if key_id is not None:
+            return Access(True, key_id)
+    return Access(bool(token) and len(token) <= MAX_CREDENTIAL_LEN
+                  and verify_dashboard_token(token))
+
+
+class KeyWatch:
+    """Waits for the revocation of one API key on the channel layer (any process may announce
+    it) and then calls ``on_revoked`` once."""
+
+    def __init__(self, key_id: int, on_revoked) -> None:
+        self.key_id = key_id
+        self.on_revoked = on_revoked
+        self.layer = get_channel_layer()
+        self.group = api_key_group(key_id)
+        self.channel: str | None = None
+        self.reader: asyncio.Task | None = None
+
+    async def start(self) -> bool:
+        """Join the key's group, then check the key again: False if it is revoked by now."""
+        if self.layer is None:
+            logger.warning("no channel layer: a revoked key's WebSocket stays open")
+            return await database_sync_to_async(api_key_active)(self.key_id)
+        self.channel = await self.layer.new_channel("apikey.")
+        # One receive always pending, cancelled only to stop (as in streaming.hub).
+        self.reader = asyncio.get_running_loop().create_task(self._read())
+        await self.layer.group_add(self.group, self.channel)
+        return await database_sync_to_async(api_key_active)(self.key_id)
+
+    async def _read(self) -> None:
+        while True:
+            message = await self.layer.receive(self.channel)
+            if message.get("type") == KEY_REVOKED_MESSAGE_TYPE:
+                await self.on_revoked()
+                return
+
+    async def stop(self) -> None:
+        reader, self.reader = self.reader, None
+        if reader is not None and not reader.done() and reader is not asyncio.current_task():
+            reader.cancel()
+            try:
+                await reader
+            except (asyncio.CancelledError, Exception):
+                pass
+        if self.channel is not None:
+            channel, self.channel = self.channel, None
+            try:
+                await self.layer.group_discard(self.group, channel)
+            except Exception:
+                logger.warning("leaving an API key's group failed", exc_info=True)

@@ -51,10 +51,17 @@ class MarketConsumer(AsyncWebsocketConsumer):
 
     session: Session | None = None
     outbox: Outbox | None = None
+    key_watch: auth.KeyWatch | None = None
 
     async def connect(self) -> None:
         await self.accept()
-        if not await auth.connection_allowed(self.scope):
+        access = await auth.connection_access(self.scope)
+        if access.allowed and access.key_id is not None:
+            self.key_watch = auth.KeyWatch(access.key_id, on_revoked=self._key_revoked)
+            if not await self.key_watch.start():  # revoked since the first check
+                await self._key_revoked()
+                return
+        if not access.allowed:
             await self.send(text_data=protocol.error(
                 ErrorCode.UNAUTHORIZED, "a valid API key is required: pass it as the api_key "
                 "query parameter or the X-API-Key header").text)
@@ -94,7 +101,22 @@ class MarketConsumer(AsyncWebsocketConsumer):
     def _error(self, e: ProtocolError) -> None:
         self.outbox.put(protocol.error(e.code, e.message, **e.extra))
 
+    async def _key_revoked(self) -> None:
+        """The connection's API key was revoked (in any process): no more data, an error, then
+        close code 4403."""
+        if self.outbox is not None:
+            self.outbox.abort()  # drop what is queued; nothing more is written
+            await self.outbox.close()
+        if self.session is not None:
+            await self.session.close()
+        logger.info("closing a WebSocket connection: its API key was revoked")
+        await self.send(text_data=protocol.error(
+            ErrorCode.KEY_REVOKED, "the API key of this connection was revoked").text)
+        await self.close(code=auth.KEY_REVOKED_CLOSE_CODE)
+
     async def disconnect(self, code) -> None:
+        if self.key_watch is not None:
+            await self.key_watch.stop()
         if self.session is not None:
             await self.session.close()
         if self.outbox is not None:

@@ -31,6 +31,7 @@ class ErrorCode:
     REPLAY_UNAVAILABLE = "replay_unavailable"
     SLOW_CLIENT = "slow_client"
     UNAUTHORIZED = "unauthorized"
+    KEY_REVOKED = "key_revoked"
     UNAVAILABLE = "unavailable"
 
 

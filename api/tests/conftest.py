@@ -32,6 +32,7 @@ def api_state(settings):
     settings.API_KEYS_REQUIRED = False
     settings.API_RATE_LIMIT_ANON = UNLIMITED
     settings.API_RATE_LIMIT_KEY = UNLIMITED
+    settings.API_RATE_LIMIT_DASHBOARD = UNLIMITED
     clear_market_keys()
     directory.reset()
     keys.reset_cache()

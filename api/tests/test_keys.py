@@ -59,6 +59,72 @@ def test_the_admin_revokes_keys(admin_client):
     assert key.revoked_at is not None and not verify_key(raw)
 
 
+class GroupListener:
+    """A channel of the real (Redis) channel layer in the key groups of ``key_ids``."""
+
+    def __init__(self, key_ids):
+        from channels.layers import get_channel_layer
+
+        self.layer, self.groups = get_channel_layer(), [keys.key_group(i) for i in key_ids]
+
+    async def messages(self, action, *, wait: float = 1.0) -> list[dict]:
+        import asyncio
+
+        from asgiref.sync import sync_to_async
+
+        channel = await self.layer.new_channel()
+        for group in self.groups:
+            await self.layer.group_add(group, channel)
+        received = []
+        reader = asyncio.ensure_future(self._read(channel, received))
+        try:
+            await sync_to_async(action)()
+            await asyncio.sleep(wait)
+        finally:
+            reader.cancel()
+            for group in self.groups:
+                await self.layer.group_discard(group, channel)
+        return received
+
+    async def _read(self, channel, received):
+        while True:
+            received.append(await self.layer.receive(channel))
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.parametrize("how", ["revoke action", "delete action", "delete page"])
+def test_revoking_or_deleting_keys_in_the_admin_announces_it_to_their_sockets(client, how):
+    from asgiref.sync import async_to_sync
+
+    user = User.objects.create_superuser("root", "root@example.com", "pw")
+    client.force_login(user)
+    gone, _ = api_key_create(name="gone")
+    kept, _ = api_key_create(name="kept")
+
+    def act():
+        if how == "delete page":
+            response = client.post(f"/admin/api/apikey/{gone.pk}/delete/", {"post": "yes"})
+        else:
+            response = client.post("/admin/api/apikey/", {
+                "action": "revoke" if how == "revoke action" else "delete_selected",
+                "_selected_action": [gone.pk], "post": "yes"})
+        assert response.status_code == status.HTTP_302_FOUND
+
+    listener = GroupListener([gone.pk, kept.pk])
+    assert async_to_sync(listener.messages)(act) == [
+        {"type": keys.REVOKED_MESSAGE_TYPE, "key_id": gone.pk}]
+    assert list(ApiKey.objects.filter(revoked_at__isnull=True).values_list("name", flat=True)) \
+        == ["kept"]
+
+
+def test_key_active_reads_the_database_each_time():
+    key, raw = api_key_create(name="k")
+    assert keys.key_lookup(raw) == key.pk and keys.key_active(key.pk) is True
+    ApiKey.objects.filter(pk=key.pk).update(revoked_at="2026-01-01T00:00Z")
+    assert keys.key_active(key.pk) is False
+    assert keys.key_active(key.pk + 1000) is False
+
+
 @pytest.mark.usefixtures("required")
 def test_required_keys_missing(client):
     response = client.get("/api/v1/tickers")
@@ -105,6 +171,28 @@ def test_the_dashboard_token_when_keys_are_required(client):
     response = client.get("/api/v1/tickers", HTTP_X_DASHBOARD_TOKEN=token + "x")
     assert response.status_code == status.HTTP_401_UNAUTHORIZED
     assert response.json()["error"]["code"] == "invalid_token"
+
+
+@pytest.mark.usefixtures("required")
+@pytest.mark.parametrize("method", ["post", "put", "patch", "delete"])
+def test_the_dashboard_token_is_read_only(client, method):
+    token = dashboard_token_issue()
+    response = getattr(client, method)("/api/v1/tickers", HTTP_X_DASHBOARD_TOKEN=token)
+    assert response.status_code == status.HTTP_401_UNAUTHORIZED
+    assert response.json()["error"]["code"] == "invalid_token"
+    assert client.head("/api/v1/tickers", HTTP_X_DASHBOARD_TOKEN=token).status_code == 200
+
+
+@pytest.mark.usefixtures("required")
+def test_each_dashboard_token_has_its_own_rate_limit(client, settings):
+    settings.API_RATE_LIMIT_DASHBOARD = "2/minute"
+    first, second = dashboard_token_issue(), dashboard_token_issue()
+    assert [client.get("/api/v1/time", HTTP_X_DASHBOARD_TOKEN=first).status_code
+            for _ in range(3)] == [200, 200, 429]
+    limited = client.get("/api/v1/time", HTTP_X_DASHBOARD_TOKEN=first)
+    assert limited.json()["error"]["code"] == "rate_limited"
+    assert limited["X-RateLimit-Limit"] == "2"
+    assert client.get("/api/v1/time", HTTP_X_DASHBOARD_TOKEN=second).status_code == 200
 
 
 def test_a_stale_dashboard_token_is_ignored_when_keys_are_optional(client):

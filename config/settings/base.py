@@ -3,6 +3,7 @@
 Every variable is listed, with its default, in ``.env.example`` and the README.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -21,6 +22,10 @@ SECRET_KEY = env("DJANGO_SECRET_KEY", default="")
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 PORT = env.int("PORT", default=3000)
+# Error pages and reports: URL passwords (DATABASE_URL, REDIS_URL) removed from the settings,
+# request metadata, frame variables and exception messages, besides Django's own hiding.
+DEFAULT_EXCEPTION_REPORTER_FILTER = "config.redaction.ExceptionReporterFilter"
+DEFAULT_EXCEPTION_REPORTER = "config.redaction.ExceptionReporter"
 
 INSTALLED_APPS = [
     "daphne",  # must precede staticfiles so `runserver` is the ASGI one
@@ -35,6 +40,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",  # Swagger UI's files, served locally (no CDN)
     "corsheaders",
     "channels",
+    "axes",  # admin login lockout (see "Admin login" below)
     "ticks",
     "api",
     "streaming",
@@ -48,12 +54,16 @@ MIDDLEWARE = [
     # Static files (the dashboard's JS and CSS, the admin's) straight from daphne: WhiteNoise.
     "marketsite.static_serving.StaticFilesMiddleware",
     "marketsite.middleware.RequestIdMiddleware",
+    # A NUL byte in a path, query, form or cookie is a 400 before PostgreSQL sees it.
+    "marketsite.middleware.NulByteMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Answers a locked-out login attempt (django-axes); after the authentication middleware.
+    "axes.middleware.AxesMiddleware",
     # Last: makes the chain run in one thread under daphne (see its docstring).
     "marketsite.middleware.SyncChainMiddleware",
 ]
@@ -80,12 +90,13 @@ TEMPLATES = [
 # --- Database -----------------------------------------------------------------------------------
 # DATABASE_URL and REDIS_URL when set; otherwise the embedded servers that `make run` (or the test
 # session) runs, found in EMBEDDED_DATA_DIR/services.json. Settings never start a server.
-SERVICES = services.resolve(
+# Lower case, so it is not a setting: it holds the URLs with their passwords.
+_services = services.resolve(
     database_url=env("DATABASE_URL", default=""),
     redis_url=env("REDIS_URL", default=""),
     folder=services.data_dir(env("EMBEDDED_DATA_DIR", default="")),
 )
-DATABASES = {"default": env.db_url_config(SERVICES.database_url)}
+DATABASES = {"default": env.db_url_config(_services.database_url)}
 DATABASES["default"]["ENGINE"] = "django.db.backends.postgresql"
 DATABASES["default"].setdefault("OPTIONS", {})
 # Fail fast when the database is down: the pipeline buffers and retries instead of hanging.
@@ -102,7 +113,7 @@ if DATABASE_POOL_MAX_SIZE > 0:
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis: cache, Celery broker, channel layer, live state --------------------------------------
-REDIS_URL = SERVICES.redis_url
+REDIS_URL = _services.redis_url
 # Redis pub/sub ignores database numbers, so parallel stacks (tests, benchmarks) need their own
 # channel-layer prefix as well as their own db number.
 CHANNEL_LAYER_PREFIX = env("CHANNEL_LAYER_PREFIX", default="asgi")
@@ -196,6 +207,8 @@ CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=[])
 # Requests per client (API key, else IP) as "<n>/<second|minute|hour|day>"; empty = no limit.
 API_RATE_LIMIT_ANON = env("API_RATE_LIMIT_ANON", default="600/minute")
 API_RATE_LIMIT_KEY = env("API_RATE_LIMIT_KEY", default="6000/minute")
+# Per dashboard token (each page's token counts on its own; a page needs a few requests a minute).
+API_RATE_LIMIT_DASHBOARD = env("API_RATE_LIMIT_DASHBOARD", default="120/minute")
 # Reverse proxies in front of daphne whose X-Forwarded-For entry names the client (0: none).
 API_NUM_PROXIES = env.int("API_NUM_PROXIES", default=0)
 
@@ -250,6 +263,31 @@ WHITENOISE_USE_FINDERS = True
 # Lifetime of the signed read-only token the dashboard page gets for the REST API and /ws when
 # API_KEYS_REQUIRED is on; the page renews it at half-life, so 10 minutes only bounds a leak.
 DASHBOARD_TOKEN_MAX_AGE_S = 600
+# With API_KEYS_REQUIRED the dashboard and its token are for signed-in users only, unless this
+# makes them public on purpose (whoever opens the page can then read what it shows).
+DASHBOARD_PUBLIC = env.bool("DASHBOARD_PUBLIC", default=False)
+
+# --- Admin login ------------------------------------------------------------------------------
+# django-axes locks a username from one client IP out after LOGIN_FAILURE_LIMIT failed logins in a
+# row, for LOGIN_LOCKOUT_MINUTES (429); the client IP is the rate limiter's (API_NUM_PROXIES).
+# Every failed login is logged (username and IP, never the password: marketsite.login_audit).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # first: refuses locked-out attempts
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_LOCKOUT_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_CLIENT_IP_CALLABLE = "api.throttling.client_ip"
+AXES_RESET_ON_SUCCESS = True
+AXES_VERBOSE = False  # our own line per failure (marketsite.login_audit) instead of axes' lines
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+     "OPTIONS": {"min_length": 12}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
 
 # --- Internationalization -----------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"

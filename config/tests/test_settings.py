@@ -400,3 +400,30 @@ def test_design_variables_reach_the_settings(project):
         "SESSION_COOKIE_SECURE": False,
         "CSRF_COOKIE_SECURE": False,
     }
+
+
+# --- HSTS and the proxy header --------------------------------------------------------------------
+
+SECURITY_DUMP = """
+import json, django
+django.setup()
+from django.conf import settings as s
+print(json.dumps([s.SECURE_HSTS_SECONDS, s.SECURE_HSTS_INCLUDE_SUBDOMAINS, s.SECURE_HSTS_PRELOAD,
+                  s.SECURE_PROXY_SSL_HEADER]))
+"""
+
+
+def _security(project, **variables):
+    result = _run(project, ["-c", SECURITY_DUMP], DJANGO_SETTINGS_MODULE="config.settings.production",
+                  DJANGO_SECRET_KEY=_random_secret(), **variables)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_production_hsts_preload_comes_with_a_year(project):
+    assert _security(project) == [31536000, True, True, None]
+
+
+def test_x_forwarded_proto_is_trusted_only_behind_a_declared_proxy(project):
+    assert _security(project)[3] is None
+    assert _security(project, DJANGO_BEHIND_PROXY="true")[3] == ["HTTP_X_FORWARDED_PROTO", "https"]

@@ -12,6 +12,7 @@ from html.parser import HTMLParser
 from unittest import mock
 
 import pytest
+from django.contrib.auth.models import User
 from django.core import signing
 from django.test import override_settings
 from django.urls import reverse
@@ -282,6 +283,8 @@ def test_the_dashboard_only_answers_get(client, method):
 
 @pytest.mark.parametrize("required", [False, True])
 def test_the_page_carries_a_valid_token_and_no_api_key(client, required):
+    if required:
+        client.force_login(User.objects.create_user("viewer", password="x"))
     with override_settings(API_KEYS_REQUIRED=required):
         response, page = get_page(client)
     assert response.status_code == 200
@@ -292,7 +295,28 @@ def test_the_page_carries_a_valid_token_and_no_api_key(client, required):
     assert page.config["tokenUrl"] == "/dashboard/token"
     assert page.config["tokenMaxAgeS"] == 600
     payload = signing.loads(token, salt=tokens.SALT)
-    assert payload == {"scope": "read"}  # names no user and no key
+    assert set(payload) == {"scope", "id"} and payload["scope"] == "read"  # no user, no key
+    assert re.fullmatch(r"[A-Za-z0-9_-]{16}", payload["id"])  # random: its own rate limit
+
+
+@override_settings(API_KEYS_REQUIRED=True, DASHBOARD_PUBLIC=False)
+def test_with_keys_required_an_anonymous_visitor_gets_no_page_and_no_token(client):
+    page = client.get("/?ticker=SYNTH")
+    assert page.status_code == 302
+    assert page["Location"] == "/admin/login/?next=/%3Fticker%3DSYNTH"
+    response = client.get("/dashboard/token")
+    assert response.status_code == 403
+    assert response.json() == {"error": {"code": "sign_in_required", "message": (
+        "API keys are required: sign in to get a dashboard token, or use an API key.")}}
+    client.force_login(User.objects.create_user("viewer", password="x"))
+    assert client.get("/").status_code == 200
+    assert tokens.dashboard_token_valid(client.get("/dashboard/token").json()["token"])
+
+
+@override_settings(API_KEYS_REQUIRED=True, DASHBOARD_PUBLIC=True)
+def test_dashboard_public_opens_the_page_and_its_token_to_anyone(client):
+    assert client.get("/").status_code == 200
+    assert tokens.dashboard_token_valid(client.get("/dashboard/token").json()["token"])
 
 
 def test_the_token_endpoint_renews_it(client):

@@ -241,6 +241,7 @@ def test_the_dashboard_live_in_a_browser(market, browser):
     # page reconnects with a renewed one) and the REST API.
     market.stop("web")
     market.env["API_KEYS_REQUIRED"] = "true"
+    market.env["DASHBOARD_PUBLIC"] = "true"  # no sign-in in this browser: the page stays public
     market.start("web")
     dash.wait_live(connects=3, timeout=30)
     dash.wait_prices_change(timeout=3)

@@ -147,14 +147,14 @@ def json_stream():
     config = build_logging(level="INFO", fmt="json")
     configurator = logging.config.DictConfigurator({})
     formatter = configurator.configure_formatter(dict(config["formatters"]["json"]))
-    request_filter = configurator.configure_filter(dict(config["filters"]["request_id"]))
     assert config["handlers"]["console"]["formatter"] == "json"
-    assert config["handlers"]["console"]["filters"] == ["request_id"]
+    assert config["handlers"]["console"]["filters"] == ["request_id", "redact_credentials"]
 
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
     handler.setFormatter(formatter)
-    handler.addFilter(request_filter)
+    for name in config["handlers"]["console"]["filters"]:
+        handler.addFilter(configurator.configure_filter(dict(config["filters"][name])))
     loggers = [logging.getLogger("marketsite.tests.json"), logging.getLogger(ACCESS_LOGGER)]
     saved = [(lg.level, lg.propagate) for lg in loggers]
     for lg in loggers:
@@ -258,3 +258,84 @@ def test_under_asgi_the_middleware_chain_does_not_hop_threads_per_middleware(mon
                   if "process_request" in h or "process_response" in h or "render" in h]
     assert extra_hops == [], extra_hops
     assert len(hops) <= 12, hops
+
+
+# --- NUL bytes in input (the admin and every other page but the API) ---------------------------
+
+TICKERS = "/admin/ticks/ticker/"
+NUL_QUERIES = ["sector=%00", "sector=Tech%00nology", "is_active__exact=%00", "q=%00", "q=SY%00",
+               "o=%00", "%00=1", "p=%00"]
+
+
+@pytest.mark.parametrize("query", NUL_QUERIES)
+@pytest.mark.parametrize("path", [TICKERS, "/admin/api/apikey/", "/admin/auth/user/"])
+def test_a_nul_byte_in_an_admin_list_query_is_a_clean_400(admin_client, path, query):
+    response = admin_client.get(f"{path}?{query}")
+    assert response.status_code == 400
+    assert b"Traceback" not in response.content and b"NUL" not in response.content
+
+
+def test_the_list_filters_still_work_without_nul(admin_client):
+    response = admin_client.get(f"{TICKERS}?sector=Technology")
+    assert response.status_code == 200
+    assert [t.symbol for t in response.context["cl"].result_list] == ["SYNTH", "TECH"]
+
+
+def _ticker_form(**changes) -> dict:
+    form = {"symbol": "NULCO", "name": "Nul Co", "sector": "Tech", "is_active": "on",
+            "start_price": "10", "drift": "0", "volatility": "0.1", "min_price": "1",
+            "max_price": "100", "tick_interval_ms": "100", "seed": ""}
+    form.update(changes)
+    return form
+
+
+@pytest.mark.parametrize("field", ["symbol", "name", "sector", "start_price", "seed"])
+def test_a_nul_byte_in_the_add_form_is_a_clean_400_and_adds_nothing(admin_client, field):
+    from ticks.models import Ticker
+
+    before = list(Ticker.objects.order_by("pk").values())
+    response = admin_client.post(f"{TICKERS}add/", _ticker_form(**{field: "x\x00y"}))
+    assert response.status_code == 400
+    assert list(Ticker.objects.order_by("pk").values()) == before
+
+
+@pytest.mark.parametrize("field", ["name", "sector", "drift"])
+def test_a_nul_byte_in_the_change_form_is_a_clean_400_and_changes_nothing(admin_client, field):
+    from ticks.models import Ticker
+
+    synth = Ticker.objects.get(symbol="SYNTH")
+    before = Ticker.objects.filter(pk=synth.pk).values().get()
+    form = _ticker_form(**{"symbol": "SYNTH", "name": "Synthetic Corp", "sector": "Technology",
+                           field: "a\x00"})
+    response = admin_client.post(f"{TICKERS}{synth.pk}/change/", form)
+    assert response.status_code == 400
+    assert Ticker.objects.filter(pk=synth.pk).values().get() == before
+
+
+def test_a_nul_byte_in_the_api_key_form_is_a_clean_400(admin_client):
+    from api.models import ApiKey
+
+    response = admin_client.post("/admin/api/apikey/add/", {"name": "bot\x00"})
+    assert response.status_code == 400
+    assert ApiKey.objects.count() == 0
+
+
+def test_a_nul_byte_in_the_admin_login_is_a_clean_400(client):
+    response = client.post("/admin/login/", {"username": "a\x00", "password": "x"})
+    assert response.status_code == 400
+
+
+def test_a_nul_byte_in_the_session_cookie_is_a_clean_400(client):
+    client.cookies["sessionid"] = "abcdefgh\x00ijkl"
+    assert client.get("/admin/").status_code == 400
+    assert client.get("/api/v1/time").status_code == 400
+
+
+def test_a_nul_byte_in_the_path_is_a_clean_400(admin_client):
+    assert admin_client.get(f"{TICKERS}%00/change/").status_code == 400
+
+
+def test_the_api_reports_its_own_parameters_by_name(client):
+    """Under /api/ the views validate their parameters and name them (see api/tests)."""
+    body = client.get("/api/v1/history/SYNTH?start=%00").json()
+    assert body["error"]["code"] == "invalid_date"

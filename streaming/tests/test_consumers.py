@@ -403,17 +403,38 @@ async def test_a_client_that_falls_behind_gets_slow_client_and_is_closed(market,
 
 
 class _StubKeys(types.ModuleType):
-    """Stands in for ``api.keys`` (the API app's key check) in these tests."""
+    """Stands in for ``api.keys`` (the API app's key check) in these tests: "good-key" is key 7,
+    active unless ``revoked`` holds 7."""
+
+    revoked: set = set()
 
     @staticmethod
-    def verify_key(raw: str) -> bool:
-        return raw == "good-key"
+    def key_lookup(raw: str) -> int | None:
+        return 7 if raw == "good-key" else None
+
+    @classmethod
+    def key_active(cls, key_id: int) -> bool:
+        return key_id == 7 and key_id not in cls.revoked
+
+    @staticmethod
+    def key_group(key_id: int) -> str:
+        return f"apikey.{key_id}"
 
 
 @pytest.fixture
 def api_keys(settings, monkeypatch):
     settings.API_KEYS_REQUIRED = True
-    monkeypatch.setitem(sys.modules, "api.keys", _StubKeys("api.keys"))
+    stub = _StubKeys("api.keys")
+    _StubKeys.revoked.clear()
+    monkeypatch.setitem(sys.modules, "api.keys", stub)
+    return stub
+
+
+async def closes_revoked(client) -> None:
+    error = await client.receive_json_from(timeout=5)
+    assert error == {"type": "error", "code": ErrorCode.KEY_REVOKED,
+                     "message": "the API key of this connection was revoked"}
+    assert await client.receive_output(timeout=5) == {"type": "websocket.close", "code": 4403}
 
 
 async def closes_unauthorized(path: str, headers=()) -> None:
@@ -466,6 +487,36 @@ def test_a_key_issued_by_the_api_app_opens_the_socket(market, settings):
 
 
 @asynctest
+async def test_a_revoked_key_closes_its_open_connection_with_4403(market, api_keys):
+    from channels.layers import get_channel_layer
+
+    async with ws("/ws?api_key=good-key") as client, ws("/ws?api_key=good-key") as other:
+        assert (await subscribe(client, tickers="SYNTH"))["type"] == "subscribed"
+        await receive_all(client)
+        await get_channel_layer().group_send("apikey.8", {"type": "apikey.revoked"})
+        await usable(client)  # another key's revocation changes nothing here
+        await get_channel_layer().group_send("apikey.7", {"type": "apikey.revoked"})
+        await closes_revoked(client)
+        await closes_revoked(other)
+        await market.commit(tick("SYNTH", 1))
+        assert await client.receive_nothing(timeout=0.2)  # no tick after the close
+
+
+@asynctest
+async def test_a_key_revoked_while_connecting_is_closed_at_once(market, api_keys):
+    """Revoked between the first check and joining the key's group: the second check sees it."""
+    from config.asgi import application
+
+    api_keys.revoked.add(7)  # key_lookup still finds it (the cache of the first check)
+    client = WebsocketCommunicator(application, "/ws?api_key=good-key")
+    try:
+        assert (await client.connect())[0]
+        await closes_revoked(client)
+    finally:
+        await client.disconnect()
+
+
+@asynctest
 async def test_without_api_keys_required_no_key_is_needed(market, settings):
     settings.API_KEYS_REQUIRED = False
     async with ws("/ws?api_key=whatever") as client:
@@ -496,3 +547,53 @@ async def test_origin_rule(market, settings):
     assert not await opens([(b"origin", b"http://charts.example.com")])
     assert not await opens([(b"origin", b"http://localhost:3000")])
     assert await opens([])
+
+
+# --- revocation across processes (real api.keys, Redis channel layer, another process) ---------
+
+REVOKE_IN_ANOTHER_PROCESS = """
+import django
+django.setup()
+from api.keys import api_key_revoke
+from api.models import ApiKey
+print(api_key_revoke(keys=ApiKey.objects.filter(name="revoked elsewhere")))
+"""
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_revoking_a_key_in_another_process_closes_its_open_socket(settings):
+    """The fault: a revoked key kept its open /ws (54 ticks in the next 5 s). Here the key is
+    revoked by another process, as the admin's would be, over the Redis channel layer."""
+    import os
+    import subprocess
+
+    from django.db import connection
+
+    from api import keys
+    from config.tests.test_settings import ROOT
+
+    assert "RedisPubSubChannelLayer" in settings.CHANNEL_LAYERS["default"]["BACKEND"]
+    settings.API_KEYS_REQUIRED = True
+    keys.reset_cache()
+    _, raw = keys.api_key_create(name="revoked elsewhere")
+    _, kept = keys.api_key_create(name="kept")
+    db = connection.settings_dict
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.test",
+           "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:"
+                           f"{db['PORT'] or 5432}/{db['NAME']}",
+           "CHANNEL_LAYER_PREFIX": settings.CHANNEL_LAYER_PREFIX,
+           "MARKET_REDIS_PREFIX": settings.MARKET_REDIS_PREFIX}
+
+    @asynctest
+    async def scenario():
+        async with ws(f"/ws?api_key={raw}") as client, ws(f"/ws?api_key={kept}") as other:
+            await usable(client)
+            result = await asyncio.to_thread(
+                subprocess.run, [sys.executable, "-c", REVOKE_IN_ANOTHER_PROCESS], cwd=ROOT,
+                env=env, capture_output=True, text=True, timeout=60)
+            assert result.returncode == 0, result.stderr
+            assert result.stdout.strip().splitlines()[-1] == "1"
+            await closes_revoked(client)
+            await usable(other)
+
+    scenario()
