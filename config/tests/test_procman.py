@@ -275,7 +275,12 @@ def test_a_killed_embedded_server_comes_back(service, name):
 @pytest.mark.slow
 def test_every_grid_point_once_and_ctrl_c_stops_everything_cleanly(service):
     """Last (it stops the service): the generator stopped and the buffer drained, every grid
-    point since the start is stored exactly once and the bars match the ticks; then Ctrl-C."""
+    point since the start is stored exactly once and the bars match the ticks; then Ctrl-C.
+    (xdist may run another module's test in between, and the module's service is then a fresh
+    one: it waits for its own ten seconds of ticks.)"""
+    _until(lambda: (report := service.grid()[0]) and all(
+        report.get(symbol, {}).get("count", 0) >= 100 for symbol in SYMBOLS), timeout=60,
+        what="ten seconds of ticks stored", service=service)
     service.ctl("stop", "generator")
     _until(service.drained, timeout=60, what="the buffer drained", service=service)
     time.sleep(2.5)  # one more bar refresh
