@@ -13,12 +13,10 @@ import orjson
 import logging
 import math
 import time
-import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 
 import numpy as np
-import redis
 from django.conf import settings
 from django.db import DatabaseError
 
@@ -26,6 +24,7 @@ from streaming.publish import publish_ticks, tick_data
 
 from . import engine, live_store
 from .config_version import config_version
+from .lease import lease
 from .live_store import KEYS, LiveState
 from .market import from_ms, market_config, stored_state_at_newest, ticker_params, to_ms
 from .models import Ticker
@@ -38,9 +37,9 @@ logger = logging.getLogger(__name__)
 CONFIG_MAX_AGE_S = 60.0  # reload configs at least this often, even without a version bump
 MAX_TICKS_PER_CYCLE = 50_000
 CONFIG_RETRY_S = 5.0  # while the database is down, retry a reload this often (not every beat)
-# The lock only saves duplicate work; the compare-and-set on the state is what keeps one writer.
-# A worker killed while holding it stalls generation until the lock expires: keep that short.
-LOCK_TTL_MS = 3_000
+# The lease only saves duplicate work; the compare-and-set on the state is what keeps one writer.
+# A worker killed while holding it stalls generation until it expires: short, renewed meanwhile.
+LEASE_TTL_MS = 2_000
 
 
 @dataclass
@@ -122,20 +121,14 @@ def _initial_state(ticker: Ticker, now_ms: int) -> LiveState | None:
 
 def ticks_generate(*, now: datetime) -> CycleReport:
     """One generation cycle at ``now``: single writer (lock + compare-and-set)."""
-    token = uuid.uuid4().hex
-    if not live_store.try_lock("generate", token, LOCK_TTL_MS):
-        return CycleReport(skipped="locked")
-    started = time.perf_counter()
-    try:
+    with lease("generate", ttl_ms=LEASE_TTL_MS) as held:
+        if not held:
+            return CycleReport(skipped="locked")
+        started = time.perf_counter()
         report = _cycle(now)
         if report.ticks:
             live_store.record_samples("generate_ms", [(time.perf_counter() - started) * 1000])
         return report
-    finally:
-        try:
-            live_store.release_lock("generate", token)
-        except redis.RedisError:
-            logger.warning("could not release the generation lock", exc_info=True)
 
 
 def _cycle(now: datetime) -> CycleReport:
