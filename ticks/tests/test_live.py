@@ -316,3 +316,30 @@ def test_each_cycle_is_published_to_the_ticker_groups(live_redis, t0):
     assert message["type"] == "market.ticks"
     assert [t["seq"] for t in message["ticks"]] == [0]
     assert message["ticks"] == replay(live_redis, "SYNTH")
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_hung_config_reload_never_delays_a_cycle(live_redis, t0, monkeypatch, settings):
+    """The reload runs in a background thread: while the database answers nothing, every cycle
+    generates on the cached configs at once; the new configs apply once it answers."""
+    import threading
+    import time
+
+    settings.GENERATION_CONFIG_RELOAD_S = 0.2
+    ticks_generate(now=t0)  # the first configs: read by the cycle itself
+    release = threading.Event()
+    real_filter = Ticker.objects.filter
+    monkeypatch.setattr(Ticker.objects, "filter",
+                        lambda *a, **k: release.wait(20) and real_filter(*a, **k))
+    bump_config_version()
+    took = []
+    try:
+        for k in range(1, 11):
+            started = time.monotonic()
+            report = ticks_generate(now=t0 + timedelta(milliseconds=100 * k))
+            took.append(time.monotonic() - started)
+            assert report.ticks == 5
+            time.sleep(0.1)
+    finally:
+        release.set()
+    assert max(took) < 0.5, took
