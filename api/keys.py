@@ -4,7 +4,9 @@
 A key is ``sm_`` + 43 random URL-safe characters (256 bits). Only its SHA-256 is stored: a key
 that random needs no slow password hash, and the digest is looked up directly. Lookups are
 cached in the process for ``CACHE_SECONDS``, so a revoked key stops working on REST within that
-time everywhere (at once in the process that revoked it).
+time everywhere (at once in the process that revoked it). A lookup waits on the database for
+``LOOKUP_DEADLINE_S`` at most; when it does not answer, the key's last known answer is used, and a
+key never seen is a 503.
 
 Open WebSocket connections are told at once, in every process: revoking (or deleting) keys
 publishes ``{"type": REVOKED_MESSAGE_TYPE}`` on the channel layer to each key's group
@@ -19,8 +21,10 @@ import time
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
+
+from ticks.deadline import read_within
 
 from .models import ApiKey
 
@@ -33,6 +37,7 @@ SHOWN_PREFIX_LENGTH = 11  # "sm_" and 8 characters of the key
 MAX_KEY_LENGTH = 200
 CACHE_SECONDS = 5.0
 CACHE_MAX_ENTRIES = 10_000
+LOOKUP_DEADLINE_S = 2.0
 
 _cache: dict[str, tuple[int | None, float]] = {}
 
@@ -104,8 +109,18 @@ def api_key_delete(*, keys) -> int:
 
 def key_active(key_id: int) -> bool:
     """Whether key ``key_id`` is active now (no cache: a ``/ws`` connection checks it once more
-    after joining its key's group, so a revocation in between is not missed)."""
-    return ApiKey.objects.filter(id=key_id, revoked_at__isnull=True).exists()
+    after joining its key's group, so a revocation in between is not missed). When the database
+    does not answer within ``LOOKUP_DEADLINE_S``, the cache's answer (nothing can be revoked
+    while the database is unavailable)."""
+    try:
+        return read_within(
+            lambda: ApiKey.objects.filter(id=key_id, revoked_at__isnull=True).exists(),
+            key=("api-key-active", key_id), timeout=LOOKUP_DEADLINE_S, what="API key check")
+    except DatabaseError:
+        known = any(cached_id == key_id for cached_id, _ in list(_cache.values()))
+        logger.warning("database unavailable: API key %s taken as %s from the cache", key_id,
+                       "active" if known else "unknown")
+        return known
 
 
 def _well_formed(raw: str) -> bool:
@@ -113,24 +128,41 @@ def _well_formed(raw: str) -> bool:
 
 
 def key_lookup(raw: str) -> int | None:
-    """The id of the active key ``raw``, or None."""
+    """The id of the active key ``raw``, or None.
+
+    Answers from the cache for ``CACHE_SECONDS``; then asks the database, for at most
+    ``LOOKUP_DEADLINE_S``. When the database does not answer in time (down or hung), the last
+    answer it gave for this key is used, however old (keys cannot be revoked meanwhile: that is
+    a database write); a key it never answered for raises ``DatabaseError``, which the API
+    answers with 503 ``service_unavailable``."""
     if not isinstance(raw, str) or not _well_formed(raw):
         return None
     digest = key_digest(raw)
     # Inside a transaction (tests) the answer may be rolled back: never cache it.
     cacheable = not connection.in_atomic_block
     now = time.monotonic()
-    if cacheable:
-        hit = _cache.get(digest)
-        if hit is not None and hit[1] > now:
-            return hit[0]
-    key_id = (ApiKey.objects.filter(key_hash=digest, revoked_at__isnull=True)
-              .values_list("id", flat=True).first())
+    hit = _cache.get(digest) if cacheable else None
+    if hit is not None and hit[1] > now:
+        return hit[0]
+    try:
+        key_id = read_within(lambda: _read_key(digest), key=("api-key", digest),
+                             timeout=LOOKUP_DEADLINE_S, what="API key lookup")
+    except DatabaseError:
+        if hit is None:
+            raise
+        logger.warning("database unavailable: API key %s... answered from a %.0f s old cache "
+                       "entry", raw[:SHOWN_PREFIX_LENGTH], now - hit[1] + CACHE_SECONDS)
+        return hit[0]
     if cacheable:
         if len(_cache) >= CACHE_MAX_ENTRIES:
             _cache.clear()
         _cache[digest] = (key_id, now + CACHE_SECONDS)
     return key_id
+
+
+def _read_key(digest: str) -> int | None:
+    return (ApiKey.objects.filter(key_hash=digest, revoked_at__isnull=True)
+            .values_list("id", flat=True).first())
 
 
 def verify_key(raw: str) -> bool:

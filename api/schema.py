@@ -140,6 +140,10 @@ class TickerMeta(serializers.Serializer):
 
 class QuoteMeta(TickerMeta):
     source = serializers.ChoiceField(choices=["live", "database"])
+    age_ms = serializers.IntegerField(help_text="Milliseconds since the quote's time.")
+    stale = serializers.BooleanField(help_text=(
+        "The market is open and no new tick came for GENERATION_STALE_SECONDS after one was "
+        "due: the feed is not live (e.g. the generator is stopped)."))
 
 
 class StatsMeta(TickerMeta):

@@ -13,6 +13,7 @@ import redis
 from asgiref.sync import sync_to_async
 from rest_framework import status
 
+from ticks.freshness import age_ms, is_stale
 from ticks.live_store import KEYS
 from ticks.market import to_ms
 from ticks.redis_store import get_redis
@@ -77,6 +78,17 @@ async def quote_get_async(*, ticker: TickerInfo, client, prefetched=NOT_FETCHED
     if live is not None:
         return live, "live"
     return await sync_to_async(_stored_quote)(ticker)
+
+
+def quote_meta(*, ticker: TickerInfo, quote: dict, source: str, now: datetime) -> dict:
+    """The quote's ``meta``: where it came from, how old it is (``age_ms``: now minus its
+    time) and whether the feed is ``stale`` (``ticks.freshness``: its market is open and no new
+    tick came for ``GENERATION_STALE_SECONDS`` after one was due)."""
+    now_ms = to_ms(now)
+    time_ms = to_ms(datetime.fromisoformat(quote["time"].replace("Z", "+00:00")))
+    return {"ticker": ticker.symbol, "source": source, "age_ms": age_ms(time_ms, now_ms),
+            "stale": is_stale(symbol=ticker.symbol, last_tick_ms=time_ms,
+                              tick_interval_ms=ticker.tick_interval_ms, now_ms=now_ms)}
 
 
 def _live_quote(raw) -> dict | None:

@@ -66,13 +66,15 @@ class QuoteDetailApi(AsyncReadApi):
         quote, source = await services.quote_get_async(
             ticker=info, client=self.redis_client,
             prefetched=getattr(request, "prefetched", services.NOT_FETCHED))
-        return Response(ok(quote, {"ticker": info.symbol, "source": source}))
+        return Response(ok(quote, services.quote_meta(ticker=info, quote=quote, source=source,
+                                                      now=now())))
 
     def get_sync(self, request, ticker: str):
         info = ticker_or_404(ticker)
         prefetched = getattr(request, "prefetched", services.NOT_FETCHED)
         quote, source = services.quote_get(ticker=info, prefetched=prefetched)
-        return Response(ok(quote, {"ticker": info.symbol, "source": source}))
+        return Response(ok(quote, services.quote_meta(ticker=info, quote=quote, source=source,
+                                                      now=now())))
 
 
 class PagedApi(ApiView):

@@ -36,6 +36,7 @@ def dashboard(request):
         "tokenMaxAgeS": settings.DASHBOARD_TOKEN_MAX_AGE_S,
         "serverTimeMs": int(now.timestamp() * 1000),
         "replaySeconds": settings.WS_REPLAY_SECONDS,
+        "staleAfterMs": int(settings.GENERATION_STALE_SECONDS * 1000),
         "timeframes": list(TIMEFRAMES),
         "timeframe": state.timeframe,
         "selected": state.selected,

@@ -1,19 +1,24 @@
 """The active tickers' symbols, which subscribe requests are checked against.
 
-Cached per process for ``TTL_S`` seconds and read from the database off the event loop
-(``database_sync_to_async``), one read at a time however many clients subscribe at once. A
-symbol missing from the cache triggers an early re-read (at most every ``MISS_REFRESH_S``), so a
-ticker added in the admin can be subscribed to within a second. When the database is down the
-last known set is kept; a process that never read it falls back to the tickers with a quote in
-Redis, so the stream keeps serving new clients through a database outage.
+Cached per process for ``TTL_S`` seconds and read from the database off the event loop, one read
+at a time however many clients subscribe at once; once expired, the cached set keeps answering
+while it is re-read in the background, so a subscribe never waits on the database for a known
+symbol. A symbol missing from the cache triggers an early re-read (at most every
+``MISS_REFRESH_S``), so a ticker added in the admin can be subscribed to within a second. Every
+read waits ``READ_DEADLINE_S`` at most (``ticks.deadline``: a hung database answers nothing).
+When the database is down or hung the last known set is kept; a process that never read it falls
+back to the tickers with a quote in Redis, so the stream keeps serving new clients through a
+database outage.
 """
 
 import asyncio
 import logging
 import time
 
-from channels.db import database_sync_to_async
+from asgiref.sync import sync_to_async
 from django.db import DatabaseError
+
+from ticks.deadline import read_within
 
 from . import replay
 
@@ -21,6 +26,7 @@ logger = logging.getLogger(__name__)
 
 TTL_S = 10.0
 MISS_REFRESH_S = 1.0
+READ_DEADLINE_S = 2.0
 
 
 class _Cache:
@@ -45,11 +51,17 @@ def prime(known) -> None:
     _cache.loaded_at = time.monotonic()
 
 
-@database_sync_to_async
-def _read_database() -> frozenset[str]:
+def _active_from_database() -> frozenset[str]:
     from ticks.models import Ticker
 
     return frozenset(Ticker.objects.filter(is_active=True).values_list("symbol", flat=True))
+
+
+async def _read_database() -> frozenset[str]:
+    # Not the thread-sensitive executor: a read stuck on a hung database must not hold it.
+    return await sync_to_async(read_within, thread_sensitive=False)(
+        _active_from_database, key="ws-symbols", timeout=READ_DEADLINE_S,
+        what="WebSocket ticker symbols")
 
 
 async def _load() -> frozenset[str]:
@@ -78,8 +90,10 @@ async def _refresh() -> frozenset[str]:
 
 
 async def active_symbols() -> frozenset[str]:
-    if _cache.symbols is None or time.monotonic() - _cache.loaded_at > TTL_S:
+    if _cache.symbols is None:
         return await _refresh()
+    if time.monotonic() - _cache.loaded_at > TTL_S:
+        asyncio.ensure_future(_refresh())  # re-read in the background; answer from the cache
     return _cache.symbols
 
 

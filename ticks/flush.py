@@ -9,13 +9,13 @@ storage makes room for a batch's time range first (``ticks.storage``).
 import json
 import logging
 import time
-import uuid
 from dataclasses import dataclass
 
 import psycopg
 from django.db import connection, transaction
 
 from . import live_store
+from .lease import Lease, lease
 from .live_store import BUFFER_MAX_ENTRIES, KEYS
 from .market import from_ms
 from .redis_store import get_redis
@@ -25,7 +25,8 @@ from .storage.copy import COPY_COLUMNS, HEADER, TRAILER
 logger = logging.getLogger(__name__)
 
 MAX_ENTRIES_PER_FLUSH = 600  # a minute of 100 ms cycles per transaction
-LOCK_TTL_MS = 60_000
+LEASE_NAME = "flush"
+LEASE_TTL_MS = 3_000  # renewed while flushing: a killed flusher delays the next by this at most
 
 _STATE_UPSERT = """
 INSERT INTO ticks_tickerstate (ticker_id, seq, "time", log_price, updated_at)
@@ -69,17 +70,16 @@ def _write(rows: bytes, states: dict, *, merge: bool) -> None:
 
 
 def ticks_flush(*, max_entries: int = MAX_ENTRIES_PER_FLUSH) -> FlushReport:
-    """Move up to ``max_entries`` buffer entries into PostgreSQL; one flusher at a time."""
-    token = uuid.uuid4().hex
-    if not live_store.try_lock("flush", token, LOCK_TTL_MS):
-        return FlushReport(skipped="locked")
-    try:
-        return _flush(max_entries)
-    finally:
-        live_store.release_lock("flush", token)
+    """Move up to ``max_entries`` buffer entries into PostgreSQL; one flusher at a time (a
+    renewed lease, so a flusher killed mid-flush holds the others up for ``LEASE_TTL_MS`` at
+    most)."""
+    with lease(LEASE_NAME, ttl_ms=LEASE_TTL_MS) as held:
+        if not held:
+            return FlushReport(skipped="locked")
+        return _flush(max_entries, held)
 
 
-def _flush(max_entries: int) -> FlushReport:
+def _flush(max_entries: int, held: Lease) -> FlushReport:
     r = get_redis()
     entries = r.xrange(KEYS.buffer, "-", "+", count=max_entries)
     if not entries:
@@ -118,7 +118,12 @@ def _flush(max_entries: int) -> FlushReport:
     committed_ms = int(time.time() * 1000)
     # Dirty before the acknowledgement: once the buffer looks empty, the refresh is scheduled.
     live_store.mark_dirty(first_ms, last_ms)
-    live_store.ack_entries(ids, count)
+    if not live_store.ack_entries(ids, count, lease_name=LEASE_NAME, token=held.token):
+        # Our lease expired mid-flush and another flusher took over: it merges these rows.
+        logger.warning("flush lease lost before the acknowledgement; %d entries left to the "
+                       "next flusher", len(ids))
+        report.skipped = "lease lost"
+        return report
     r.set(KEYS.flushed_at, committed_ms)
     # Tick-to-database lag of each entry's oldest tick (its worst).
     live_store.record_samples("db_lag_ms", [committed_ms - t0 for t0 in oldest])

@@ -3,8 +3,9 @@
 Catch-up based: a ticker's state holds its last generated tick, so a late, missed or doubled
 beat generates exactly the missing steps (a doubled one finds nothing due, or loses the
 compare-and-set). Gaps longer than ``MAX_CATCHUP_SECONDS`` are skipped (logged), ``seq``
-staying consecutive. Ticker configs are cached per process and reloaded only when the config
-version in Redis moves, so no beat reads the database; the state lives in Redis and is rebuilt
+staying consecutive. Ticker configs are cached per process and reloaded when the config
+version in Redis moves (or every ``GENERATION_CONFIG_RELOAD_S``) by a background thread, so no
+beat waits on the database, even a hung one; the state lives in Redis and is rebuilt
 from the database (``TickerState``, the exact state at the last stored tick) when Redis lost it,
 so the path continues identically and lost ticks are regenerated equal to themselves.
 """
@@ -12,20 +13,21 @@ so the path continues identically and lost ticks are regenerated equal to themse
 import orjson
 import logging
 import math
+import os
+import threading
 import time
-import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 
 import numpy as np
-import redis
 from django.conf import settings
-from django.db import DatabaseError
+from django.db import DatabaseError, connection
 
 from streaming.publish import publish_ticks, tick_data
 
 from . import engine, live_store
 from .config_version import config_version
+from .lease import lease
 from .live_store import KEYS, LiveState
 from .market import from_ms, market_config, stored_state_at_newest, ticker_params, to_ms
 from .models import Ticker
@@ -35,25 +37,75 @@ from .storage.copy import encode_rows
 
 logger = logging.getLogger(__name__)
 
-CONFIG_MAX_AGE_S = 60.0  # reload configs at least this often, even without a version bump
 MAX_TICKS_PER_CYCLE = 50_000
-CONFIG_RETRY_S = 5.0  # while the database is down, retry a reload this often (not every beat)
-# The lock only saves duplicate work; the compare-and-set on the state is what keeps one writer.
-# A worker killed while holding it stalls generation until the lock expires: keep that short.
-LOCK_TTL_MS = 3_000
+CONFIG_RETRY_S = 1.0  # after a failed reload, try again this often (not every beat)
+# The lease only saves duplicate work; the compare-and-set on the state is what keeps one writer.
+# A worker killed while holding it stalls generation until it expires: short, renewed meanwhile.
+LEASE_TTL_MS = 2_000
 
 
 @dataclass
 class _ConfigCache:
     version: int | None = None
     loaded_at: float = 0.0
-    retry_at: float = 0.0  # after a failed reload, when to try the database again
     tickers: list[Ticker] = field(default_factory=list)
     params: engine.TickerParams | None = None
     market: engine.MarketConfig | None = None
 
 
+def _load_configs(version: int) -> _ConfigCache:
+    tickers = list(Ticker.objects.filter(is_active=True).order_by("pk"))
+    cache = _ConfigCache(version=version, loaded_at=time.monotonic(), tickers=tickers,
+                         params=ticker_params(tickers) if tickers else None,
+                         market=market_config())
+    logger.info("loaded %d active ticker config(s) (version %s)", len(tickers), version)
+    return cache
+
+
+class _Reloader:
+    """Reloads the configs in a background thread of the generator's process, so a cycle never
+    waits on the database: the cycle keeps generating with the configs it has until a reload
+    succeeds, however long the database takes (down, or hung and answering nothing)."""
+
+    def __init__(self) -> None:
+        self._wake = threading.Event()
+        self._lock = threading.Lock()
+        self._wanted: int | None = None
+        self._pid: int | None = None
+        self._failed_at = 0.0
+
+    def request(self, version: int) -> None:
+        with self._lock:
+            if self._wanted == version:
+                return
+            self._wanted = version
+            if self._pid != os.getpid():  # none yet in this process (or a forked child)
+                self._pid = os.getpid()
+                threading.Thread(target=self._run, name="config-reload", daemon=True).start()
+        self._wake.set()
+
+    def _run(self) -> None:
+        global _cache
+        while True:
+            self._wake.wait()
+            self._wake.clear()
+            with self._lock:
+                version = self._wanted
+            try:
+                _cache = _load_configs(version)
+            except DatabaseError:
+                logger.warning("database unavailable: generating with the cached ticker "
+                               "configs; retrying in %.0f s", CONFIG_RETRY_S)
+                time.sleep(CONFIG_RETRY_S)
+            finally:
+                connection.close()
+                with self._lock:
+                    self._wanted = None  # the next request asks again
+
+
 _cache = _ConfigCache()
+_retry_at = 0.0  # in-transaction callers: after a failed reload, when to try the database again
+_reloader = _Reloader()
 
 
 @dataclass
@@ -65,32 +117,36 @@ class CycleReport:
 
 
 def _active_configs(version: int) -> _ConfigCache:
-    """Active tickers and engine params, from the process cache unless stale."""
+    """Active tickers and engine params, from the process cache; when that is stale (the version
+    moved, or ``GENERATION_CONFIG_RELOAD_S`` passed) a background reload is asked for and the
+    cache answers meanwhile. Only a process that has no configs yet reads them itself, and a
+    caller inside a transaction does (another thread could not see its rows)."""
+    global _cache, _retry_at
+    cache = _cache
     now = time.monotonic()
-    loaded = _cache.version is not None
-    fresh = _cache.version == version and now - _cache.loaded_at < CONFIG_MAX_AGE_S
-    if loaded and (fresh or now < _cache.retry_at):
-        return _cache
+    stale = (cache.version != version
+             or now - cache.loaded_at >= settings.GENERATION_CONFIG_RELOAD_S)
+    if not stale:
+        return cache
+    if cache.version is not None and not connection.in_atomic_block:
+        _reloader.request(version)
+        return cache
+    if cache.version is not None and now < _retry_at:
+        return cache
     try:
-        tickers = list(Ticker.objects.filter(is_active=True).order_by("pk"))
+        _cache = cache = _load_configs(version)
     except DatabaseError:
-        if not loaded:
+        if cache.version is None:
             raise
         logger.warning("database unreachable: generating with the cached ticker configs")
-        _cache.retry_at = now + CONFIG_RETRY_S
-        return _cache
-    _cache.tickers = tickers
-    _cache.params = ticker_params(tickers) if tickers else None
-    _cache.market = market_config()
-    _cache.version = version
-    _cache.loaded_at = time.monotonic()
-    logger.info("loaded %d active ticker config(s) (version %s)", len(tickers), version)
-    return _cache
+        _retry_at = now + CONFIG_RETRY_S
+    return cache
 
 
 def reset_config_cache() -> None:
-    global _cache
+    global _cache, _retry_at
     _cache = _ConfigCache()
+    _retry_at = 0.0
 
 
 def _initial_state(ticker: Ticker, now_ms: int) -> LiveState | None:
@@ -122,20 +178,14 @@ def _initial_state(ticker: Ticker, now_ms: int) -> LiveState | None:
 
 def ticks_generate(*, now: datetime) -> CycleReport:
     """One generation cycle at ``now``: single writer (lock + compare-and-set)."""
-    token = uuid.uuid4().hex
-    if not live_store.try_lock("generate", token, LOCK_TTL_MS):
-        return CycleReport(skipped="locked")
-    started = time.perf_counter()
-    try:
+    with lease("generate", ttl_ms=LEASE_TTL_MS) as held:
+        if not held:
+            return CycleReport(skipped="locked")
+        started = time.perf_counter()
         report = _cycle(now)
         if report.ticks:
             live_store.record_samples("generate_ms", [(time.perf_counter() - started) * 1000])
         return report
-    finally:
-        try:
-            live_store.release_lock("generate", token)
-        except redis.RedisError:
-            logger.warning("could not release the generation lock", exc_info=True)
 
 
 def _cycle(now: datetime) -> CycleReport:

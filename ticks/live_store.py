@@ -38,9 +38,12 @@ redis.call('SET', KEYS[5], ARGV[6])
 return 1
 """
 
-# Takes entries off the buffer after their rows are committed to PostgreSQL.
+# Takes entries off the buffer after their rows are committed to PostgreSQL, only while the
+# flusher still holds its lease (KEYS[3] = ARGV[2]): a flusher that lost it leaves the entries to
+# the new holder, which merges the rows already stored, so the tick count is never taken twice.
 ACK_LUA = """
-local removed = redis.call('XDEL', KEYS[1], unpack(ARGV, 2))
+if redis.call('GET', KEYS[3]) ~= ARGV[2] then return -1 end
+local removed = redis.call('XDEL', KEYS[1], unpack(ARGV, 3))
 redis.call('DECRBY', KEYS[2], ARGV[1])
 return removed
 """
@@ -59,12 +62,6 @@ local v = redis.call('HMGET', KEYS[1], 'min', 'max')
 redis.call('DEL', KEYS[1])
 return v
 """
-
-RELEASE_LUA = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
-"""
-
 
 class Keys:
     """Every live key, under ``MARKET_REDIS_PREFIX``."""
@@ -140,9 +137,13 @@ def commit_cycle(*, tickers: list[dict], rows: bytes, meta: dict, count: int, no
     return bool(_script(COMMIT_LUA)(keys=keys, args=args))
 
 
-def ack_entries(entry_ids: list[bytes], ticks: int) -> None:
-    if entry_ids:
-        _script(ACK_LUA)(keys=[KEYS.buffer, KEYS.buffer_ticks], args=[ticks, *entry_ids])
+def ack_entries(entry_ids: list[bytes], ticks: int, *, lease_name: str, token: str) -> bool:
+    """Remove flushed entries, if lease ``lease_name`` is still held by ``token``."""
+    if not entry_ids:
+        return True
+    done = _script(ACK_LUA)(keys=[KEYS.buffer, KEYS.buffer_ticks, KEYS.lock(lease_name)],
+                            args=[ticks, token, *entry_ids])
+    return done != -1
 
 
 def mark_dirty(first_ms: int, last_ms: int) -> None:
@@ -170,11 +171,3 @@ def record_samples(name: str, values: list[float]) -> None:
 
 def read_samples(name: str) -> list[float]:
     return [float(v) for v in get_redis().lrange(KEYS.metric(name), 0, -1)]
-
-
-def try_lock(name: str, token: str, ttl_ms: int) -> bool:
-    return bool(get_redis().set(KEYS.lock(name), token, nx=True, px=ttl_ms))
-
-
-def release_lock(name: str, token: str) -> None:
-    _script(RELEASE_LUA)(keys=[KEYS.lock(name)], args=[token])

@@ -3,13 +3,13 @@ publish the 1m bars it touched (the open bar's changes and its close)."""
 
 import logging
 import time
-import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
 from streaming.publish import publish_bars
 
 from . import live_store
+from .lease import lease
 from .live_store import KEYS
 from .market import from_ms
 from .redis_store import get_redis
@@ -18,7 +18,7 @@ from .selectors import bar_rows_between
 
 logger = logging.getLogger(__name__)
 
-LOCK_TTL_MS = 60_000
+LEASE_TTL_MS = 3_000  # renewed while rolling up: a killed holder blocks the next for 3 s at most
 # Streamed bar updates cover the open bar and the one just closed. After a long database outage
 # the refreshed range can span hours: those bars are in the table and the REST API, but pushing
 # every one of them to every live client would be a flood of stale updates.
@@ -32,10 +32,9 @@ class RefreshReport:
 
 
 def bars_refresh() -> RefreshReport:
-    token = uuid.uuid4().hex
-    if not live_store.try_lock("rollup", token, LOCK_TTL_MS):
-        return RefreshReport(skipped="locked")
-    try:
+    with lease("rollup", ttl_ms=LEASE_TTL_MS) as held:
+        if not held:
+            return RefreshReport(skipped="locked")
         dirty = live_store.take_dirty()
         if dirty is None:
             return RefreshReport(skipped="nothing new")
@@ -50,6 +49,4 @@ def bars_refresh() -> RefreshReport:
         publish_from = floor_to(max(start, end - PUBLISH_WINDOW), timedelta(minutes=1))
         publish_bars(bar_rows_between(timeframe="1m", start=publish_from, end=end))
         return RefreshReport(bars=counts)
-    finally:
-        live_store.release_lock("rollup", token)
 

@@ -109,6 +109,12 @@ def ticker_directory() -> list[dict]:
         "max_price", "is_active", "tick_interval_ms"))
 
 
+def active_ticker_feeds() -> list[tuple[int, str, int]]:
+    """``(id, symbol, tick_interval_ms)`` of every active ticker, by symbol."""
+    return list(Ticker.objects.filter(is_active=True).order_by("symbol")
+                .values_list("id", "symbol", "tick_interval_ms"))
+
+
 def ticker_id_by_symbol(*, symbol: str) -> int | None:
     return Ticker.objects.filter(symbol=symbol).values_list("id", flat=True).first()
 

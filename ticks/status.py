@@ -4,8 +4,10 @@ the storage layout of the ticks table."""
 from dataclasses import asdict, dataclass, field
 
 import redis
+from django.conf import settings
 from django.db import DatabaseError, connection
 
+from .freshness import is_stale
 from .live_store import KEYS, LiveState
 from .models import Ticker
 from .redis_store import get_redis
@@ -22,6 +24,7 @@ class TickerStatus:
     lag_ms: int | None
     ticks_last_minute: int
     stalled: bool
+    stale: bool  # ticks.freshness: market open, no new tick for GENERATION_STALE_SECONDS
 
 
 @dataclass
@@ -34,6 +37,7 @@ class MarketStatus:
     flushed_at_ms: int | None = None
     rolled_at_ms: int | None = None
     storage: dict | None = None  # StorageInfo.as_dict() plus its one-line "summary"
+    stale_after_s: float = 0.0  # GENERATION_STALE_SECONDS
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -61,7 +65,7 @@ def live_generation_running(*, within_ms: int = GENERATION_STALL_MS) -> bool:
 
 def market_status(*, now_ms: int) -> MarketStatus:
     """Read-only snapshot. Redis or the database being unreachable is itself a problem."""
-    status = MarketStatus(now_ms=now_ms)
+    status = MarketStatus(now_ms=now_ms, stale_after_s=settings.GENERATION_STALE_SECONDS)
     try:
         tickers = list(Ticker.objects.filter(is_active=True).order_by("symbol"))
     except DatabaseError as exc:
@@ -91,7 +95,9 @@ def market_status(*, now_ms: int) -> MarketStatus:
         lag = now_ms - last if last is not None else None
         limit = max(GENERATION_STALL_MS, 3 * ticker.tick_interval_ms)
         stalled = lag is None or lag > limit
-        status.tickers.append(TickerStatus(ticker.symbol, last, lag, len(window), stalled))
+        stale = is_stale(symbol=ticker.symbol, last_tick_ms=last,
+                         tick_interval_ms=ticker.tick_interval_ms, now_ms=now_ms)
+        status.tickers.append(TickerStatus(ticker.symbol, last, lag, len(window), stalled, stale))
         if stalled:
             status.problems.append(
                 f"{ticker.symbol}: no tick yet" if lag is None

@@ -2,10 +2,13 @@
 types, so client code written against the seed works unchanged."""
 
 import re
+from unittest import mock
 from datetime import timedelta
 
 import pytest
 from rest_framework import status
+
+from ticks.market import from_ms
 
 from .conftest import set_live_quote
 
@@ -66,14 +69,16 @@ def test_get_latest_quote_from_the_live_feed(client):
     "price": "152.34", "volume": 12500, "bid": "152.28", "ask": "152.40"}"""
     set_live_quote("SYNTH", price=152.34, bid=152.28, ask=152.4, volume=12500,
                    timestamp=1705314645123, seq=77)
-    response = client.get("/api/v1/quote/SYNTH")
+    with mock.patch("api.views.now", return_value=from_ms(1705314645123 + 2_500)):
+        response = client.get("/api/v1/quote/SYNTH")
     assert response.status_code == status.HTTP_200_OK
     body = envelope(response)
     assert body["data"] == {"time": "2024-01-15T10:30:45.123Z", "ticker": "SYNTH",
                             "price": "152.34", "volume": 12500, "bid": "152.28", "ask": "152.40",
                             "seq": 77}
     assert_quote_shape(body["data"])
-    assert body["meta"] == {"ticker": "SYNTH", "source": "live"}
+    assert body["meta"] == {"ticker": "SYNTH", "source": "live", "age_ms": 2_500,
+                            "stale": False}
 
 
 def test_get_latest_quote_from_the_database(client, recent_ticks):
@@ -84,7 +89,36 @@ def test_get_latest_quote_from_the_database(client, recent_ticks):
     assert body["data"]["price"] == f"{last_price:.2f}"
     assert body["data"]["volume"] == last_volume
     assert body["data"]["seq"] == len(recent_ticks) - 1
-    assert body["meta"] == {"ticker": "SYNTH", "source": "database"}
+    assert body["meta"] == {"ticker": "SYNTH", "source": "database",
+                            "age_ms": body["meta"]["age_ms"], "stale": True}
+    assert 60_000 <= body["meta"]["age_ms"] < 180_000  # the newest tick is a minute old
+
+
+@pytest.mark.parametrize("age_ms, stale", [(0, False), (10_100, False), (10_101, True),
+                                           (3_600_000, True)])
+def test_a_quote_reports_its_age_and_whether_the_feed_is_stale(client, age_ms, stale):
+    """Stale: no new tick for GENERATION_STALE_SECONDS (10) after one was due (SYNTH ticks every
+    100 ms). The data keeps its pinned shape; only meta says it."""
+    set_live_quote("SYNTH", price=152.34, bid=152.28, ask=152.4, volume=12500,
+                   timestamp=1705314645123, seq=77)
+    with mock.patch("api.views.now", return_value=from_ms(1705314645123 + age_ms)):
+        body = envelope(client.get("/api/v1/quote/SYNTH"))
+    assert body == {"success": True,
+                    "data": {"time": "2024-01-15T10:30:45.123Z", "ticker": "SYNTH",
+                             "price": "152.34", "volume": 12500, "bid": "152.28",
+                             "ask": "152.40", "seq": 77},
+                    "meta": {"ticker": "SYNTH", "source": "live", "age_ms": age_ms,
+                             "stale": stale}}
+
+
+def test_a_closed_market_never_reports_a_stale_quote(client):
+    set_live_quote("SYNTH", price=152.34, bid=152.28, ask=152.4, volume=12500,
+                   timestamp=1705314645123, seq=77)
+    with mock.patch("api.views.now", return_value=from_ms(1705314645123 + 3_600_000)), \
+            mock.patch("ticks.freshness.market_open", return_value=False):
+        body = envelope(client.get("/api/v1/quote/SYNTH"))
+    assert body["meta"] == {"ticker": "SYNTH", "source": "live", "age_ms": 3_600_000,
+                            "stale": False}
 
 
 def test_get_historical_ticks(client, recent_ticks):

@@ -16,6 +16,7 @@ from asgiref.sync import async_to_sync
 from api import fast
 from api.keys import api_key_create
 from config.asgi_handler import PooledThreadASGIHandler
+from ticks.market import from_ms
 from ticks.models import Ticker
 from ticks.redis_store import close_async_redis
 from ticks.testing.asgi import asgi_request
@@ -66,6 +67,8 @@ def test_the_fast_path_answers_as_the_ordinary_dispatch_does(settings, paths_tak
     settings.API_RATE_LIMIT_ANON = "1000/minute"
     set_live_quote("SYNTH", price=151.2, bid=151.15, ask=151.25, volume=12,
                    timestamp=1_767_225_600_123, seq=42)
+    # One clock for both runs, so the quotes' meta.age_ms compare equal.
+    monkeypatch.setattr("api.views.now", lambda: from_ms(1_767_225_601_123))
     # TECH: no live quote, the database has one tick.
     store_ticks("TECH", [(datetime(2026, 1, 1, tzinfo=timezone.utc), "250.50", 3)])
     Ticker.objects.create(symbol="EMPTY", name="Empty", sector="Test", start_price="10.00",
@@ -91,8 +94,11 @@ def test_the_fast_path_answers_as_the_ordinary_dispatch_does(settings, paths_tak
     for case, fast_reply, slow_reply in zip(cases, fast_replies, slow_replies):
         assert comparable(fast_reply) == comparable(slow_reply), case
     assert [reply[0] for reply in fast_replies] == [200, 200, 200, 404, 404, 406, 200, 200, 401]
-    assert orjson.loads(fast_replies[0][2])["meta"] == {"ticker": "SYNTH", "source": "live"}
-    assert orjson.loads(fast_replies[2][2])["meta"] == {"ticker": "TECH", "source": "database"}
+    assert orjson.loads(fast_replies[0][2])["meta"] == {
+        "ticker": "SYNTH", "source": "live", "age_ms": 1_000, "stale": False}
+    tech_meta = orjson.loads(fast_replies[2][2])["meta"]
+    assert tech_meta == {"ticker": "TECH", "source": "database",
+                         "age_ms": tech_meta["age_ms"], "stale": tech_meta["stale"]}
 
 
 def test_the_time_is_the_servers_clock():

@@ -2,6 +2,8 @@
 API_KEYS_REQUIRED; the dashboard token and staff sessions; ``verify_key`` for /ws."""
 
 import re
+import threading
+import time
 from types import SimpleNamespace
 
 import pytest
@@ -226,3 +228,34 @@ def test_lookups_are_cached_outside_transactions(monkeypatch, django_assert_num_
     with django_assert_num_queries(1):
         assert keys.key_lookup(raw) is not None
         assert keys.key_lookup(raw) is not None
+
+
+# --- A hung database: answer from the cache, or fail fast with 503 -----------------------------
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.usefixtures("required")
+def test_with_the_database_hung_a_known_key_answers_from_its_cache_and_an_unknown_one_503(
+        client, monkeypatch):
+    _, raw = api_key_create(name="bot")
+    _, unseen = api_key_create(name="other")
+    keys.reset_cache()
+    assert client.get("/api/v1/time", HTTP_X_API_KEY=raw).status_code == 200  # now cached
+    for digest, (key_id, _) in list(keys._cache.items()):
+        keys._cache[digest] = (key_id, 0.0)  # expired long ago
+    release = threading.Event()
+    monkeypatch.setattr(keys, "_read_key", lambda digest: release.wait(20) and None)
+    try:
+        started = time.monotonic()
+        known = client.get("/api/v1/time", HTTP_X_API_KEY=raw)
+        known_s = time.monotonic() - started
+        started = time.monotonic()
+        unknown = client.get("/api/v1/time", HTTP_X_API_KEY=unseen)
+        unknown_s = time.monotonic() - started
+    finally:
+        release.set()
+    assert known.status_code == 200 and known_s < keys.LOOKUP_DEADLINE_S + 0.5
+    assert unknown.status_code == 503 and unknown_s < keys.LOOKUP_DEADLINE_S + 0.5
+    assert unknown.json() == {"success": False, "error": {
+        "code": "service_unavailable", "message": "The data store is unreachable; retry shortly."}}
+    assert unknown["Retry-After"] == "5"

@@ -100,7 +100,15 @@ DATABASES = {"default": env.db_url_config(_services.database_url)}
 DATABASES["default"]["ENGINE"] = "django.db.backends.postgresql"
 DATABASES["default"].setdefault("OPTIONS", {})
 # Fail fast when the database is down: the pipeline buffers and retries instead of hanging.
-DATABASES["default"]["OPTIONS"].setdefault("connect_timeout", 5)
+# connect_timeout bounds opening a connection (psycopg enforces it client-side, whole handshake);
+# statement_timeout makes the server cancel a statement that runs (or waits for a lock) too long.
+# A hung server answers neither: the paths that must answer then read through ticks.deadline.
+DATABASE_CONNECT_TIMEOUT_S = env.int("DATABASE_CONNECT_TIMEOUT_S", default=3)
+DATABASE_STATEMENT_TIMEOUT_MS = env.int("DATABASE_STATEMENT_TIMEOUT_MS", default=60_000)
+DATABASES["default"]["OPTIONS"].setdefault("connect_timeout", DATABASE_CONNECT_TIMEOUT_S)
+if DATABASE_STATEMENT_TIMEOUT_MS > 0:
+    DATABASES["default"]["OPTIONS"].setdefault(
+        "options", f"-c statement_timeout={DATABASE_STATEMENT_TIMEOUT_MS}")
 # Connections come from a pool (psycopg_pool): under ASGI every request runs in a thread of its
 # own, so persistent connections (CONN_MAX_AGE) are never reused and each request would pay a
 # new PostgreSQL connection (~10 ms here). Connections open lazily; 0 turns the pool off.
@@ -108,7 +116,7 @@ DATABASE_POOL_MAX_SIZE = env.int("DATABASE_POOL_MAX_SIZE", default=8)
 if DATABASE_POOL_MAX_SIZE > 0:
     DATABASES["default"]["OPTIONS"].setdefault("pool", {
         "min_size": 1, "max_size": DATABASE_POOL_MAX_SIZE,
-        "timeout": 5,  # waiting for a free connection, like connect_timeout
+        "timeout": DATABASE_CONNECT_TIMEOUT_S,  # waiting for a free connection
     })
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -162,6 +170,12 @@ SECTOR_CORRELATION = env.float("SECTOR_CORRELATION", default=0.2)
 MAX_CATCHUP_SECONDS = env.int("MAX_CATCHUP_SECONDS", default=3600)
 # Seed of the market and sector factors (each ticker has its own seed for the rest).
 MARKET_SEED = env.int("MARKET_SEED", default=20240115)
+# A ticker whose market is open and whose newest tick is older than this many seconds (plus its
+# tick interval) is stale: quotes say so in meta, /readyz fails its generation check.
+GENERATION_STALE_SECONDS = env.float("GENERATION_STALE_SECONDS", default=10.0)
+# The generator re-reads the active tickers' configs this often even without a config version
+# bump, in a background thread (the generation cycle never waits on the database).
+GENERATION_CONFIG_RELOAD_S = env.float("GENERATION_CONFIG_RELOAD_S", default=60.0)
 # Partitions of the ticks table created ahead of today (plain PostgreSQL only).
 TICK_PARTITIONS_AHEAD_DAYS = env.int("TICK_PARTITIONS_AHEAD_DAYS", default=3)
 

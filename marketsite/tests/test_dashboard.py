@@ -140,6 +140,7 @@ def test_the_page_talks_to_the_documented_endpoints(client):
     assert config["wsPath"] == "/ws"
     assert config["timeframes"] == ["1m", "5m", "1h", "1d"]
     assert config["replaySeconds"] == 300
+    assert config["staleAfterMs"] == 10_000  # GENERATION_STALE_SECONDS: the "stale" badge
     assert abs(config["serverTimeMs"] - now_utc().timestamp() * 1000) < 60_000
 
 

@@ -1,5 +1,7 @@
 """/healthz (liveness) and /readyz (database and Redis readiness), also under the HTTPS redirect."""
 
+import threading
+import time
 from unittest import mock
 
 import pytest
@@ -8,6 +10,9 @@ from django.test import Client, override_settings
 from django.urls import reverse
 
 from config.settings import base
+from ticks.live_store import KEYS, LiveState
+from ticks.models import Ticker
+from ticks.redis_store import get_redis
 
 pytestmark = pytest.mark.django_db
 
@@ -55,6 +60,8 @@ def test_readyz_with_database_and_redis_up(client):
         "checks": {
             "database": {"ok": True, "latency_ms": latencies["database"]},
             "redis": {"ok": True, "latency_ms": latencies["redis"]},
+            "generation": {"ok": True, "latency_ms": latencies["generation"],
+                           "stale_after_s": 10.0, "stale": []},
         },
     }
 
@@ -74,6 +81,8 @@ def test_readyz_with_redis_unreachable(client, closed_port):
         "checks": {
             "database": {"ok": True, "latency_ms": body["checks"]["database"]["latency_ms"]},
             "redis": {"ok": False, "error": error},
+            "generation": {"ok": False,
+                           "error": "Redis unreachable: the feed cannot be checked"},
         },
     }
 
@@ -94,6 +103,9 @@ def test_readyz_with_database_unreachable(client):
                 "error": 'OperationalError: connection to server at "127.0.0.1", port 5432 failed',
             },
             "redis": {"ok": True, "latency_ms": body["checks"]["redis"]["latency_ms"]},
+            "generation": {"ok": True,
+                           "latency_ms": body["checks"]["generation"]["latency_ms"],
+                           "stale_after_s": 10.0, "stale": []},
         },
     }
 
@@ -130,3 +142,98 @@ def test_probes_are_exempt_from_the_https_redirect():
     # The exemption is anchored: only the probe paths themselves skip the redirect.
     assert almost.status_code == 301
     assert almost["Location"] == "https://testserver/healthz/extra"
+
+
+# --- generation: a stale feed is not ready ------------------------------------------------------
+
+
+@pytest.fixture
+def feed_states():
+    """``set(symbol, last_tick_ms, active=True)`` writes a ticker's generator state in Redis."""
+    r = get_redis()
+    r.delete(KEYS.state)
+
+    def put(symbol: str, last_tick_ms: int, active: bool = True) -> None:
+        pk = Ticker.objects.get(symbol=symbol).pk
+        r.hset(KEYS.state, str(pk), LiveState(1, last_tick_ms, 4.0, active).dumps())
+
+    yield put
+    r.delete(KEYS.state)
+
+
+def _all_ticking(feed_states, at_ms: int) -> None:
+    for symbol in ("ENERGY", "FINANCE", "HEALTH", "SYNTH", "TECH"):
+        feed_states(symbol, at_ms)
+
+
+def test_readyz_fails_when_an_active_ticker_has_no_new_tick_past_the_threshold(
+        client, feed_states):
+    now_ms = int(time.time() * 1000)
+    _all_ticking(feed_states, now_ms)
+    feed_states("SYNTH", now_ms - 10_101 - 500)  # 100 ms ticker: 10 s + its interval, passed
+    feed_states("TECH", now_ms - 20_000)
+    response = client.get(READYZ)
+    assert response.status_code == 503
+    body = response.json()
+    assert body["ready"] is False and body["status"] == "not_ready"
+    assert body["checks"]["database"]["ok"] and body["checks"]["redis"]["ok"]
+    assert body["checks"]["generation"] == {
+        "ok": False, "error": "no new tick for over 10 s: SYNTH, TECH",
+        "stale_after_s": 10.0, "stale": ["SYNTH", "TECH"]}
+
+
+def test_readyz_passes_within_the_threshold_and_for_paused_tickers(client, feed_states):
+    now_ms = int(time.time() * 1000)
+    _all_ticking(feed_states, now_ms - 8_000)  # 8 s old: within the default 10 s
+    feed_states("ENERGY", now_ms - 600_000, active=False)  # deactivated: not a stale feed
+    Ticker.objects.filter(symbol="ENERGY").update(is_active=False)
+    response = client.get(READYZ)
+    assert response.status_code == 200
+    assert response.json()["checks"]["generation"]["stale"] == []
+
+
+def test_the_threshold_is_the_documented_setting(client, feed_states):
+    now_ms = int(time.time() * 1000)
+    _all_ticking(feed_states, now_ms - 3_000)
+    assert base.GENERATION_STALE_SECONDS == 10.0
+    with override_settings(GENERATION_STALE_SECONDS=2):
+        response = client.get(READYZ)
+    assert response.status_code == 503
+    assert response.json()["checks"]["generation"]["stale_after_s"] == 2
+    assert client.get(READYZ).status_code == 200
+
+
+def test_a_closed_market_is_never_stale(client, feed_states):
+    now_ms = int(time.time() * 1000)
+    _all_ticking(feed_states, now_ms - 60_000)
+    with mock.patch("ticks.freshness.market_open", return_value=False):
+        response = client.get(READYZ)
+    assert response.status_code == 200
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_readyz_answers_503_within_2_s_when_the_database_hangs(client, feed_states):
+    """A hung PostgreSQL answers no query (no server-side timeout can fire): the probe's read
+    has a 1 s deadline. The feed is still checked, on the tickers last read."""
+    now_ms = int(time.time() * 1000)
+    _all_ticking(feed_states, now_ms)
+    assert client.get(READYZ).status_code == 200  # the tickers are now known
+    release = threading.Event()
+
+    def hung():
+        release.wait(15)
+        return []
+
+    try:
+        with mock.patch("marketsite.health.active_feeds", side_effect=hung):
+            started = time.monotonic()
+            response = client.get(READYZ)
+            elapsed = time.monotonic() - started
+    finally:
+        release.set()
+    assert response.status_code == 503 and elapsed < 2.0
+    body = response.json()
+    assert body["checks"]["database"] == {
+        "ok": False,
+        "error": "DatabaseDeadlineExceeded: the database did not answer within 1 s"}
+    assert body["checks"]["generation"]["ok"] is True

@@ -11,12 +11,15 @@ import glob
 import os
 import pwd
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
+import psutil
 import psycopg
 import redis
 
@@ -98,6 +101,28 @@ class PrivatePostgres:
         self._run(_pg_bin("pg_ctl"), "-D", str(self.data), "-l", str(self.root / "log"), "-w",
                   "-o", f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 "
                   f"-c fsync=off{preload}", "start")
+
+    def pids(self) -> list[int]:
+        """The postmaster (first line of ``postmaster.pid``) and every process under it."""
+        postmaster = psutil.Process(int((self.data / "postmaster.pid").read_text().split()[0]))
+        return [postmaster.pid, *(p.pid for p in postmaster.children(recursive=True))]
+
+    @contextmanager
+    def hung(self):
+        """Every process of the server stopped (SIGSTOP) for the block: connections are
+        accepted by the kernel and nothing answers, as with a hung host. Always resumed."""
+        stopped = []
+        try:
+            for pid in self.pids():
+                os.kill(pid, signal.SIGSTOP)
+                stopped.append(pid)
+            yield
+        finally:
+            for pid in stopped:
+                try:
+                    os.kill(pid, signal.SIGCONT)
+                except ProcessLookupError:
+                    pass
 
     def stop(self) -> None:
         self._run(_pg_bin("pg_ctl"), "-D", str(self.data), "-m", "immediate", "-w", "stop",

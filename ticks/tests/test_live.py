@@ -14,6 +14,7 @@ from django.test import override_settings
 from streaming.publish import ticks_group
 from ticks import live, live_store
 from ticks.config_version import bump_config_version
+from ticks.lease import Lease
 from ticks.live_store import KEYS, LiveState
 from ticks.models import Bar, Tick, Ticker, TickerState
 from ticks.services import bars_refresh, ticks_flush, ticks_generate
@@ -79,10 +80,11 @@ def test_the_path_does_not_depend_on_beat_timing(live_redis, t0):
 
 
 def test_a_held_lock_or_a_stale_state_writes_nothing(live_redis, t0):
-    assert live_store.try_lock("generate", "someone-else", 5_000)
+    other = Lease("generate")
+    assert other.acquire()
     assert ticks_generate(now=t0).skipped == "locked"
     assert live_redis.hlen(KEYS.state) == 0
-    live_store.release_lock("generate", "someone-else")
+    other.release()
     ticks_generate(now=t0)
     synth = Ticker.objects.get(symbol="SYNTH")
     current = live_redis.hget(KEYS.state, str(synth.pk)).decode()
@@ -126,6 +128,26 @@ def test_a_flush_that_died_before_acknowledging_is_merged_without_duplicates(liv
     report = ticks_flush()
     assert report.merged and live_redis.xlen(KEYS.buffer) == 0
     assert [row[0] for row in db_ticks("SYNTH")] == list(range(21))
+
+
+def test_a_flusher_whose_lease_was_taken_over_leaves_its_entries_to_the_new_holder(
+        live_redis, t0):
+    from ticks import flush
+
+    ticks_generate(now=t0)
+    ticks_generate(now=t0 + timedelta(seconds=1))
+    stalled = Lease(flush.LEASE_NAME)
+    assert stalled.acquire()
+    live_redis.delete(KEYS.lock(flush.LEASE_NAME))  # it expired while the flusher stalled
+    taker = Lease(flush.LEASE_NAME)
+    assert taker.acquire()
+    report = flush._flush(600, stalled)  # its rows commit, its acknowledgement is refused
+    assert report.skipped == "lease lost"
+    assert live_redis.xlen(KEYS.buffer) == 2 and int(live_redis.get(KEYS.buffer_ticks)) == 55
+    taker.release()
+    assert ticks_flush().merged
+    assert live_redis.xlen(KEYS.buffer) == 0 and int(live_redis.get(KEYS.buffer_ticks)) == 0
+    assert [row[0] for row in db_ticks("SYNTH")] == list(range(11))
 
 
 def test_after_redis_loses_everything_the_lost_ticks_are_regenerated_identically(live_redis, t0):
@@ -294,3 +316,30 @@ def test_each_cycle_is_published_to_the_ticker_groups(live_redis, t0):
     assert message["type"] == "market.ticks"
     assert [t["seq"] for t in message["ticks"]] == [0]
     assert message["ticks"] == replay(live_redis, "SYNTH")
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_hung_config_reload_never_delays_a_cycle(live_redis, t0, monkeypatch, settings):
+    """The reload runs in a background thread: while the database answers nothing, every cycle
+    generates on the cached configs at once; the new configs apply once it answers."""
+    import threading
+    import time
+
+    settings.GENERATION_CONFIG_RELOAD_S = 0.2
+    ticks_generate(now=t0)  # the first configs: read by the cycle itself
+    release = threading.Event()
+    real_filter = Ticker.objects.filter
+    monkeypatch.setattr(Ticker.objects, "filter",
+                        lambda *a, **k: release.wait(20) and real_filter(*a, **k))
+    bump_config_version()
+    took = []
+    try:
+        for k in range(1, 11):
+            started = time.monotonic()
+            report = ticks_generate(now=t0 + timedelta(milliseconds=100 * k))
+            took.append(time.monotonic() - started)
+            assert report.ticks == 5
+            time.sleep(0.1)
+    finally:
+        release.set()
+    assert max(took) < 0.5, took

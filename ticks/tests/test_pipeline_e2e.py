@@ -5,10 +5,14 @@ server use private PostgreSQL/Redis instances (never the machine's shared ones).
 """
 
 import json
+import logging
 import os
+import signal
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from datetime import datetime, timezone
 
 import psycopg
@@ -18,10 +22,11 @@ from django.db import connection
 
 from ticks.models import Ticker
 from ticks.testing.checks import assert_gap_free, bar_mismatches, grid_report
-from ticks.testing.services import PrivatePostgres, PrivateRedis
+from ticks.testing.services import PrivatePostgres, PrivateRedis, free_port
 from ticks.testing.stack import ROOT, Stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+logger = logging.getLogger(__name__)
 SYMBOLS = ("ENERGY", "FINANCE", "HEALTH", "SYNTH", "TECH")
 # The session's Redis: REDIS_URL, or the embedded Valkey the test session started.
 SHARED_REDIS = os.environ["REDIS_URL"]
@@ -99,11 +104,13 @@ def market():
     the first ticks and returns ``(stack, probe)``; every stack is stopped afterwards."""
     started = []
 
-    def start(*, database_url: str, redis_url: str) -> tuple[Stack, Probe]:
-        stack = Stack(database_url=database_url, redis_url=redis_url)
+    def start(*, database_url: str, redis_url: str, env: dict | None = None,
+              web: bool = False) -> tuple[Stack, Probe]:
+        stack = Stack(database_url=database_url, redis_url=redis_url, env=env,
+                      web_port=free_port() if web else None)
         started.append(stack)
         probe = Probe(stack, redis_url, database_url)
-        stack.start("generator", "worker", "beat")
+        stack.start("generator", "worker", "beat", *(["web"] if web else []))
         stack.wait_for(lambda: all(probe.quote(s) for s in SYMBOLS), timeout=30,
                        what="the first ticks")
         return stack, probe
@@ -249,3 +256,81 @@ def test_admin_edits_apply_to_the_running_market(market):
     assert [row[0] for row in stored] == list(range(stored[0][0], stored[0][0] + len(stored)))
     steps = {b[1] - a[1] for a, b in zip(stored, stored[1:])}
     assert 100 in steps and 500 in steps and steps <= {100, 200, 300, 400, 500}
+
+
+def readyz(port: int) -> tuple[int, float]:
+    """``(status, seconds it took)`` of ``GET /readyz``."""
+    started = time.monotonic()
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=10) as answer:
+            status = answer.status
+    except urllib.error.HTTPError as exc:
+        status = exc.code
+    return status, time.monotonic() - started
+
+
+def test_a_hung_database_stalls_neither_generation_nor_readyz(
+        market, private_postgres, private_redis):
+    """Every PostgreSQL process stopped (SIGSTOP) for 8 s, over several of the generator's config
+    reloads (1 s here): the live feed keeps moving, /readyz answers 503 fast, and afterwards
+    every grid point is stored exactly once."""
+    stack, probe = market(database_url=private_postgres.url, redis_url=private_redis.url,
+                          env={"GENERATION_CONFIG_RELOAD_S": "1"}, web=True)
+    stack.wait_for(lambda: readyz(stack.web_port)[0] == 200, timeout=30, what="/readyz 200")
+    time.sleep(2)
+    lags, probes = [], []
+    with private_postgres.hung():
+        hung_until = time.monotonic() + 8
+        next_probe = time.monotonic() + 1
+        while time.monotonic() < hung_until:
+            # How far the newest quote trails the wall clock: a stalled generator shows here.
+            lags.append(time.time() * 1000 - probe.quote("SYNTH")["timestamp"])
+            if time.monotonic() >= next_probe:
+                probes.append(readyz(stack.web_port))
+                next_probe = time.monotonic() + 1
+            time.sleep(0.05)
+    stall_ms = max(lags)
+    logger.info("hung 8 s: worst quote lag %.0f ms; readyz %s", stall_ms, probes)
+    assert stall_ms < 1_000, (stall_ms, stack.logs())
+    assert len(probes) >= 3 and all(status == 503 and took < 2.0 for status, took in probes), (
+        probes, stack.logs())
+    stack.wait_for(lambda: readyz(stack.web_port)[0] == 200, timeout=30, what="/readyz 200")
+    stack.wait_for(lambda: probe.buffered() < 100, timeout=30, what="the buffer to drain")
+    drain_and_stop(stack, probe)
+    report, mismatched_bars = probe.report()
+    assert_gap_free(report, SYMBOLS, min_count=100)
+    assert mismatched_bars == 0
+
+
+def test_a_killed_flush_lease_holder_delays_persistence_by_at_most_5_s(
+        market, private_postgres, private_redis):
+    """A flush is held mid-write (the ticks table locked by another session), its lease renewed
+    meanwhile, past its 3 s TTL; the pool child holding it is killed (SIGKILL) and the table
+    unlocked: the next flush commits within 5 s."""
+    stack, probe = market(database_url=private_postgres.url, redis_url=private_redis.url)
+    time.sleep(3)
+    lease_key = probe.key("lock", "flush")
+    locker = psycopg.connect(probe.database_url)
+    try:
+        locker.execute("LOCK TABLE ticks_tick IN ACCESS EXCLUSIVE MODE")
+        holder = stack.wait_for(lambda: probe.r.get(lease_key), timeout=10,
+                                what="a flush holding its lease").decode()
+        time.sleep(4.5)  # longer than the lease's TTL: renewed by its holder
+        assert probe.r.get(lease_key).decode() == holder
+        os.kill(int(holder.split(":")[1]), signal.SIGKILL)
+        killed_ms = time.time() * 1000
+    finally:
+        locker.rollback()
+        locker.close()
+    flushed_ms = stack.wait_for(
+        lambda: (int(probe.r.get(probe.key("flushed_at")) or 0) > killed_ms
+                 and int(probe.r.get(probe.key("flushed_at")))), timeout=30,
+        what="the next flush", interval=0.05)
+    delay_ms = flushed_ms - killed_ms
+    logger.info("killed flush lease holder: next flush committed %.0f ms later", delay_ms)
+    assert delay_ms <= 5_000, (delay_ms, stack.logs())
+    stack.wait_for(lambda: probe.buffered() < 100, timeout=30, what="the buffer to drain")
+    drain_and_stop(stack, probe)
+    report, mismatched_bars = probe.report()
+    assert_gap_free(report, SYMBOLS, min_count=100)
+    assert mismatched_bars == 0

@@ -29,13 +29,15 @@ class Command(BaseCommand):
                 last = "-" if t.last_tick_ms is None else time.strftime(
                     "%H:%M:%S", time.gmtime(t.last_tick_ms / 1000)) + f".{t.last_tick_ms % 1000:03d}"
                 lag = "-" if t.lag_ms is None else f"{t.lag_ms / 1000:.2f} s"
-                flag = "  STALLED" if t.stalled else ""
+                flag = ("  STALLED" if t.stalled else "") + ("  STALE" if t.stale else "")
                 self.stdout.write(f"{t.symbol:<12} {last:>14} {lag:>9} {t.ticks_last_minute:>10}{flag}")
             self.stdout.write(
                 f"\nbuffer: {status.buffer_ticks} ticks in {status.buffer_entries} entries\n"
                 f"last generation: {_age(status.now_ms, status.generated_at_ms)}\n"
                 f"last flush: {_age(status.now_ms, status.flushed_at_ms)}\n"
-                f"last rollup: {_age(status.now_ms, status.rolled_at_ms)}"
+                f"last rollup: {_age(status.now_ms, status.rolled_at_ms)}\n"
+                f"stale after: {status.stale_after_s:g} s without a new tick "
+                "(GENERATION_STALE_SECONDS)"
             )
             if status.storage:
                 self.stdout.write(f"storage: {status.storage['summary']}")

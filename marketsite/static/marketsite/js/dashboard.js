@@ -517,6 +517,18 @@ window.addEventListener("popstate", () => {
 
 $(".conn-retry", connection).addEventListener("click", () => stream.retryNow());
 
+// --- Feed freshness: the newest tick older than GENERATION_STALE_SECONDS (the server's rule) ---
+
+const feedStale = $("#feed-stale");
+function showFeedFreshness() {
+  const times = [...tickers.values()].map((r) => r.lastTickTs).filter((t) => t !== null);
+  const ageMs = times.length ? clock.now() - Math.max(...times) : 0;
+  const stale = times.length > 0 && ageMs > cfg.staleAfterMs;
+  feedStale.hidden = !stale;
+  if (stale) feedStale.textContent = `stale — newest tick ${Math.round(ageMs / 1000)} s old`;
+  body.dataset.feed = stale ? "stale" : "fresh";
+}
+
 // --- Start --------------------------------------------------------------------------------------
 
 for (const info of cfg.tickers) addTicker(info);
@@ -530,6 +542,7 @@ setInterval(() => {
   if (!document.hidden) loadStats();
 }, STATS_EVERY_MS);
 setInterval(pollLatestBars, LATEST_BARS_EVERY_MS);
+setInterval(showFeedFreshness, 1_000);
 window.addEventListener("pageshow", (event) => {
   if (event.persisted) tokens.refresh().catch(() => {}); // restored from the back/forward cache
 });
