@@ -49,13 +49,17 @@ _createsuperuser:
 
 # Under CI (CI=true, as root with apt-get) the system tools some tests drive are installed too:
 # Debian's docker-compose validates docker-compose.yml; Debian's chromium runs the dashboard's
-# browser test (Playwright drives it). Elsewhere those tests skip with a reason.
+# browser test (Playwright drives it); Debian's nginx runs the proxy's configuration
+# (config/tests/test_proxy.py starts its own nginx process on free ports). Elsewhere those tests
+# skip with a reason.
 test-system-deps:
 	@if [ "$$CI" = "true" ] && command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
 	  command -v docker-compose >/dev/null || { apt-get update -qq && \
 	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-compose >/dev/null; }; \
 	  command -v chromium >/dev/null || { apt-get update -qq && \
 	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }; \
+	  command -v nginx >/dev/null || { apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx >/dev/null; }; \
 	fi
 
 # Without DATABASE_URL/REDIS_URL the test session starts temporary embedded servers (in a temp

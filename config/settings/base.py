@@ -8,6 +8,7 @@ from pathlib import Path
 
 import environ
 from corsheaders.defaults import default_headers as corsheaders_default_headers
+from csp.constants import NONE, SELF
 
 from config import services
 
@@ -41,6 +42,7 @@ INSTALLED_APPS = [
     "corsheaders",
     "channels",
     "axes",  # admin login lockout (see "Admin login" below)
+    "csp",  # Content-Security-Policy header (see "Content Security Policy" below)
     "ticks",
     "api",
     "streaming",
@@ -49,6 +51,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # The Content-Security-Policy header on every answer (CONTENT_SECURITY_POLICY below).
+    "csp.middleware.CSPMiddleware",
     # CORS headers (REST API only) before anything that can answer on its own.
     "corsheaders.middleware.CorsMiddleware",
     # Static files (the dashboard's JS and CSS, the admin's) straight from daphne: WhiteNoise.
@@ -258,6 +262,42 @@ CORS_URLS_REGEX = r"^/api/.*$"
 CORS_ALLOW_HEADERS = (*corsheaders_default_headers, "x-api-key", "x-dashboard-token")
 CORS_EXPOSE_HEADERS = ["Retry-After", "X-RateLimit-Limit", "X-RateLimit-Remaining", "Link",
                        "X-Request-ID"]
+
+# --- Request size limits ------------------------------------------------------------------------
+# Daphne has no body-size limit and reads a whole body before Django runs: in production the
+# reverse proxy in front of it (config/proxy/nginx.conf: client_max_body_size 1m, 10 s body and
+# header timeouts) refuses large and slow bodies. These are Django's own limits behind it, for
+# whatever reaches daphne directly. The API is GET-only; only the admin's forms take bodies, a few
+# kilobytes each, so the proxy's 1 MiB is ample and Django's 2.5 MiB default is lowered to match.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024  # bytes of a request body (files excluded): else 400
+# Fields of one form body (Django's default): an admin change list with list_editable on a page of
+# 100 rows posts about 300; more is refused with 400.
+DATA_UPLOAD_MAX_NUMBER_FIELDS = 1000
+# Nothing here accepts file uploads; an uploaded file larger than this would be written to a
+# temporary file instead of kept in memory (the proxy caps the whole request at 1 MiB anyway).
+FILE_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
+
+# --- Content Security Policy ----------------------------------------------------------------------
+# django-csp sends it on every answer. Everything the pages load is the project's own or an
+# installed package's, served from this origin: no inline script or style anywhere (the templates
+# keep them in static files; /api/v1/docs/ is drf-spectacular's split Swagger view, whose init
+# script is a separate request), so neither 'unsafe-inline' nor 'unsafe-eval' is allowed.
+# 'self' in connect-src also covers ws:/wss: to this host (the dashboard's /ws). Images may be data:
+# URIs (Swagger UI's and the admin's CSS icons).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    },
+}
 
 # --- Static files -------------------------------------------------------------------------------
 STATIC_URL = "static/"

@@ -204,6 +204,39 @@ def test_production_defaults(project):
     assert dumped["CSRF_COOKIE_SECURE"] is True
 
 
+# Answers of the production settings through Django's test client (no database or Redis needed).
+HEADERS_PROBE = """
+import json, django
+django.setup()
+from django.conf import settings
+from django.test import Client
+client = Client()
+out = {"limits": [settings.DATA_UPLOAD_MAX_MEMORY_SIZE, settings.DATA_UPLOAD_MAX_NUMBER_FIELDS,
+                  settings.FILE_UPLOAD_MAX_MEMORY_SIZE]}
+for path in ("/healthz", "/admin/login/"):
+    response = client.get(path, secure=True)
+    out[path] = [response.status_code, response.headers.get("Content-Security-Policy"),
+                 response.headers.get("Strict-Transport-Security")]
+print(json.dumps(out))
+"""
+
+
+def test_production_sends_a_content_security_policy_without_unsafe_inline(project):
+    result = _run(project, ["-c", HEADERS_PROBE], DJANGO_SETTINGS_MODULE="config.settings.production",
+                  DJANGO_SECRET_KEY=_random_secret(), DJANGO_ALLOWED_HOSTS="testserver")
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout.strip().splitlines()[-1])
+    for path in ("/healthz", "/admin/login/"):
+        status, csp, hsts = out[path]
+        assert status == 200 and hsts, (path, out[path])
+        policy = {name: values for name, *values in (p.split() for p in csp.split(";") if p.strip())}
+        assert policy["default-src"] == ["'self'"], csp
+        assert policy["script-src"] == ["'self'"] and policy["style-src"] == ["'self'"], csp
+        assert "'unsafe-inline'" not in csp and "'unsafe-eval'" not in csp, csp
+    # Django's own request-size limits (the proxy in front has the same 1 MiB).
+    assert out["limits"] == [1024 * 1024, 1000, 1024 * 1024]
+
+
 def test_production_log_format_and_redirect_are_switchable(project):
     dumped = _dump(
         project, "config.settings.production",

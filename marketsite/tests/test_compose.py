@@ -20,6 +20,7 @@ ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
 DOCKERFILE = ROOT / "Dockerfile"
 ENV_EXAMPLE = ROOT / ".env.example"
+NGINX_CONF = ROOT / "config" / "proxy" / "nginx.conf"
 
 APP_SERVICES = ("migrate", "web", "worker", "beat")
 LONG_RUNNING = ("web", "worker", "beat")
@@ -100,7 +101,8 @@ def _daphne_args(argv: list[str]) -> dict:
 
 def test_services_are_exactly_the_stack(compose):
     assert "version" not in compose, "the compose spec has no `version:` key"
-    assert set(compose["services"]) == {"timescaledb", "redis", "migrate", "web", "worker", "beat"}
+    assert set(compose["services"]) == {"timescaledb", "redis", "migrate", "web", "worker", "beat",
+                                        "proxy"}
 
 
 def test_timescaledb_image_is_pinned(services):
@@ -142,6 +144,10 @@ def test_app_environment_points_at_the_compose_services(services):
     # The secret has no default: compose stops with a clear message when .env lacks it.
     assert environment["DJANGO_SECRET_KEY"].startswith("${DJANGO_SECRET_KEY:?")
     assert environment["DJANGO_SECURE_SSL_REDIRECT"] == "${DJANGO_SECURE_SSL_REDIRECT:-false}"
+    # Behind the compose proxy (one, which replaces the client's X-Forwarded-*): fixed, since the
+    # stack always has it.
+    assert environment["DJANGO_BEHIND_PROXY"] == "true"
+    assert environment["API_NUM_PROXIES"] == "1"
 
 
 def test_web_runs_daphne_on_port_3000_with_unlimited_websockets(services):
@@ -151,7 +157,26 @@ def test_web_runs_daphne_on_port_3000_with_unlimited_websockets(services):
     assert args["port"] == 3000
     assert args["host"] == "0.0.0.0"
     assert args["application"] == "config.asgi:application"
-    assert any(str(port).endswith(":3000") and "${PORT" in str(port) for port in web["ports"])
+    assert args["proxy_headers"] is True  # the client's address from the proxy's X-Forwarded-For
+    # Reached through the proxy only: nothing published.
+    assert "ports" not in web
+    assert [str(port) for port in web["expose"]] == ["3000"]
+
+
+def test_proxy_alone_publishes_the_port_and_runs_the_repository_config(services):
+    proxy = services["proxy"]
+    name, _, tag = proxy["image"].partition(":")
+    assert name == "nginx" and re.fullmatch(r"\d+\.\d+(\.\d+)?-alpine", tag), proxy["image"]
+    assert proxy["volumes"] == ["./config/proxy/nginx.conf:/etc/nginx/nginx.conf:ro"]
+    assert NGINX_CONF.is_file()
+    assert proxy["ports"] == ["${PORT:-3000}:3000"]
+    # The port the container publishes is the one nginx listens on, in front of web:3000.
+    conf = NGINX_CONF.read_text()
+    assert re.search(r"^\s*listen 3000;", conf, re.M) and re.search(r"server web:3000;", conf)
+    assert proxy["depends_on"] == {"web": {"condition": "service_healthy"}}
+    assert "http://127.0.0.1:3000/healthz" in " ".join(proxy["healthcheck"]["test"])
+    published = {name for name, service in services.items() if service.get("ports")}
+    assert published == {"proxy"}, f"only the proxy may publish a port: {sorted(published)}"
 
 
 def test_worker_serves_both_queues_and_beat_schedules(services):
@@ -181,7 +206,7 @@ def test_long_running_services_wait_for_migrations_and_healthy_infrastructure(se
 
 
 def test_long_running_services_restart(services):
-    for name in ("timescaledb", "redis", *LONG_RUNNING):
+    for name in ("timescaledb", "redis", "proxy", *LONG_RUNNING):
         assert services[name]["restart"] == "unless-stopped", name
 
 

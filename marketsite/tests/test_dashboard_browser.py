@@ -7,6 +7,9 @@ timeframe switcher (buttons and keys) reloads it, the page survives the web serv
 and started again (reconnecting, with no hole in the stream), that it keeps working when API
 keys become required, and at phone width, with the keyboard and with an unknown ticker.
 It saves the screenshots shown in the README (docs/dashboard.png, docs/dashboard-dark.png).
+A second test runs daphne under the production settings and checks that the dashboard, Swagger UI
+(`/api/v1/docs/`) and the admin work under the production Content-Security-Policy, with no
+violation reported.
 
 The browser is Debian's `chromium` (Playwright's own browser download cannot work here), driven
 through Playwright's Python package with `executable_path`. Without it the test is skipped,
@@ -15,6 +18,7 @@ except under CI (`CI=true`), where `make test` installs it and a missing browser
 
 import os
 import re
+import secrets
 import shutil
 import subprocess
 import sys
@@ -328,3 +332,97 @@ def test_the_candle_series_merges_bars_and_ticks(browser, live_server):
     assert result["ignored"] is False and result["count"] == 3 and result["day"] is True
     assert result["text"] == ["1,234.50", "−0.20", "+0.12", "−0.31%", "—"]
     page.close()
+
+
+# --- The Content-Security-Policy in force ------------------------------------------------------------
+
+# Reported by the page itself (an init script runs before the page's own and is not subject to its
+# policy), besides the console's "Refused to ... Content Security Policy" lines.
+REPORT_VIOLATIONS = """document.addEventListener('securitypolicyviolation', (e) =>
+  console.error(`CSP violation: ${e.violatedDirective} blocked ${e.blockedURI || 'inline'} ` +
+                `at ${e.sourceFile}:${e.lineNumber}`));"""
+ADMIN_USER, ADMIN_PASSWORD = "csp-admin", "csp-test-Passw0rd-" + secrets.token_hex(4)
+
+
+@pytest.fixture
+def production_market():
+    """Daphne under config.settings.production (plain HTTP, as compose serves it) with the
+    generator and beat, on an hour of backfilled history and with one admin user."""
+    stack = Stack(database_url=shared_database_url(), redis_url=SHARED_REDIS,
+                  web_port=free_port(), env={
+                      "DJANGO_SETTINGS_MODULE": "config.settings.production",
+                      "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
+                      "DJANGO_SECURE_SSL_REDIRECT": "false",
+                      "DJANGO_SESSION_COOKIE_SECURE": "false",
+                      "DJANGO_CSRF_COOKIE_SECURE": "false",
+                      "LOG_FORMAT": "text",
+                  })
+    try:
+        for args in (["backfill", "--hours", "1", "--no-progress"],
+                     ["createsuperuser", "--noinput", "--username", ADMIN_USER,
+                      "--email", "csp@example.com"]):
+            subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, check=True,
+                           env={**stack.env, "DJANGO_SUPERUSER_PASSWORD": ADMIN_PASSWORD},
+                           capture_output=True, timeout=180)
+        stack.start("web", "generator", "beat")
+        stack.wait_for(lambda: _answers(f"http://127.0.0.1:{stack.web_port}/healthz"),
+                       timeout=30, what="daphne answering")
+        yield stack
+    finally:
+        stack.close()
+
+
+def _strict_policy(response) -> str:
+    """The page's Content-Security-Policy header, checked to forbid inline code."""
+    policy = response.headers.get("content-security-policy", "")
+    assert "script-src 'self'" in policy and "style-src 'self'" in policy, policy
+    assert "unsafe-inline" not in policy and "unsafe-eval" not in policy, policy
+    return policy
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_pages_work_under_the_production_csp(production_market, browser):
+    base = f"http://127.0.0.1:{production_market.web_port}"
+    context = browser.new_context(viewport=DESKTOP)
+    context.add_init_script(REPORT_VIOLATIONS)
+    page = context.new_page()
+    dash = Dashboard(page, production_market)
+    console: list[str] = []
+    page.on("console", lambda m: console.append(m.text) if m.type == "error" else None)
+
+    def violations() -> list[str]:
+        return [t for t in console if "Content Security Policy" in t or "CSP violation" in t]
+
+    # The dashboard: live over /ws, the chart drawn from the REST bars.
+    _strict_policy(page.goto(f"{base}/?ticker=SYNTH"))
+    dash.wait_live()
+    dash.wait_chart("SYNTH", "1m", loads=1, min_candles=30)
+    dash.wait_prices_change(timeout=5)
+
+    # Swagger UI: every operation rendered, and one of them run from the page.
+    _strict_policy(page.goto(f"{base}/api/v1/docs/"))
+    page.wait_for_selector("#swagger-ui .opblock", timeout=15_000)
+    assert page.locator("#swagger-ui .opblock").count() == 7
+    time_op = page.locator("#swagger-ui .opblock").filter(has_text="/api/v1/time")
+    time_op.locator(".opblock-summary").first.click()
+    time_op.get_by_role("button", name="Try it out").click()
+    with page.expect_response(lambda r: r.url.endswith("/api/v1/time")) as answer:
+        time_op.get_by_role("button", name="Execute").click()
+    assert answer.value.status == 200
+    time_op.locator(".responses-table .response-col_status").first.wait_for(timeout=10_000)
+
+    # The admin: sign in, then a change list with its actions and filters (the admin's scripts).
+    _strict_policy(page.goto(f"{base}/admin/login/"))
+    page.fill("#id_username", ADMIN_USER)
+    page.fill("#id_password", ADMIN_PASSWORD)
+    page.click("input[type=submit]")
+    page.wait_for_url(f"{base}/admin/")
+    assert page.locator("#site-name").is_visible()
+    _strict_policy(page.goto(f"{base}/admin/ticks/ticker/"))
+    page.locator("#action-toggle").check()  # admin/js/actions.js selects every row
+    assert page.locator("input.action-select:checked").count() == 5
+    assert page.locator(".action-counter").inner_text().startswith("5 of 5")
+
+    assert violations() == [], violations()
+    assert dash.errors == [], dash.errors
+    context.close()
