@@ -63,7 +63,7 @@ test-system-deps:
 	fi
 
 # Without DATABASE_URL/REDIS_URL the test session starts temporary embedded servers (in a temp
-# folder, removed after the run): ticks/testing/pytest_plugin.py, loaded by pytest.ini.
+# folder, removed after the run): testsupport/pytest_plugin.py, loaded by pytest.ini.
 # Two xdist workers (TEST_WORKERS=0 runs in one process); see conftest.py for what stays together.
 TEST_WORKERS ?= 2
 test: install test-system-deps

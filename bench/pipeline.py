@@ -61,8 +61,8 @@ def _scenario(n: int, args) -> dict:
     from django.test import override_settings
 
     from ticks import live_store
-    from ticks.testing.checks import grid_report
-    from ticks.testing.stack import Stack
+    from testsupport.checks import grid_report
+    from testsupport.stack import Stack
 
     _prepare_tickers(n)
     _reset_storage()

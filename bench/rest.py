@@ -221,7 +221,7 @@ def run(args) -> int:
     from django.conf import settings
 
     from ticks.market import to_ms
-    from ticks.testing.stack import Stack
+    from testsupport.stack import Stack
 
     print(f"rest: {args.hours:g} h of 10 Hz ticks x 5 tickers + {args.bar_days} days of 1m bars")
     data = _prepare(args)

@@ -262,7 +262,7 @@ class Server:
     def __enter__(self) -> "Server":
         ctx = multiprocessing.get_context("spawn")
         if self.kind == "daphne":
-            from ticks.testing.stack import Stack
+            from testsupport.stack import Stack
 
             self.stack = Stack(database_url=self.env["DATABASE_URL"],
                                redis_url=self.env["REDIS_URL"], web_port=self.port,

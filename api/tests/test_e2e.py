@@ -1,4 +1,4 @@
-"""The API through a real daphne process (``ticks.testing.stack``), as clients reach it."""
+"""The API through a real daphne process (``testsupport.stack``), as clients reach it."""
 
 import json
 import os
@@ -11,7 +11,7 @@ import redis
 from django.db import connection
 
 from api.keys import api_key_create
-from ticks.testing.stack import Stack
+from testsupport.stack import Stack
 
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]

@@ -19,7 +19,7 @@ from config.asgi_handler import PooledThreadASGIHandler
 from ticks.market import from_ms
 from ticks.models import Ticker
 from ticks.redis_store import close_async_redis
-from ticks.testing.asgi import asgi_request
+from testsupport.asgi import asgi_request
 
 from .conftest import set_live_quote, store_ticks
 

@@ -10,7 +10,7 @@ from asgiref.sync import async_to_sync
 from config import asgi_handler
 from config.asgi_handler import PooledThreadASGIHandler
 from marketsite.middleware import SyncChainMiddleware
-from ticks.testing.asgi import asgi_request
+from testsupport.asgi import asgi_request
 
 pytestmark = pytest.mark.django_db
 

@@ -27,7 +27,7 @@ from config.embedded import postgres as embedded_postgres
 from config.embedded.postgres import EmbeddedPostgres, blocked_folder
 from config.embedded.valkey import EmbeddedValkey
 from config.services import pid_alive
-from ticks.testing.services import free_port
+from testsupport.services import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 

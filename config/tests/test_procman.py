@@ -27,9 +27,9 @@ import redis
 from config import procman
 from config.embedded.postgres import EmbeddedPostgres
 from config.procman_logs import serve as serve_logs
-from ticks.testing.checks import assert_gap_free, bar_mismatches, grid_report
-from ticks.testing.services import free_port
-from ticks.testing.terminal import Terminal
+from testsupport.checks import assert_gap_free, bar_mismatches, grid_report
+from testsupport.services import free_port
+from testsupport.terminal import Terminal
 
 ROOT = Path(__file__).resolve().parents[2]
 VENV = Path(sys.executable).parent.parent

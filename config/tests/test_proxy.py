@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 
-from ticks.testing.services import free_port
+from testsupport.services import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 NGINX_CONF = ROOT / "config" / "proxy" / "nginx.conf"

@@ -28,8 +28,8 @@ import urllib.request
 import pytest
 from django.db import connection
 
-from ticks.testing.services import free_port
-from ticks.testing.stack import ROOT, Stack
+from testsupport.services import free_port
+from testsupport.stack import ROOT, Stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 

@@ -242,7 +242,7 @@ def test_under_asgi_the_middleware_chain_does_not_hop_threads_per_middleware(mon
     from asgiref.sync import async_to_sync
     from django.core.handlers.asgi import ASGIHandler
 
-    from ticks.testing.asgi import asgi_request
+    from testsupport.asgi import asgi_request
 
     hops = []
     real_call = sync.SyncToAsync.__call__

@@ -18,8 +18,8 @@ import websockets
 from psycopg import sql
 
 from config.ensure_database import ensure_database
-from ticks.testing.services import free_port
-from ticks.testing.stack import ROOT, Stack
+from testsupport.services import free_port
+from testsupport.stack import ROOT, Stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 SYMBOLS = ("ENERGY", "FINANCE", "HEALTH", "SYNTH", "TECH")

@@ -84,7 +84,8 @@ Public API: ``MarketConfig``, ``TickerParams``, ``EngineState``, ``TickBatch``, 
 ``advance``, ``rewind``, ``sector_id``, ``reflect``, ``engine_throughput``.
 """
 
-from .gbm import YEAR_MS, advance, log_bounds, reflect, rewind, steps_due
+from .bounds import log_bounds, reflect
+from .gbm import YEAR_MS, advance, rewind, steps_due
 from .noise import BLOCK, sector_id
 from .params import EngineState, MarketConfig, TickerParams
 from .quotes import TickBatch

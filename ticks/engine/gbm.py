@@ -1,4 +1,5 @@
-"""The GBM stepper: forward (``advance``), backward from the earliest tick (``rewind``), bounds.
+"""The GBM stepper: forward (``advance``) and backward from the earliest tick (``rewind``); the
+bounds are ``bounds``'s.
 
 Everything is vectorized over tickers and steps. Tickers with very different step counts are put in
 separate groups (by powers of two), so padding a ragged request to a rectangle wastes at most half.
@@ -11,101 +12,17 @@ from typing import Any
 import numpy as np
 
 from . import noise
+from .bounds import log_bounds, reflect_inplace
 from .params import EngineState, MarketConfig, TickerParams
 from .quotes import TickBatch, cent_limits, fill_quotes, spread_factor
 
-__all__ = ["YEAR_MS", "advance", "log_bounds", "reflect", "rewind", "steps_due"]
+__all__ = ["YEAR_MS", "advance", "rewind", "steps_due"]
 
 #: Target size of one group of tickers processed together (rows x padded steps).
 GROUP_TICKS = 1 << 18
 
 #: Milliseconds in a simulated year: the market trades 24/7, so a year is 365 days of 86,400 s.
 YEAR_MS = 365 * 86_400 * 1000
-
-
-# --------------------------------------------------------------------------------------------------
-# bounds
-
-
-def log_bounds(params: TickerParams) -> tuple[np.ndarray, np.ndarray]:
-    """Per-ticker [log(min_price), log(max_price)], -inf / +inf where a bound is disabled."""
-    lo, hi = params.min_price, params.max_price
-    with np.errstate(divide="ignore", invalid="ignore"):
-        log_lo = np.where(lo > 0, np.log(np.where(lo > 0, lo, 1.0)), -np.inf)
-        log_hi = np.where(np.isfinite(hi), np.log(np.where(np.isfinite(hi), hi, 1.0)), np.inf)
-    return log_lo, log_hi
-
-
-def _fold(x: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> None:
-    """Fold ``x`` in place into [lo, hi] (lo/hi: (rows, 1); all rows have the same bound kind)."""
-    lo_f, hi_f = np.isfinite(lo[0, 0]), np.isfinite(hi[0, 0])
-    if lo_f and hi_f:
-        # period-2L folding: u = (x - lo) mod 2L, y = lo + L - |u - L|. floor() instead of np.mod
-        # (5x faster); an off-by-one-period floor near a fold point lands a hair outside, clipped.
-        span = hi - lo
-        x -= lo
-        q = x * (0.5 / span)
-        np.floor(q, out=q)
-        q *= 2.0 * span
-        x -= q
-        x -= span
-        np.abs(x, out=x)
-        np.subtract(span, x, out=x)
-        x += lo
-        np.clip(x, lo, hi, out=x)
-    elif lo_f:
-        x -= lo
-        np.abs(x, out=x)
-        x += lo
-    elif hi_f:
-        x -= hi
-        np.abs(x, out=x)
-        np.subtract(hi, x, out=x)
-
-
-def _reflect_rows(x: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> None:
-    """Reflect rows of ``x`` in place (lo/hi: one value per row, all with the same kind of bound).
-
-    A value already inside [lo, hi] is kept as it is, bit for bit (the fold formula would round),
-    so the result for one tick never depends on the other ticks of the batch; rows that stay
-    inside cost only a min/max scan.
-    """
-    out = (x.min(axis=1) < lo) | (x.max(axis=1) > hi)
-    rows = np.flatnonzero(out)
-    if len(rows) == 0:
-        return
-    sub = x[rows]
-    folded = sub.copy()
-    _fold(folded, lo[rows, None], hi[rows, None])
-    np.copyto(folded, sub, where=(sub >= lo[rows, None]) & (sub <= hi[rows, None]))
-    x[rows] = folded
-
-
-def _reflect_inplace(x2: np.ndarray, log_lo: np.ndarray, log_hi: np.ndarray) -> None:
-    kind = np.isfinite(log_lo).astype(np.int8) + 2 * np.isfinite(log_hi).astype(np.int8)
-    for k in np.unique(kind):
-        if k == 0:
-            continue
-        if np.all(kind == k):
-            _reflect_rows(x2, log_lo, log_hi)
-        else:
-            rows = np.flatnonzero(kind == k)
-            sub = x2[rows]
-            _reflect_rows(sub, log_lo[rows], log_hi[rows])
-            x2[rows] = sub
-
-
-def reflect(x: Any, log_lo: Any, log_hi: Any) -> np.ndarray:
-    """Log prices reflected into [log_lo, log_hi] (a new array; values inside are kept as is).
-
-    ``x`` is 1-D (one value per ticker) or 2-D (one row per ticker); ``log_lo``/``log_hi`` have one
-    value per ticker, -inf / +inf for no bound. Never clamps: the path folds at the bound.
-    """
-    log_lo = np.asarray(log_lo, dtype=np.float64).reshape(-1)
-    log_hi = np.asarray(log_hi, dtype=np.float64).reshape(-1)
-    y = np.array(x, dtype=np.float64)
-    _reflect_inplace(y.reshape(len(log_lo), -1), log_lo, log_hi)
-    return y
 
 
 # --------------------------------------------------------------------------------------------------
@@ -258,7 +175,7 @@ def _forward(grp: _Group) -> tuple[dict[str, np.ndarray], tuple[np.ndarray, ...]
     x[:, 0] += grp.x0  # seeding the cumulative sum: x0 + inc_1, then + inc_2, ...
     np.cumsum(x, axis=1, out=x)
     x_last = x[rows, k - 1].copy()
-    _reflect_inplace(x, grp.log_lo, grp.log_hi)
+    reflect_inplace(x, grp.log_lo, grp.log_hi)
     price, bid, ask, volume = grp.quotes(x, z, v)
 
     steps = np.arange(K, dtype=np.int64)
@@ -298,7 +215,7 @@ def _backward(grp: _Group) -> tuple[dict[str, np.ndarray], tuple[np.ndarray, ...
     x[:, 0] += grp.x0  # seeded: x0 + (-inc_0) == x0 - inc_0
     np.cumsum(x, axis=1, out=x)
     x_last = x[rows, k - 1].copy()
-    _reflect_inplace(x, grp.log_lo, grp.log_hi)
+    reflect_inplace(x, grp.log_lo, grp.log_hi)
     price, bid, ask, volume = grp.quotes(x, z[:, 1:], v)
 
     steps = np.arange(K, dtype=np.int64)

@@ -21,9 +21,9 @@ import redis
 from django.db import connection
 
 from ticks.models import Ticker
-from ticks.testing.checks import assert_gap_free, bar_mismatches, grid_report
-from ticks.testing.services import PrivatePostgres, PrivateRedis, free_port
-from ticks.testing.stack import ROOT, Stack
+from testsupport.checks import assert_gap_free, bar_mismatches, grid_report
+from testsupport.services import PrivatePostgres, PrivateRedis, free_port
+from testsupport.stack import ROOT, Stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 logger = logging.getLogger(__name__)

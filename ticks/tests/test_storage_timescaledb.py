@@ -15,7 +15,7 @@ from ticks.backfill import plan_backfill
 from ticks.market import market_config, ticker_params
 from ticks.models import Tick, Ticker
 from ticks.storage import tick_storage
-from ticks.testing.checks import assert_gap_free, bar_mismatches, grid_report
+from testsupport.checks import assert_gap_free, bar_mismatches, grid_report
 
 pytestmark = [pytest.mark.timescaledb]
 UTC = timezone.utc

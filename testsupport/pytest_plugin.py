@@ -1,4 +1,4 @@
-"""pytest plugin (``-p ticks.testing.pytest_plugin`` in pytest.ini): the test session's database and
+"""pytest plugin (``-p testsupport.pytest_plugin`` in pytest.ini): the test session's database and
 Redis.
 
 With ``DATABASE_URL`` and ``REDIS_URL`` set (CI, a machine with its own servers) it does nothing.
