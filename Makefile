@@ -44,8 +44,21 @@ run: install
 superuser: install
 	$(SUPERVISE) --share -- $(MAKE) --no-print-directory _migrate _createsuperuser
 
+# Interactive in a terminal; without one, from DJANGO_SUPERUSER_USERNAME/_EMAIL/_PASSWORD
+# (createsuperuser --noinput), or a clear error (Django would only say it skipped).
 _createsuperuser:
-	$(BIN)/python manage.py createsuperuser
+	@if [ -n "$$DJANGO_SUPERUSER_USERNAME" ]; then \
+	  $(BIN)/python manage.py createsuperuser --noinput && \
+	  echo "Superuser $$DJANGO_SUPERUSER_USERNAME created: sign in at /admin/."; \
+	elif [ -t 0 ]; then \
+	  $(BIN)/python manage.py createsuperuser; \
+	else \
+	  echo "make superuser: no terminal to ask for a password. Without one, set the user in the" >&2; \
+	  echo "environment and run it again (it then runs createsuperuser --noinput):" >&2; \
+	  echo "  DJANGO_SUPERUSER_USERNAME=admin DJANGO_SUPERUSER_EMAIL=admin@example.com \\" >&2; \
+	  echo "  DJANGO_SUPERUSER_PASSWORD='a long passphrase' make superuser" >&2; \
+	  exit 1; \
+	fi
 
 # Under CI (CI=true, as root with apt-get) the system tools some tests drive are installed too:
 # Debian's docker-compose validates docker-compose.yml; Debian's chromium runs the dashboard's

@@ -15,6 +15,7 @@ variable to pytest.ini; so the variable is pinned here first (``--ds``, else the
 import os
 import shutil
 import tempfile
+import uuid
 from pathlib import Path
 
 import pytest
@@ -25,7 +26,7 @@ _session: dict = {}
 @pytest.hookimpl(wrapper=True)
 def pytest_load_initial_conftests(early_config, parser, args):
     # A wrapper runs before pytest-django's own hook, which configures Django from settings.
-    _separate_xdist_workers()
+    _separate_runs_and_workers()
     if not _wants_services(early_config):
         return (yield)
     if "DJANGO_SETTINGS_MODULE" not in os.environ:
@@ -44,18 +45,48 @@ def pytest_load_initial_conftests(early_config, parser, args):
     return (yield)
 
 
-def _separate_xdist_workers() -> None:
-    """Under pytest-xdist each worker has its own test database (pytest-django adds the worker
-    id) and here its own Redis key and channel-layer prefixes, so workers never see each other's
-    keys."""
-    worker = os.environ.get("PYTEST_XDIST_WORKER")
-    if not worker:
-        return
-    for name, default in (("MARKET_REDIS_PREFIX", "test-market"),
-                          ("CHANNEL_LAYER_PREFIX", "test-asgi")):
-        base = os.environ.get(name) or default
-        if not base.endswith(f"-{worker}"):
-            os.environ[name] = f"{base}-{worker}"
+PREFIXES = (("MARKET_REDIS_PREFIX", "test-market"), ("CHANNEL_LAYER_PREFIX", "test-asgi"))
+
+
+def run_prefixes(environ: dict) -> dict[str, str]:
+    """The Redis key and channel-layer prefixes of this test process: ``<base>-<run>`` (``-<xdist
+    worker>`` added under xdist). ``<run>`` (``TEST_RUN_ID``) is made once per ``pytest`` run and
+    inherited by its xdist workers, so two runs on one Redis never share a key, and a run's keys
+    can all be found (and removed) at its end. Sets ``TEST_RUN_ID`` in ``environ`` if missing."""
+    run = environ.setdefault("TEST_RUN_ID", uuid.uuid4().hex[:8])
+    worker = environ.get("PYTEST_XDIST_WORKER")
+    found = {}
+    for name, default in PREFIXES:
+        base = environ.get(name) or default
+        prefix = base if base.endswith(f"-{run}") or f"-{run}-" in base else f"{base}-{run}"
+        if worker and not prefix.endswith(f"-{worker}"):
+            prefix = f"{prefix}-{worker}"
+        found[name] = prefix
+    return found
+
+
+def _separate_runs_and_workers() -> None:
+    """Each run (and, under pytest-xdist, each worker: pytest-django adds the worker id to the
+    test database's name) gets its own Redis key and channel-layer prefixes."""
+    os.environ.update(run_prefixes(os.environ))
+
+
+def remove_run_keys(redis_url: str, *, run: str, bases=None) -> int:
+    """Delete the run's keys (every worker's) from the Redis at ``redis_url``; return how many."""
+    import redis
+
+    client = redis.Redis.from_url(redis_url)
+    removed = 0
+    try:
+        for base in bases or [default for _, default in PREFIXES]:
+            batch = list(client.scan_iter(match=f"{base}-{run}*", count=1000))
+            for start in range(0, len(batch), 500):
+                removed += client.delete(*batch[start:start + 500])
+    except redis.RedisError:
+        pass  # a fault test may have taken this Redis away for good
+    finally:
+        client.close()
+    return removed
 
 
 def _wants_services(config) -> bool:
@@ -90,6 +121,12 @@ def pytest_report_header(config):
 
 @pytest.hookimpl(trylast=True)
 def pytest_unconfigure(config):
+    # The controller (or a run without xdist) removes every key the run left, its workers' too,
+    # before an embedded Redis goes away with them.
+    if not os.environ.get("PYTEST_XDIST_WORKER") and os.environ.get("REDIS_URL"):
+        bases = [os.environ.get(name, default).split(f"-{os.environ['TEST_RUN_ID']}")[0]
+                 for name, default in PREFIXES]
+        remove_run_keys(os.environ["REDIS_URL"], run=os.environ["TEST_RUN_ID"], bases=bases)
     embedded = _session.pop("embedded", None)
     if embedded is not None:
         embedded.stop()
