@@ -1,4 +1,6 @@
+from django.templatetags.static import static
 from django.urls import path
+from django.views.generic import RedirectView
 
 from . import views
 
@@ -8,4 +10,7 @@ urlpatterns = [
     path("dashboard/token", views.dashboard_token, name="dashboard-token"),
     path("healthz", views.healthz, name="healthz"),
     path("readyz", views.readyz, name="readyz"),
+    # Browsers ask for /favicon.ico on pages that name no icon (the admin's): the site's own.
+    path("favicon.ico", RedirectView.as_view(url=static("marketsite/favicon.svg")),
+         name="favicon"),
 ]

@@ -370,3 +370,15 @@ def test_static_files_are_served_quietly_before_collectstatic(tmp_path, recwarn)
         response = Client().get("/static/marketsite/css/dashboard.css")
     assert response.status_code == 200
     assert not [w for w in recwarn if "No directory" in str(w.message)]
+
+
+@pytest.mark.django_db
+def test_every_page_has_an_icon(client, admin_client):
+    """No 404 for /favicon.ico (the admin names no icon) and the API pages name the site's."""
+    response = client.get("/favicon.ico")
+    assert response.status_code == 302 and response["Location"].endswith("marketsite/favicon.svg")
+    browsable = admin_client.get("/api/v1/tickers", HTTP_ACCEPT="text/html")
+    assert browsable.status_code == 200
+    assert b'rel="icon" href="/static/marketsite/favicon.svg"' in browsable.content
+    docs = client.get("/api/v1/docs/")
+    assert docs.status_code == 200 and b'rel="icon"' in docs.content
