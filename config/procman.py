@@ -51,8 +51,14 @@ def runtime_dir(port: int) -> Path:
     return services.data_dir(os.environ.get("EMBEDDED_DATA_DIR")) / f"procman-{port}"
 
 
-def build_config(*, host: str, port: int, folder: Path) -> str:
-    """The supervisord configuration of the service on ``host:port``."""
+# Run once, last, on a first start only (no tick stored yet): the history behind the live market
+# (FIRST_START_HISTORY_DAYS, ticks/first_start.py). Not restarted: it exits when done.
+HISTORY = ("history", "python manage.py first_start_history", 500)
+
+
+def build_config(*, host: str, port: int, folder: Path, history: bool = False) -> str:
+    """The supervisord configuration of the service on ``host:port`` (``history``: with the
+    one-shot first-start history)."""
     lines = [
         "; Written by config/procman.py at every start: edits are lost.",
         "[supervisord]",
@@ -78,7 +84,7 @@ def build_config(*, host: str, port: int, folder: Path) -> str:
         "",
         # Started first and stopped last, so that no process's last lines are lost.
         "[eventlistener:logs]",
-        f"command={BIN / 'python'} -m config.procman_logs {' '.join(PROGRAMS)}",
+        f"command={BIN / 'python'} -m config.procman_logs {' '.join([*PROGRAMS, HISTORY[0]])}",
         "events=PROCESS_LOG",
         "buffer_size=10000",
         f"directory={ROOT}",
@@ -89,6 +95,15 @@ def build_config(*, host: str, port: int, folder: Path) -> str:
         "stderr_logfile_maxbytes=0",
         "environment=PYTHONUNBUFFERED=\"1\"",
     ]
+    if history:
+        name, command, priority = HISTORY
+        lines += [
+            "", f"[program:{name}]", f"command={BIN / command}", f"directory={ROOT}",
+            f"priority={priority}", "autostart=true", "autorestart=false", "startsecs=0",
+            "stopsignal=TERM", f"stopwaitsecs={STOP_WAIT_SECONDS}", "stopasgroup=true",
+            "killasgroup=true", "redirect_stderr=true", "stdout_logfile=NONE",
+            "stdout_events_enabled=true", "environment=PYTHONUNBUFFERED=\"1\"",
+        ]
     for name, (command, priority) in PROGRAMS.items():
         if name == "web":
             lines += ["", f"[fcgi-program:{name}]", f"socket=tcp://{host}:{port}",
@@ -115,12 +130,12 @@ def build_config(*, host: str, port: int, folder: Path) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_config(*, host: str, port: int) -> Path:
+def write_config(*, host: str, port: int, history: bool = False) -> Path:
     folder = runtime_dir(port)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "supervisord.conf"
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(build_config(host=host, port=port, folder=folder))
+    tmp.write_text(build_config(host=host, port=port, folder=folder, history=history))
     tmp.replace(path)
     return path
 
@@ -149,9 +164,12 @@ def main() -> int:
             returncode = subprocess.call(step, cwd=ROOT)
             if returncode != 0:
                 return returncode
+        # Exit 0: no tick stored yet, a first start (ticks/first_start.py); 3: history exists.
+        history = subprocess.call([python, "manage.py", "first_start_history", "--check"],
+                                  cwd=ROOT) == 0
     except KeyboardInterrupt:
         return 128 + signal.SIGINT
-    conf = write_config(host=host, port=port)
+    conf = write_config(host=host, port=port, history=history)
     print(BANNER.format(port=port, programs=", ".join(PROGRAMS), conf=conf), flush=True)
     supervisord = str(BIN / "supervisord")
     os.execv(supervisord, [supervisord, "-n", "-c", str(conf)])

@@ -7,6 +7,8 @@ it show something (last stored prices, the day's open, an hour of sparkline) bef
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from django.conf import settings
+
 from ticks.models import Timeframe
 from ticks.selectors import bar_rows_between, ticker_list_with_last_tick
 
@@ -47,13 +49,15 @@ def dashboard_state(*, ticker: str, timeframe: str, now: datetime) -> DashboardS
             continue  # inactive tickers are listed only when asked for by name
         rows.append({
             "ticker": t.symbol, "name": t.name, "sector": t.sector, "active": t.is_active,
+            "tick_rate": 1000 / t.tick_interval_ms,
             "last_price": float(t.last_price) if t.last_price is not None else None,
             "last_time": _epoch_ms(t.last_tick_time),
         })
     if wanted and selected is None:
         unknown = wanted[:MAX_SYMBOL_SHOWN]
     elif not wanted and rows:
-        selected = rows[0]["ticker"]
+        default = settings.DASHBOARD_DEFAULT_TICKER.strip().upper()
+        selected = next((r["ticker"] for r in rows if r["ticker"] == default), rows[0]["ticker"])
 
     day_start = now.replace(hour=0, minute=0, second=0, microsecond=0)
     day_open = {b["ticker"]: b["open"] for b in bar_rows_between(

@@ -165,6 +165,9 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 
 # --- Market ------------------------------------------------------------------------------------
 TICK_RETENTION_DAYS = env.int("TICK_RETENTION_DAYS", default=30)
+# On a first start (no tick stored yet) `make run` fills this many days of history behind the live
+# market, in the background (ticks/first_start.py); 0 turns it off.
+FIRST_START_HISTORY_DAYS = env.float("FIRST_START_HISTORY_DAYS", default=1.0)
 GENERATE_INTERVAL_MS = env.int("GENERATE_INTERVAL_MS", default=100)
 MARKET_TIME_SCALE = env.float("MARKET_TIME_SCALE", default=1.0)
 # Quoted spread in basis points at 20% annual volatility; it widens in proportion to volatility.
@@ -320,6 +323,8 @@ DASHBOARD_TOKEN_MAX_AGE_S = 600
 # With API_KEYS_REQUIRED the dashboard and its token are for signed-in users only, unless this
 # makes them public on purpose (whoever opens the page can then read what it shows).
 DASHBOARD_PUBLIC = env.bool("DASHBOARD_PUBLIC", default=False)
+# The ticker the dashboard shows first (the first active one when this one is not active).
+DASHBOARD_DEFAULT_TICKER = env("DASHBOARD_DEFAULT_TICKER", default="SYNTH")
 
 # --- Admin login ------------------------------------------------------------------------------
 # django-axes locks a username from one client IP out after LOGIN_FAILURE_LIMIT failed logins in a

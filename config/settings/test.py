@@ -11,4 +11,6 @@ CHANNEL_LAYER_PREFIX = env("CHANNEL_LAYER_PREFIX", default="test-asgi")
 MARKET_REDIS_PREFIX = env("MARKET_REDIS_PREFIX", default="test-market")
 CACHES["default"]["KEY_PREFIX"] = MARKET_REDIS_PREFIX  # noqa: F405
 CHANNEL_LAYERS["default"]["CONFIG"]["prefix"] = CHANNEL_LAYER_PREFIX  # noqa: F405
+# No first-start history unless a test asks for it.
+FIRST_START_HISTORY_DAYS = env.float("FIRST_START_HISTORY_DAYS", default=0.0)
 CELERY_BROKER_TRANSPORT_OPTIONS = {"global_keyprefix": f"{MARKET_REDIS_PREFIX}:celery:"}

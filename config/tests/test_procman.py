@@ -48,7 +48,8 @@ def _embedded_env(folder: Path, **extra: str) -> dict:
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
     env.update(EMBEDDED_DATA_DIR=str(folder), DJANGO_SETTINGS_MODULE="config.settings.local",
                MARKET_REDIS_PREFIX=PREFIX, CHANNEL_LAYER_PREFIX=f"{PREFIX}-asgi",
-               LOG_LEVEL="INFO", LOG_FORMAT="text", PYTHONUNBUFFERED="1", **extra)
+               LOG_LEVEL="INFO", LOG_FORMAT="text", PYTHONUNBUFFERED="1",
+               FIRST_START_HISTORY_DAYS="0", **extra)
     return env
 
 
@@ -93,6 +94,21 @@ def test_the_supervisord_configuration_runs_the_four_processes_as_before(tmp_pat
     order = sorted(conf.sections(), key=lambda s: -int(conf[s].get("priority", 999)))
     assert [s.split(":")[1] for s in order if "priority" in conf[s]] == [
         "beat", "web", "generator", "worker", "logs"]
+
+
+def test_a_first_start_adds_the_one_shot_history_last(tmp_path):
+    plain = configparser.RawConfigParser()
+    plain.read_string(procman.build_config(host="127.0.0.1", port=3123, folder=tmp_path))
+    assert "program:history" not in plain.sections()
+    first = configparser.RawConfigParser()
+    first.read_string(procman.build_config(host="127.0.0.1", port=3123, folder=tmp_path,
+                                           history=True))
+    history = first["program:history"]
+    assert history["command"].split()[1:] == ["manage.py", "first_start_history"]
+    assert history["autorestart"] == "false"  # it exits when done
+    assert int(history["priority"]) > max(int(first[s]["priority"]) for s in first.sections()
+                                          if s != "program:history" and "priority" in first[s])
+    assert set(plain.sections()) == set(first.sections()) - {"program:history"}
 
 
 def test_the_log_listener_prefixes_whole_lines_with_the_process_name():

@@ -110,16 +110,16 @@ def test_the_dashboard_is_the_site_root(client):
     assert "no-cache" in response["Cache-Control"] and "no-store" in response["Cache-Control"]
 
 
-def test_every_active_ticker_has_a_row_and_the_first_is_selected(client):
+def test_every_active_ticker_has_a_row_and_the_default_ticker_is_selected(client):
     response, page = get_page(client)
     assert list(page.rows) == SEEDED
-    assert page.rows["ENERGY"].get("class") == "selected"
-    assert all(page.rows[s].get("class") is None for s in SEEDED[1:])
+    assert page.rows["SYNTH"].get("class") == "selected"  # DASHBOARD_DEFAULT_TICKER
+    assert all(page.rows[s].get("class") is None for s in SEEDED if s != "SYNTH")
     assert [t["ticker"] for t in page.config["tickers"]] == SEEDED
     synth = next(t for t in page.config["tickers"] if t["ticker"] == "SYNTH")
     assert synth == {"ticker": "SYNTH", "name": "Synthetic Corp", "sector": "Technology",
-                     "active": True, "last_price": None, "last_time": None}
-    assert page.config["selected"] == "ENERGY"
+                     "active": True, "tick_rate": 10.0, "last_price": None, "last_time": None}
+    assert page.config["selected"] == "SYNTH"
     assert page.config["unknownTicker"] is None
     html = response.content.decode()
     assert "Synthetic Corp" in html and "Healthcare" in html
@@ -216,7 +216,7 @@ def test_a_hostile_ticker_is_escaped_and_cut(client):
 def test_an_inactive_ticker_is_listed_only_when_asked_for(client):
     Ticker.objects.filter(symbol="ENERGY").update(is_active=False)
     _, page = get_page(client)
-    assert "ENERGY" not in page.rows and page.config["selected"] == "FINANCE"
+    assert "ENERGY" not in page.rows and page.config["selected"] == "SYNTH"
     response, page = get_page(client, "/?ticker=ENERGY")
     assert response.status_code == 200
     assert "ENERGY" in page.rows and page.config["selected"] == "ENERGY"
@@ -382,3 +382,16 @@ def test_every_page_has_an_icon(client, admin_client):
     assert b'rel="icon" href="/static/marketsite/favicon.svg"' in browsable.content
     docs = client.get("/api/v1/docs/")
     assert docs.status_code == 200 and b'rel="icon"' in docs.content
+
+
+@pytest.mark.parametrize("default,selected", [("tech", "TECH"), ("NOPE", "ENERGY"),
+                                              ("HEALTH-inactive", "ENERGY")])
+def test_the_default_ticker_comes_from_the_setting_else_the_first_active(
+        client, settings, default, selected):
+    if default == "HEALTH-inactive":
+        Ticker.objects.filter(symbol="HEALTH").update(is_active=False)
+        default = "HEALTH"
+    settings.DASHBOARD_DEFAULT_TICKER = default
+    _, page = get_page(client)
+    assert page.config["selected"] == selected
+    assert page.rows[selected].get("class") == "selected"

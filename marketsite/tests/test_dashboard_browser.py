@@ -195,7 +195,17 @@ def test_the_dashboard_live_in_a_browser(market, browser):
     dash.wait("() => /\\d/.test(document.querySelector('#stats [data-stat=tick_count]')"
               ".textContent)", timeout=10, what="the stats panel")
     ticks_1d = page.locator("#stats [data-stat=tick_count]").text_content()
-    assert int(ticks_1d.replace(",", "")) > 50_000  # 2 h at 10 ticks/s and more
+    count, span = re.fullmatch(r"([\d,]+) \(([\d.]+ \w+)\)", ticks_1d).groups()
+    assert int(count.replace(",", "")) > 50_000 and span.endswith(" h")  # 2 h at 10/s and more
+    assert re.fullmatch(r"\d+\.\d%", page.locator("#stats [data-stat=volatility]").text_content())
+    # From less than an hour of ticks the volatility is not shown, only what it would need.
+    assert page.evaluate("""async () => {
+        const stats = await import("/static/marketsite/js/stats.js");
+        const root = document.createElement("dl");
+        root.innerHTML = '<dd data-stat="volatility"></dd><dd data-stat="tick_count"></dd>';
+        stats.renderStats(root, {tick_count: 1800, volatility: 0.446}, 10);
+        return [...root.querySelectorAll("dd")].map(dd => dd.textContent);
+    }""") == ["— (needs 1 h of ticks, has 3 min)", "1,800 (3 min)"]
 
     # Switching the timeframe reloads the chart from /api/v1/bars.
     with page.expect_response(lambda r: "/api/v1/bars/SYNTH" in r.url

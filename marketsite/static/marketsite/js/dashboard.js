@@ -416,7 +416,8 @@ async function loadStats() {
   try {
     const { data } = await api.get(`stats/${encodeURIComponent(symbol)}`, { period: "1d" });
     if (serial !== statsSerial) return;
-    renderStats(panel, data || {});
+    const row = cfg.tickers.find((t) => t.ticker === symbol);
+    renderStats(panel, data || {}, row ? row.tick_rate : 0);
     panel.hidden = false;
     message.textContent = "";
   } catch (error) {

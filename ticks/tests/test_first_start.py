@@ -1,0 +1,67 @@
+"""The history a first start fills behind the live market (ticks.first_start)."""
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from django.core.management import call_command
+from django.db import connection
+
+from testsupport.checks import assert_gap_free, bar_mismatches, grid_report
+from ticks.first_start import history_fill, history_needed
+from ticks.generation import ticks_generate_steps
+from ticks.models import Tick, Ticker
+
+pytestmark = pytest.mark.django_db
+UTC = timezone.utc
+SYMBOLS = ["ENERGY", "FINANCE", "HEALTH", "SYNTH", "TECH"]
+
+
+def run_check(capsys) -> tuple[int, str]:
+    with pytest.raises(SystemExit) as stop:
+        call_command("first_start_history", "--check")
+    return stop.value.code, capsys.readouterr().out
+
+
+def test_only_an_empty_market_needs_history(capsys, settings):
+    settings.FIRST_START_HISTORY_DAYS = 1
+    assert history_needed() and run_check(capsys) == (0, "first-start history: needed\n")
+    ticks_generate_steps(now=datetime.now(UTC), max_steps=5)
+    assert not history_needed()
+    assert run_check(capsys) == (3, "first-start history: not needed\n")
+
+
+def test_turned_off_it_is_never_needed_and_fills_nothing(capsys, settings):
+    settings.FIRST_START_HISTORY_DAYS = 0
+    assert run_check(capsys) == (3, "first-start history: not needed\n")
+    report = history_fill(days=0, niceness=0)
+    assert report.skipped == "turned off (FIRST_START_HISTORY_DAYS=0)" and report.ticks == 0
+
+
+def test_the_history_joins_the_live_series_of_every_ticker():
+    now = datetime.now(UTC)
+    ticks_generate_steps(now=now, max_steps=30)  # the live market's first ticks, seq 0..29
+    report = history_fill(days=1 / 24, wait_s=1, niceness=0)  # one hour
+    assert report.skipped is None
+    with connection.cursor() as cursor:
+        grid = grid_report(cursor)
+        assert_gap_free(grid, SYMBOLS, min_count=36_000)
+        assert bar_mismatches(cursor) == 0
+    for symbol in SYMBOLS:
+        low, high = grid[symbol]["seq"]
+        assert high == 29 and low < -35_000  # one series: history counts down from the live one
+        assert grid[symbol]["time"][0] <= now - timedelta(hours=1) + timedelta(milliseconds=100)
+    assert report.ticks == Tick.objects.count() - 5 * 30
+
+
+def test_tickers_whose_live_series_has_not_started_are_left_out():
+    Ticker.objects.exclude(symbol="SYNTH").update(is_active=False)
+    ticks_generate_steps(now=datetime.now(UTC), max_steps=10)
+    Ticker.objects.update(is_active=True)  # the others are active, with no live tick yet
+    report = history_fill(days=0.01, wait_s=0.6, niceness=0)
+    assert report.ticks > 8_000
+    assert set(Tick.objects.values_list("ticker__symbol", flat=True).distinct()) == {"SYNTH"}
+
+
+def test_without_any_live_tick_it_gives_up_and_writes_nothing():
+    report = history_fill(days=1, wait_s=0.6, niceness=0)
+    assert report.skipped == "no live ticks stored within 0.6 s" and Tick.objects.count() == 0
