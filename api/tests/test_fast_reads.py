@@ -2,7 +2,7 @@
 DRF's ordinary dispatch, the fast path taken only when nothing would block, and the ordinary
 path for everything else.
 
-The requests go through daphne's handler (``config.asgi_handler``) on one event loop, as under
+The requests go through daphne's HTTP application (``config.asgi.http_application``) on one event loop, as under
 daphne; their sync code runs on the handler's threads, so the data they read is committed
 (``transaction=True``)."""
 
@@ -15,7 +15,7 @@ from asgiref.sync import async_to_sync
 
 from api import fast
 from api.keys import api_key_create
-from config.asgi_handler import PooledThreadASGIHandler
+from config.asgi import http_application
 from ticks.market import from_ms
 from ticks.models import Ticker
 from ticks.redis_store import close_async_redis
@@ -33,7 +33,7 @@ def on_the_loop(requests: list[tuple]) -> list[tuple]:
     """``(method, path, headers)`` requests one after another through daphne's handler, on one
     serving loop (its asyncio Redis client closed at the end)."""
     async def run():
-        handler = PooledThreadASGIHandler()
+        handler = http_application()
         try:
             return [await asgi_request(handler, *r) for r in requests]
         finally:
