@@ -378,6 +378,9 @@ SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
 LOG_LEVEL = env("LOG_LEVEL", default="INFO").upper()
 LOG_FORMAT = env("LOG_FORMAT", default="text")  # "json" in production
 
+# Sets each record's request_id (the web app's context variable), named as middleware are.
+REQUEST_ID_FILTER = "marketsite.request_context.RequestIdFilter"
+
 from config.logging import build_logging  # noqa: E402
 
-LOGGING = build_logging(level=LOG_LEVEL, fmt=LOG_FORMAT)
+LOGGING = build_logging(level=LOG_LEVEL, fmt=LOG_FORMAT, request_id_filter=REQUEST_ID_FILTER)
