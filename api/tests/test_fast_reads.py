@@ -151,3 +151,11 @@ def test_without_redis_the_fast_path_serves_from_the_database(settings, paths_ta
     assert status == 200 and orjson.loads(body)["meta"]["source"] == "database"
     assert "x-ratelimit-limit" not in headers  # not applied, logged
     assert paths_taken == []
+
+
+def test_switched_off_every_request_takes_drfs_dispatch(settings, paths_taken):
+    settings.FAST_HTTP_ASYNC_READS = False
+    settings.API_RATE_LIMIT_ANON = "1000/minute"
+    replies = on_the_loop([("GET", "/api/v1/tickers", {}), ("GET", "/api/v1/time", {})])
+    assert [reply[0] for reply in replies] == [200, 200]
+    assert paths_taken == ["GET /api/v1/tickers", "GET /api/v1/time"]
