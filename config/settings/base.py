@@ -347,7 +347,7 @@ AUTH_PASSWORD_VALIDATORS = [
 # Shortcuts that buy speed by relying on a library's internals, each fenced in one module with a
 # contract test, and each switched off here (then the plain public path runs; same answers, same
 # frames). FAST_PATHS=false switches all of them off; one variable per shortcut overrides it.
-# What each buys: bench/RESULTS.md ("fast paths"). Where each lives: docs/fast-paths.md.
+# What each buys: bench/RESULTS.md ("fast paths"). Where each lives: the README ("Fast paths").
 FAST_PATHS = env.bool("FAST_PATHS", default=True)
 # /ws under daphne: frames written straight to the connection's autobahn protocol (found behind
 # daphne's ASGI send: streaming/fenced/daphne_send.py), framed once per process.

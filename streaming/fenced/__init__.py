@@ -3,5 +3,6 @@
 Each module names the internal it uses, the setting that switches it off (the plain public path
 runs instead, with the same frames), and its contract test (``streaming/tests/test_fenced.py``),
 which fails, naming the internal, when the pinned version stops behaving as assumed. What each
-buys is measured on and off in ``bench/RESULTS.md`` ("fast paths"); see docs/fast-paths.md.
+buys is measured on and off in ``bench/RESULTS.md`` ("fast path ..."); see the README
+("Fast paths").
 """
