@@ -41,6 +41,12 @@ def on_the_loop(requests: list[tuple]) -> list[tuple]:
     return async_to_sync(run)()
 
 
+@pytest.fixture(autouse=True)
+def fast_reads_on(settings):
+    """These tests are of the shortcut itself: on, whatever the environment says."""
+    settings.FAST_HTTP_ASYNC_READS = True
+
+
 @pytest.fixture
 def paths_taken(monkeypatch):
     """Which requests the views answered in a thread (DRF's ordinary dispatch)."""

@@ -117,6 +117,12 @@ class FakeProtocol:
         self.producer = None
 
 
+@pytest.fixture(autouse=True)
+def direct_write_on(settings):
+    """Of the shortcut itself: on, whatever the environment says (tests of it off say so)."""
+    settings.FAST_WS_DIRECT_WRITE = True
+
+
 @pytest.fixture
 def direct(monkeypatch):
     protocol = FakeProtocol()
