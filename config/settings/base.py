@@ -355,9 +355,6 @@ FAST_WS_DIRECT_WRITE = env.bool("FAST_WS_DIRECT_WRITE", default=FAST_PATHS)
 # /ws under daphne, with the direct write: bytes handed to the socket at once when Twisted has
 # nothing buffered (streaming/fenced/twisted_tcp.py).
 FAST_WS_EAGER_WRITE = env.bool("FAST_WS_EAGER_WRITE", default=FAST_PATHS)
-# /ws under daphne: autobahn's per-frame debug-log arguments built without colours
-# (streaming/fenced/autobahn_log.py).
-FAST_WS_PLAIN_LOG = env.bool("FAST_WS_PLAIN_LOG", default=FAST_PATHS)
 # REST quote/tickers/time: DRF's dispatch awaited on the event loop (api/fenced/drf_dispatch.py).
 FAST_HTTP_ASYNC_READS = env.bool("FAST_HTTP_ASYNC_READS", default=FAST_PATHS)
 # HTTP: each request's one-thread executor reused instead of started and joined per request

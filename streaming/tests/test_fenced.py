@@ -9,7 +9,7 @@ import socket
 import pytest
 
 from streaming import daphne_io
-from streaming.fenced import autobahn_log, daphne_send, twisted_tcp
+from streaming.fenced import daphne_send, twisted_tcp
 from streaming.protocol import Frame
 
 
@@ -98,16 +98,3 @@ def test_autobahn_send_data_queues_on_send_queue():
     assert "self.send_queue" in inspect.getsource(WebSocketProtocol.sendData), (
         "autobahn internal WebSocketProtocol.send_queue no longer used by sendData: "
         "set FAST_WS_EAGER_WRITE=false")
-
-
-def test_autobahn_log_helpers():
-    """autobahn.websocket.protocol's module-level ``hltype``/``hlval``, used by ``sendData``."""
-    from autobahn.websocket import protocol
-
-    source = inspect.getsource(protocol.WebSocketProtocol.sendData)
-    assert "hltype(" in source and "hlval(" in source, (
-        "autobahn internal: sendData no longer builds its log arguments with hltype/hlval; "
-        "set FAST_WS_PLAIN_LOG=false")
-    assert autobahn_log.plain_log_arguments()
-    assert protocol.hltype(test_autobahn_log_helpers) == "<test_autobahn_log_helpers>"
-    assert protocol.hlval(12) == "12"
