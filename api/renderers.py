@@ -3,7 +3,6 @@
 from decimal import Decimal
 
 import orjson
-from django.core.handlers.asgi import ASGIRequest
 from django.http import StreamingHttpResponse
 from django.utils.functional import Promise
 from rest_framework.renderers import BaseRenderer
@@ -65,7 +64,9 @@ def csv_response(request, *, columns: list[str], lines: list[str],
     """A streamed CSV page: chunks go out as they are encoded (an async iterator under ASGI,
     which Django would otherwise buffer whole)."""
     chunks = csv_chunks(columns, lines)
-    asynchronous = isinstance(getattr(request, "_request", request), ASGIRequest)
+    # Served under ASGI: the request carries its ASGI scope (a DRF request hands attributes it
+    # does not have to Django's, as DRF documents), which a WSGI request never has.
+    asynchronous = getattr(request, "scope", None) is not None
     response = StreamingHttpResponse(_aiter(chunks) if asynchronous else chunks,
                                      content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'inline; filename="{filename}"'

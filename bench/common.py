@@ -76,3 +76,24 @@ def record(name: str, body: str) -> None:
 
 def rate(count: int, seconds: float) -> str:
     return f"{count / seconds:,.0f}" if seconds > 0 else "inf"
+
+
+def free_port() -> int:
+    """A free local port: from ``BENCH_PORT_RANGE`` (``low-high``) when set (machines shared by
+    several people keep to their own range), else any the system picks."""
+    import random
+    import socket
+
+    span = os.environ.get("BENCH_PORT_RANGE", "")
+    candidates = [0]
+    if span:
+        low, high = (int(x) for x in span.split("-"))
+        candidates = random.sample(range(low, high + 1), high - low + 1)
+    for port in candidates:
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return sock.getsockname()[1]
+    raise RuntimeError(f"no free port in BENCH_PORT_RANGE={span}")

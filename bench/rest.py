@@ -18,12 +18,10 @@ generator, was the limit.
 """
 
 import asyncio
-import os
 import statistics
-import socket
 import time
-from datetime import timedelta
 
+from . import compare, http_load, rest_data
 from .common import record, setup_django, table
 
 CONSTANT = "/bench/constant"
@@ -35,32 +33,6 @@ TARGETS = {  # endpoint label: p50 limit in ms
 TARGET_QUOTE_RATIO = 0.8
 SEED = {"quote req/s": 268, "stats 1d": 442, "history limit=10000": 522,
         "bars 1m (1 day, 500 bars)": 1850}  # the issue's figures of the seed's server
-
-SYNTHETIC_BARS_SQL = """
-WITH walk AS (
-    SELECT k.id AS ticker_id, %(t0)s - n * interval '1 minute' AS "time",
-           first.price::float8 * exp(-k.volatility * sqrt(1 / 525600.0)
-               * sum((random() - 0.5) * sqrt(12.0)) OVER (PARTITION BY k.id ORDER BY n))
-               AS close
-      FROM ticks_ticker k
-      CROSS JOIN LATERAL (SELECT price FROM ticks_tick t WHERE t.ticker_id = k.id
-                          ORDER BY "time" LIMIT 1) first
-      CROSS JOIN generate_series(1, %(minutes)s) n
-     WHERE k.is_active
-), bars AS (
-    SELECT ticker_id, "time", close,
-           coalesce(lag(close) OVER (PARTITION BY ticker_id ORDER BY "time"), close) AS open
-      FROM walk
-)
-INSERT INTO ticks_bar (ticker_id, timeframe, "time", open, high, low, close, volume,
-                       trade_count, vwap)
-SELECT ticker_id, '1m', "time", round(open::numeric, 2),
-       round((greatest(open, close) * 1.0003)::numeric, 2),
-       round((least(open, close) * 0.9997)::numeric, 2), round(close::numeric, 2),
-       600 * (20 + (random() * 20)::int), 600, round(((open + close) / 2)::numeric, 4)
-  FROM bars
-"""
-
 
 def add_arguments(parser) -> None:
     parser.add_argument("--hours", type=float, default=24.0,
@@ -75,156 +47,17 @@ def add_arguments(parser) -> None:
                         help="throughput rounds, each running the three back to back")
     parser.add_argument("--reuse", action="store_true",
                         help="keep the data of the previous run if it is there")
-
-
-# --- data ---------------------------------------------------------------------------------------
-
-def _prepare(args) -> dict:
-    from django.db import connection
-    from django.utils import timezone
-
-    from ticks.backfill import plan_backfill, rollup_range, write_plan
-    from ticks.models import Ticker
-    from ticks.rollup import bars_rollup
-
-    tickers = list(Ticker.objects.filter(is_active=True).order_by("symbol"))
-    with connection.cursor() as cursor:
-        cursor.execute('SELECT count(*), min("time"), max("time") FROM ticks_tick')
-        count, first, last = cursor.fetchone()
-    expected = int(args.hours * 36_000) * len(tickers)
-    if args.reuse and count and count >= expected * 0.99:
-        print(f"  reusing {count:,} ticks ({first:%Y-%m-%d %H:%M} .. {last:%H:%M})")
-        _analyze()
-        return {"first": first, "last": last, "ticks": count}
-    with connection.cursor() as cursor:
-        cursor.execute("TRUNCATE ticks_tick, ticks_bar, ticks_tickerstate")
-    now = timezone.now()
-    plan = plan_backfill(tickers=tickers, duration=timedelta(hours=args.hours), end=now, now=now)
-    started = time.perf_counter()
-    written = write_plan(plan)
-    rollup_range(plan)
-    print(f"  backfilled {written:,} ticks and their bars in {time.perf_counter() - started:.0f} s")
-    started = time.perf_counter()
-    with connection.cursor() as cursor:
-        cursor.execute('SELECT min("time") FROM ticks_tick')
-        t0 = cursor.fetchone()[0].replace(second=0, microsecond=0)  # the first tick's minute
-        cursor.execute(SYNTHETIC_BARS_SQL, {"t0": t0, "minutes": args.bar_days * 1440})
-        synthetic = cursor.rowcount
-    bars_rollup(start=t0 - timedelta(days=args.bar_days), end=t0)
-    _analyze()
-    with connection.cursor() as cursor:
-        cursor.execute('SELECT count(*), min("time"), max("time") FROM ticks_tick')
-        count, first, last = cursor.fetchone()
-    print(f"  wrote {synthetic:,} 1m bars for {args.bar_days} days before them and rolled them "
-          f"up in {time.perf_counter() - started:.0f} s")
-    return {"first": first, "last": last, "ticks": count}
-
-
-def _analyze() -> None:
-    """Planner statistics of the freshly loaded tables, as autovacuum gathers them within a
-    minute of a bulk load (without them, "newest N ticks" is planned as a sort of the window)."""
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute("ANALYZE ticks_tick")
-        cursor.execute("ANALYZE ticks_bar")
-
-
-def _set_quotes(prefix: str) -> None:
-    """The live quote cache as the generator leaves it: each ticker's newest tick."""
-    import orjson
-
-    from ticks.market import to_ms
-    from ticks.models import Tick, Ticker
-    from ticks.redis_store import get_redis
-
-    r = get_redis()
-    for ticker in Ticker.objects.filter(is_active=True):
-        tick = Tick.objects.filter(ticker=ticker).order_by("-time").first()
-        r.hset(f"{prefix}:quotes", ticker.symbol, orjson.dumps({
-            "ticker": ticker.symbol, "price": float(tick.price), "volume": tick.volume,
-            "bid": float(tick.bid), "ask": float(tick.ask), "timestamp": to_ms(tick.time),
-            "seq": tick.seq}))
-    r.hdel(f"{prefix}:quotes", "FINANCE")  # served from the database: the fallback's figure
-
-
-# --- load ---------------------------------------------------------------------------------------
-
-def _percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
-
-
-async def _latencies(base: str, paths: dict[str, str], samples: int) -> dict[str, tuple]:
-    import aiohttp
-
-    results = {}
-    connector = aiohttp.TCPConnector(limit=1)
-    async with aiohttp.ClientSession(base, connector=connector) as session:
-        for label, path in paths.items():
-            times, size = [], 0
-            for i in range(samples + 10):
-                started = time.perf_counter()
-                async with session.get(path) as response:
-                    body = await response.read()
-                    if response.status != 200:
-                        raise RuntimeError(f"{path}: HTTP {response.status} {body[:200]!r}")
-                if i >= 10:  # the first ten warm up
-                    times.append((time.perf_counter() - started) * 1000)
-                size = len(body)
-            results[label] = (_percentile(times, 50), _percentile(times, 99), size)
-            print(f"  {label:<34} p50 {results[label][0]:7.2f} ms  p99 {results[label][1]:7.2f} ms")
-    return results
-
-
-async def _throughput(base: str, path: str, *, concurrency: int, seconds: float) -> tuple:
-    import aiohttp
-
-    done = errors = 0
-    connector = aiohttp.TCPConnector(limit=concurrency)
-    async with aiohttp.ClientSession(base, connector=connector) as session:
-        async def worker(deadline):
-            nonlocal done, errors
-            while time.perf_counter() < deadline:
-                async with session.get(path) as response:
-                    await response.read()
-                    if response.status == 200:
-                        done += 1
-                    else:
-                        errors += 1
-
-        warm = time.perf_counter() + 1.0
-        await asyncio.gather(*(worker(warm) for _ in range(concurrency)))
-        done = errors = 0
-        started = time.perf_counter()
-        await asyncio.gather(*(worker(started + seconds) for _ in range(concurrency)))
-        elapsed = time.perf_counter() - started
-    return done / elapsed, errors
-
-
-def _cpu_seconds(pid: int) -> float:
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    compare.add_argument(parser)
 
 
 # --- the run ------------------------------------------------------------------------------------
 
 def run(args) -> int:
     url = setup_django(suffix="rest")
-    from django.conf import settings
-
     from ticks.market import to_ms
-    from testsupport.stack import Stack
 
     print(f"rest: {args.hours:g} h of 10 Hz ticks x 5 tickers + {args.bar_days} days of 1m bars")
-    data = _prepare(args)
+    data = rest_data.prepare(args)
     end = to_ms(data["last"]) + 1  # an explicit end, so reused data reads the same
     paths = {
         "constant JSON (minimal Django view)": CONSTANT,
@@ -241,18 +74,13 @@ def run(args) -> int:
         "stats 1d": "/api/v1/stats/SYNTH?period=1d",
         "stats 30d": "/api/v1/stats/SYNTH?period=30d",
     }
-    port = _free_port()
-    stack = Stack(database_url=url, redis_url=settings.REDIS_URL, web_port=port, env={
-        "DJANGO_SETTINGS_MODULE": "bench.rest_settings", "DJANGO_DEBUG": "false",
-        "API_RATE_LIMIT_ANON": "1000000000/minute", "LOG_LEVEL": "INFO"})
-    base = f"http://127.0.0.1:{port}"
+    if args.compare:
+        return _compare(args, url, paths)
+    stack, base = _server(url)
     try:
-        _set_quotes(stack.redis_prefix)
-        stack.start("web")
-        stack.wait_for(lambda: _answers(base), timeout=60, what="daphne answering")
         pid = stack.procs["web"].pid
         print(f"latency: {args.samples} sequential requests per endpoint, one connection")
-        latencies = asyncio.run(_latencies(base, paths, args.samples))
+        latencies = asyncio.run(http_load.latencies(base, paths, args.samples))
         print(f"throughput: {args.concurrency} connections, {args.seconds:g} s per run, "
               f"{args.rounds} rounds")
         rounds: list[dict[str, tuple]] = []
@@ -260,10 +88,10 @@ def run(args) -> int:
             rounds.append({})
             for label, path in (("constant JSON", CONSTANT), ("quote", paths["quote (live cache)"]),
                                 ("tickers", paths["tickers"])):
-                cpu, wall = _cpu_seconds(pid), time.perf_counter()
-                rate, errors = asyncio.run(_throughput(base, path, concurrency=args.concurrency,
+                cpu, wall = http_load.cpu_seconds(pid), time.perf_counter()
+                rate, errors = asyncio.run(http_load.throughput(base, path, concurrency=args.concurrency,
                                                        seconds=args.seconds))
-                busy = (_cpu_seconds(pid) - cpu) / (time.perf_counter() - wall)
+                busy = (http_load.cpu_seconds(pid) - cpu) / (time.perf_counter() - wall)
                 print(f"  round {r + 1} {label:<14} {rate:8,.0f} req/s  (daphne CPU "
                       f"{busy:.0%}, {errors} errors)")
                 rounds[-1][label] = (rate, busy, errors)
@@ -273,14 +101,65 @@ def run(args) -> int:
     return _report(args, data, latencies, rounds)
 
 
-def _answers(base: str) -> bool:
-    import urllib.request
+def _server(url: str, env: dict | None = None):
+    """A fresh daphne on the bench's settings (and ``env``), answering; ``(stack, base)``."""
+    from django.conf import settings
 
+    from testsupport.stack import Stack
+
+    port = http_load.free_port()
+    stack = Stack(database_url=url, redis_url=settings.REDIS_URL, web_port=port, env={
+        "DJANGO_SETTINGS_MODULE": "bench.rest_settings", "DJANGO_DEBUG": "false",
+        "API_RATE_LIMIT_ANON": "1000000000/minute", "LOG_LEVEL": "INFO", **(env or {})})
+    base = f"http://127.0.0.1:{port}"
     try:
-        with urllib.request.urlopen(base + "/healthz", timeout=2) as response:
-            return response.status == 200
-    except OSError:
-        return False
+        rest_data.set_quotes(stack.redis_prefix)
+        stack.start("web")
+        stack.wait_for(lambda: http_load.answers(base), timeout=60, what="daphne answering")
+    except BaseException:
+        stack.close()
+        raise
+    return stack, base
+
+
+COMPARED = ("constant JSON", "quote", "tickers", "time")
+
+
+def _compare(args, url: str, paths: dict) -> int:
+    """``--compare SWITCH``: req/s of the constant view, quote, tickers and time with the switch
+    on and off, each state in a fresh daphne, alternating (``bench.compare``)."""
+    targets = {"constant JSON": CONSTANT, "quote": paths["quote (live cache)"],
+               "tickers": paths["tickers"], "time": paths["time"]}
+    rounds = []
+    for r in range(args.rounds):
+        rounds.append({})
+        for on in compare.states(r):
+            stack, base = _server(url, compare.env(args.compare, on))
+            try:
+                pid, figures = stack.procs["web"].pid, {}
+                for label in COMPARED:
+                    cpu, wall = http_load.cpu_seconds(pid), time.perf_counter()
+                    rate, errors = asyncio.run(http_load.throughput(
+                        base, targets[label], concurrency=args.concurrency,
+                        seconds=args.seconds))
+                    busy = (http_load.cpu_seconds(pid) - cpu) / (time.perf_counter() - wall)
+                    assert not errors, f"{label}: {errors} errors"
+                    figures[label] = rate
+                    figures[label + " CPU/req"] = busy / rate * 1000
+                print(f"  round {r + 1} {args.compare}={'on ' if on else 'off'} " + "  ".join(
+                    f"{label} {figures[label]:,.0f}/s" for label in COMPARED), flush=True)
+            finally:
+                stack.close()
+            rounds[-1][on] = figures
+    metrics = [(label, f"{label} req/s", "{:,.0f}", False, label in ("quote", "tickers"))
+               for label in COMPARED]
+    metrics += [(label + " CPU/req", f"{label} daphne CPU ms/req", "{:.2f}", True, False)
+                for label in ("quote", "tickers")]
+    compare.report("rest", args.compare, rounds, metrics, (
+        f"{args.concurrency} keep-alive connections for {args.seconds:g} s per endpoint (after "
+        "1 s warm-up), one daphne; the verdict is on quote and tickers, the endpoints the "
+        "shortcuts are for."))
+    return 0
 
 
 def _report(args, data, latencies, rounds) -> int:

@@ -17,26 +17,19 @@ under 250 ms; N doubles from ``--start`` until both servers fail (twice in a row
 machine is shared, and one unlucky trial should not decide).
 """
 
-import asyncio
-import base64
-import json
-import logging
 import multiprocessing
 import os
 import socket
-import struct
 import time
 import uuid
 
-from .common import record, setup_django, table
-
-SYMBOLS = ("ENERGY", "FINANCE", "HEALTH", "SYNTH", "TECH")
+from . import compare
+from .common import free_port, record, setup_django, table
+from .ws_ceiling import ceiling_main
+from .ws_client import HIST_MS, SYMBOLS, load_main
 P99_LIMIT_MS = 250
 TARGET_TICK = 0.5  # daphne's N per tick / the ceiling's
 TARGET_BATCH = 1.0  # daphne's N in batch mode / the ceiling's per-tick N
-HIST_MS = 5000  # latency histogram: 1 ms buckets up to 5 s, then one overflow bucket
-CONNECT_CONCURRENCY = 64
-SAMPLE_EVERY = 256  # frames; one in this many is fully parsed as a shape check
 
 
 def add_arguments(parser) -> None:
@@ -45,196 +38,14 @@ def add_arguments(parser) -> None:
     parser.add_argument("--seconds", type=float, default=6.0, help="measured seconds per trial")
     parser.add_argument("--warmup", type=float, default=1.5, help="seconds published first")
     parser.add_argument("--procs", type=int, default=2, help="load-generator processes")
-
-
-# --- load generator (runs in its own processes) ----------------------------------------------
-
-class Client(asyncio.Protocol):
-    """A minimal WebSocket client: no parsing beyond frame headers and two numbers a frame."""
-
-    def __init__(self, stats: "Stats", subscribe: bytes, ready: asyncio.Future) -> None:
-        self.stats, self.subscribe, self.ready = stats, subscribe, ready
-        self.buf = bytearray()
-        self.upgraded = False
-        self.transport = None
-        self.closed = False
-
-    def connection_made(self, transport) -> None:
-        self.transport = transport
-        key = base64.b64encode(os.urandom(16)).decode()
-        transport.write((f"GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
-                         f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
-                         "Sec-WebSocket-Version: 13\r\n\r\n").encode())
-
-    def connection_lost(self, exc) -> None:
-        if not self.closed:
-            self.closed = True
-            self.stats.dropped += 1
-        if not self.ready.done():
-            self.ready.set_result(False)
-
-    def send(self, opcode: int, payload: bytes) -> None:
-        mask = os.urandom(4)
-        n = len(payload)
-        head = bytes([0x80 | opcode]) + (bytes([0x80 | n]) if n < 126 else
-                                          bytes([0x80 | 126]) + struct.pack(">H", n))
-        masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
-        self.transport.write(head + mask + masked)
-
-    def data_received(self, data: bytes) -> None:
-        buf = self.buf
-        buf += data
-        if not self.upgraded:
-            end = buf.find(b"\r\n\r\n")
-            if end < 0:
-                return
-            if not buf.startswith(b"HTTP/1.1 101"):
-                self.transport.close()
-                return
-            del buf[:end + 4]
-            self.upgraded = True
-            self.send(1, self.subscribe)
-        now = time.time() * 1000
-        stats = self.stats
-        pos, size = 0, len(buf)
-        while size - pos >= 2:
-            b1 = buf[pos + 1] & 0x7F
-            head = 2
-            if b1 == 126:
-                if size - pos < 4:
-                    break
-                b1, head = int.from_bytes(buf[pos + 2:pos + 4], "big"), 4
-            elif b1 == 127:
-                if size - pos < 10:
-                    break
-                b1, head = int.from_bytes(buf[pos + 2:pos + 10], "big"), 10
-            if size - pos < head + b1:
-                break
-            opcode = buf[pos] & 0x0F
-            payload = bytes(buf[pos + head:pos + head + b1])
-            pos += head + b1
-            if opcode == 1:
-                i = payload.find(b'"seq":')
-                if i < 0:
-                    if b'"subscribed"' in payload and not self.ready.done():
-                        self.ready.set_result(True)
-                    elif b'"error"' in payload:
-                        stats.errors += 1
-                    continue
-                seq = int(payload[i + 6:payload.find(b"}", i)])
-                stats.frames += 1
-                if not stats.frames % SAMPLE_EVERY and json.loads(payload)["type"] not in (
-                        "tick", "ticks"):
-                    stats.errors += 1
-                if stats.first <= seq <= stats.last:
-                    stats.ticks += payload.count(b'"seq"')
-                    k = payload.find(b'"timestamp":')
-                    latency = int(now - int(payload[k + 12:payload.find(b",", k)]))
-                    stats.hist[min(max(latency, 0), HIST_MS)] += 1
-            elif opcode == 9:
-                self.send(0xA, payload)
-            elif opcode == 8:
-                self.closed = True
-                stats.dropped += 1
-                self.transport.close()
-        del buf[:pos]
-
-
-class Stats:
-    def __init__(self, first: int, last: int) -> None:
-        self.first, self.last = first, last
-        self.ticks = self.dropped = self.errors = self.frames = 0
-        self.hist = [0] * (HIST_MS + 1)
-
-
-async def _load(port: int, clients: int, batch: bool, first: int, last: int, conn) -> None:
-    loop = asyncio.get_running_loop()
-    stats = Stats(first, last)
-    message = {"type": "subscribe", "tickers": list(SYMBOLS)}
-    if batch:
-        message["batch"] = True
-    subscribe = json.dumps(message).encode()
-    gate = asyncio.Semaphore(CONNECT_CONCURRENCY)
-    transports = []
-
-    async def one() -> bool:
-        async with gate:
-            ready = loop.create_future()
-            try:
-                transport, _ = await loop.create_connection(
-                    lambda: Client(stats, subscribe, ready), "127.0.0.1", port)
-            except OSError:
-                return False
-            transports.append(transport)
-            try:
-                return await asyncio.wait_for(ready, 30)
-            except asyncio.TimeoutError:
-                return False
-
-    results = await asyncio.gather(*(one() for _ in range(clients)))
-    started = time.process_time()
-    conn.send(("ready", sum(results)))
-    await loop.run_in_executor(None, conn.recv)  # "stop"
-    conn.send(("done", stats.ticks, stats.dropped, stats.errors, stats.hist,
-               time.process_time() - started))
-    for transport in transports:
-        transport.abort()
-
-
-def load_main(port, clients, batch, first, last, conn) -> None:
-    asyncio.run(_load(port, clients, batch, first, last, conn))
-
-
-# --- the ceiling: a minimal websockets broadcast server ------------------------------------
-
-async def _ceiling(port: int, redis_url: str, channel: str) -> None:
-    import orjson
-    import redis.asyncio as aioredis
-    from channels_redis.serializers import registry
-    from websockets.asyncio.server import broadcast, serve
-    from websockets.exceptions import ConnectionClosed
-
-    clients: set = set()
-    decode = registry.get_serializer("msgpack").deserialize  # as the pub/sub layer encodes
-
-    async def handler(ws) -> None:
-        try:
-            await ws.send(orjson.dumps({"type": "connected", "clientId": uuid.uuid4().hex,
-                                        "timestamp": int(time.time() * 1000)}).decode())
-            async for _ in ws:  # any message is taken as the subscribe to everything
-                await ws.send('{"type":"subscribed","tickers":["ENERGY","FINANCE","HEALTH",'
-                              '"SYNTH","TECH"]}')
-                clients.add(ws)
-        except ConnectionClosed:
-            pass
-        finally:
-            clients.discard(ws)
-
-    async with serve(handler, "127.0.0.1", port, compression=None, ping_interval=5,
-                     ping_timeout=10, backlog=1024):
-        pubsub = aioredis.Redis.from_url(redis_url).pubsub()
-        await pubsub.subscribe(channel)
-        async for message in pubsub.listen():
-            if message["type"] != "message":
-                continue
-            for tick in decode(message["data"])["ticks"]:
-                broadcast(clients, '{"type":"tick","data":' + orjson.dumps(tick).decode() + "}")
-
-
-def ceiling_main(port: int, redis_url: str, channel: str) -> None:
-    # broadcast() to clients the load generator has just closed makes asyncio warn once per
-    # write ("socket.send() raised exception."): thousands of lines that say nothing here.
-    logging.getLogger("asyncio").setLevel(logging.ERROR)
-    asyncio.run(_ceiling(port, redis_url, channel))
+    compare.add_argument(parser)
+    parser.add_argument("--n", type=int, default=800,
+                        help="with --compare: clients of every trial (default 800)")
+    parser.add_argument("--rounds", type=int, default=5, help="with --compare: rounds")
+    parser.add_argument("--batch", action="store_true", help="with --compare: batch mode")
 
 
 # --- orchestration -------------------------------------------------------------------------
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 def _wait_port(port: int, timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
@@ -257,7 +68,7 @@ class Server:
     """A fresh server per trial: daphne through the test stack, or the ceiling."""
 
     def __init__(self, kind: str, env: dict) -> None:
-        self.kind, self.env, self.port = kind, env, _free_port()
+        self.kind, self.env, self.port = kind, env, free_port()
 
     def __enter__(self) -> "Server":
         ctx = multiprocessing.get_context("spawn")
@@ -383,6 +194,33 @@ def _best(results: list[dict]) -> int:
     return best
 
 
+def _compare(args, env: dict) -> int:
+    """``--compare SWITCH``: daphne at a fixed N with the switch on and off, a fresh server per
+    trial, alternating (``bench.compare``). The figure that decides is daphne's CPU time per
+    delivered tick (the same stream either way); p99 and loss are shown beside it."""
+    rounds = []
+    for r in range(args.rounds):
+        rounds.append({})
+        for on in compare.states(r):
+            print(f"  round {r + 1} {args.compare}={'on' if on else 'off'}", flush=True)
+            result = trial("daphne", args.n, batch=args.batch, args=args,
+                           env={**env, **compare.env(args.compare, on)})
+            delivered = max(result["ticks_s"], 1.0)
+            rounds[-1][on] = {
+                "cpu_per_tick": result["server_cpu"] / delivered * 1e6,  # us per tick
+                "server_cpu": result["server_cpu"] * 100, "p99": max(result["p99"], 1.0),
+                "delivered": 1 - result["loss"]}
+    mode = "batch" if args.batch else "per tick"
+    compare.report("ws", args.compare, rounds, [
+        ("cpu_per_tick", "daphne CPU us per delivered tick", "{:.1f}", True, True),
+        ("server_cpu", "daphne CPU % of a core", "{:.0f}", True, False),
+        ("p99", "p99 latency ms", "{:.0f}", True, False),
+        ("delivered", "ticks delivered (1 - loss)", "{:.4f}", False, False),
+    ], f"N={args.n} clients, {mode}, all 5 tickers at 10 Hz; {args.seconds:g} s measured "
+       f"after {args.warmup:g} s of warm-up per trial.")
+    return 0
+
+
 def run(args) -> int:
     tag = uuid.uuid4().hex[:8]
     os.environ["CHANNEL_LAYER_PREFIX"] = f"bench-asgi-{tag}"
@@ -394,6 +232,8 @@ def run(args) -> int:
     env = {"DATABASE_URL": database_url, "REDIS_URL": settings.REDIS_URL,
            "CHANNEL_LAYER_PREFIX": settings.CHANNEL_LAYER_PREFIX,
            "MARKET_REDIS_PREFIX": settings.MARKET_REDIS_PREFIX, "LOG_LEVEL": "WARNING"}
+    if args.compare:
+        return _compare(args, env)
     print(f"ws: N clients x 5 tickers x 10 Hz; {args.seconds:g} s measured per trial, "
           f"{args.procs} load-generator processes")
     per_tick = _series(["daphne", "ceiling"], batch=False, args=args, env=env)

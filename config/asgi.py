@@ -1,4 +1,7 @@
-"""ASGI entry point served by Daphne: HTTP through Django, WebSockets (``/ws``) through Channels."""
+"""ASGI entry point served by Daphne: HTTP through Django, WebSockets (``/ws``) through Channels.
+
+A composition root: the one place in ``config`` (with ``config.urls``) that imports the apps.
+"""
 
 import os
 
@@ -9,23 +12,29 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
 # Django must be set up before anything imports models (the routing does).
 django.setup(set_prefix=False)
 
-from config.asgi_handler import PooledThreadASGIHandler  # noqa: E402
-
-# What get_asgi_application() returns, with request threads reused (see config/asgi_handler.py).
-django_asgi_app = PooledThreadASGIHandler()
-
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from django.conf import settings  # noqa: E402
+from django.core.asgi import get_asgi_application  # noqa: E402
 
-from streaming.daphne_io import plain_autobahn_log_arguments  # noqa: E402
+from config.asgi_handler import OnServingLoop, ReusedRequestThreads  # noqa: E402
 from streaming.origins import OptionalOriginValidator  # noqa: E402
 from streaming.routing import websocket_urlpatterns  # noqa: E402
+from ticks.redis_store import mark_serving_loop  # noqa: E402
 
-# Cheap arguments for autobahn's per-frame debug log call (see streaming/daphne_io.py).
-plain_autobahn_log_arguments()
+
+def http_application():
+    """Django's ASGI handler; with request threads reused (``FAST_HTTP_THREAD_REUSE``); its
+    event loop marked as a serving loop, on which async views may use the shared asyncio Redis
+    client (``ticks.redis_store``)."""
+    app = get_asgi_application()
+    if settings.FAST_HTTP_THREAD_REUSE:
+        app = ReusedRequestThreads(app)
+    return OnServingLoop(app, mark_serving_loop)
+
 
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
+        "http": http_application(),
         # Browsers' Origin checked against WS_ALLOWED_ORIGINS; clients without one accepted.
         "websocket": OptionalOriginValidator(URLRouter(websocket_urlpatterns)),
     }

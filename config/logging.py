@@ -1,23 +1,21 @@
 """Logging configuration: JSON lines in production, readable lines locally.
 
-Every record carries a ``request_id`` (``-`` outside a web request), set by
-``marketsite.middleware.RequestIdMiddleware`` through a context variable, so it also reaches log
-lines written from async code and from libraries.
+Every record carries a ``request_id``: the filter named by ``request_id_filter`` sets it (the
+settings pass the web app's, ``marketsite.request_context.RequestIdFilter``, by its dotted path
+as they name middleware: this module imports no app); without one it is ``-``.
 """
 
-import contextvars
 import logging
 
 from config.redaction import redact_urls
 
-request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 
-
-class RequestIdFilter(logging.Filter):
-    """Adds the current request id to every record."""
+class NoRequestIdFilter(logging.Filter):
+    """``request_id`` is ``-`` on records that have none (processes that serve no requests)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        record.request_id = request_id_var.get()
+        if not hasattr(record, "request_id"):
+            record.request_id = "-"
         return True
 
 
@@ -41,8 +39,10 @@ class RedactCredentialsFilter(logging.Filter):
         return True
 
 
-def build_logging(*, level: str, fmt: str) -> dict:
-    """Return a ``LOGGING`` dict; ``fmt`` is ``json`` or ``text``."""
+def build_logging(*, level: str, fmt: str,
+                  request_id_filter: str = "config.logging.NoRequestIdFilter") -> dict:
+    """Return a ``LOGGING`` dict; ``fmt`` is ``json`` or ``text``; ``request_id_filter`` the
+    dotted path of the filter class that sets each record's ``request_id``."""
     formatters = {
         "text": {
             "format": "%(asctime)s %(levelname)-7s %(name)s [%(request_id)s] %(message)s",
@@ -59,7 +59,7 @@ def build_logging(*, level: str, fmt: str) -> dict:
         "version": 1,
         "disable_existing_loggers": False,
         "filters": {
-            "request_id": {"()": "config.logging.RequestIdFilter"},
+            "request_id": {"()": request_id_filter},
             "redact_credentials": {"()": "config.logging.RedactCredentialsFilter"},
         },
         "formatters": formatters,

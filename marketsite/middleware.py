@@ -7,7 +7,7 @@ import uuid
 
 from django.core.exceptions import BadRequest
 
-from config.logging import request_id_var
+from .request_context import request_id_var
 
 logger = logging.getLogger("marketsite.requests")
 # An upstream proxy's id is reused only if it looks like an id, never echoed blindly into logs.
@@ -94,7 +94,9 @@ class SyncChainMiddleware:
     Django's own middleware (sessions, CSRF, auth, ...) run in async mode by wrapping each
     ``process_request``/``process_response`` in ``sync_to_async``: some 30 thread hops per
     request under daphne. A sync-only middleware innermost makes the whole chain sync, so a
-    request crosses threads a few times instead (our views are sync anyway).
+    request crosses threads a few times instead (our views are sync anyway). Public API only:
+    the ``sync_capable``/``async_capable`` flags, and Django's documented adaptation (a
+    middleware capable of both is called in the mode of the ``get_response`` it is given).
     """
 
     sync_capable = True

@@ -1,56 +1,39 @@
 """Sending under daphne (autobahn on Twisted) at the cost of a broadcast server.
 
-Two measured costs of daphne's per-message path, and what this module does about them (figures
-from ``python -m bench ws``, profiled):
+An ASGI ``websocket.send`` goes through daphne's ``handle_reply``, the protocol's checks, UTF-8
+encoding and autobahn's framing, once per message and connection, although every connection of
+the process gets the very same bytes. ``direct_writer(send)`` returns, for a connection daphne
+serves, a writer that sends one connection's pending frames with one autobahn ``sendData``
+call, each frame framed once per process by autobahn's broadcast API (``PreparedMessage``,
+cached on the ``protocol.Frame``), and without a task switch per connection. Frames are sent
+uncompressed (``doNotCompress``), which permessage-deflate allows (daphne never offers it
+anyway). The writer is also the transport's push producer (``registerProducer``), which gives
+the app the back-pressure daphne's ASGI ``send`` does not.
 
-- autobahn's ``sendData`` logs every frame at debug level, and that call's arguments are built
-  before the logger drops them: ``hltype``/``hlval`` colour a qualified name and two values
-  through ``click.style`` (click is installed, for Celery). That was about 40% of daphne's CPU
-  per frame. ``plain_autobahn_log_arguments()`` points the names autobahn's protocol module
-  uses at plain, cheap equivalents (same messages, no colours).
-- an ASGI ``websocket.send`` goes through daphne's ``handle_reply``, the protocol's checks,
-  UTF-8 encoding and autobahn's framing, once per message and connection, although every
-  connection of the process gets the very same bytes. ``direct_writer(send)`` recognises
-  daphne's ``send`` (``functools.partial(server.handle_reply, protocol)``) and returns a writer
-  that puts the prebuilt frames (``protocol.Frame.wire``, framed once per process) of one
-  connection's pending messages on the wire with one ``sendData`` call: what autobahn's own
-  broadcast API (``prepareMessage``/``sendPreparedMessage``) does, for several frames at once,
-  and without a task switch per connection. It writes only while the connection is open and
-  never when permessage-deflate was negotiated (daphne does not offer it); otherwise, or under
-  any other server, frames go through ASGI. It is also the transport's push producer, which
-  gives the app the back-pressure daphne's ASGI ``send`` does not.
-
-Both rely on the internals of the pinned daphne and autobahn; each checks the layout it expects
-and steps aside (falling back to the plain path) when it is not there.
+What is not autobahn's public API is fenced in ``streaming.fenced``: finding the protocol behind
+daphne's ``send`` (``daphne_send``) and the eager socket write (``twisted_tcp``), each behind its
+``FAST_WS_*`` setting. (Plain arguments for autobahn's per-write debug log, patched into its
+module, were removed: with one ``sendData`` per connection and cycle they bought 2%.) With
+``FAST_WS_DIRECT_WRITE=false``, or under any other server, ``direct_writer`` returns None and
+frames go through ASGI.
 """
 
-import functools
 import logging
+
+from autobahn.websocket.protocol import PreparedMessage
+from django.conf import settings
+
+from .fenced import daphne_send, twisted_tcp
 
 logger = logging.getLogger(__name__)
 
 
-def _plain_type(obj) -> str:
-    return "<" + getattr(obj, "__qualname__", type(obj).__qualname__) + ">"
-
-
-def _plain_value(value, color=None, bold=None) -> str:
-    return str(value)
-
-
-def plain_autobahn_log_arguments() -> bool:
-    """Idempotent; False (and nothing changed) when autobahn's layout is not the expected one."""
-    try:
-        from autobahn.websocket import protocol
-    except ImportError:
-        return False
-    if not (callable(getattr(protocol, "hltype", None))
-            and callable(getattr(protocol, "hlval", None))):
-        logger.warning("autobahn's log helpers moved: frames are sent without the tuning")
-        return False
-    protocol.hltype = _plain_type
-    protocol.hlval = _plain_value
-    return True
+def prepared(frame) -> PreparedMessage:
+    """The frame as autobahn's broadcast API prepares it (server side: unmasked), once."""
+    message = frame.prepared
+    if message is None:
+        message = frame.prepared = PreparedMessage(frame.text.encode(), False, False, True)
+    return message
 
 
 class DirectWriter:
@@ -60,19 +43,17 @@ class DirectWriter:
 
     __slots__ = ("protocol", "paused", "_outbox", "_registered", "_tcp")
 
-    def __init__(self, protocol) -> None:
+    def __init__(self, protocol, *, eager: bool = False) -> None:
         self.protocol = protocol
         self.paused = False
         self._outbox = None
         self._registered = False
-        self._tcp = _plain_tcp(protocol)
+        self._tcp = twisted_tcp.eager_transport(protocol) if eager else None
 
     @property
     def usable(self) -> bool:
-        """Open, and not compressing (daphne never offers permessage-deflate)."""
         protocol = self.protocol
-        return (protocol.state == protocol.STATE_OPEN
-                and getattr(protocol, "_perMessageCompress", None) is None)
+        return protocol.state == protocol.STATE_OPEN
 
     def attach(self, outbox) -> None:
         self._outbox = outbox
@@ -95,18 +76,11 @@ class DirectWriter:
         protocol = self.protocol
         if protocol.state != protocol.STATE_OPEN:
             return
-        data = b"".join([frame.wire for frame in frames])
-        transport = self._tcp
-        if (transport is not None and not transport.dataBuffer and not transport._tempDataLen
-                and not transport.TLS and not protocol.send_queue):
-            # Nothing buffered: send now, as asyncio's transports do, instead of registering
-            # for writability and sending on the next loop turn (two epoll changes and a
-            # callback per connection and cycle). Twisted buffers whatever the socket refuses.
-            sent = transport.writeSomeData(data)
-            if isinstance(sent, int) and sent >= 0:
-                if sent == len(data):
-                    return
-                data = data[sent:]
+        data = b"".join([prepared(frame).payloadHybi for frame in frames])
+        if self._tcp is not None:
+            data = twisted_tcp.write_now(protocol, self._tcp, data)
+            if not data:
+                return
         protocol.sendData(data)
 
     # IPushProducer
@@ -126,31 +100,12 @@ class DirectWriter:
             outbox.abort()
 
 
-def _plain_tcp(protocol):
-    """The connection's Twisted TCP transport if it has the buffer layout ``write`` relies on."""
-    try:
-        from twisted.internet.tcp import Connection
-    except ImportError:
-        return None
-    transport = getattr(protocol, "transport", None)
-    if not isinstance(transport, Connection) or not hasattr(protocol, "send_queue"):
-        return None
-    if not all(hasattr(transport, name) for name in (
-            "dataBuffer", "_tempDataLen", "TLS", "writeSomeData")):
-        return None
-    return transport
-
-
 def direct_writer(send) -> DirectWriter | None:
-    """A ``DirectWriter`` for daphne's ``send`` callable, else None."""
-    if not isinstance(send, functools.partial) or len(send.args) != 1 or send.keywords:
+    """A ``DirectWriter`` for daphne's ``send`` callable (when ``FAST_WS_DIRECT_WRITE``), else
+    None: frames then go through the ASGI ``send``."""
+    protocol = daphne_send.protocol_behind(send)
+    if protocol is None:
         return None
-    server = getattr(send.func, "__self__", None)
-    if (type(server).__module__ != "daphne.server"
-            or getattr(send.func, "__name__", "") != "handle_reply"):
+    if not settings.FAST_WS_DIRECT_WRITE:
         return None
-    protocol = send.args[0]
-    if not all(hasattr(protocol, name) for name in (
-            "sendData", "state", "STATE_OPEN", "registerProducer", "unregisterProducer")):
-        return None
-    return DirectWriter(protocol)
+    return DirectWriter(protocol, eager=settings.FAST_WS_EAGER_WRITE)

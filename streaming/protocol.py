@@ -182,29 +182,15 @@ def unknown_tickers(symbols) -> ProtocolError:
 # --- Server messages --------------------------------------------------------------------------
 
 class Frame:
-    """A server message: its JSON text, and (built once, on first use) its bytes on the wire
-    as an unmasked WebSocket text frame, so a message fanned out to many connections of one
-    process is encoded and framed once (``streaming.daphne_io`` writes these bytes directly)."""
+    """A server message: its JSON text, built once and shared by every connection of the
+    process that gets it. ``prepared`` is left to the transport, which may cache there its own
+    encoding of the message (``streaming.daphne_io`` does, under daphne)."""
 
-    __slots__ = ("text", "_wire")
+    __slots__ = ("text", "prepared")
 
     def __init__(self, text: str) -> None:
         self.text = text
-        self._wire: bytes | None = None
-
-    @property
-    def wire(self) -> bytes:
-        if self._wire is None:
-            payload = self.text.encode()
-            n = len(payload)
-            if n < 126:
-                head = bytes((0x81, n))
-            elif n < 65536:
-                head = bytes((0x81, 126)) + n.to_bytes(2, "big")
-            else:
-                head = bytes((0x81, 127)) + n.to_bytes(8, "big")
-            self._wire = head + payload
-        return self._wire
+        self.prepared = None
 
     def __repr__(self) -> str:
         return f"Frame({self.text!r})"

@@ -11,33 +11,27 @@ stream have in common is dropped once, and nothing between them is missed.
 
 import asyncio
 import logging
-from dataclasses import dataclass, field
 
 import orjson
-from django.conf import settings
 
 from . import protocol, replay, symbols
 from .hub import BarUpdate, Cycle, Hub
 from .outbox import Outbox
-from .protocol import ErrorCode, ProtocolError, Subscribe, Unsubscribe
+from .protocol import Subscribe, Unsubscribe
+from .subscriptions import (
+    Selection,
+    error_frame,
+    listed,
+    selections_after,
+    too_many,
+    too_old,
+    unavailable,
+)
+from .subscriptions import count as subscription_count
 
 logger = logging.getLogger(__name__)
 
 REPLAY_BATCH = 500  # ticks per ``ticks`` frame when a replay is sent in batch mode
-
-
-@dataclass
-class Selection:
-    """The tickers of one channel (``ticks`` or ``bars``): named ones, or all (``*``)."""
-
-    symbols: set[str] = field(default_factory=set)
-    all: bool = False
-
-    def wants(self, symbol: str) -> bool:
-        return self.all or symbol in self.symbols
-
-    def __bool__(self) -> bool:
-        return self.all or bool(self.symbols)
 
 
 class Session:
@@ -139,15 +133,15 @@ class Session:
     async def subscribe(self, request: Subscribe) -> None:
         names = set(request.tickers or ()) | set(request.from_seq)
         if request.tickers is not None and len(request.tickers) > self.max_subscriptions:
-            raise self._too_many(len(request.tickers))
+            raise too_many(len(request.tickers), self.max_subscriptions)
         active, unknown = await symbols.check(names)
         if unknown:
             raise protocol.unknown_tickers(unknown)
         targets = set(active) if request.tickers is None else set(request.tickers)
-        ticks, bars = self._selections_after(request)
-        count = self._count(ticks, bars)
+        ticks, bars = selections_after(self.ticks, self.bars, request)
+        count = subscription_count(ticks, bars)
         if count > self.max_subscriptions:
-            raise self._too_many(count)
+            raise too_many(count, self.max_subscriptions)
         await self._check_replay(request, targets)
 
         # Valid: from here on the subscription changes.
@@ -157,7 +151,7 @@ class Session:
         self.ticks, self.bars = ticks, bars
         if request.batch is not None:
             self.batch = request.batch
-        self.outbox.put(protocol.subscribed("subscribed", self._listed(active)))
+        self.outbox.put(protocol.subscribed("subscribed", listed(active, self.ticks, self.bars)))
         plan: dict[str, tuple] = {}
         if "ticks" in request.channels:
             for symbol in sorted(targets):
@@ -198,50 +192,21 @@ class Session:
         for symbol in list(self.last_bars):
             if not self.bars.wants(symbol):
                 del self.last_bars[symbol]
-        self.outbox.put(protocol.subscribed("unsubscribed", self._listed(active)))
-
-    def _selections_after(self, request: Subscribe) -> tuple[Selection, Selection]:
-        out = []
-        for channel in protocol.CHANNELS:
-            current: Selection = getattr(self, channel)
-            if channel not in request.channels:
-                out.append(current)
-            elif request.tickers is None or current.all:
-                out.append(Selection(all=True))
-            else:
-                out.append(Selection(symbols=current.symbols | set(request.tickers)))
-        return out[0], out[1]
-
-    @staticmethod
-    def _count(*selections: Selection) -> int:
-        """Subscriptions held: each named ticker once, ``*`` as one."""
-        named = set().union(*(s.symbols for s in selections if not s.all))
-        return len(named) + (1 if any(s.all for s in selections) else 0)
-
-    def _too_many(self, count: int) -> ProtocolError:
-        return ProtocolError(ErrorCode.TOO_MANY_TICKERS,
-                             f"{count} subscriptions exceed the limit of {self.max_subscriptions} "
-                             'per connection; subscribe to "*" for every ticker')
-
-    def _listed(self, active: frozenset[str]) -> set[str]:
-        listed: set[str] = set()
-        for selection in (self.ticks, self.bars):
-            listed |= set(active) if selection.all else selection.symbols
-        return listed
+        self.outbox.put(protocol.subscribed("unsubscribed", listed(active, self.ticks, self.bars)))
 
     async def _check_replay(self, request: Subscribe, targets: set[str]) -> None:
         """Refuse a resume the replay stream cannot serve, before anything changes."""
         if request.since is not None and request.since < replay.window_start_ms():
-            raise _too_old(f"since={request.since}")
+            raise too_old(f"since={request.since}")
         try:
             for symbol, seq in request.from_seq.items():
                 if symbol in targets:
                     await replay.check_seq(symbol, seq)
         except replay.ReplayUnavailable as e:
-            raise _too_old(f"from_seq of {e.args[0]}") from None
+            raise too_old(f"from_seq of {e.args[0]}") from None
         except Exception:
             logger.warning("reading the replay stream failed", exc_info=True)
-            raise _unavailable() from None
+            raise unavailable() from None
 
     # --- snapshot + held-back live ticks = the seam ------------------------------------------
 
@@ -257,10 +222,10 @@ class Session:
             await self.hub.ready()
             snapshot = await self._read(plan)
         except replay.ReplayUnavailable as e:
-            self.outbox.put(_error(_too_old(f"the ticks of {e.args[0]}")))
+            self.outbox.put(error_frame(too_old(f"the ticks of {e.args[0]}")))
         except Exception:
             logger.warning("reading the snapshot for a subscribe failed", exc_info=True)
-            self.outbox.put(_error(_unavailable()))
+            self.outbox.put(error_frame(unavailable()))
         snapshot.sort(key=lambda pair: pair[0]["timestamp"])
         accepted = [text for tick, text in snapshot
                     if self.ticks.wants(tick["ticker"]) and self._accept(tick)]
@@ -308,20 +273,3 @@ class Session:
                 await task
             except (asyncio.CancelledError, Exception):
                 pass
-
-
-def _too_old(what: str) -> ProtocolError:
-    return ProtocolError(
-        ErrorCode.REPLAY_UNAVAILABLE,
-        f"{what} is older than the {settings.WS_REPLAY_SECONDS} s replay window; fetch the "
-        "missing ticks from GET /api/v1/history/<ticker> and subscribe again with a newer "
-        "since (or without one)")
-
-
-def _unavailable() -> ProtocolError:
-    return ProtocolError(ErrorCode.UNAVAILABLE,
-                         "market data is unavailable for a moment; try again shortly")
-
-
-def _error(e: ProtocolError) -> protocol.Frame:
-    return protocol.error(e.code, e.message, **e.extra)

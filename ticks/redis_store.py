@@ -24,7 +24,7 @@ def key(*parts: object) -> str:
 
 # --- asyncio clients, for code running on a server's event loop ------------------------------
 # A redis.asyncio client belongs to one event loop. Only loops that serve requests for the life
-# of the process (daphne's, marked by config.asgi_handler) get one: a short-lived loop, such as
+# of the process (daphne's, marked by config.asgi) get one: a short-lived loop, such as
 # the one asgiref starts for each async_to_sync call, would leave its connections behind.
 
 _serving_loops: "weakref.WeakSet[asyncio.AbstractEventLoop]" = weakref.WeakSet()

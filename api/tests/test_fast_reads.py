@@ -2,7 +2,7 @@
 DRF's ordinary dispatch, the fast path taken only when nothing would block, and the ordinary
 path for everything else.
 
-The requests go through daphne's handler (``config.asgi_handler``) on one event loop, as under
+The requests go through daphne's HTTP application (``config.asgi.http_application``) on one event loop, as under
 daphne; their sync code runs on the handler's threads, so the data they read is committed
 (``transaction=True``)."""
 
@@ -15,7 +15,7 @@ from asgiref.sync import async_to_sync
 
 from api import fast
 from api.keys import api_key_create
-from config.asgi_handler import PooledThreadASGIHandler
+from config.asgi import http_application
 from ticks.market import from_ms
 from ticks.models import Ticker
 from ticks.redis_store import close_async_redis
@@ -33,12 +33,18 @@ def on_the_loop(requests: list[tuple]) -> list[tuple]:
     """``(method, path, headers)`` requests one after another through daphne's handler, on one
     serving loop (its asyncio Redis client closed at the end)."""
     async def run():
-        handler = PooledThreadASGIHandler()
+        handler = http_application()
         try:
             return [await asgi_request(handler, *r) for r in requests]
         finally:
             await close_async_redis()
     return async_to_sync(run)()
+
+
+@pytest.fixture(autouse=True)
+def fast_reads_on(settings):
+    """These tests are of the shortcut itself: on, whatever the environment says."""
+    settings.FAST_HTTP_ASYNC_READS = True
 
 
 @pytest.fixture
@@ -151,3 +157,11 @@ def test_without_redis_the_fast_path_serves_from_the_database(settings, paths_ta
     assert status == 200 and orjson.loads(body)["meta"]["source"] == "database"
     assert "x-ratelimit-limit" not in headers  # not applied, logged
     assert paths_taken == []
+
+
+def test_switched_off_every_request_takes_drfs_dispatch(settings, paths_taken):
+    settings.FAST_HTTP_ASYNC_READS = False
+    settings.API_RATE_LIMIT_ANON = "1000/minute"
+    replies = on_the_loop([("GET", "/api/v1/tickers", {}), ("GET", "/api/v1/time", {})])
+    assert [reply[0] for reply in replies] == [200, 200]
+    assert paths_taken == ["GET /api/v1/tickers", "GET /api/v1/time"]

@@ -348,6 +348,24 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
+# --- Fast paths ---------------------------------------------------------------------------------
+# Shortcuts that buy speed by relying on a library's internals, each fenced in one module with a
+# contract test, and each switched off here (then the plain public path runs; same answers, same
+# frames). FAST_PATHS=false switches all of them off; one variable per shortcut overrides it.
+# What each buys: bench/RESULTS.md ("fast paths"). Where each lives: the README ("Fast paths").
+FAST_PATHS = env.bool("FAST_PATHS", default=True)
+# /ws under daphne: frames written straight to the connection's autobahn protocol (found behind
+# daphne's ASGI send: streaming/fenced/daphne_send.py), framed once per process.
+FAST_WS_DIRECT_WRITE = env.bool("FAST_WS_DIRECT_WRITE", default=FAST_PATHS)
+# /ws under daphne, with the direct write: bytes handed to the socket at once when Twisted has
+# nothing buffered (streaming/fenced/twisted_tcp.py).
+FAST_WS_EAGER_WRITE = env.bool("FAST_WS_EAGER_WRITE", default=FAST_PATHS)
+# REST quote/tickers/time: DRF's dispatch awaited on the event loop (api/fenced/drf_dispatch.py).
+FAST_HTTP_ASYNC_READS = env.bool("FAST_HTTP_ASYNC_READS", default=FAST_PATHS)
+# HTTP: each request's one-thread executor reused instead of started and joined per request
+# (asgiref's public ThreadSensitiveContext(executor=...), config/asgi_threads.py).
+FAST_HTTP_THREAD_REUSE = env.bool("FAST_HTTP_THREAD_REUSE", default=FAST_PATHS)
+
 # --- Internationalization -----------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -362,6 +380,9 @@ SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
 LOG_LEVEL = env("LOG_LEVEL", default="INFO").upper()
 LOG_FORMAT = env("LOG_FORMAT", default="text")  # "json" in production
 
+# Sets each record's request_id (the web app's context variable), named as middleware are.
+REQUEST_ID_FILTER = "marketsite.request_context.RequestIdFilter"
+
 from config.logging import build_logging  # noqa: E402
 
-LOGGING = build_logging(level=LOG_LEVEL, fmt=LOG_FORMAT)
+LOGGING = build_logging(level=LOG_LEVEL, fmt=LOG_FORMAT, request_id_filter=REQUEST_ID_FILTER)

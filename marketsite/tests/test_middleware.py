@@ -9,8 +9,10 @@ from datetime import datetime
 from unittest import mock
 
 import pytest
+from django.conf import settings
 
-from config.logging import build_logging, request_id_var
+from config.logging import build_logging
+from marketsite.request_context import request_id_var
 
 pytestmark = pytest.mark.django_db
 
@@ -144,7 +146,7 @@ def json_stream():
     The formatter and filter are instantiated from the returned dict exactly as ``dictConfig``
     does, without reconfiguring the process's logging (dictConfig would close every handler).
     """
-    config = build_logging(level="INFO", fmt="json")
+    config = build_logging(level="INFO", fmt="json", request_id_filter=settings.REQUEST_ID_FILTER)
     configurator = logging.config.DictConfigurator({})
     formatter = configurator.configure_formatter(dict(config["formatters"]["json"]))
     assert config["handlers"]["console"]["formatter"] == "json"

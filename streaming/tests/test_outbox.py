@@ -1,5 +1,6 @@
 """The per-connection outbox, on the ASGI path and on daphne's direct path (with stand-ins for
-autobahn's protocol and Twisted's transport), and the recognition of daphne's ``send``."""
+autobahn's protocol and Twisted's transport), the recognition of daphne's ``send``, and the
+``FAST_WS_*`` switches. The real libraries' layouts: ``test_fenced.py``."""
 
 import asyncio
 import functools
@@ -7,6 +8,7 @@ import functools
 import pytest
 
 from streaming import daphne_io as daphne
+from streaming.fenced import twisted_tcp
 from streaming.outbox import SLOW_CLIENT_CLOSE_CODE, Outbox
 from streaming.protocol import Frame
 
@@ -99,7 +101,6 @@ class FakeProtocol:
     def __init__(self) -> None:
         self.state = self.STATE_OPEN
         self.send_queue: list = []
-        self._perMessageCompress = None
         self.transport = FakeTransport()
         self.buffered = b""  # what went through sendData (Twisted's buffer)
         self.producer = None
@@ -116,15 +117,21 @@ class FakeProtocol:
         self.producer = None
 
 
+@pytest.fixture(autouse=True)
+def direct_write_on(settings):
+    """Of the shortcut itself: on, whatever the environment says (tests of it off say so)."""
+    settings.FAST_WS_DIRECT_WRITE = True
+
+
 @pytest.fixture
 def direct(monkeypatch):
     protocol = FakeProtocol()
-    monkeypatch.setattr(daphne, "_plain_tcp", lambda p: p.transport)
-    return protocol, daphne.DirectWriter(protocol)
+    monkeypatch.setattr(twisted_tcp, "eager_transport", lambda p: p.transport)
+    return protocol, daphne.DirectWriter(protocol, eager=True)
 
 
 def wire(*texts) -> bytes:
-    return b"".join(f.wire for f in frames(*texts))
+    return b"".join(daphne.prepared(f).payloadHybi for f in frames(*texts))
 
 
 @asynctest
@@ -174,32 +181,49 @@ async def test_direct_path_steps_aside_when_it_cannot_be_used(direct):
     sent = Sent()
     outbox = Outbox(sent, limit=10, direct=writer)
     outbox.start()
-    protocol._perMessageCompress = object()  # permessage-deflate negotiated
+    protocol.state = protocol.STATE_OPEN + 1  # closing: autobahn would refuse the bytes
     outbox.put(Frame("a"))
     await settle()
     assert sent.texts == ["a"] and protocol.transport.on_wire == b""
     await outbox.close()
 
 
-def test_direct_writer_recognises_daphnes_send_only():
+def test_without_the_eager_write_every_write_goes_through_send_data():
+    protocol = FakeProtocol()
+    writer = daphne.DirectWriter(protocol, eager=False)
+    writer.write(frames("a", "b"))
+    assert protocol.buffered == wire("a", "b") and protocol.transport.on_wire == b""
+
+
+def _daphne_send(protocol):
     from daphne.server import Server
 
     server = Server.__new__(Server)
+    return functools.partial(server.handle_reply, protocol)
+
+
+def test_direct_writer_recognises_daphnes_send_only():
     protocol = FakeProtocol()
-    assert isinstance(daphne.direct_writer(functools.partial(server.handle_reply, protocol)),
-                      daphne.DirectWriter)
+    assert isinstance(daphne.direct_writer(_daphne_send(protocol)), daphne.DirectWriter)
     assert daphne.direct_writer(Sent()) is None
     assert daphne.direct_writer(functools.partial(print, protocol)) is None
-    assert daphne.direct_writer(functools.partial(server.handle_reply, object())) is None
+    assert daphne.direct_writer(_daphne_send(object())) is None
 
 
-def test_autobahn_log_arguments_made_plain():
-    from autobahn.websocket import protocol
+def test_the_direct_write_switched_off_leaves_frames_to_asgi(settings):
+    settings.FAST_WS_DIRECT_WRITE = False
+    assert daphne.direct_writer(_daphne_send(FakeProtocol())) is None
 
-    assert daphne.plain_autobahn_log_arguments()
-    assert protocol.hltype(test_autobahn_log_arguments_made_plain) == (
-        "<test_autobahn_log_arguments_made_plain>")
-    assert protocol.hlval(12) == "12"
+
+@pytest.mark.parametrize("eager", [True, False])
+def test_the_eager_write_follows_its_switch(settings, monkeypatch, eager):
+    settings.FAST_WS_EAGER_WRITE = eager
+    protocol = FakeProtocol()
+    monkeypatch.setattr(twisted_tcp, "eager_transport", lambda p: p.transport)
+    writer = daphne.direct_writer(_daphne_send(protocol))
+    writer.write(frames("a"))
+    assert (protocol.transport.on_wire, protocol.buffered) == (
+        (wire("a"), b"") if eager else (b"", wire("a")))
 
 
 @asynctest

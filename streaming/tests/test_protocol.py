@@ -95,17 +95,3 @@ def test_server_frames():
         "type": "error", "code": "x", "message": "y", "tickers": ["A"]}
     assert orjson.loads(protocol.subscribed("subscribed", {"TECH", "SYNTH"}).text) == {
         "type": "subscribed", "tickers": ["SYNTH", "TECH"]}
-
-
-@pytest.mark.parametrize("size", [0, 125, 126, 65535, 65536])
-def test_frames_on_the_wire_are_unmasked_text_frames(size):
-    frame = protocol.Frame("x" * size)
-    wire = frame.wire
-    assert wire[0] == 0x81  # FIN + text
-    if size < 126:
-        assert (wire[1], wire[2:]) == (size, b"x" * size)
-    elif size < 65536:
-        assert (wire[1], int.from_bytes(wire[2:4], "big"), len(wire)) == (126, size, size + 4)
-    else:
-        assert (wire[1], int.from_bytes(wire[2:10], "big"), len(wire)) == (127, size, size + 10)
-    assert frame.wire is wire  # built once
