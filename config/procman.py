@@ -33,8 +33,13 @@ BIN = Path(sys.executable).parent
 START_SECONDS = 5
 START_RETRIES = 100
 STOP_WAIT_SECONDS = 15
-# Daphne: no WebSocket time limit (a 24/7 feed); clients that stop answering pings are cut off.
-DAPHNE_ARGS = "--websocket_timeout -1 --ping-interval 5 --ping-timeout 10 config.asgi:application"
+# Daphne: no WebSocket time limit (a 24/7 feed); clients that stop answering pings are cut off;
+# messages (and frames) up to 4 MiB reach the application, which answers anything over WS_MAX_MESSAGE_BYTES
+# with its own error (daphne's default, 1 MiB, would drop the connection without a word).
+DAPHNE_MAX_MESSAGE_BYTES = 4 * 1024 * 1024
+DAPHNE_ARGS = (f"--websocket_timeout -1 --ping-interval 5 --ping-timeout 10 "
+               f"--websocket-max-message-size {DAPHNE_MAX_MESSAGE_BYTES} "
+               f"--websocket-max-frame-size {DAPHNE_MAX_MESSAGE_BYTES} config.asgi:application")
 # name: (command, priority). Lower priorities start first and stop last.
 PROGRAMS = {
     "worker": ("celery -A config worker -Q default --concurrency 2 -n worker@%%h --loglevel INFO",

@@ -6,6 +6,7 @@ consumer has no channel layer of its own (``channel_layer_alias = None``), which
 Redis a subscription per connection.
 """
 
+import asyncio
 import logging
 import time
 import uuid
@@ -24,26 +25,35 @@ logger = logging.getLogger(__name__)
 
 
 class RateLimiter:
-    """Token bucket: ``rate`` messages a second, bursts up to ``rate``. Only the first refusal
-    of a burst is reported, so a flooding client does not get a flood of errors back."""
+    """Token bucket: ``rate`` messages a second, bursts up to ``rate`` (at least 1). It counts
+    the messages it refuses, so that each burst over the limit can be reported once, with how
+    many were dropped, instead of an error per dropped message."""
 
     def __init__(self, rate: float) -> None:
         self.rate = rate
-        self.tokens = max(rate, 1.0)
+        self.burst = max(rate, 1.0)
+        self.tokens = self.burst
         self.at = time.monotonic()
-        self.reported = False
+        self.dropped = 0  # refused since the last report
 
-    def allow(self) -> tuple[bool, bool]:
-        """``(allowed, report)``."""
+    def allow(self) -> bool:
         now = time.monotonic()
-        self.tokens = min(max(self.rate, 1.0), self.tokens + (now - self.at) * self.rate)
+        self.tokens = min(self.burst, self.tokens + (now - self.at) * self.rate)
         self.at = now
         if self.tokens >= 1:
             self.tokens -= 1
-            self.reported = False
-            return True, False
-        report, self.reported = not self.reported, True
-        return False, report
+            return True
+        self.dropped += 1
+        return False
+
+    def take_dropped(self) -> int:
+        dropped, self.dropped = self.dropped, 0
+        return dropped
+
+    @property
+    def report_after_s(self) -> float:
+        """When a burst's report is due: once the bucket has a message's worth again."""
+        return min(1.0, max(0.05, 1 / self.rate if self.rate > 0 else 1.0))
 
 
 class MarketConsumer(AsyncWebsocketConsumer):
@@ -78,14 +88,12 @@ class MarketConsumer(AsyncWebsocketConsumer):
     async def receive(self, text_data=None, bytes_data=None) -> None:
         if self.session is None:
             return
-        allowed, report = self.limiter.allow()
-        if not allowed:
-            if report:
-                self._error(ProtocolError(
-                    ErrorCode.RATE_LIMITED,
-                    f"more than {settings.WS_MAX_MESSAGES_PER_SECOND:g} messages a second; "
-                    "messages are dropped until the rate falls"))
+        if not self.limiter.allow():
+            if self.limiter.dropped == 1:  # a new burst over the limit: report it when it ends
+                asyncio.get_running_loop().call_later(self.limiter.report_after_s,
+                                                      self._report_dropped)
             return
+        self._report_dropped()  # before answering anything sent after the burst
         try:
             request = protocol.parse(text_data if text_data is not None else bytes_data,
                                      max_bytes=settings.WS_MAX_MESSAGE_BYTES)
@@ -97,6 +105,18 @@ class MarketConsumer(AsyncWebsocketConsumer):
                 await self.session.unsubscribe(request)
         except ProtocolError as e:
             self._error(e)
+
+    def _report_dropped(self) -> None:
+        """One ``rate_limited`` error per burst over the limit, with how many messages it
+        dropped (unanswered, unprocessed)."""
+        dropped = self.limiter.take_dropped()
+        if dropped and self.outbox is not None:
+            limiter = self.limiter
+            self._error(ProtocolError(
+                ErrorCode.RATE_LIMITED,
+                f"{dropped} message{'s' if dropped != 1 else ''} dropped unanswered: more than "
+                f"{limiter.rate:g} a second (bursts of up to {limiter.burst:g})",
+                dropped=dropped))
 
     def _error(self, e: ProtocolError) -> None:
         self.outbox.put(protocol.error(e.code, e.message, **e.extra))

@@ -26,7 +26,9 @@ def _command(name: str, *, port: int | None, workdir: Path) -> list[str]:
                    f"worker-{uuid.uuid4().hex[:6]}@%h", "--loglevel", "INFO"],
         "beat": [*celery, "beat", "--loglevel", "INFO", "--schedule",
                  str(workdir / "celerybeat-schedule")],
-        "web": [str(BIN / "daphne"), "-b", "127.0.0.1", "-p", str(port), "--websocket_timeout",
+        "web": [str(BIN / "daphne"), "-b", "127.0.0.1", "-p", str(port),
+                "--websocket-max-message-size", "4194304", "--websocket-max-frame-size",
+                "4194304", "--websocket_timeout",
                 "-1", "--ping-interval", "5", "--ping-timeout", "10", "config.asgi:application"],
     }[name]
 

@@ -158,6 +158,8 @@ def test_web_runs_daphne_on_port_3000_with_unlimited_websockets(services):
     assert args["host"] == "0.0.0.0"
     assert args["application"] == "config.asgi:application"
     assert args["proxy_headers"] is True  # the client's address from the proxy's X-Forwarded-For
+    # Messages up to 4 MiB reach the app, which answers an oversized one with its own error.
+    assert args["websocket_max_message_size"] == args["websocket_max_frame_size"] == 4 * 1024 * 1024
     # Reached through the proxy only: nothing published.
     assert "ports" not in web
     assert [str(port) for port in web["expose"]] == ["3000"]

@@ -77,7 +77,9 @@ def test_the_supervisord_configuration_runs_the_four_processes_as_before(tmp_pat
     assert Path(daphne_argv[0]).name == "daphne"
     args = CommandLineInterface().parser.parse_args(daphne_argv[1:])
     assert (args.file_descriptor, args.websocket_timeout, args.ping_interval,
-            args.ping_timeout, args.application) == (0, -1, 5, 10, "config.asgi:application")
+            args.ping_timeout, args.websocket_max_message_size, args.websocket_max_frame_size,
+            args.application) == (0, -1, 5, 10, 4 * 1024 * 1024, 4 * 1024 * 1024,
+                                  "config.asgi:application")
     commands = {name: conf[f"program:{name}"]["command"].split()[1:]
                 for name in ("generator", "worker", "beat")}
     assert commands["generator"][:7] == ["-A", "config", "worker", "-Q", "generation", "--pool",

@@ -211,11 +211,28 @@ async def test_client_messages_per_second_are_limited(market, settings):
     async with ws() as client:
         for _ in range(6):
             await client.send_json_to({"type": "ping"})
-        replies = await receive_all(client)
+        replies = await receive_all(client, timeout=0.6)
         assert [r["type"] for r in replies] == ["pong"] * 3 + ["error"]
-        assert replies[-1]["code"] == ErrorCode.RATE_LIMITED
+        assert replies[-1] == {
+            "type": "error", "code": ErrorCode.RATE_LIMITED, "dropped": 3,
+            "message": "3 messages dropped unanswered: more than 3 a second (bursts of up to 3)"}
         await asyncio.sleep(0.5)
         await usable(client)
+
+
+@asynctest
+async def test_each_burst_over_the_limit_is_reported_once_with_its_count(market, settings):
+    settings.WS_MAX_MESSAGES_PER_SECOND = 20
+    async with ws() as client:
+        for burst in (30, 25):
+            for _ in range(burst):
+                await client.send_json_to({"type": "ping"})
+            replies = await receive_all(client, timeout=1.2)
+            assert [r["type"] for r in replies].count("pong") == 20  # the whole burst size
+            errors = [r for r in replies if r["type"] == "error"]
+            assert [(e["code"], e["dropped"]) for e in errors] == [
+                (ErrorCode.RATE_LIMITED, burst - 20)]
+            await asyncio.sleep(1.1)  # the bucket refills
 
 
 @asynctest

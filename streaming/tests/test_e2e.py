@@ -245,6 +245,24 @@ def test_resume_after_three_seconds_away_has_no_gap_and_no_duplicate(live):
     assert len(second) >= 5 * 40  # the 3 s away, replayed, and 2 s more live
 
 
+def test_an_oversized_message_gets_our_error_through_daphne_and_the_connection_stays(live):
+    """1.1 MB is over daphne's default frame limit (1 MiB, which closes with 1006 and no word):
+    daphne runs with 4 MiB, so the application sees it and answers message_too_large."""
+    async def scenario():
+        async with websockets.connect(live.url, max_size=None) as ws:
+            await ws.recv()
+            await ws.send(json.dumps({"type": "ping", "pad": "x" * 1_100_000}))
+            error = json.loads(await asyncio.wait_for(ws.recv(), 10))
+            await ws.send(json.dumps({"type": "ping"}))
+            pong = json.loads(await asyncio.wait_for(ws.recv(), 10))
+            return error, pong
+
+    error, pong = asyncio.run(scenario())
+    assert error["type"] == "error" and error["code"] == "message_too_large"
+    assert "exceeds the limit of 8192 bytes" in error["message"]
+    assert pong["type"] == "pong"
+
+
 def test_a_client_that_stops_reading_is_cut_off_and_the_others_keep_their_latency(live):
     async def scenario():
         # max_queue: the client library stops reading the socket after 4 frames; no keepalive
