@@ -37,4 +37,4 @@ EXPOSE 3000
 # Daphne closes every WebSocket after --websocket_timeout (a day by default): a 24/7 feed needs -1.
 # Ping interval/timeout cut off clients that stop reading. `sh -c` so that $PORT is expanded, `exec`
 # so that daphne is the process that receives the stop signal.
-CMD ["sh", "-c", "exec daphne -b 0.0.0.0 -p \"${PORT:-3000}\" --websocket_timeout -1 --ping-interval 5 --ping-timeout 10 --websocket-max-message-size 4194304 --websocket-max-frame-size 4194304 --proxy-headers config.asgi:application"]
+CMD ["sh", "-c", "exec daphne -b 0.0.0.0 -p \"${PORT:-3000}\" --websocket_timeout -1 --ping-interval 5 --ping-timeout 10 --websocket-max-message-size 4194304 --websocket-max-frame-size 4194304 --access-log /dev/null --proxy-headers config.asgi:application"]

@@ -5,7 +5,6 @@ that is not there, so this talks to the server's ``postgres`` database directly.
 ``DATABASE_URL``'s, or the embedded server's (``config.services``).
 """
 
-import os
 import sys
 
 import environ
@@ -37,7 +36,7 @@ def ensure_database(url: str) -> bool:
 
 def main() -> int:
     env = environ.Env()
-    environ.Env.read_env(os.path.join(os.path.dirname(__file__), "..", ".env"), overwrite=False)
+    services.read_dotenv()
     resolved = services.resolve(
         database_url=env("DATABASE_URL", default=""), redis_url="-",
         folder=services.data_dir(env("EMBEDDED_DATA_DIR", default="")))

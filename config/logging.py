@@ -75,6 +75,8 @@ def build_logging(*, level: str, fmt: str,
             # Django's default handlers (an unfiltered console under DEBUG, mail_admins) removed:
             # its records reach the root handler, once, with credentials redacted.
             "django": {"level": level},
+            # A 4xx is a client's mistake, and our access line already says it: only 5xx here.
+            "django.request": {"level": "ERROR"},
             # One line per request comes from our middleware; Django's own is noisier.
             "django.server": {"level": "WARNING"},
             "daphne": {"level": "WARNING" if level == "INFO" else level},

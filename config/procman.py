@@ -37,9 +37,13 @@ STOP_WAIT_SECONDS = 15
 # messages (and frames) up to 4 MiB reach the application, which answers anything over WS_MAX_MESSAGE_BYTES
 # with its own error (daphne's default, 1 MiB, would drop the connection without a word).
 DAPHNE_MAX_MESSAGE_BYTES = 4 * 1024 * 1024
+# One line per request comes from the app (marketsite.requests, with its request id) and one per
+# WebSocket connection (streaming.consumers): daphne's own access log would repeat them.
+DAPHNE_QUIET = "--access-log /dev/null"
 DAPHNE_ARGS = (f"--websocket_timeout -1 --ping-interval 5 --ping-timeout 10 "
                f"--websocket-max-message-size {DAPHNE_MAX_MESSAGE_BYTES} "
-               f"--websocket-max-frame-size {DAPHNE_MAX_MESSAGE_BYTES} config.asgi:application")
+               f"--websocket-max-frame-size {DAPHNE_MAX_MESSAGE_BYTES} {DAPHNE_QUIET} "
+               "config.asgi:application")
 # name: (command, priority). Lower priorities start first and stop last.
 PROGRAMS = {
     "worker": ("celery -A config worker -Q default --concurrency 2 -n worker@%%h --loglevel INFO",

@@ -35,6 +35,18 @@ class Services:
                                           ("REDIS_URL", self.redis_source)) if source == "missing"]
 
 
+
+def read_dotenv(path: Path | None = None) -> bool:
+    """Read a ``.env`` beside ``manage.py`` into the environment (real variables win), when
+    there is one: it is optional, so a missing one is not worth a log line in every process."""
+    path = path or BASE_DIR / ".env"
+    if not path.is_file():
+        return False
+    import environ
+
+    environ.Env.read_env(path, overwrite=False)
+    return True
+
 def data_dir(value: str | None = None) -> Path:
     """The embedded servers' folder: ``value`` (``EMBEDDED_DATA_DIR``), relative to the project."""
     path = Path(value or ".data").expanduser()

@@ -33,7 +33,6 @@ import subprocess
 import sys
 import time
 
-import environ
 
 from config import services
 from config.logging import build_logging
@@ -225,7 +224,7 @@ def _describe(name: str, source: str, url: str, extra: str = "") -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parse(sys.argv[1:] if argv is None else argv)
-    environ.Env.read_env(services.BASE_DIR / ".env", overwrite=False)  # as the settings do
+    services.read_dotenv()  # as the settings do
     _configure_logging()
     if args.port is not None:
         from config.embedded.ports import port_taken

@@ -62,6 +62,7 @@ class MarketConsumer(AsyncWebsocketConsumer):
     session: Session | None = None
     outbox: Outbox | None = None
     key_watch: auth.KeyWatch | None = None
+    client_id = ""
 
     async def connect(self) -> None:
         await self.accept()
@@ -83,7 +84,10 @@ class MarketConsumer(AsyncWebsocketConsumer):
         self.session = Session(self.outbox, hub=get_hub(),
                                max_subscriptions=settings.WS_MAX_SUBSCRIPTIONS)
         self.limiter = RateLimiter(settings.WS_MAX_MESSAGES_PER_SECOND)
-        self.outbox.put(protocol.connected(client_id=uuid.uuid4().hex, timestamp=_now_ms()))
+        self.client_id = uuid.uuid4().hex
+        self.outbox.put(protocol.connected(client_id=self.client_id, timestamp=_now_ms()))
+        logger.info("WebSocket %s connected: %s from %s", self.client_id, self.scope.get("path"),
+                    _peer(self.scope))
 
     async def receive(self, text_data=None, bytes_data=None) -> None:
         if self.session is None:
@@ -135,12 +139,19 @@ class MarketConsumer(AsyncWebsocketConsumer):
         await self.close(code=auth.KEY_REVOKED_CLOSE_CODE)
 
     async def disconnect(self, code) -> None:
+        if self.session is not None:
+            logger.info("WebSocket %s closed (code %s)", self.client_id, code)
         if self.key_watch is not None:
             await self.key_watch.stop()
         if self.session is not None:
             await self.session.close()
         if self.outbox is not None:
             await self.outbox.close()
+
+
+def _peer(scope) -> str:
+    client = scope.get("client")
+    return f"{client[0]}:{client[1]}" if client else "?"
 
 
 def _now_ms() -> int:

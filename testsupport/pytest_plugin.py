@@ -33,11 +33,10 @@ def pytest_load_initial_conftests(early_config, parser, args):
         ds = getattr(early_config.known_args_namespace, "ds", None) or early_config.getini("DJANGO_SETTINGS_MODULE")
         if ds:
             os.environ["DJANGO_SETTINGS_MODULE"] = ds
-    import environ
 
     from config import services
 
-    environ.Env.read_env(services.BASE_DIR / ".env", overwrite=False)  # as the settings do
+    services.read_dotenv()  # as the settings do
     need_db = not os.environ.get("DATABASE_URL")
     need_redis = not os.environ.get("REDIS_URL")
     if need_db or need_redis:

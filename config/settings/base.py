@@ -16,7 +16,7 @@ BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
 env = environ.Env()
 # A .env beside manage.py is optional; real environment variables win over it.
-environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+services.read_dotenv(BASE_DIR / ".env")
 
 # --- Core -------------------------------------------------------------------------------------
 SECRET_KEY = env("DJANGO_SECRET_KEY", default="")

@@ -86,7 +86,7 @@ def test_main_explains_an_unreachable_server(monkeypatch, capsys, closed_port):
 
 def _no_env_file(monkeypatch):
     # A developer's .env may set DATABASE_URL; these tests are about what happens without it.
-    monkeypatch.setattr(module.environ.Env, "read_env", staticmethod(lambda *a, **k: None))
+    monkeypatch.setattr(module.services, "read_dotenv", lambda *a, **k: False)
 
 
 def test_main_without_url_uses_the_running_embedded_server(monkeypatch, tmp_path):

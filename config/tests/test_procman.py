@@ -80,6 +80,7 @@ def test_the_supervisord_configuration_runs_the_four_processes_as_before(tmp_pat
             args.ping_timeout, args.websocket_max_message_size, args.websocket_max_frame_size,
             args.application) == (0, -1, 5, 10, 4 * 1024 * 1024, 4 * 1024 * 1024,
                                   "config.asgi:application")
+    assert args.access_log == "/dev/null"  # the app logs each request and connection once
     commands = {name: conf[f"program:{name}"]["command"].split()[1:]
                 for name in ("generator", "worker", "beat")}
     assert commands["generator"][:7] == ["-A", "config", "worker", "-Q", "generation", "--pool",

@@ -6,6 +6,7 @@ prefix, written the way the generator commits them.
 """
 
 import asyncio
+import logging
 import re
 import sys
 import time
@@ -614,3 +615,15 @@ def test_revoking_a_key_in_another_process_closes_its_open_socket(settings):
             await usable(other)
 
     scenario()
+
+
+@asynctest
+async def test_a_websocket_is_logged_when_it_connects_and_closes(market, caplog):
+    caplog.set_level(logging.INFO, logger="streaming.consumers")
+    async with ws() as client:
+        await client.send_json_to({"type": "ping"})
+        await client.receive_json_from()
+    lines = [r.getMessage() for r in caplog.records if r.name == "streaming.consumers"]
+    assert len(lines) == 2, lines
+    assert lines[0].startswith("WebSocket ") and lines[0].endswith(" connected: /ws from ?")
+    assert lines[1] == f"WebSocket {lines[0].split()[1]} closed (code 1000)"
