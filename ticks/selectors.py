@@ -7,6 +7,7 @@ from django.db import connection
 from django.db.models import OuterRef, QuerySet, Subquery
 
 from .models import Bar, Tick, Ticker
+from .payloads import BarPayload
 
 
 def ticker_list_with_last_tick() -> QuerySet[Ticker]:
@@ -28,17 +29,14 @@ def bar_recent(*, ticker: Ticker, timeframe: str, limit: int = 10) -> list[Bar]:
     return list(Bar.objects.filter(ticker=ticker, timeframe=timeframe).order_by("-time")[:limit])
 
 
-def bar_rows_between(*, timeframe: str, start, end) -> list[dict]:
-    """Bars of every ticker with ``start <= time < end``, shaped as the WebSocket ``bar`` data
-    (numbers as numbers, ``time`` in epoch milliseconds)."""
+def bars_between(*, timeframe: str, start, end) -> list[BarPayload]:
+    """Bars of every ticker with ``start <= time < end``, by ticker then time."""
     rows = (Bar.objects.filter(timeframe=timeframe, time__gte=start, time__lt=end)
             .select_related(None).values_list("ticker__symbol", "time", "open", "high", "low",
                                               "close", "volume", "trade_count", "vwap")
             .order_by("ticker__symbol", "time"))
     return [
-        {"ticker": symbol, "timeframe": timeframe, "time": int(t.timestamp() * 1000),
-         "open": float(o), "high": float(h), "low": float(low), "close": float(c),
-         "volume": int(v), "trade_count": int(n), "vwap": float(w)}
+        BarPayload(symbol, timeframe, int(t.timestamp() * 1000), o, h, low, c, int(v), int(n), w)
         for symbol, t, o, h, low, c, v, n, w in rows
     ]
 
