@@ -54,9 +54,9 @@ def tick_data(*, ticker: str, price_cents: int, volume: int, bid_cents: int, ask
 
 def tick_wire(tick: TickPayload) -> dict:
     """``tick_data`` of a domain tick."""
-    return {"ticker": tick.ticker, "price": tick.price_cents / 100, "volume": tick.volume,
-            "bid": tick.bid_cents / 100, "ask": tick.ask_cents / 100,
-            "timestamp": tick.time_ms, "seq": tick.seq}
+    ticker, price_cents, volume, bid_cents, ask_cents, time_ms, seq = tick  # fast on a tuple
+    return {"ticker": ticker, "price": price_cents / 100, "volume": volume,
+            "bid": bid_cents / 100, "ask": ask_cents / 100, "timestamp": time_ms, "seq": seq}
 
 
 def bar_wire(bar: BarPayload) -> dict:

@@ -120,10 +120,10 @@ def tick_record(tick: TickPayload) -> str:
     text as it is (the ``/ws`` replay) or parse it (the REST quote), so it is pinned: it is the
     ``/ws`` ``tick`` data, byte for byte (``streaming.publish.tick_data`` builds the same for the
     live stream; a test holds them equal)."""
+    ticker, price_cents, volume, bid_cents, ask_cents, time_ms, seq = tick  # fast on a tuple
     return orjson.dumps({
-        "ticker": tick.ticker, "price": tick.price_cents / 100, "volume": tick.volume,
-        "bid": tick.bid_cents / 100, "ask": tick.ask_cents / 100, "timestamp": tick.time_ms,
-        "seq": tick.seq,
+        "ticker": ticker, "price": price_cents / 100, "volume": volume, "bid": bid_cents / 100,
+        "ask": ask_cents / 100, "timestamp": time_ms, "seq": seq,
     }).decode()
 
 
