@@ -7,7 +7,10 @@ class StreamingConfig(AppConfig):
     def ready(self) -> None:
         from ticks import announce
 
+        from .auth import key_revocations
         from .publish import publisher
 
-        # The domain announces new ticks and bars; the stream publishes them.
+        # The domain announces new ticks and bars (the stream publishes them) and revoked API
+        # keys (their open connections are closed).
         announce.register(publisher)
+        announce.register(key_revocations)

@@ -24,8 +24,8 @@ from django.utils import timezone
 
 from . import engine
 from .market import (
-    encode_batch, engine_state, first_grid_at_or_after, from_ms, market_config, stored_state_at_oldest,
-    ticker_params, to_ms,
+    encode_batch, engine_state, first_grid_at_or_after, from_ms, market_config,
+    stored_state_at_oldest, ticker_params, to_ms,
 )
 from .models import Ticker, TickerState
 from .rollup import bars_rollup

@@ -36,7 +36,8 @@ def bars_between(*, timeframe: str, start, end) -> list[BarPayload]:
                                               "close", "volume", "trade_count", "vwap")
             .order_by("ticker__symbol", "time"))
     return [
-        BarPayload(symbol, timeframe, int(t.timestamp() * 1000), o, h, low, c, int(v), int(n), w)
+        BarPayload(symbol, timeframe, int(t.timestamp() * 1000), o, h, low, c, int(v), int(n),
+                   w)
         for symbol, t, o, h, low, c, v, n, w in rows
     ]
 

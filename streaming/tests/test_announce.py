@@ -28,9 +28,12 @@ def test_the_domain_imports_no_layer_above_it():
         if "tests" in path.parts or "testing" in path.parts:
             continue
         for node in ast.walk(ast.parse(path.read_text())):
-            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
-                     else [node.module or ""] if isinstance(node, ast.ImportFrom) and not node.level
-                     else [])
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and not node.level:
+                names = [node.module or ""]
+            else:
+                continue
             offenders += [f"{path.name}: {n}" for n in names if n.split(".")[0] in above]
     assert offenders == []
 

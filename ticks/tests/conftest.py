@@ -28,12 +28,16 @@ class Announced:
     def __init__(self) -> None:
         self.cycles: list[dict] = []
         self.bars: list = []
+        self.revoked: list[int] = []
 
     def on_ticks(self, ticks_by_symbol) -> None:
         self.cycles.append({s: list(t) for s, t in ticks_by_symbol.items()})
 
     def on_bars(self, bars) -> None:
         self.bars.extend(bars)
+
+    def on_keys_revoked(self, key_ids) -> None:
+        self.revoked.extend(key_ids)
 
 
 @pytest.fixture

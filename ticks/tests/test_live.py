@@ -14,11 +14,11 @@ from django.test import override_settings
 from streaming.publish import ticks_group
 from ticks import live, live_configs, live_store
 from ticks.config_version import bump_config_version
+from ticks.flush import ticks_flush
 from ticks.lease import Lease
+from ticks.live import ticks_generate
 from ticks.live_store import KEYS, LiveState, TickerWrite
 from ticks.models import Bar, Tick, Ticker, TickerState
-from ticks.flush import ticks_flush
-from ticks.live import ticks_generate
 from ticks.refresh import bars_refresh
 
 pytestmark = pytest.mark.django_db
@@ -93,8 +93,9 @@ def test_a_held_lock_or_a_stale_state_writes_nothing(live_redis, t0):
     stale = LiveState.loads(current)
     # A second writer that read an older state loses the compare-and-set, entirely.
     ok = live_store.commit_cycle(
-        tickers=[TickerWrite(id=str(synth.pk), expected=LiveState(stale.seq - 1, stale.time_ms - 100,
-                                                                 stale.log_price).dumps(),
+        tickers=[TickerWrite(id=str(synth.pk),
+                             expected=LiveState(stale.seq - 1, stale.time_ms - 100,
+                                                stale.log_price).dumps(),
                              state=LiveState(stale.seq + 1, stale.time_ms + 100, 0.0),
                              symbol="SYNTH", records=[(stale.time_ms + 100, "{}")])],
         rows=b"junk", meta={"n": 1}, count=1, now_ms=stale.time_ms + 100)

@@ -324,8 +324,8 @@ def _write_through_every_path(now: datetime) -> dict[str, int]:
     """The generate command, the live flush and a backfill, each writing ticks near ``now``.
     (The backfill joins SYNTH's earliest tick, ``now`` - 1.9 s, so it writes 6 min - 1.9 s.)"""
     from ticks.backfill import plan_backfill, write_plan
-    from ticks.generation import ticks_generate_steps
     from ticks.flush import ticks_flush
+    from ticks.generation import ticks_generate_steps
     from ticks.live import ticks_generate
 
     counts = {"generate": ticks_generate_steps(now=now, max_steps=20).ticks}
