@@ -108,6 +108,11 @@ def ticker_directory() -> list[dict]:
         "max_price", "is_active", "tick_interval_ms"))
 
 
+def active_ticker_symbols() -> frozenset[str]:
+    """The symbols of the active tickers."""
+    return frozenset(Ticker.objects.filter(is_active=True).values_list("symbol", flat=True))
+
+
 def active_ticker_feeds() -> list[tuple[int, str, int]]:
     """``(id, symbol, tick_interval_ms)`` of every active ticker, by symbol."""
     return list(Ticker.objects.filter(is_active=True).order_by("symbol")
