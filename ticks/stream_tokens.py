@@ -6,7 +6,7 @@ from the browser, where a real API key would be visible to anyone. Instead the p
 signed with the ``SECRET_KEY`` (``django.core.signing``, its own salt, a timestamp inside) that is
 good for ``DASHBOARD_TOKEN_MAX_AGE_S`` seconds and for reading only (GET and HEAD; the API
 rate-limits each token on its own, by the random ``id`` inside); the page renews it at half-life.
-Who may have one is the dashboard's decision (``marketsite.tokens``).
+Who may have one is the dashboard's decision, not this module's.
 
 The browser sends it as the ``X-Dashboard-Token`` header on REST requests and as the ``token``
 query parameter when opening ``/ws`` (browsers cannot set headers on a WebSocket).
