@@ -1,11 +1,12 @@
-"""API keys in the admin: created with a name, the key shown once on the next page, revoked
-with an action (or deleted), which also closes the key's open ``/ws`` connections. Only a
-SHA-256 of a key is stored."""
+"""API keys in the admin (through the ``api.ApiKey`` proxy of ``ticks.models.ApiKey``): created
+with a name, the key shown once on the next page, revoked with an action (or deleted), which
+also closes the key's open ``/ws`` connections. Only a SHA-256 of a key is stored."""
 
 from django.contrib import admin, messages
 from django.template.response import TemplateResponse
 
-from .keys import api_key_delete, api_key_revoke, new_key_material
+from ticks.api_keys import api_key_delete, api_key_revoke, new_key_material
+
 from .models import ApiKey
 
 

@@ -1,5 +1,5 @@
 """Who is calling: an API key (``X-API-Key`` or ``Authorization: Bearer``), or the dashboard
-page's short-lived token (``X-Dashboard-Token``, see ``marketsite.tokens``)."""
+page's short-lived token (``X-Dashboard-Token``, see ``ticks.stream_tokens``)."""
 
 from dataclasses import dataclass
 
@@ -8,7 +8,8 @@ from django.contrib.auth.models import AnonymousUser
 from rest_framework.authentication import BaseAuthentication, SessionAuthentication
 from rest_framework.exceptions import AuthenticationFailed
 
-from .keys import key_lookup
+from ticks.api_keys import key_lookup
+from ticks.stream_tokens import META_KEY, dashboard_token_id
 
 
 @dataclass(frozen=True)
@@ -58,12 +59,8 @@ class DashboardTokenAuthentication(BaseAuthentication):
     the page answers by renewing it."""
 
     def authenticate(self, request):
-        token = request.META.get("HTTP_X_DASHBOARD_TOKEN")
+        token = request.META.get(META_KEY)
         if not token:
-            return None
-        try:
-            from marketsite.tokens import dashboard_token_id
-        except ImportError:
             return None
         token_id = dashboard_token_id(token)
         if token_id is not None and request.method in READ_METHODS:

@@ -5,7 +5,7 @@ from django.utils import timezone
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from . import services
+from . import selectors
 from .directory import TickerInfo, directory
 from .errors import unknown_ticker
 
@@ -22,7 +22,7 @@ def ticker_or_404(symbol: str) -> TickerInfo:
 
 
 def now():
-    return services.now_ms(timezone.now())
+    return selectors.now_ms(timezone.now())
 
 
 class ApiView(APIView):

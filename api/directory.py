@@ -4,7 +4,12 @@ Every request names a ticker. The cache is checked against the version counter t
 saves bump (``ticks.config_version``, one Redis GET) at most every ``VERSION_CHECK_SECONDS``,
 so an edit shows within that time and a lookup costs no query at all. A symbol that is not
 cached is looked up in the database before being called unknown, so a new ticker is served at
-once. Inside a transaction (tests) nothing is cached, since the rows read may be rolled back.
+once.
+
+The version moves when a ticker edit commits, in every process. The process that makes the edit
+also forgets its cache at once (``post_save``/``post_delete``), so that it never serves its own
+edit stale, and if the edit is rolled back the reload simply reads the old rows again. Tests
+whose rows are rolled back between them call ``directory.reset()`` in their fixtures.
 """
 
 import re
@@ -14,9 +19,11 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 import redis
-from django.db import connection
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
 
 from ticks.config_version import config_version
+from ticks.models import Ticker
 from ticks.selectors import ticker_directory, ticker_id_by_symbol
 
 SYMBOL = re.compile(r"[A-Z0-9.\-]{1,12}")
@@ -59,8 +66,6 @@ class TickerDirectory:
         return tickers
 
     def _tickers(self, *, reload: bool = False) -> dict[str, TickerInfo]:
-        if connection.in_atomic_block:
-            return _load()
         if not reload and (fresh := self._fresh()) is not None:
             return fresh
         cached_version, tickers, _ = self._state
@@ -95,10 +100,15 @@ class TickerDirectory:
         if not SYMBOL.fullmatch(symbol):
             return None
         info = self._tickers().get(symbol)
-        if info is None and not connection.in_atomic_block:
-            if ticker_id_by_symbol(symbol=symbol) is not None:
-                info = self._tickers(reload=True).get(symbol)
+        if info is None and ticker_id_by_symbol(symbol=symbol) is not None:
+            info = self._tickers(reload=True).get(symbol)
         return info
 
 
 directory = TickerDirectory()
+
+
+@receiver(post_save, sender=Ticker, dispatch_uid="api-directory-ticker-saved")
+@receiver(post_delete, sender=Ticker, dispatch_uid="api-directory-ticker-deleted")
+def _ticker_changed(sender, **kwargs) -> None:
+    directory.reset()

@@ -6,7 +6,7 @@ whole view. An ``AsyncReadApi``'s GET is async. When the request needs nothing t
 session cookie, an API key the key cache already knows, a JSON answer), DRF's own steps run on
 the loop as they are and the throttle's script is awaited on the loop's asyncio Redis client
 (``api.fenced.drf_dispatch``: DRF has no async dispatch). Every other request (the browsable
-API, staff sessions, a key not seen for ``api.keys.CACHE_SECONDS``, OPTIONS), every request on
+API, staff sessions, a key not seen for ``ticks.api_keys.CACHE_SECONDS``, OPTIONS), every request on
 a loop that is not a serving loop (the test client's), and every request when
 ``FAST_HTTP_ASYNC_READS`` is off runs DRF's ordinary dispatch in the request's thread with the
 view's ``get_sync``, exactly like any other view.

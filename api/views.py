@@ -1,5 +1,5 @@
 """REST API v1: one thin view per operation. Input is validated by the serializers of
-``api.inputs``, data comes from ``api.services``, every answer is the envelope
+``api.inputs``, data comes from ``api.selectors``, every answer is the envelope
 ``{"success": true, "data": ..., "meta": {...}}`` (errors: ``api.errors``)."""
 
 from asgiref.sync import sync_to_async
@@ -8,9 +8,9 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.renderers import BrowsableAPIRenderer
 from rest_framework.response import Response
 
-from ticks.live_store import KEYS
+from ticks.live_reads import quote_location
 
-from . import schema, services
+from . import schema, selectors
 from .base import ApiView, now, ok, ticker_or_404
 from .directory import TickerInfo, directory
 from .fast import AsyncReadApi
@@ -58,22 +58,22 @@ class QuoteDetailApi(AsyncReadApi):
     @staticmethod
     def throttle_prefetch(request, view):
         """The live quote, read in the rate limiter's Redis round trip (one instead of two)."""
-        return KEYS.quotes, view.kwargs.get("ticker", "").strip().upper()
+        return quote_location(view.kwargs.get("ticker", "").strip().upper())
 
     @extend_schema(**schema.QUOTE)
     async def get(self, request, ticker: str):
         info = await self.ticker_or_404(ticker)
-        quote, source = await services.quote_get_async(
+        quote, source = await selectors.quote_get_async(
             ticker=info, client=self.redis_client,
-            prefetched=getattr(request, "prefetched", services.NOT_FETCHED))
-        return Response(ok(quote, services.quote_meta(ticker=info, quote=quote, source=source,
+            prefetched=getattr(request, "prefetched", selectors.NOT_FETCHED))
+        return Response(ok(quote, selectors.quote_meta(ticker=info, quote=quote, source=source,
                                                       now=now())))
 
     def get_sync(self, request, ticker: str):
         info = ticker_or_404(ticker)
-        prefetched = getattr(request, "prefetched", services.NOT_FETCHED)
-        quote, source = services.quote_get(ticker=info, prefetched=prefetched)
-        return Response(ok(quote, services.quote_meta(ticker=info, quote=quote, source=source,
+        prefetched = getattr(request, "prefetched", selectors.NOT_FETCHED)
+        quote, source = selectors.quote_get(ticker=info, prefetched=prefetched)
+        return Response(ok(quote, selectors.quote_meta(ticker=info, quote=quote, source=source,
                                                       now=now())))
 
 
@@ -116,7 +116,7 @@ class HistoryListApi(PagedApi):
     def get(self, request, ticker: str):
         info = ticker_or_404(ticker)
         args = self.validated(request)
-        page = services.history_page(
+        page = selectors.history_page(
             ticker=info, start=args.get("start"), end=args.get("end"), limit=args["limit"],
             now=now(), default_span=HistoryInput.DEFAULT_SPAN, max_span=HistoryInput.MAX_SPAN,
             fmt=self.row_format(request))
@@ -134,10 +134,10 @@ class BarListApi(PagedApi):
         info = ticker_or_404(ticker)
         args = self.validated(request)
         timeframe = args["timeframe"]
-        page = services.bars_page(
+        page = selectors.bars_page(
             ticker=info, timeframe=timeframe, start=args.get("start"), end=args.get("end"),
             limit=args["limit"], now=now(), default_span=BarsInput.DEFAULT_SPAN,
-            max_span=BarsInput.MAX_SPAN_BUCKETS * services.bar_width(timeframe),
+            max_span=BarsInput.MAX_SPAN_BUCKETS * selectors.bar_width(timeframe),
             fmt=self.row_format(request))
         return self.respond(request, info, page, args["limit"], {"timeframe": timeframe},
                             f"bars-{timeframe}")
@@ -151,7 +151,7 @@ class StatsDetailApi(ApiView):
         info = ticker_or_404(ticker)
         serializer = StatsInput(data=request.query_params)
         serializer.is_valid(raise_exception=True)
-        data, meta = services.stats_get(ticker=info, period=serializer.validated_data["period"],
+        data, meta = selectors.stats_get(ticker=info, period=serializer.validated_data["period"],
                                         now=now())
         return Response(ok(data, meta))
 
@@ -164,4 +164,4 @@ class ServerTimeApi(AsyncReadApi):
         return self.get_sync(request)
 
     def get_sync(self, request):
-        return Response(ok(services.server_time(now=now())))
+        return Response(ok(selectors.server_time(now=now())))

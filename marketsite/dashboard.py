@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 
 from ticks.models import Timeframe
-from ticks.selectors import bar_rows_between, ticker_list_with_last_tick
+from ticks.selectors import bars_between, ticker_list_with_last_tick
 
 TIMEFRAMES = tuple(Timeframe.values)  # ("1m", "5m", "1h", "1d")
 DEFAULT_TIMEFRAME = "1m"
@@ -60,11 +60,11 @@ def dashboard_state(*, ticker: str, timeframe: str, now: datetime) -> DashboardS
         selected = next((r["ticker"] for r in rows if r["ticker"] == default), rows[0]["ticker"])
 
     day_start = now.replace(hour=0, minute=0, second=0, microsecond=0)
-    day_open = {b["ticker"]: b["open"] for b in bar_rows_between(
+    day_open = {b.ticker: float(b.open) for b in bars_between(
         timeframe="1d", start=day_start, end=day_start + timedelta(days=1))}
     spark_start = now.replace(second=0, microsecond=0) - timedelta(minutes=SPARKLINE_MINUTES)
     sparklines: dict[str, list[list[float]]] = {}
-    for bar in bar_rows_between(timeframe="1m", start=spark_start, end=now + timedelta(minutes=1)):
-        sparklines.setdefault(bar["ticker"], []).append([bar["time"], bar["close"]])
+    for bar in bars_between(timeframe="1m", start=spark_start, end=now + timedelta(minutes=1)):
+        sparklines.setdefault(bar.ticker, []).append([bar.time_ms, float(bar.close)])
     return DashboardState(tickers=rows, selected=selected, unknown_ticker=unknown,
                           timeframe=timeframe, day_open=day_open, sparklines=sparklines)

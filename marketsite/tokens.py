@@ -1,29 +1,10 @@
-"""The dashboard's short-lived, read-only access token.
+"""Who may have the dashboard and its read-only token (the token itself: ``ticks.stream_tokens``).
 
-When ``API_KEYS_REQUIRED`` is on, the dashboard page still has to read the REST API and ``/ws``
-from the browser, where a real API key would be visible to anyone. Instead the page gets a token
-signed with the ``SECRET_KEY`` (``django.core.signing``, its own salt, a timestamp inside) that is
-good for ``DASHBOARD_TOKEN_MAX_AGE_S`` seconds and for reading only (GET and HEAD; the API
-rate-limits each token on its own, by the random ``id`` inside); the page renews it at half-life
-from ``/dashboard/token``. With ``API_KEYS_REQUIRED`` only a signed-in user gets one (the page and
-``/dashboard/token``), unless ``DASHBOARD_PUBLIC`` makes the dashboard public on purpose.
-
-The browser sends it as the ``X-Dashboard-Token`` header on REST requests and as the ``token``
-query parameter when opening ``/ws`` (browsers cannot set headers on a WebSocket). The API's
-authentication and the WebSocket consumer accept a request when
-``dashboard_token_valid(token)`` is true.
+With ``API_KEYS_REQUIRED`` only a signed-in user gets one (the page and ``/dashboard/token``),
+unless ``DASHBOARD_PUBLIC`` makes the dashboard public on purpose.
 """
 
-import secrets
-
 from django.conf import settings
-from django.core import signing
-
-SALT = "marketsite.dashboard-token"
-SCOPE = "read"
-HEADER = "X-Dashboard-Token"  # as sent by the page; Django's META key is HTTP_X_DASHBOARD_TOKEN
-META_KEY = "HTTP_X_DASHBOARD_TOKEN"
-QUERY_PARAM = "token"  # on the /ws URL
 
 
 def dashboard_access_allowed(request) -> bool:
@@ -33,27 +14,3 @@ def dashboard_access_allowed(request) -> bool:
         return True
     user = getattr(request, "user", None)
     return bool(user is not None and user.is_authenticated and user.is_active)
-
-
-def dashboard_token_issue() -> str:
-    """A fresh token, valid for ``DASHBOARD_TOKEN_MAX_AGE_S`` seconds from now."""
-    return signing.dumps({"scope": SCOPE, "id": secrets.token_urlsafe(12)}, salt=SALT)
-
-
-def dashboard_token_id(token: str | None) -> str | None:
-    """The id of an unexpired, untampered token issued by ``dashboard_token_issue``, or None."""
-    if not token or not isinstance(token, str) or len(token) > 512:
-        return None
-    try:
-        payload = signing.loads(token, salt=SALT, max_age=settings.DASHBOARD_TOKEN_MAX_AGE_S)
-    except signing.BadSignature:  # also SignatureExpired, a subclass
-        return None
-    if not isinstance(payload, dict) or payload.get("scope") != SCOPE:
-        return None
-    token_id = payload.get("id")
-    return token_id if isinstance(token_id, str) and token_id else None
-
-
-def dashboard_token_valid(token: str | None) -> bool:
-    """True for an unexpired, untampered token issued by ``dashboard_token_issue``."""
-    return dashboard_token_id(token) is not None

@@ -9,9 +9,11 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from ticks.stream_tokens import HEADER, QUERY_PARAM, dashboard_token_issue
+
 from .dashboard import TIMEFRAMES, dashboard_state
 from .health import readiness
-from .tokens import HEADER, QUERY_PARAM, dashboard_access_allowed, dashboard_token_issue
+from .tokens import dashboard_access_allowed
 
 
 @require_GET

@@ -3,16 +3,17 @@ when its API key is revoked.
 
 A client presents an API key as the ``api_key`` query parameter or the ``X-API-Key`` header
 (scripts), or the dashboard page's short-lived signed token as the ``token`` query parameter
-(browsers cannot set headers on a WebSocket). Checking a key is the API app's business: this
-module calls ``api.keys.key_lookup(raw) -> key id | None`` and ``api.keys.key_active(id)``
-(synchronous, may query the database, so they run off the event loop),
-``api.keys.key_group(id)`` (the channel-layer group a key's revocation is announced to) and
-``marketsite.tokens.dashboard_token_valid(token) -> bool``. Either app missing means no
-credential of that kind is accepted (fail closed).
+(browsers cannot set headers on a WebSocket). Both belong to the domain: this module calls
+``ticks.api_keys.key_lookup(raw) -> key id | None`` and ``ticks.api_keys.key_active(id)``
+(synchronous, may query the database, so they run off the event loop) and
+``ticks.stream_tokens.dashboard_token_valid(token) -> bool``.
 
-A connection opened with an API key (keys required) joins its key's group; on ``apikey.revoked`` the consumer closes it with
-``KEY_REVOKED_CLOSE_CODE``. The group is joined before the key is checked once more, uncached,
-so a revocation committed at any moment after the first check is seen one way or the other.
+A connection opened with an API key (keys required) joins its key's group (``key_group``); on
+``apikey.revoked`` the consumer closes it with ``KEY_REVOKED_CLOSE_CODE``. The group is joined
+before the key is checked once more, uncached, so a revocation committed at any moment after
+the first check is seen one way or the other. ``KeyRevocations``, a ``ticks.announce`` listener
+registered by ``StreamingConfig.ready()``, sends that message to the groups of the keys the
+domain announces revoked, whichever process revoked them.
 """
 
 import asyncio
@@ -20,16 +21,19 @@ import logging
 from dataclasses import dataclass
 from urllib.parse import parse_qs
 
+from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
+
+from ticks import api_keys, stream_tokens
 
 logger = logging.getLogger(__name__)
 
 MAX_CREDENTIAL_LEN = 512
 UNAUTHORIZED_CLOSE_CODE = 4401
 KEY_REVOKED_CLOSE_CODE = 4403
-KEY_REVOKED_MESSAGE_TYPE = "apikey.revoked"  # api.keys.REVOKED_MESSAGE_TYPE
+KEY_REVOKED_MESSAGE_TYPE = "apikey.revoked"
 
 
 @dataclass(frozen=True)
@@ -47,39 +51,55 @@ def credentials(scope) -> tuple[str | None, str | None]:
             if name.lower() == b"x-api-key":
                 key = value.decode("latin-1")
                 break
-    token = (query.get("token") or [None])[0]
+    token = (query.get(stream_tokens.QUERY_PARAM) or [None])[0]
     return key or None, token or None
 
 
 def lookup_api_key(raw: str) -> int | None:
-    try:
-        from api.keys import key_lookup
-    except ImportError:
-        logger.error("api.keys.key_lookup is missing: refusing every API key")
-        return None
-    return key_lookup(raw)
+    return api_keys.key_lookup(raw)
 
 
 def api_key_active(key_id: int) -> bool:
-    try:
-        from api.keys import key_active
-    except ImportError:
-        return False
-    return bool(key_active(key_id))
+    return bool(api_keys.key_active(key_id))
 
 
-def api_key_group(key_id: int) -> str:
-    from api.keys import key_group
-
-    return key_group(key_id)
+def key_group(key_id: int) -> str:
+    """The channel-layer group of the ``/ws`` connections opened with key ``key_id``."""
+    return f"apikey.{int(key_id)}"
 
 
 def verify_dashboard_token(token: str) -> bool:
-    try:
-        from marketsite.tokens import dashboard_token_valid
-    except ImportError:
-        return False
-    return bool(dashboard_token_valid(token))
+    return stream_tokens.dashboard_token_valid(token)
+
+
+class KeyRevocations:
+    """The ``ticks.announce`` listener that tells every process's ``/ws`` connections of
+    revoked keys (through their groups on the channel layer). A failure is logged: the
+    revocation itself stands, and REST refuses the key within ``ticks.api_keys.CACHE_SECONDS``."""
+
+    def on_keys_revoked(self, key_ids) -> None:
+        key_ids = [int(k) for k in key_ids]
+
+        async def send_all() -> None:
+            layer = get_channel_layer()
+            for key_id in key_ids:
+                await layer.group_send(key_group(key_id), {"type": KEY_REVOKED_MESSAGE_TYPE,
+                                                           "key_id": key_id})
+
+        try:
+            async_to_sync(send_all)()
+        except Exception:
+            logger.exception("could not announce the revocation of API keys %s to open "
+                             "WebSocket connections", key_ids)
+        else:
+            logger.info("API keys %s revoked: their WebSocket connections are being closed",
+                        key_ids)
+
+    def __repr__(self) -> str:
+        return "streaming.auth.KeyRevocations"
+
+
+key_revocations = KeyRevocations()
 
 
 async def connection_access(scope) -> Access:
@@ -102,7 +122,7 @@ class KeyWatch:
         self.key_id = key_id
         self.on_revoked = on_revoked
         self.layer = get_channel_layer()
-        self.group = api_key_group(key_id)
+        self.group = key_group(key_id)
         self.channel: str | None = None
         self.reader: asyncio.Task | None = None
 

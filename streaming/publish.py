@@ -1,27 +1,32 @@
 """The one place that publishes market data to the channel layer.
 
-It owns the group names and the message shapes (DESIGN.md's WebSocket ``tick`` and ``bar``
-data); producers (the generator, the rollup) call these functions and nothing else builds a
-group name by hand.
+It owns the group names and the wire shapes of the WebSocket ``tick`` and ``bar`` data (numbers
+as JSON numbers, times in epoch milliseconds; see ``streaming.protocol``). The domain announces
+new ticks and bars as exact payloads (``ticks.payloads``, through ``ticks.announce``);
+``StreamPublisher``, registered by ``StreamingConfig.ready()``, turns them into these shapes and
+publishes them. Nothing else builds a group name by hand.
 """
 
 import asyncio
 import logging
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
-from channels_redis.pubsub import RedisPubSubChannelLayer
-from django.conf import settings
 
-from ticks.redis_store import get_redis
+from ticks.payloads import BarPayload, TickPayload
+
+from . import layer_fastpath
 
 logger = logging.getLogger(__name__)
 
 ALL_TICKS_GROUP = "ticks.all"
 ALL_BARS_GROUP = "bars.all"
 _SAFE = re.compile(r"[^A-Za-z0-9.\-]")  # group names allow [A-Za-z0-9._-]
+
+# The Redis channel of a group on the pub/sub layer (bench/ws.py and tests watch it).
+_group_channel = layer_fastpath.group_channel
 
 
 def ticks_group(symbol: str) -> str:
@@ -34,7 +39,8 @@ def bars_group(symbol: str) -> str:
 
 def tick_data(*, ticker: str, price_cents: int, volume: int, bid_cents: int, ask_cents: int,
               time_ms: int, seq: int) -> dict:
-    """A tick as sent to clients: numbers as numbers, time in epoch milliseconds."""
+    """A tick as sent to clients: numbers as numbers, time in epoch milliseconds (the same
+    text as the live store's record, ``ticks.live_store.tick_record``)."""
     return {
         "ticker": ticker,
         "price": price_cents / 100,
@@ -46,42 +52,34 @@ def tick_data(*, ticker: str, price_cents: int, volume: int, bid_cents: int, ask
     }
 
 
+def tick_wire(tick: TickPayload) -> dict:
+    """``tick_data`` of a domain tick."""
+    ticker, price_cents, volume, bid_cents, ask_cents, time_ms, seq = tick  # fast on a tuple
+    return {"ticker": ticker, "price": price_cents / 100, "volume": volume,
+            "bid": bid_cents / 100, "ask": ask_cents / 100, "timestamp": time_ms, "seq": seq}
+
+
+def bar_wire(bar: BarPayload) -> dict:
+    """A bar as sent to clients (the ``bar`` data): prices as numbers, ``time`` in epoch ms."""
+    return {"ticker": bar.ticker, "timeframe": bar.timeframe, "time": bar.time_ms,
+            "open": float(bar.open), "high": float(bar.high), "low": float(bar.low),
+            "close": float(bar.close), "volume": bar.volume, "trade_count": bar.trade_count,
+            "vwap": float(bar.vwap)}
+
+
 async def _send_all(messages: list[tuple[str, dict]]) -> None:
     layer = get_channel_layer()
     await asyncio.gather(*(layer.group_send(group, msg) for group, msg in messages))
 
 
-def _group_channel(group: str) -> str:
-    """The Redis pub/sub channel channels-redis's pub/sub layer uses for a group (pinned
-    channels_redis 4.3; a test checks it against the layer's own naming)."""
-    return f"{settings.CHANNEL_LAYER_PREFIX}__group__{group}"
-
-
-def _fast_path_available(layer) -> bool:
-    hosts = (getattr(layer, "_kwargs", None) or {}).get("hosts") or []
-    return isinstance(layer, RedisPubSubChannelLayer) and hosts == [settings.REDIS_URL]
-
-
 def _send(messages: list[tuple[str, dict]]) -> None:
-    """Publish group messages from synchronous code.
-
-    With the Redis pub/sub layer on our Redis, one pipeline asks which groups have listeners
-    (``PUBSUB NUMSUB``) and a second publishes to those only: two round trips per generation
-    cycle however many tickers there are, instead of one awaited round trip (and a fresh event
-    loop and connection) per group. Any other layer goes through its public API.
-    """
+    """Publish group messages from synchronous code: through ``streaming.layer_fastpath``
+    when it applies (the pub/sub layer on the market's Redis), else the layer's public API."""
     layer = get_channel_layer()
-    if not _fast_path_available(layer):
+    if layer_fastpath.usable(layer):
+        layer_fastpath.send(layer, messages)
+    else:
         async_to_sync(_send_all)(messages)
-        return
-    r = get_redis()
-    channels = [_group_channel(group) for group, _ in messages]
-    listeners = dict(r.pubsub_numsub(*channels))
-    pipe = r.pipeline(transaction=False)
-    for channel, (_, message) in zip(channels, messages):
-        if listeners.get(channel.encode(), 0):
-            pipe.publish(channel, layer.serialize(message))
-    pipe.execute()
 
 
 def tick_messages(ticks_by_symbol: Mapping[str, list[dict]]) -> list[tuple[str, dict]]:
@@ -111,8 +109,9 @@ def bar_messages(bars: Iterable[dict]) -> list[tuple[str, dict]]:
 
 
 def publish_ticks(ticks_by_symbol: Mapping[str, list[dict]]) -> None:
-    """Publish one generation cycle. Failures are logged: the replay stream still has the
-    ticks, and a connected client's session fills the gap from it when the next cycle arrives."""
+    """Publish one generation cycle (``tick_data`` dicts). Failures are logged: the replay
+    stream still has the ticks, and a connected client's session fills the gap from it when the
+    next cycle arrives."""
     messages = tick_messages(ticks_by_symbol)
     if not messages:
         return
@@ -136,3 +135,20 @@ def publish_bars(bars: Iterable[dict]) -> None:
 async def apublish(messages: list[tuple[str, dict]]) -> None:
     """The same from async code (tests, benchmarks): through the layer's public API."""
     await _send_all(messages)
+
+
+class StreamPublisher:
+    """The ``ticks.announce`` listener that puts announced ticks and bars on the stream."""
+
+    def on_ticks(self, ticks_by_symbol: Mapping[str, Sequence[TickPayload]]) -> None:
+        publish_ticks({symbol: [tick_wire(t) for t in ticks]
+                       for symbol, ticks in ticks_by_symbol.items()})
+
+    def on_bars(self, bars: Sequence[BarPayload]) -> None:
+        publish_bars([bar_wire(b) for b in bars])
+
+    def __repr__(self) -> str:
+        return "streaming.publish.StreamPublisher"
+
+
+publisher = StreamPublisher()

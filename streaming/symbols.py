@@ -19,6 +19,7 @@ from asgiref.sync import sync_to_async
 from django.db import DatabaseError
 
 from ticks.deadline import read_within
+from ticks.selectors import active_ticker_symbols
 
 from . import replay
 
@@ -51,16 +52,10 @@ def prime(known) -> None:
     _cache.loaded_at = time.monotonic()
 
 
-def _active_from_database() -> frozenset[str]:
-    from ticks.models import Ticker
-
-    return frozenset(Ticker.objects.filter(is_active=True).values_list("symbol", flat=True))
-
-
 async def _read_database() -> frozenset[str]:
     # Not the thread-sensitive executor: a read stuck on a hung database must not hold it.
     return await sync_to_async(read_within, thread_sensitive=False)(
-        _active_from_database, key="ws-symbols", timeout=READ_DEADLINE_S,
+        active_ticker_symbols, key="ws-symbols", timeout=READ_DEADLINE_S,
         what="WebSocket ticker symbols")
 
 

@@ -24,13 +24,13 @@ from django.utils import timezone
 
 from . import engine
 from .market import (
-    engine_state, first_grid_at_or_after, from_ms, market_config, stored_state_at_oldest,
-    ticker_params, to_ms,
+    encode_batch, engine_state, first_grid_at_or_after, from_ms, market_config,
+    stored_state_at_oldest, ticker_params, to_ms,
 )
 from .models import Ticker, TickerState
 from .rollup import bars_rollup
 from .storage import tick_storage
-from .storage.copy import copy_rows, encode_rows
+from .storage.copy import copy_rows
 
 logger = logging.getLogger(__name__)
 
@@ -120,11 +120,7 @@ def _chunks(plan: BackfillPlan, chunk: timedelta):
             for i in np.flatnonzero(plan.fresh & (steps > 0)):
                 newest[int(i)] = (int(state.seq[i]), int(state.time_ms[i]),
                                   float(state.log_price[i]))
-        rows = encode_rows(
-            ticker_id=ids[batch.ticker_index], time_ms=batch.time_ms, seq=batch.seq,
-            price_cents=batch.price_cents, bid_cents=batch.bid_cents,
-            ask_cents=batch.ask_cents, volume=batch.volume,
-        )
+        rows = encode_batch(batch, ids)
         remaining -= steps
         yield rows, len(batch), newest
         newest, first = {}, False

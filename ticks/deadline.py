@@ -38,7 +38,9 @@ class DatabaseDeadlineExceeded(OperationalError):
 
 _executor: ThreadPoolExecutor | None = None
 _inflight: dict[Hashable, Future] = {}
-_lock = threading.Lock()
+# Re-entrant: a read that is done before add_done_callback runs calls _forget at once, in the
+# thread that holds the lock (it deadlocked with a plain Lock).
+_lock = threading.RLock()
 
 
 def _pool() -> ThreadPoolExecutor:

@@ -2,7 +2,6 @@
 adds Redis state and a durable buffer on top of the same steps)."""
 
 import logging
-import math
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -11,12 +10,13 @@ from django.db import connection, transaction
 
 from . import engine
 from .market import (
-    engine_state, from_ms, market_config, stored_state_at_newest, ticker_params, to_ms,
+    encode_batch, engine_state, fresh_start, from_ms, market_config, stored_state_at_newest,
+    ticker_params, to_ms,
 )
 from .models import Ticker, TickerState
 from .rollup import bars_rollup
 from .storage import tick_storage
-from .storage.copy import copy_rows, encode_rows
+from .storage.copy import copy_rows
 
 logger = logging.getLogger(__name__)
 
@@ -34,9 +34,7 @@ def starting_state(ticker: Ticker, *, now_ms: int, max_steps: int) -> tuple[int,
     stored = stored_state_at_newest(ticker)
     if stored is not None:
         return stored
-    iv = ticker.tick_interval_ms
-    anchor_ms = (now_ms // iv - max_steps) * iv
-    return -1, anchor_ms, math.log(float(ticker.start_price))
+    return fresh_start(ticker, now_ms=now_ms, steps_back=max_steps)
 
 
 def ticks_generate_steps(*, now: datetime, max_steps: int) -> GenerateResult:
@@ -57,11 +55,7 @@ def ticks_generate_steps(*, now: datetime, max_steps: int) -> GenerateResult:
     ids = np.array([t.pk for t in tickers], dtype=np.int64)
     first, last = from_ms(int(batch.time_ms.min())), from_ms(int(batch.time_ms.max()))
     tick_storage().ensure_room(connection, start=first, end=last)
-    rows = encode_rows(
-        ticker_id=ids[batch.ticker_index], time_ms=batch.time_ms, seq=batch.seq,
-        price_cents=batch.price_cents, bid_cents=batch.bid_cents, ask_cents=batch.ask_cents,
-        volume=batch.volume,
-    )
+    rows = encode_batch(batch, ids)
     with transaction.atomic(), connection.cursor() as cursor:
         copy_rows(cursor.connection.cursor(), rows)
         for i in np.flatnonzero(steps > 0):

@@ -3,109 +3,44 @@
 Catch-up based: a ticker's state holds its last generated tick, so a late, missed or doubled
 beat generates exactly the missing steps (a doubled one finds nothing due, or loses the
 compare-and-set). Gaps longer than ``MAX_CATCHUP_SECONDS`` are skipped (logged), ``seq``
-staying consecutive. Ticker configs are cached per process and reloaded when the config
-version in Redis moves (or every ``GENERATION_CONFIG_RELOAD_S``) by a background thread, so no
-beat waits on the database, even a hung one; the state lives in Redis and is rebuilt
-from the database (``TickerState``, the exact state at the last stored tick) when Redis lost it,
-so the path continues identically and lost ticks are regenerated equal to themselves.
+staying consecutive. Ticker configs come from a per-process cache (``ticks.live_configs``), so
+no beat waits on the database; the state lives in Redis and is rebuilt from the database
+(``TickerState``, the exact state at the last stored tick) when Redis lost it, so the path
+continues identically and lost ticks are regenerated equal to themselves.
+
+A cycle is four steps: ``_plan`` (which tickers move, from which state), ``_advance`` (the
+engine), ``_package`` (payloads, live-store records, per-ticker writes) and ``_commit`` (one
+atomic Redis commit, then the ticks are announced to whoever listens: ``ticks.announce``).
 """
 
-import orjson
 import logging
-import math
-import os
-import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
 
 import numpy as np
 from django.conf import settings
-from django.db import DatabaseError, connection
+from django.db import DatabaseError
 
-from streaming.publish import publish_ticks, tick_data
-
-from . import engine, live_store
+from . import announce, engine, live_store
 from .config_version import config_version
 from .lease import lease
-from .live_store import KEYS, LiveState
-from .market import from_ms, market_config, stored_state_at_newest, ticker_params, to_ms
+from .live_configs import ConfigCache, active_configs
+from .live_store import KEYS, LiveState, TickerWrite, tick_record
+from .market import (
+    encode_batch, fresh_start, from_ms, grid_point_before, stored_state_at_newest, to_ms,
+)
 from .models import Ticker
+from .payloads import TickPayload
 from .redis_store import get_redis
 from .selectors import series_neighbour_ms
-from .storage.copy import encode_rows
 
 logger = logging.getLogger(__name__)
 
 MAX_TICKS_PER_CYCLE = 50_000
-CONFIG_RETRY_S = 1.0  # after a failed reload, try again this often (not every beat)
 # The lease only saves duplicate work; the compare-and-set on the state is what keeps one writer.
 # A worker killed while holding it stalls generation until it expires: short, renewed meanwhile.
 LEASE_TTL_MS = 2_000
-
-
-@dataclass
-class _ConfigCache:
-    version: int | None = None
-    loaded_at: float = 0.0
-    tickers: list[Ticker] = field(default_factory=list)
-    params: engine.TickerParams | None = None
-    market: engine.MarketConfig | None = None
-
-
-def _load_configs(version: int) -> _ConfigCache:
-    tickers = list(Ticker.objects.filter(is_active=True).order_by("pk"))
-    cache = _ConfigCache(version=version, loaded_at=time.monotonic(), tickers=tickers,
-                         params=ticker_params(tickers) if tickers else None,
-                         market=market_config())
-    logger.info("loaded %d active ticker config(s) (version %s)", len(tickers), version)
-    return cache
-
-
-class _Reloader:
-    """Reloads the configs in a background thread of the generator's process, so a cycle never
-    waits on the database: the cycle keeps generating with the configs it has until a reload
-    succeeds, however long the database takes (down, or hung and answering nothing)."""
-
-    def __init__(self) -> None:
-        self._wake = threading.Event()
-        self._lock = threading.Lock()
-        self._wanted: int | None = None
-        self._pid: int | None = None
-        self._failed_at = 0.0
-
-    def request(self, version: int) -> None:
-        with self._lock:
-            if self._wanted == version:
-                return
-            self._wanted = version
-            if self._pid != os.getpid():  # none yet in this process (or a forked child)
-                self._pid = os.getpid()
-                threading.Thread(target=self._run, name="config-reload", daemon=True).start()
-        self._wake.set()
-
-    def _run(self) -> None:
-        global _cache
-        while True:
-            self._wake.wait()
-            self._wake.clear()
-            with self._lock:
-                version = self._wanted
-            try:
-                _cache = _load_configs(version)
-            except DatabaseError:
-                logger.warning("database unavailable: generating with the cached ticker "
-                               "configs; retrying in %.0f s", CONFIG_RETRY_S)
-                time.sleep(CONFIG_RETRY_S)
-            finally:
-                connection.close()
-                with self._lock:
-                    self._wanted = None  # the next request asks again
-
-
-_cache = _ConfigCache()
-_retry_at = 0.0  # in-transaction callers: after a failed reload, when to try the database again
-_reloader = _Reloader()
 
 
 @dataclass
@@ -116,37 +51,22 @@ class CycleReport:
     gaps: list[str] = field(default_factory=list)
 
 
-def _active_configs(version: int) -> _ConfigCache:
-    """Active tickers and engine params, from the process cache; when that is stale (the version
-    moved, or ``GENERATION_CONFIG_RELOAD_S`` passed) a background reload is asked for and the
-    cache answers meanwhile. Only a process that has no configs yet reads them itself, and a
-    caller inside a transaction does (another thread could not see its rows)."""
-    global _cache, _retry_at
-    cache = _cache
-    now = time.monotonic()
-    stale = (cache.version != version
-             or now - cache.loaded_at >= settings.GENERATION_CONFIG_RELOAD_S)
-    if not stale:
-        return cache
-    if cache.version is not None and not connection.in_atomic_block:
-        _reloader.request(version)
-        return cache
-    if cache.version is not None and now < _retry_at:
-        return cache
-    try:
-        _cache = cache = _load_configs(version)
-    except DatabaseError:
-        if cache.version is None:
-            raise
-        logger.warning("database unreachable: generating with the cached ticker configs")
-        _retry_at = now + CONFIG_RETRY_S
-    return cache
+@dataclass(slots=True)
+class PlannedTicker:
+    """A ticker this cycle advances: its start state and what the compare-and-set expects."""
+
+    index: int  # in the cached configs (tickers and engine params)
+    ticker: Ticker
+    start: LiveState
+    expected: str  # the state string read from Redis, "" if none
+    moved: bool  # its state changes even without a tick (new, resumed or skipped ahead)
 
 
-def reset_config_cache() -> None:
-    global _cache, _retry_at
-    _cache = _ConfigCache()
-    _retry_at = 0.0
+@dataclass(slots=True)
+class CyclePlan:
+    paused: list[TickerWrite] = field(default_factory=list)  # deactivated since the last cycle
+    tickers: list[PlannedTicker] = field(default_factory=list)
+    gaps: list[str] = field(default_factory=list)
 
 
 def _initial_state(ticker: Ticker, now_ms: int) -> LiveState | None:
@@ -171,9 +91,7 @@ def _initial_state(ticker: Ticker, now_ms: int) -> LiveState | None:
     if stored is not None:
         live_store.mark_dirty(rolled_from, time_ms)
         return LiveState(seq=seq, time_ms=time_ms, log_price=log_price)
-    iv = ticker.tick_interval_ms
-    return LiveState(seq=-1, time_ms=(now_ms // iv - 1) * iv,
-                     log_price=math.log(float(ticker.start_price)))
+    return LiveState(*fresh_start(ticker, now_ms=now_ms))
 
 
 def ticks_generate(*, now: datetime) -> CycleReport:
@@ -190,115 +108,126 @@ def ticks_generate(*, now: datetime) -> CycleReport:
 
 def _cycle(now: datetime) -> CycleReport:
     now_ms = to_ms(now)
-    r = get_redis()
-    version = config_version()
-    configs = _active_configs(version)
-    raw_states = r.hgetall(KEYS.state)
-    report = CycleReport()
+    configs = active_configs(config_version())
+    plan = _plan(configs, get_redis().hgetall(KEYS.state), now_ms)
+    if not configs.tickers:
+        if plan.paused:
+            live_store.commit_cycle(tickers=plan.paused, rows=b"", meta={}, count=0,
+                                    now_ms=now_ms)
+        return CycleReport(skipped="no active tickers")
+    if not plan.tickers:
+        return CycleReport(skipped="no state")
+    batch, new, steps = _advance(plan, configs, now_ms)
+    writes, ticks_by_symbol = _package(plan, batch, new)
+    report = CycleReport(gaps=plan.gaps)
+    writes = plan.paused + writes
+    if not writes:
+        return report
+    if not _commit(plan, writes, batch, new, steps, now_ms):
+        return CycleReport(skipped="conflict")
+    announce.announce_ticks(ticks_by_symbol)
+    report.ticks = len(batch)
+    report.tickers = len(plan.tickers)
+    return report
+
+
+def _plan(configs: ConfigCache, raw_states: dict[bytes, bytes], now_ms: int) -> CyclePlan:
+    """Which tickers move this cycle and from which state; deactivated ones get paused."""
+    plan = CyclePlan()
     active_ids = {str(t.pk) for t in configs.tickers}
-    items = []
-    # Tickers that were deactivated: mark their state paused (a CAS like every write).
     for tid, raw in raw_states.items():
         tid = tid.decode()
         if tid not in active_ids:
             state = LiveState.loads(raw)
-            if state.active:
-                items.append({"id": tid, "expected": raw.decode(),
-                              "state": LiveState(state.seq, state.time_ms, state.log_price, False),
-                              "symbol": f"#{tid}", "quote": None, "replay": []})
+            if state.active:  # a CAS like every write
+                plan.paused.append(TickerWrite(
+                    id=tid, expected=raw.decode(), symbol=f"#{tid}",
+                    state=LiveState(state.seq, state.time_ms, state.log_price, False)))
     if not configs.tickers:
-        if items:
-            live_store.commit_cycle(tickers=items, rows=b"", meta={}, count=0, now_ms=now_ms)
-        return CycleReport(skipped="no active tickers")
-
-    params = configs.params
-    seq, time_ms, log_price, expected, keep, touched = [], [], [], [], [], []
-    max_gap_steps = np.maximum(1, settings.MAX_CATCHUP_SECONDS * 1000 // params.interval_ms)
+        return plan
+    max_gap_steps = np.maximum(
+        1, settings.MAX_CATCHUP_SECONDS * 1000 // configs.params.interval_ms).tolist()
     for i, ticker in enumerate(configs.tickers):
         raw = raw_states.get(str(ticker.pk).encode())
         state = LiveState.loads(raw) if raw else _initial_state(ticker, now_ms)
         if state is None:
             continue
         iv = ticker.tick_interval_ms
-        moved_state = raw is None or not state.active
+        moved = raw is None or not state.active
         if not state.active:
             # Re-activated: resume at the last price from now, not by replaying the pause.
-            state = LiveState(state.seq, (now_ms // iv - 1) * iv, state.log_price)
+            state = LiveState(state.seq, grid_point_before(now_ms, iv), state.log_price)
         elif now_ms // iv - state.time_ms // iv > max_gap_steps[i]:
-            skipped_to = (now_ms // iv - int(max_gap_steps[i])) * iv
+            skipped_to = grid_point_before(now_ms, iv, steps_back=max_gap_steps[i])
             logger.warning("%s: %.1f s since its last tick exceeds MAX_CATCHUP_SECONDS; "
                            "skipping to %d (seq stays consecutive)", ticker.symbol,
                            (now_ms - state.time_ms) / 1000, skipped_to)
-            report.gaps.append(ticker.symbol)
+            plan.gaps.append(ticker.symbol)
             state = LiveState(state.seq, skipped_to, state.log_price)
-            moved_state = True
-        keep.append(i)
-        touched.append(moved_state)
-        seq.append(state.seq)
-        time_ms.append(state.time_ms)
-        log_price.append(state.log_price)
-        expected.append(raw.decode() if raw else "")
-    if not keep:
-        return CycleReport(skipped="no state")
-    index = np.array(keep)
-    sub = params.take(index)
-    start = engine.EngineState(seq=np.array(seq, dtype=np.int64),
-                               time_ms=np.array(time_ms, dtype=np.int64),
-                               log_price=np.array(log_price, dtype=np.float64))
-    # Catching up after downtime goes in bounded slices (the rest on the next beats), so one
-    # cycle never builds a batch too large for memory or for one Redis command.
-    per_ticker_cap = max(1, MAX_TICKS_PER_CYCLE // len(keep))
-    steps = np.minimum(engine.steps_due(start, sub, now_ms), per_ticker_cap)
-    batch, new = engine.advance(sub, start, steps, configs.market)
-    tickers = [configs.tickers[i] for i in keep]
-    ids = np.array([t.pk for t in tickers], dtype=np.int64)
-    offsets = batch.offsets(len(tickers))
-    by_symbol: dict[str, list[dict]] = {}
-    columns = zip(batch.price_cents.tolist(), batch.volume.tolist(), batch.bid_cents.tolist(),
-                  batch.ask_cents.tolist(), batch.time_ms.tolist(), batch.seq.tolist())
-    all_ticks = [tick_data(ticker="", price_cents=p, volume=v, bid_cents=b, ask_cents=a,
-                           time_ms=t, seq=q) for p, v, b, a, t, q in columns]
+            moved = True
+        plan.tickers.append(PlannedTicker(index=i, ticker=ticker, start=state,
+                                          expected=raw.decode() if raw else "", moved=moved))
+    return plan
+
+
+def _advance(plan: CyclePlan, configs: ConfigCache, now_ms: int):
+    """The engine step: ``(batch, new engine state, steps per ticker)``.
+
+    Catching up after downtime goes in bounded slices (the rest on the next beats), so one cycle
+    never builds a batch too large for memory or for one Redis command."""
+    planned = plan.tickers
+    params = configs.params.take(np.array([p.index for p in planned]))
+    start = engine.EngineState(
+        seq=np.array([p.start.seq for p in planned], dtype=np.int64),
+        time_ms=np.array([p.start.time_ms for p in planned], dtype=np.int64),
+        log_price=np.array([p.start.log_price for p in planned], dtype=np.float64))
+    per_ticker_cap = max(1, MAX_TICKS_PER_CYCLE // len(planned))
+    steps = np.minimum(engine.steps_due(start, params, now_ms), per_ticker_cap)
+    batch, new = engine.advance(params, start, steps, configs.market)
+    return batch, new, steps
+
+
+def _package(plan: CyclePlan, batch,
+             new) -> tuple[list[TickerWrite], dict[str, list[TickPayload]]]:
+    """Each moved ticker's write (new state, live-store records) and its tick payloads."""
+    columns = list(zip(batch.price_cents.tolist(), batch.volume.tolist(),
+                       batch.bid_cents.tolist(), batch.ask_cents.tolist(),
+                       batch.time_ms.tolist(), batch.seq.tolist()))
     new_seq, new_time, new_x = new.seq.tolist(), new.time_ms.tolist(), new.log_price.tolist()
-    bounds = offsets.tolist()
-    for j, ticker in enumerate(tickers):
+    bounds = batch.offsets(len(plan.tickers)).tolist()
+    make_tick = TickPayload._make  # measured 3x faster than calling the class per tick
+    writes: list[TickerWrite] = []
+    ticks_by_symbol: dict[str, list[TickPayload]] = {}
+    for j, planned in enumerate(plan.tickers):
         lo, hi = bounds[j], bounds[j + 1]
-        if hi == lo and not touched[j]:
+        if hi == lo and not planned.moved:
             continue  # nothing due and nothing to record
-        ticks = all_ticks[lo:hi]
-        for t in ticks:
-            t["ticker"] = ticker.symbol
-        payloads = [orjson.dumps(t).decode() for t in ticks]
-        by_symbol[ticker.symbol] = ticks
-        items.append({
-            "id": str(ticker.pk), "expected": expected[j],
-            "state": LiveState(new_seq[j], new_time[j], new_x[j]),
-            "symbol": ticker.symbol,
-            "quote": payloads[-1] if payloads else "",
-            "replay": [(t["timestamp"], d) for t, d in zip(ticks, payloads)],
-        })
-    if not items:
-        return report
+        symbol = planned.ticker.symbol
+        ticks = [make_tick((symbol, *row)) for row in columns[lo:hi]]
+        if ticks:
+            ticks_by_symbol[symbol] = ticks
+        writes.append(TickerWrite(
+            id=str(planned.ticker.pk), expected=planned.expected, symbol=symbol,
+            state=LiveState(new_seq[j], new_time[j], new_x[j]),
+            records=[(t[5], tick_record(t)) for t in ticks]))  # t[5]: time_ms
+    return writes, ticks_by_symbol
+
+
+def _commit(plan: CyclePlan, writes: list[TickerWrite], batch, new, steps, now_ms: int) -> bool:
+    """One atomic commit of the cycle to Redis (False: another writer got there first)."""
     count = len(batch)
-    rows = b""
-    meta: dict = {}
+    rows, meta = b"", {}
     if count:
-        rows = encode_rows(ticker_id=ids[batch.ticker_index], time_ms=batch.time_ms,
-                           seq=batch.seq, price_cents=batch.price_cents,
-                           bid_cents=batch.bid_cents, ask_cents=batch.ask_cents,
-                           volume=batch.volume)
-        moved = steps > 0
+        tickers = [p.ticker for p in plan.tickers]
+        rows = encode_batch(batch, np.array([t.pk for t in tickers], dtype=np.int64))
         meta = {
             "n": count,
             "t0": int(batch.time_ms.min()),
             "t1": int(batch.time_ms.max()),
             # The exact state at each ticker's last tick of this entry, for TickerState.
-            "states": {str(tickers[j].pk): [new_seq[j], new_time[j], new_x[j].hex()]
-                       for j in np.flatnonzero(moved).tolist()},
+            "states": {str(tickers[j].pk): [int(new.seq[j]), int(new.time_ms[j]),
+                                            float(new.log_price[j]).hex()]
+                       for j in np.flatnonzero(steps > 0).tolist()},
         }
-    if not live_store.commit_cycle(tickers=items, rows=rows, meta=meta, count=count,
-                                   now_ms=now_ms):
-        return CycleReport(skipped="conflict")
-    publish_ticks({s: t for s, t in by_symbol.items() if t})
-    report.ticks = count
-    report.tickers = len(tickers)
-    return report
+    return live_store.commit_cycle(tickers=writes, rows=rows, meta=meta, count=count,
+                                   now_ms=now_ms)

@@ -6,11 +6,12 @@ step), then stores the new states, appends the cycle's COPY rows to the durable 
 sets the latest quotes and appends to the per-ticker replay streams.
 """
 
-import orjson
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+import orjson
 from django.conf import settings
 
+from .payloads import TickPayload
 from .redis_store import get_redis, key
 
 BUFFER_MAX_ENTRIES = 36_000  # one hour of 100 ms cycles; trimming beyond it is logged as loss
@@ -113,22 +114,50 @@ class LiveState:
                    log_price=float.fromhex(data["x"]), active=bool(data["on"]))
 
 
+def tick_record(tick: TickPayload) -> str:
+    """A tick as the live store keeps it (latest-quote hash, replay streams): JSON with the
+    prices in currency units as numbers and the time in epoch milliseconds. Readers serve this
+    text as it is (the ``/ws`` replay) or parse it (the REST quote), so it is pinned: it is the
+    ``/ws`` ``tick`` data, byte for byte (``streaming.publish.tick_data`` builds the same for the
+    live stream; a test holds them equal)."""
+    ticker, price_cents, volume, bid_cents, ask_cents, time_ms, seq = tick  # fast on a tuple
+    return orjson.dumps({
+        "ticker": ticker, "price": price_cents / 100, "volume": volume, "bid": bid_cents / 100,
+        "ask": ask_cents / 100, "timestamp": time_ms, "seq": seq,
+    }).decode()
+
+
+@dataclass(slots=True)
+class TickerWrite:
+    """One ticker's part of a committed cycle.
+
+    ``expected``: the state string the cycle read ("" if none; the compare-and-set); ``state``:
+    the new one; ``records``: ``(time_ms, tick_record)`` of its new ticks, oldest first (the last
+    becomes its latest quote; none leaves the quote as it is)."""
+
+    id: str
+    expected: str
+    state: LiveState
+    symbol: str
+    records: list[tuple[int, str]] = field(default_factory=list)
+
+
 def _script(source: str):
     return get_redis().register_script(source)
 
 
-def commit_cycle(*, tickers: list[dict], rows: bytes, meta: dict, count: int, now_ms: int) -> bool:
+def commit_cycle(*, tickers: list[TickerWrite], rows: bytes, meta: dict, count: int,
+                 now_ms: int) -> bool:
     """Atomically commit one generation cycle; False when another writer got there first.
 
-    Each item of ``tickers``: ``id``, ``expected`` (the state string read, "" if none),
-    ``state`` (LiveState), ``symbol``, ``quote`` (JSON string or ""), ``replay`` (list of
-    ``(time_ms, payload_json)``). They travel as one JSON document that the script decodes, which
-    is far cheaper than thousands of separate arguments.
+    The items travel as one JSON document that the script decodes, which is far cheaper than
+    thousands of separate arguments.
     """
     minid = max(0, now_ms - settings.WS_REPLAY_SECONDS * 1000)
     items = [
-        [item["id"], item["expected"], item["state"].dumps(), item["symbol"], item["quote"] or "",
-         KEYS.replay(item["symbol"]), [[f"{t}-0", payload] for t, payload in item["replay"]]]
+        [item.id, item.expected, item.state.dumps(), item.symbol,
+         item.records[-1][1] if item.records else "", KEYS.replay(item.symbol),
+         [[f"{t}-0", record] for t, record in item.records]]
         for item in tickers
     ]
     args = [rows, orjson.dumps(meta), count, BUFFER_MAX_ENTRIES, minid, now_ms,

@@ -6,8 +6,9 @@ from datetime import datetime, timezone
 
 from django.conf import settings
 
-from .engine import EngineState, MarketConfig, TickerParams, sector_id
+from .engine import EngineState, MarketConfig, TickBatch, TickerParams, sector_id
 from .models import Tick, Ticker, TickerState
+from .storage.copy import encode_rows
 
 
 def market_config() -> MarketConfig:
@@ -49,6 +50,28 @@ def from_ms(ms: int) -> datetime:
 
 def first_grid_at_or_after(ms: int, interval_ms: int) -> int:
     return -(-ms // interval_ms) * interval_ms
+
+
+def grid_point_before(now_ms: int, interval_ms: int, *, steps_back: int = 1) -> int:
+    """The grid time ``steps_back`` ticks before the last grid point at or before ``now_ms``
+    (``steps_back=1``: the one before, so that the next tick due is the latest grid point)."""
+    return (now_ms // interval_ms - steps_back) * interval_ms
+
+
+def fresh_start(ticker: Ticker, *, now_ms: int, steps_back: int = 1) -> tuple[int, int, float]:
+    """``(seq, time_ms, log_price)`` of a ticker that has no ticks yet: a virtual tick at its
+    start price ``steps_back`` grid points before now, seq -1 (so its first real tick is
+    seq 0)."""
+    return (-1, grid_point_before(now_ms, ticker.tick_interval_ms, steps_back=steps_back),
+            math.log(float(ticker.start_price)))
+
+
+def encode_batch(batch: TickBatch, ticker_ids) -> bytes:
+    """The binary COPY rows of an engine batch; ``ticker_ids[i]`` is the database id of the
+    batch's ticker ``i`` (a NumPy int64 array)."""
+    return encode_rows(ticker_id=ticker_ids[batch.ticker_index], time_ms=batch.time_ms,
+                       seq=batch.seq, price_cents=batch.price_cents, bid_cents=batch.bid_cents,
+                       ask_cents=batch.ask_cents, volume=batch.volume)
 
 
 def stored_state_at_newest(ticker: Ticker) -> tuple[int, int, float] | None:

@@ -1,4 +1,5 @@
-"""The market's tables: ticker configurations, ticks and OHLCV bars (names pinned in DESIGN.md)."""
+"""The market's tables: ticker configurations, ticks and OHLCV bars (their table and column
+names are the published data model, kept as they are), and the API keys."""
 
 from decimal import Decimal
 
@@ -209,3 +210,28 @@ class TickerState(models.Model):
 
     def __str__(self) -> str:
         return f"{self.ticker_id} seq={self.seq}"
+
+
+class ApiKey(models.Model):
+    """An API key: only a SHA-256 of the key is stored; the key itself is shown once, at
+    creation (``ticks.api_keys``). Its table is still ``api_apikey``: the model moved here from
+    the ``api`` app (which keeps a proxy of it for the admin) without touching the data."""
+
+    name = models.CharField(max_length=100, help_text="Who or what uses this key.")
+    prefix = models.CharField(max_length=12, editable=False,
+                              help_text="The key's first characters, to recognise it.")
+    key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        db_table = "api_apikey"
+        verbose_name = "API key"
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None

@@ -22,10 +22,14 @@ def key(*parts: object) -> str:
     return ":".join([settings.MARKET_REDIS_PREFIX, *map(str, parts)])
 
 
-# --- asyncio clients, for code running on a server's event loop ------------------------------
-# A redis.asyncio client belongs to one event loop. Only loops that serve requests for the life
-# of the process (daphne's, marked by config.asgi) get one: a short-lived loop, such as
-# the one asgiref starts for each async_to_sync call, would leave its connections behind.
+# --- asyncio clients: one registry, one client per event loop ---------------------------------
+# A redis.asyncio client belongs to one event loop. ``async_redis()`` hands one out only on loops
+# that serve requests for the life of the process (daphne's, marked by config.asgi): a
+# short-lived loop, such as the one asgiref starts for each async_to_sync call, would leave its
+# connections behind, so the REST API's fast path falls back to sync code there. ``loop_redis()``
+# hands one out on any running loop, for code that has no sync fallback (the /ws replay reads);
+# it is the same client as ``async_redis()``'s on a serving loop, and a short-lived loop's is
+# dropped with the loop.
 
 _serving_loops: "weakref.WeakSet[asyncio.AbstractEventLoop]" = weakref.WeakSet()
 _async_clients: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, redis.asyncio.Redis]" = (
@@ -45,6 +49,15 @@ def async_redis() -> "redis.asyncio.Redis | None":
         return None
     if loop not in _serving_loops:
         return None
+    return _client_for(loop)
+
+
+def loop_redis() -> redis.asyncio.Redis:
+    """The running loop's asyncio client for ``REDIS_URL``, on any loop."""
+    return _client_for(asyncio.get_running_loop())
+
+
+def _client_for(loop: asyncio.AbstractEventLoop) -> redis.asyncio.Redis:
     client = _async_clients.get(loop)
     if client is None:
         client = _async_clients[loop] = redis.asyncio.Redis.from_url(

@@ -1,20 +1,18 @@
 """Live bar refresh: roll up the range of tick times flushed since the last refresh, then
-publish the 1m bars it touched (the open bar's changes and its close)."""
+announce the 1m bars it touched (the open bar's changes and its close; ``ticks.announce``)."""
 
 import logging
 import time
 from dataclasses import dataclass
 from datetime import timedelta
 
-from streaming.publish import publish_bars
-
-from . import live_store
+from . import announce, live_store
 from .lease import lease
 from .live_store import KEYS
 from .market import from_ms
 from .redis_store import get_redis
 from .rollup import bars_rollup, floor_to
-from .selectors import bar_rows_between
+from .selectors import bars_between
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +45,6 @@ def bars_refresh() -> RefreshReport:
             raise
         get_redis().set(KEYS.rolled_at, int(time.time() * 1000))
         publish_from = floor_to(max(start, end - PUBLISH_WINDOW), timedelta(minutes=1))
-        publish_bars(bar_rows_between(timeframe="1m", start=publish_from, end=end))
+        announce.announce_bars(bars_between(timeframe="1m", start=publish_from, end=end))
         return RefreshReport(bars=counts)
 

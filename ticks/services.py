@@ -33,15 +33,3 @@ def storage_maintain(*, now: datetime) -> MaintenanceResult:
         ahead_days=settings.TICK_PARTITIONS_AHEAD_DAYS,
     )
 
-
-# The live pipeline's services live in small modules of their own; this is their public face.
-from .flush import ticks_flush  # noqa: E402
-from .live import ticks_generate  # noqa: E402
-from .refresh import bars_refresh  # noqa: E402
-from .rollup import bars_rollup  # noqa: E402
-
-__all__ = [
-    "bars_refresh", "bars_rollup", "storage_maintain", "ticks_flush",
-    "ticks_generate",
-    "tickers_set_active",
-]

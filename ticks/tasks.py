@@ -5,31 +5,34 @@ import logging
 from celery import shared_task
 from django.utils import timezone
 
-from . import services
+from .flush import ticks_flush
+from .live import ticks_generate
+from .refresh import bars_refresh
+from .services import storage_maintain
 
 logger = logging.getLogger(__name__)
 
 
 @shared_task(name="ticks.generate", ignore_result=True)
 def generate_ticks() -> None:
-    report = services.ticks_generate(now=timezone.now())
+    report = ticks_generate(now=timezone.now())
     if report.gaps:
         logger.warning("generation skipped ahead for %s", ", ".join(report.gaps))
 
 
 @shared_task(name="ticks.flush", ignore_result=True)
 def flush_ticks() -> None:
-    report = services.ticks_flush()
+    report = ticks_flush()
     if report.ticks:
         logger.debug("flushed %d ticks in %d entries", report.ticks, report.entries)
 
 
 @shared_task(name="ticks.refresh_bars", ignore_result=True)
 def refresh_bars() -> None:
-    services.bars_refresh()
+    bars_refresh()
 
 
 @shared_task(name="ticks.maintain", ignore_result=True)
 def maintain_storage() -> None:
-    result = services.storage_maintain(now=timezone.now())
+    result = storage_maintain(now=timezone.now())
     logger.info("storage maintenance: %s", result.as_dict())

@@ -8,8 +8,8 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
-from api import keys
 from api.directory import directory
+from ticks import api_keys as keys
 from ticks.live_store import KEYS
 from ticks.models import Tick, Ticker
 from ticks.redis_store import get_redis

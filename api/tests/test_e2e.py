@@ -10,9 +10,8 @@ import pytest
 import redis
 from django.db import connection
 
-from api.keys import api_key_create
 from testsupport.stack import Stack
-
+from ticks.api_keys import api_key_create
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 # The session's Redis: REDIS_URL, or the embedded Valkey the test session started.

@@ -6,7 +6,7 @@ from django.db import OperationalError
 from django.test import RequestFactory
 from rest_framework import status
 
-from api import errors, services, views
+from api import errors, selectors, views
 
 pytestmark = pytest.mark.django_db
 
@@ -48,7 +48,7 @@ def test_an_unexpected_error_is_a_500_envelope_without_a_trace(client, monkeypat
     def broken(**kwargs):
         raise RuntimeError("secret internals")
 
-    monkeypatch.setattr(services, "server_time", broken)
+    monkeypatch.setattr(selectors, "server_time", broken)
     response = client.get("/api/v1/time")
     assert response.status_code == status.HTTP_500_INTERNAL_SERVER_ERROR
     assert response.json() == {"success": False, "error": {
@@ -60,7 +60,7 @@ def test_an_unreachable_database_is_a_503(client, monkeypatch):
     def down(**kwargs):
         raise OperationalError("connection refused")
 
-    monkeypatch.setattr(services, "tick_range", down)
+    monkeypatch.setattr(selectors, "tick_range", down)
     response = client.get("/api/v1/history/SYNTH")
     assert response.status_code == status.HTTP_503_SERVICE_UNAVAILABLE
     assert response["Retry-After"] == "5"
@@ -77,7 +77,7 @@ class DeadRedis:
 def test_without_redis_quotes_come_from_the_database_and_nothing_is_limited(
         client, recent_ticks, monkeypatch, settings):
     settings.API_RATE_LIMIT_ANON = "1/minute"
-    for module in ("api.services", "api.throttling", "ticks.config_version"):
+    for module in ("ticks.live_reads", "api.throttling", "ticks.config_version"):
         monkeypatch.setattr(f"{module}.get_redis", lambda: DeadRedis())
     monkeypatch.setattr("api.throttling._gcra", lambda: DeadRedis().script)
     for _ in range(3):

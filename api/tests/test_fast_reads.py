@@ -14,8 +14,8 @@ import pytest
 from asgiref.sync import async_to_sync
 
 from api import fast
-from api.keys import api_key_create
 from config.asgi import http_application
+from ticks.api_keys import api_key_create
 from ticks.market import from_ms
 from ticks.models import Ticker
 from ticks.redis_store import close_async_redis

@@ -1,19 +1,21 @@
-"""API keys: created in the admin and shown once, stored hashed, revoked; required only with
-API_KEYS_REQUIRED; the dashboard token and staff sessions; ``verify_key`` for /ws."""
+"""API keys (``ticks.api_keys``, the one owner of them): created in the admin and shown once,
+stored hashed, revoked; required only with API_KEYS_REQUIRED; the dashboard token
+(``ticks.stream_tokens``) and staff sessions; ``verify_key``."""
 
 import re
 import threading
 import time
-from types import SimpleNamespace
 
 import pytest
 from django.contrib.auth.models import User
 from rest_framework import status
 
-from api import keys
-from api.keys import api_key_create, key_digest, verify_key
-from api.models import ApiKey
-from marketsite.tokens import dashboard_token_issue
+from api.models import ApiKey as AdminApiKey
+from streaming.auth import KEY_REVOKED_MESSAGE_TYPE, key_group
+from ticks import api_keys as keys
+from ticks.api_keys import api_key_create, key_digest, verify_key
+from ticks.models import ApiKey
+from ticks.stream_tokens import dashboard_token_issue
 
 pytestmark = pytest.mark.django_db
 
@@ -67,7 +69,7 @@ class GroupListener:
     def __init__(self, key_ids):
         from channels.layers import get_channel_layer
 
-        self.layer, self.groups = get_channel_layer(), [keys.key_group(i) for i in key_ids]
+        self.layer, self.groups = get_channel_layer(), [key_group(i) for i in key_ids]
 
     async def messages(self, action, *, wait: float = 1.0) -> list[dict]:
         import asyncio
@@ -114,7 +116,7 @@ def test_revoking_or_deleting_keys_in_the_admin_announces_it_to_their_sockets(cl
 
     listener = GroupListener([gone.pk, kept.pk])
     assert async_to_sync(listener.messages)(act) == [
-        {"type": keys.REVOKED_MESSAGE_TYPE, "key_id": gone.pk}]
+        {"type": KEY_REVOKED_MESSAGE_TYPE, "key_id": gone.pk}]
     assert list(ApiKey.objects.filter(revoked_at__isnull=True).values_list("name", flat=True)) \
         == ["kept"]
 
@@ -222,12 +224,31 @@ def test_verify_key_for_the_websocket(settings):
     assert verify_key("") is False and verify_key("\x00") is False
 
 
-def test_lookups_are_cached_outside_transactions(monkeypatch, django_assert_num_queries):
+def test_lookups_are_cached(django_assert_num_queries):
     _, raw = api_key_create(name="cached")
-    monkeypatch.setattr("api.keys.connection", SimpleNamespace(in_atomic_block=False))
     with django_assert_num_queries(1):
         assert keys.key_lookup(raw) is not None
         assert keys.key_lookup(raw) is not None
+
+
+def test_a_revocation_empties_the_cache_at_once_and_again_on_commit(
+        django_capture_on_commit_callbacks, django_assert_num_queries):
+    key, raw = api_key_create(name="cached")
+    assert keys.key_lookup(raw) == key.pk
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        keys.api_key_revoke(keys=ApiKey.objects.filter(pk=key.pk))
+    assert keys.key_lookup(raw) is None  # read again at once
+    keys._cache[key_digest(raw)] = (key.pk, float("inf"))  # read by another thread meanwhile
+    for callback in callbacks:
+        callback()  # the commit
+    assert keys.key_lookup(raw) is None
+
+
+def test_the_admin_proxy_is_the_same_rows():
+    key, _ = api_key_create(name="both")
+    assert AdminApiKey._meta.proxy and AdminApiKey._meta.concrete_model is ApiKey
+    assert AdminApiKey.objects.get().pk == key.pk
+    assert ApiKey._meta.db_table == "api_apikey"
 
 
 # --- A hung database: answer from the cache, or fail fast with 503 -----------------------------

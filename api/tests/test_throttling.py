@@ -7,8 +7,8 @@ from django.core.exceptions import ImproperlyConfigured
 from rest_framework import status
 
 from api.apps import check_rate_limits
-from api.keys import api_key_create
 from api.throttling import parse_rate
+from ticks.api_keys import api_key_create
 
 pytestmark = pytest.mark.django_db
 

@@ -17,7 +17,7 @@ from django.core import signing
 from django.test import override_settings
 from django.urls import reverse
 
-from marketsite import tokens
+from ticks import stream_tokens as tokens
 from ticks.models import Bar, Tick, Ticker
 
 pytestmark = pytest.mark.django_db

@@ -10,7 +10,6 @@ import logging
 import re
 import sys
 import time
-import types
 
 import pytest
 from channels.db import database_sync_to_async
@@ -420,8 +419,8 @@ async def test_a_client_that_falls_behind_gets_slow_client_and_is_closed(market,
         assert await client.receive_output() == {"type": "websocket.close", "code": 1008}
 
 
-class _StubKeys(types.ModuleType):
-    """Stands in for ``api.keys`` (the API app's key check) in these tests: "good-key" is key 7,
+class _StubKeys:
+    """Stands in for ``ticks.api_keys``'s key check in these tests: "good-key" is key 7,
     active unless ``revoked`` holds 7."""
 
     revoked: set = set()
@@ -434,17 +433,14 @@ class _StubKeys(types.ModuleType):
     def key_active(cls, key_id: int) -> bool:
         return key_id == 7 and key_id not in cls.revoked
 
-    @staticmethod
-    def key_group(key_id: int) -> str:
-        return f"apikey.{key_id}"
-
 
 @pytest.fixture
 def api_keys(settings, monkeypatch):
     settings.API_KEYS_REQUIRED = True
-    stub = _StubKeys("api.keys")
+    stub = _StubKeys()
     _StubKeys.revoked.clear()
-    monkeypatch.setitem(sys.modules, "api.keys", stub)
+    monkeypatch.setattr("ticks.api_keys.key_lookup", stub.key_lookup)
+    monkeypatch.setattr("ticks.api_keys.key_active", stub.key_active)
     return stub
 
 
@@ -481,7 +477,8 @@ async def test_api_key_required_at_connect(market, api_keys):
 
 @asynctest
 async def test_the_dashboard_token_opens_the_socket_too(market, api_keys):
-    tokens = pytest.importorskip("marketsite.tokens")
+    from ticks import stream_tokens as tokens
+
     async with ws(f"/ws?token={tokens.dashboard_token_issue()}") as client:
         await usable(client)
     await closes_unauthorized("/ws?token=forged")
@@ -489,8 +486,9 @@ async def test_the_dashboard_token_opens_the_socket_too(market, api_keys):
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_a_key_issued_by_the_api_app_opens_the_socket(market, settings):
-    """Through the API app's real ``api.keys.verify_key`` (hashed keys in the database)."""
-    keys = pytest.importorskip("api.keys")
+    """Through the real ``ticks.api_keys`` (hashed keys in the database)."""
+    from ticks import api_keys as keys
+
     settings.API_KEYS_REQUIRED = True
     keys.reset_cache()
     _, raw = keys.api_key_create(name="ws test")
@@ -567,13 +565,13 @@ async def test_origin_rule(market, settings):
     assert await opens([])
 
 
-# --- revocation across processes (real api.keys, Redis channel layer, another process) ---------
+# --- revocation across processes (real ticks.api_keys, Redis channel layer, another process) --
 
 REVOKE_IN_ANOTHER_PROCESS = """
 import django
 django.setup()
-from api.keys import api_key_revoke
-from api.models import ApiKey
+from ticks.api_keys import api_key_revoke
+from ticks.models import ApiKey
 print(api_key_revoke(keys=ApiKey.objects.filter(name="revoked elsewhere")))
 """
 
@@ -587,8 +585,8 @@ def test_revoking_a_key_in_another_process_closes_its_open_socket(settings):
 
     from django.db import connection
 
-    from api import keys
     from config.tests.test_settings import ROOT
+    from ticks import api_keys as keys
 
     assert "RedisPubSubChannelLayer" in settings.CHANNEL_LAYERS["default"]["BACKEND"]
     settings.API_KEYS_REQUIRED = True

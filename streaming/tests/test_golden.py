@@ -15,7 +15,9 @@ import pytest
 from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
 
-from ticks.services import bars_refresh, ticks_flush, ticks_generate
+from ticks.flush import ticks_flush
+from ticks.live import ticks_generate
+from ticks.refresh import bars_refresh
 
 from .conftest import asynctest
 

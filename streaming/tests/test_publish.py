@@ -1,22 +1,56 @@
 """The publish helper: group names, shapes, and the pipelined fast path."""
 
 import asyncio
+from decimal import Decimal
 
+import orjson
 import pytest
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 
-from streaming import publish
+from streaming import layer_fastpath, publish
+from ticks.live_store import tick_record
+from ticks.payloads import BarPayload, TickPayload
 
 
-def test_group_channel_names_match_the_layer():
+def test_the_fast_path_contract_holds_for_the_installed_channels_redis():
+    """What ``streaming.layer_fastpath`` relies on beyond the public API: the group's Redis
+    channel and the layer's serializer (a message it publishes is one the layer decodes)."""
     layer = get_channel_layer()
 
-    async def name():
-        return layer._get_layer()._get_group_channel_name("ticks.SYNTH")
+    async def name_and_decoded():
+        loop_layer = layer._get_layer()
+        message = {"type": "market.ticks", "ticks": [{"seq": 1}]}
+        return (loop_layer._get_group_channel_name("ticks.SYNTH"),
+                layer.deserialize(layer.serialize(message)))
 
-    assert async_to_sync(name)() == publish._group_channel("ticks.SYNTH")
-    assert publish._fast_path_available(layer)
+    name, decoded = async_to_sync(name_and_decoded)()
+    assert name == layer_fastpath.group_channel("ticks.SYNTH") == publish._group_channel(
+        "ticks.SYNTH")
+    assert decoded == {"type": "market.ticks", "ticks": [{"seq": 1}]}
+    assert layer_fastpath.usable(layer)
+
+
+def test_the_setting_switches_to_the_public_path(settings):
+    settings.STREAM_PUBLISH_FAST_PATH = False
+    assert not layer_fastpath.usable(get_channel_layer())
+
+
+def test_the_wire_tick_is_the_live_store_record():
+    """The replay serves the stored record as it is, the live stream sends ``tick_wire``: one
+    text either way."""
+    tick = TickPayload("SYNTH", 15234, 12500, 15228, 15240, 1705318245123, 7)
+    assert orjson.dumps(publish.tick_wire(tick)).decode() == tick_record(tick)
+    assert publish.tick_wire(tick) == publish.tick_data(**tick._asdict())
+
+
+def test_the_wire_bar_has_the_pinned_shape():
+    bar = BarPayload("SYNTH", "1m", 1705318200000, Decimal("152.30"), Decimal("152.40"),
+                     Decimal("152.10"), Decimal("152.34"), 900, 12, Decimal("152.2811"))
+    assert publish.bar_wire(bar) == {
+        "ticker": "SYNTH", "timeframe": "1m", "time": 1705318200000, "open": 152.3,
+        "high": 152.4, "low": 152.1, "close": 152.34, "volume": 900, "trade_count": 12,
+        "vwap": 152.2811}
 
 
 def test_groups_are_named_by_symbol_with_unsafe_characters_replaced():
@@ -31,8 +65,10 @@ def test_tick_data_has_the_pinned_shape():
         "timestamp": 1705318245123, "seq": 7}
 
 
+@pytest.mark.parametrize("fast", [True, False], ids=["fast-path", "public-path"])
 @pytest.mark.parametrize("sender", ["ticks", "bars"])
-def test_listeners_receive_and_groups_without_listeners_cost_nothing(sender):
+def test_listeners_receive_and_groups_without_listeners_cost_nothing(sender, fast, settings):
+    settings.STREAM_PUBLISH_FAST_PATH = fast
     layer = get_channel_layer()
     tick = publish.tick_data(ticker="SYNTH", price_cents=100, volume=1, bid_cents=99,
                              ask_cents=101, time_ms=1, seq=1)

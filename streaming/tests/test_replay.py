@@ -1,16 +1,18 @@
 """Reading the replay streams and quotes (real Redis, test prefix), and the symbol cache."""
 
+import orjson
 import pytest
 from django.db import OperationalError
 
 from streaming import replay, symbols
+from ticks import live_reads
 
 from .conftest import asynctest, tick
 
 
 @pytest.fixture
 def stored(market, monkeypatch):
-    monkeypatch.setattr(replay, "CHUNK", 3)  # make every read span several round trips
+    monkeypatch.setattr(live_reads, "CHUNK", 3)  # make every read span several round trips
     market.store(*[tick("SYNTH", s) for s in range(1, 11)], tick("TECH", 7))
     return market
 
@@ -26,7 +28,7 @@ async def test_ticks_since_is_exclusive_and_reads_in_chunks(stored):
     assert seqs(await replay.ticks_since("SYNTH", 0)) == list(range(1, 11))
     assert await replay.ticks_since("SYNTH", tick("SYNTH", 10)["timestamp"]) == []
     pair = (await replay.ticks_since("SYNTH", tick("SYNTH", 9)["timestamp"]))[0]
-    assert pair == (tick("SYNTH", 10), replay.orjson.dumps(tick("SYNTH", 10)).decode())
+    assert pair == (tick("SYNTH", 10), orjson.dumps(tick("SYNTH", 10)).decode())
 
 
 @asynctest
@@ -55,8 +57,8 @@ async def test_check_seq_before_anything_changes(stored):
 @asynctest
 async def test_latest_quotes(stored):
     assert await replay.latest(["SYNTH", "TECH", "HEALTH"]) == {
-        "SYNTH": replay.orjson.dumps(tick("SYNTH", 10)).decode(),
-        "TECH": replay.orjson.dumps(tick("TECH", 7)).decode()}
+        "SYNTH": orjson.dumps(tick("SYNTH", 10)).decode(),
+        "TECH": orjson.dumps(tick("TECH", 7)).decode()}
     assert await replay.quoted_symbols() == {"SYNTH", "TECH"}
 
 
@@ -71,3 +73,10 @@ async def test_symbols_survive_a_database_outage(stored, monkeypatch):
     assert await symbols.active_symbols() == {"SYNTH", "TECH", "HEALTH"}  # kept
     symbols.reset()
     assert await symbols.active_symbols() == {"SYNTH", "TECH"}  # those quoted in Redis
+
+
+@asynctest
+async def test_the_symbols_are_read_through_the_domain_selector(market, monkeypatch):
+    monkeypatch.setattr(symbols, "active_ticker_symbols", lambda: frozenset({"ONLY"}))
+    symbols.reset()
+    assert await symbols.active_symbols() == {"ONLY"}

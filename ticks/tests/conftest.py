@@ -1,6 +1,6 @@
 import pytest
 
-from ticks import live
+from ticks import announce, live_configs
 from ticks.redis_store import get_redis
 
 
@@ -16,7 +16,34 @@ def _clear_market_keys() -> None:
 def live_redis():
     """The test prefix's market keys, empty before and after; fresh per-process config cache."""
     _clear_market_keys()
-    live.reset_config_cache()
+    live_configs.reset_config_cache()
     yield get_redis()
     _clear_market_keys()
-    live.reset_config_cache()
+    live_configs.reset_config_cache()
+
+
+class Announced:
+    """A ``ticks.announce`` listener that keeps what it hears."""
+
+    def __init__(self) -> None:
+        self.cycles: list[dict] = []
+        self.bars: list = []
+        self.revoked: list[int] = []
+
+    def on_ticks(self, ticks_by_symbol) -> None:
+        self.cycles.append({s: list(t) for s, t in ticks_by_symbol.items()})
+
+    def on_bars(self, bars) -> None:
+        self.bars.extend(bars)
+
+    def on_keys_revoked(self, key_ids) -> None:
+        self.revoked.extend(key_ids)
+
+
+@pytest.fixture
+def announced():
+    """What the domain announces during the test (the registered listeners still run)."""
+    listener = Announced()
+    announce.register(listener)
+    yield listener
+    announce.unregister(listener)

@@ -12,12 +12,14 @@ from django.db import OperationalError
 from django.test import override_settings
 
 from streaming.publish import ticks_group
-from ticks import live, live_store
+from ticks import live, live_configs, live_store
 from ticks.config_version import bump_config_version
+from ticks.flush import ticks_flush
 from ticks.lease import Lease
-from ticks.live_store import KEYS, LiveState
+from ticks.live import ticks_generate
+from ticks.live_store import KEYS, LiveState, TickerWrite
 from ticks.models import Bar, Tick, Ticker, TickerState
-from ticks.services import bars_refresh, ticks_flush, ticks_generate
+from ticks.refresh import bars_refresh
 
 pytestmark = pytest.mark.django_db
 UTC = timezone.utc
@@ -73,7 +75,7 @@ def test_the_path_does_not_depend_on_beat_timing(live_redis, t0):
         ticks_generate(now=t0 + timedelta(milliseconds=100 * k))
     stepwise = replay(live_redis, "TECH")
     live_redis.delete(*live_redis.keys(f"{KEYS.state.rsplit(':', 1)[0]}:*"))
-    live.reset_config_cache()
+    live_configs.reset_config_cache()
     ticks_generate(now=t0 + timedelta(milliseconds=100))
     ticks_generate(now=t0 + timedelta(milliseconds=2000))
     assert replay(live_redis, "TECH") == stepwise
@@ -91,10 +93,11 @@ def test_a_held_lock_or_a_stale_state_writes_nothing(live_redis, t0):
     stale = LiveState.loads(current)
     # A second writer that read an older state loses the compare-and-set, entirely.
     ok = live_store.commit_cycle(
-        tickers=[{"id": str(synth.pk), "expected": LiveState(stale.seq - 1, stale.time_ms - 100,
-                                                            stale.log_price).dumps(),
-                  "state": LiveState(stale.seq + 1, stale.time_ms + 100, 0.0),
-                  "symbol": "SYNTH", "quote": "{}", "replay": [(stale.time_ms + 100, "{}")]}],
+        tickers=[TickerWrite(id=str(synth.pk),
+                             expected=LiveState(stale.seq - 1, stale.time_ms - 100,
+                                                stale.log_price).dumps(),
+                             state=LiveState(stale.seq + 1, stale.time_ms + 100, 0.0),
+                             symbol="SYNTH", records=[(stale.time_ms + 100, "{}")])],
         rows=b"junk", meta={"n": 1}, count=1, now_ms=stale.time_ms + 100)
     assert ok is False
     assert live_redis.hget(KEYS.state, str(synth.pk)).decode() == current
@@ -157,7 +160,7 @@ def test_after_redis_loses_everything_the_lost_ticks_are_regenerated_identically
     lost = replay(live_redis, "FINANCE")[1:]
     assert [t["seq"] for t in lost] == list(range(1, 21))
     live_redis.delete(*live_redis.keys(f"{KEYS.state.rsplit(':', 1)[0]}:*"))  # ...Redis loses them
-    live.reset_config_cache()
+    live_configs.reset_config_cache()
     ticks_generate(now=t0 + timedelta(seconds=4))
     again = replay(live_redis, "FINANCE")
     assert again[:20] == lost
@@ -174,7 +177,7 @@ def test_after_redis_loses_the_refresh_range_the_bars_are_still_completed(live_r
     ticks_generate(now=t0 + timedelta(seconds=70))  # :50.1 to 00:31:10
     ticks_flush()  # stored, their bars due at the next refresh...
     live_redis.delete(*live_redis.keys(f"{KEYS.state.rsplit(':', 1)[0]}:*"))  # ...Redis forgets
-    live.reset_config_cache()
+    live_configs.reset_config_cache()
     ticks_generate(now=t0 + timedelta(seconds=72))  # continues from the database after 31:10
     ticks_flush()
     bars_refresh()
@@ -283,11 +286,10 @@ def test_bar_refresh_rolls_up_flushed_ticks_and_publishes_bars(live_redis, t0):
     assert bars_refresh().skipped == "nothing new"
 
 
-def test_after_a_long_gap_only_the_recent_bars_are_streamed(live_redis, t0, monkeypatch):
+def test_after_a_long_gap_only_the_recent_bars_are_streamed(live_redis, t0, announced):
     """Ten minutes flushed at once (e.g. after a database outage): all bars are rolled up, but
-    only the open bar and the one before it go out to live clients."""
-    published = []
-    monkeypatch.setattr("ticks.refresh.publish_bars", lambda rows: published.extend(rows))
+    only the open bar and the one before it are announced (and so go out to live clients)."""
+    published = announced.bars
     ticks_generate(now=t0)
     ticks_generate(now=t0 + timedelta(minutes=10, seconds=30))
     ticks_flush()
@@ -295,7 +297,7 @@ def test_after_a_long_gap_only_the_recent_bars_are_streamed(live_redis, t0, monk
     assert report.bars["1m"] == 11 * 5
     minute = 60_000
     base = int(t0.timestamp() * 1000)
-    assert sorted({row["time"] for row in published}) == [base + k * minute for k in (8, 9, 10)]
+    assert sorted({bar.time_ms for bar in published}) == [base + k * minute for k in (8, 9, 10)]
     assert len(published) == 3 * 5
 
 

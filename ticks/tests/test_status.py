@@ -7,7 +7,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from django.core.management import call_command
 
-from ticks.services import ticks_flush, ticks_generate
+from ticks.flush import ticks_flush
+from ticks.live import ticks_generate
 from ticks.status import market_status
 
 pytestmark = pytest.mark.django_db

@@ -324,8 +324,9 @@ def _write_through_every_path(now: datetime) -> dict[str, int]:
     """The generate command, the live flush and a backfill, each writing ticks near ``now``.
     (The backfill joins SYNTH's earliest tick, ``now`` - 1.9 s, so it writes 6 min - 1.9 s.)"""
     from ticks.backfill import plan_backfill, write_plan
+    from ticks.flush import ticks_flush
     from ticks.generation import ticks_generate_steps
-    from ticks.services import ticks_flush, ticks_generate
+    from ticks.live import ticks_generate
 
     counts = {"generate": ticks_generate_steps(now=now, max_steps=20).ticks}
     ticks_generate(now=now + timedelta(seconds=1))
@@ -459,7 +460,8 @@ def test_policy_intervals_are_read_in_days(stored, days):
 def test_a_flush_whose_partition_went_away_makes_it_again(live_redis):
     """The flush remembers which days have partitions; if one went away since (dropped by
     another process), the write fails, the storage says why, and the flush makes it and retries."""
-    from ticks.services import ticks_flush, ticks_generate
+    from ticks.flush import ticks_flush
+    from ticks.live import ticks_generate
 
     storage = tick_storage()
     far = today() + timedelta(days=15, hours=2)

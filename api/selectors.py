@@ -1,7 +1,9 @@
-"""What the views serve: the latest quote, pages of history and bars, statistics, server time.
+"""The API's reads (selectors): the latest quote, pages of history and bars, statistics,
+server time.
 
-Reads go through ``ticks.selectors`` (and the live quote cache in Redis); these functions pick
-the source, resolve windows and shape the results.
+The data comes from the domain's selectors (``ticks.selectors`` for the database,
+``ticks.live_reads`` for the live quote in Redis); these functions pick the source, resolve
+windows and shape the results for the API.
 """
 
 import math
@@ -14,9 +16,8 @@ from asgiref.sync import sync_to_async
 from rest_framework import status
 
 from ticks.freshness import age_ms, is_stale
-from ticks.live_store import KEYS
+from ticks.live_reads import alatest_quote_record, latest_quote_record
 from ticks.market import to_ms
-from ticks.redis_store import get_redis
 from ticks.selectors import (
     bar_range, row_time_ms, series_neighbour_ms, tick_latest, tick_range, ticker_stats,
 )
@@ -57,7 +58,7 @@ def quote_get(*, ticker: TickerInfo, prefetched=NOT_FETCHED) -> tuple[dict, str]
     raw = prefetched
     if raw is NOT_FETCHED:
         try:
-            raw = get_redis().hget(KEYS.quotes, ticker.symbol)
+            raw = latest_quote_record(ticker.symbol)
         except redis.RedisError:
             raw = None
     live = _live_quote(raw)
@@ -71,7 +72,7 @@ async def quote_get_async(*, ticker: TickerInfo, client, prefetched=NOT_FETCHED
     raw = prefetched
     if raw is NOT_FETCHED:
         try:
-            raw = await client.hget(KEYS.quotes, ticker.symbol)
+            raw = await alatest_quote_record(ticker.symbol, client)
         except redis.RedisError:
             raw = None
     live = _live_quote(raw)

@@ -6,7 +6,7 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from api import services
+from api import selectors
 from api.directory import directory
 from ticks.backfill import plan_backfill, rollup_range, write_plan
 from ticks.models import Ticker
@@ -39,9 +39,9 @@ def brute_force(ticker_id, start, end):
 
 @pytest.mark.parametrize("period", ["1h", "1d", "7d", "30d"])
 def test_stats_match_the_ticks(backfilled, period):
-    now = services.now_ms(timezone.now())
-    data, meta = services.stats_get(ticker=backfilled, period=period, now=now)
-    span = services.STAT_PERIODS[period][0]
+    now = selectors.now_ms(timezone.now())
+    data, meta = selectors.stats_get(ticker=backfilled, period=period, now=now)
+    span = selectors.STAT_PERIODS[period][0]
     count, first, high, low, last, vwap, volume = brute_force(backfilled.id, now - span, now)
     assert data["tick_count"] == count and count > 30_000
     assert (data["open"], data["high"], data["low"], data["close"]) == tuple(
@@ -51,15 +51,15 @@ def test_stats_match_the_ticks(backfilled, period):
     assert abs(float(data["avg_price"]) - float(vwap)) <= 0.01
     assert data["change"] == f"{last - first:.2f}"
     assert data["change_pct"] == round(float((last - first) / first * 100), 4)
-    assert meta == {"ticker": "SYNTH", "period": period, "start": services.iso_ms(now - span),
-                    "end": services.iso_ms(now)}
+    assert meta == {"ticker": "SYNTH", "period": period, "start": selectors.iso_ms(now - span),
+                    "end": selectors.iso_ms(now)}
 
 
 @pytest.mark.parametrize("period", ["1h", "1d"])
 def test_volatility_is_the_annualized_volatility_of_the_path(backfilled, period):
     """SYNTH is configured at 20% a year; 60-150 one-minute returns estimate it within ~10%
     (one standard error), so 35% is a wide margin that still catches a wrong annualization."""
-    data, _ = services.stats_get(ticker=backfilled, period=period, now=timezone.now())
+    data, _ = selectors.stats_get(ticker=backfilled, period=period, now=timezone.now())
     assert 0.13 < data["volatility"] < 0.27
 
 
@@ -73,7 +73,7 @@ def test_a_stats_read_never_scans_more_than_a_minute_of_ticks(period, offset_s):
     from ticks.selectors import stats_bounds
 
     end = datetime(2024, 1, 15, 10, tzinfo=timezone.utc) + timedelta(seconds=offset_s)
-    span, coarse = services.STAT_PERIODS[period]
+    span, coarse = selectors.STAT_PERIODS[period]
     b = stats_bounds(start=end - span, end=end, coarse=coarse)
     assert b["start"] <= b["m0"] <= b["c0"] <= b["c1"] <= b["m1"] <= b["end"]
     minute = timedelta(minutes=1)

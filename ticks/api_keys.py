@@ -1,17 +1,21 @@
-"""API keys: creation, revocation and lookup (services), and ``key_lookup``/``key_active`` for
-``/ws``.
+"""API keys, the one owner of them: creation, revocation and deletion (services), and
+``key_lookup``/``key_active`` for whoever checks a presented key (the REST API's
+authentication, ``/ws``).
 
 A key is ``sm_`` + 43 random URL-safe characters (256 bits). Only its SHA-256 is stored: a key
-that random needs no slow password hash, and the digest is looked up directly. Lookups are
-cached in the process for ``CACHE_SECONDS``, so a revoked key stops working on REST within that
-time everywhere (at once in the process that revoked it). A lookup waits on the database for
-``LOOKUP_DEADLINE_S`` at most; when it does not answer, the key's last known answer is used, and a
-key never seen is a 503.
+that random needs no slow password hash, and the digest is looked up directly. A lookup waits on
+the database for ``LOOKUP_DEADLINE_S`` at most; when it does not answer, the key's last known
+answer is used, and a key never seen is a 503.
 
-Open WebSocket connections are told at once, in every process: revoking (or deleting) keys
-publishes ``{"type": REVOKED_MESSAGE_TYPE}`` on the channel layer to each key's group
-(``key_group(key_id)``), which every ``/ws`` connection opened with that key has joined; the
-connection is then closed (``streaming``).
+The lookup cache: per process, every answer (a key id, or None) kept ``CACHE_SECONDS``, so a key
+revoked in another process stops working within that time; the revoking process forgets its
+cache at once and again when the transaction commits (``transaction.on_commit``), so no answer
+read before the commit outlives it. Nothing else empties it: tests whose database rows are
+rolled back between them call ``reset_cache()`` in their fixtures.
+
+Open WebSocket connections are told at once: revoking (or deleting) keys announces their ids
+after the commit (``ticks.announce.announce_keys_revoked``); ``streaming`` listens and closes
+those connections in every process.
 """
 
 import hashlib
@@ -19,18 +23,14 @@ import logging
 import secrets
 import time
 
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, transaction
 from django.utils import timezone
 
-from ticks.deadline import read_within
-
+from . import announce
+from .deadline import read_within
 from .models import ApiKey
 
 logger = logging.getLogger(__name__)
-
-REVOKED_MESSAGE_TYPE = "apikey.revoked"
 
 KEY_PREFIX = "sm_"
 SHOWN_PREFIX_LENGTH = 11  # "sm_" and 8 characters of the key
@@ -58,33 +58,6 @@ def api_key_create(*, name: str) -> tuple[ApiKey, str]:
     return ApiKey.objects.create(name=name, prefix=prefix, key_hash=digest), raw
 
 
-def key_group(key_id: int) -> str:
-    """The channel-layer group of the ``/ws`` connections opened with key ``key_id``."""
-    return f"apikey.{int(key_id)}"
-
-
-def _announce_revoked(key_ids: list[int]) -> None:
-    """Tell every process's ``/ws`` connections of these keys (after the commit, so that a
-    connection checking its key at that moment sees it revoked). A failure is logged: the
-    revocation itself stands, REST refuses the key within ``CACHE_SECONDS``."""
-    if not key_ids:
-        return
-
-    async def send_all() -> None:
-        layer = get_channel_layer()
-        for key_id in key_ids:
-            await layer.group_send(key_group(key_id), {"type": REVOKED_MESSAGE_TYPE,
-                                                       "key_id": key_id})
-
-    try:
-        async_to_sync(send_all)()
-    except Exception:
-        logger.exception("could not announce the revocation of API keys %s to open WebSocket "
-                         "connections", key_ids)
-    else:
-        logger.info("API keys %s revoked: their WebSocket connections are being closed", key_ids)
-
-
 def api_key_revoke(*, keys) -> int:
     """Revoke the given keys (a queryset); returns how many were still active. Their open
     ``/ws`` connections are closed once the transaction commits."""
@@ -92,8 +65,7 @@ def api_key_revoke(*, keys) -> int:
         ids = list(keys.filter(revoked_at__isnull=True).values_list("id", flat=True))
         count = ApiKey.objects.filter(id__in=ids, revoked_at__isnull=True).update(
             revoked_at=timezone.now())
-        transaction.on_commit(lambda: _announce_revoked(ids))
-    _cache.clear()
+        _forget_on_commit(ids)
     return count
 
 
@@ -102,9 +74,21 @@ def api_key_delete(*, keys) -> int:
     with transaction.atomic():
         ids = list(keys.values_list("id", flat=True))
         count, _ = ApiKey.objects.filter(id__in=ids).delete()
-        transaction.on_commit(lambda: _announce_revoked(ids))
-    _cache.clear()
+        _forget_on_commit(ids)
     return count
+
+
+def _forget_on_commit(key_ids: list[int]) -> None:
+    """Forget the cached lookups now and once the change is committed, then tell the listeners
+    (open ``/ws`` connections of these keys are closed)."""
+    _cache.clear()
+
+    def committed() -> None:
+        _cache.clear()
+        if key_ids:
+            announce.announce_keys_revoked(key_ids)
+
+    transaction.on_commit(committed)
 
 
 def key_active(key_id: int) -> bool:
@@ -138,10 +122,8 @@ def key_lookup(raw: str) -> int | None:
     if not isinstance(raw, str) or not _well_formed(raw):
         return None
     digest = key_digest(raw)
-    # Inside a transaction (tests) the answer may be rolled back: never cache it.
-    cacheable = not connection.in_atomic_block
     now = time.monotonic()
-    hit = _cache.get(digest) if cacheable else None
+    hit = _cache.get(digest)
     if hit is not None and hit[1] > now:
         return hit[0]
     try:
@@ -153,10 +135,9 @@ def key_lookup(raw: str) -> int | None:
         logger.warning("database unavailable: API key %s... answered from a %.0f s old cache "
                        "entry", raw[:SHOWN_PREFIX_LENGTH], now - hit[1] + CACHE_SECONDS)
         return hit[0]
-    if cacheable:
-        if len(_cache) >= CACHE_MAX_ENTRIES:
-            _cache.clear()
-        _cache[digest] = (key_id, now + CACHE_SECONDS)
+    if len(_cache) >= CACHE_MAX_ENTRIES:
+        _cache.clear()
+    _cache[digest] = (key_id, now + CACHE_SECONDS)
     return key_id
 
 
@@ -166,9 +147,10 @@ def _read_key(digest: str) -> int | None:
 
 
 def verify_key(raw: str) -> bool:
-    """True for an active API key (used by ``streaming.auth`` for ``/ws``)."""
+    """True for an active API key."""
     return key_lookup(raw) is not None
 
 
 def reset_cache() -> None:
+    """Forget every cached lookup (tests, between rolled-back databases)."""
     _cache.clear()

@@ -1,0 +1,33 @@
+"""The ticker directory's cache: explicit invalidation, no guessing whether a test runs."""
+
+import pytest
+
+from api.directory import directory
+from ticks.models import Ticker
+
+pytestmark = pytest.mark.django_db
+
+
+def test_the_directory_is_cached(django_assert_num_queries):
+    directory.all()
+    with django_assert_num_queries(0):
+        assert directory.get("SYNTH").symbol == "SYNTH"
+        assert {info.symbol for info in directory.all()} >= {"SYNTH", "TECH"}
+
+
+def test_an_edit_in_this_process_is_served_at_once_even_before_its_commit():
+    assert directory.get("SYNTH").name != "Renamed"
+    synth = Ticker.objects.get(symbol="SYNTH")
+    synth.name = "Renamed"
+    synth.save()  # the version moves only on commit (never, in this test's transaction)
+    assert directory.get("SYNTH").name == "Renamed"
+    synth.delete()
+    assert directory.get("SYNTH") is None
+
+
+def test_a_new_ticker_is_found_on_a_miss():
+    directory.all()
+    new = Ticker(symbol="NEWCO", name="New Co", sector="Tech", start_price="10.00",
+                 min_price="1.00", max_price="100.00", drift=0.0, volatility=0.2)
+    Ticker.objects.bulk_create([new])  # no post_save: the cache is not told
+    assert directory.get("newco").symbol == "NEWCO"

@@ -1,0 +1,40 @@
+"""The market's tick and bar as the domain hands them out: one shape each, money exact.
+
+A tick's prices are integer cents (as the engine makes them and the ticks table stores them); a
+bar's are ``Decimal`` (the bars table's ``numeric`` columns). Times are epoch milliseconds. How
+they are written on a wire (JSON numbers for ``/ws``, strings for REST) is the business of the
+layer that writes them: ``streaming.publish`` for the stream. The one exception is the live
+store's record of a tick in Redis (``ticks.live_store.tick_record``), which readers serve as it
+is stored.
+
+``NamedTuple`` rather than a dataclass: the generator builds one per tick on its 100 ms path,
+and a tuple is the cheapest immutable typed record to build.
+"""
+
+from decimal import Decimal
+from typing import NamedTuple
+
+
+class TickPayload(NamedTuple):
+    ticker: str
+    price_cents: int
+    volume: int
+    bid_cents: int
+    ask_cents: int
+    time_ms: int
+    seq: int
+
+
+class BarPayload(NamedTuple):
+    """An OHLCV bar ``[time, time + timeframe)`` labelled by its start."""
+
+    ticker: str
+    timeframe: str
+    time_ms: int
+    open: Decimal
+    high: Decimal
+    low: Decimal
+    close: Decimal
+    volume: int
+    trade_count: int
+    vwap: Decimal
