@@ -1,11 +1,11 @@
-"""``python -m bench <name> [options]``: ingest, pipeline, rest, ws (those present)."""
+"""``python -m bench <name> [options]``: ingest, pipeline, publish, rest, ws (those present)."""
 
 import argparse
 import importlib
 import importlib.util
 import sys
 
-NAMES = ("ingest", "pipeline", "rest", "ws")
+NAMES = ("ingest", "pipeline", "publish", "rest", "ws")
 
 
 def available() -> dict:

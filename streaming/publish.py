@@ -17,7 +17,7 @@ from channels.layers import get_channel_layer
 
 from ticks.payloads import BarPayload, TickPayload
 
-from . import layer_fastpath
+from .fenced import channels_redis_publish as layer_fastpath
 
 logger = logging.getLogger(__name__)
 
@@ -73,7 +73,7 @@ async def _send_all(messages: list[tuple[str, dict]]) -> None:
 
 
 def _send(messages: list[tuple[str, dict]]) -> None:
-    """Publish group messages from synchronous code: through ``streaming.layer_fastpath``
+    """Publish group messages from synchronous code: through ``streaming.fenced.channels_redis_publish``
     when it applies (the pub/sub layer on the market's Redis), else the layer's public API."""
     layer = get_channel_layer()
     if layer_fastpath.usable(layer):

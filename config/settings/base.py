@@ -363,8 +363,11 @@ FAST_WS_EAGER_WRITE = env.bool("FAST_WS_EAGER_WRITE", default=FAST_PATHS)
 # REST quote/tickers/time: DRF's dispatch awaited on the event loop (api/fenced/drf_dispatch.py).
 FAST_HTTP_ASYNC_READS = env.bool("FAST_HTTP_ASYNC_READS", default=FAST_PATHS)
 # HTTP: each request's one-thread executor reused instead of started and joined per request
-# (asgiref's public ThreadSensitiveContext(executor=...), config/asgi_threads.py).
+# (asgiref's public ThreadSensitiveContext(executor=...), config/asgi_handler.py).
 FAST_HTTP_THREAD_REUSE = env.bool("FAST_HTTP_THREAD_REUSE", default=FAST_PATHS)
+# Generation cycles published from sync code straight to channels-redis's pub/sub channels, one
+# pipeline, instead of async_to_sync(group_send) (streaming/fenced/channels_redis_publish.py).
+FAST_WS_LAYER_PUBLISH = env.bool("FAST_WS_LAYER_PUBLISH", default=FAST_PATHS)
 
 # --- Internationalization -----------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"

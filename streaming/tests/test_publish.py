@@ -8,13 +8,14 @@ import pytest
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 
-from streaming import layer_fastpath, publish
+from streaming import publish
+from streaming.fenced import channels_redis_publish as layer_fastpath
 from ticks.live_store import tick_record
 from ticks.payloads import BarPayload, TickPayload
 
 
 def test_the_fast_path_contract_holds_for_the_installed_channels_redis():
-    """What ``streaming.layer_fastpath`` relies on beyond the public API: the group's Redis
+    """What ``streaming.fenced.channels_redis_publish`` relies on beyond the public API: the group's Redis
     channel and the layer's serializer (a message it publishes is one the layer decodes)."""
     layer = get_channel_layer()
 
@@ -32,7 +33,7 @@ def test_the_fast_path_contract_holds_for_the_installed_channels_redis():
 
 
 def test_the_setting_switches_to_the_public_path(settings):
-    settings.STREAM_PUBLISH_FAST_PATH = False
+    settings.FAST_WS_LAYER_PUBLISH = False
     assert not layer_fastpath.usable(get_channel_layer())
 
 
@@ -68,7 +69,7 @@ def test_tick_data_has_the_pinned_shape():
 @pytest.mark.parametrize("fast", [True, False], ids=["fast-path", "public-path"])
 @pytest.mark.parametrize("sender", ["ticks", "bars"])
 def test_listeners_receive_and_groups_without_listeners_cost_nothing(sender, fast, settings):
-    settings.STREAM_PUBLISH_FAST_PATH = fast
+    settings.FAST_WS_LAYER_PUBLISH = fast
     layer = get_channel_layer()
     tick = publish.tick_data(ticker="SYNTH", price_cents=100, volume=1, bid_cents=99,
                              ask_cents=101, time_ms=1, seq=1)

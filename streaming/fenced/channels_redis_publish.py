@@ -12,7 +12,7 @@ What it relies on, beyond the public API: the Redis channel a group is published
 (``<prefix>__group__<group>``, ``RedisPubSubLoopLayer._get_group_channel_name``) and the
 layer's message serializer (``RedisPubSubChannelLayer.serialize``). ``streaming/tests/
 test_publish.py`` holds both against the installed channels-redis (the contract test), and the
-``STREAM_PUBLISH_FAST_PATH`` setting (default on; ``False`` switches every publish to the public
+``FAST_WS_LAYER_PUBLISH`` setting (default on; ``False`` switches every publish to the public
 ``group_send`` path, e.g. for a channels-redis upgrade that changes the naming).
 """
 
@@ -38,7 +38,7 @@ def group_channel(group: str) -> str:
 def usable(layer) -> bool:
     """The fast path is on and ``layer`` is the pub/sub layer on the market's Redis (so that
     publishing with the market's client reaches its subscribers)."""
-    return (getattr(settings, "STREAM_PUBLISH_FAST_PATH", True)
+    return (settings.FAST_WS_LAYER_PUBLISH
             and RedisPubSubChannelLayer is not None
             and isinstance(layer, RedisPubSubChannelLayer)
             and _layer_config().get("hosts") == [settings.REDIS_URL])
