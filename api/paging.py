@@ -1,4 +1,4 @@
-"""Time-based paging of history and bars (DESIGN.md).
+"""Time-based paging of history and bars (README, "REST API": ``meta.prev`` and ``meta.next``).
 
 Without ``start``: the newest ``limit`` rows of ``[end - default window, end)`` (``end``
 defaults to now), ascending, and ``meta.prev`` for older rows. With ``start``: the oldest

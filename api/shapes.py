@@ -1,4 +1,4 @@
-"""Response shapes (names pinned in DESIGN.md): prices as two-decimal strings, times as ISO 8601
+"""Response shapes (names pinned for clients, README "REST API"): prices as two-decimal strings, times as ISO 8601
 UTC with milliseconds and ``Z``."""
 
 from datetime import datetime, timezone

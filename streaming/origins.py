@@ -1,7 +1,8 @@
 """Origin check for WebSockets.
 
 Browsers always send ``Origin``; it must be in ``WS_ALLOWED_ORIGINS`` (default: the allowed hosts).
-Scripts and bots (the seed README's Python client among them) send none and are accepted.
+Scripts and bots (the first version's documented Python client among them) send none and are
+accepted.
 Channels' stock ``AllowedHostsOriginValidator`` rejects a missing Origin, so it is not used as is.
 The allowed list is read from the settings on every handshake (cheap), so it follows them.
 """

@@ -1,7 +1,7 @@
 """The ``/ws`` wire protocol: client requests parsed and validated, server messages built.
 
 Pure functions and data (no Django, no I/O), so every rule is testable on its own. Shapes are
-pinned in DESIGN.md ("Names and shapes"): numbers as numbers, times in epoch milliseconds.
+pinned for clients (README, "WebSocket API"): numbers as numbers, times in epoch milliseconds.
 
 Client: ``{"type": "subscribe", "tickers": [...] | "SYM" | "*", "channels"?: ["ticks", "bars"],
 "since"?: ms, "from_seq"?: {"SYM": n}, "batch"?: bool}``, ``unsubscribe`` (``tickers``,

@@ -1,4 +1,4 @@
-"""The seed README's REST examples, replayed: same paths, same envelope, same field names and
+"""The first version's documented REST examples, replayed: same paths, same envelope, same field names and
 types, so client code written against the seed works unchanged."""
 
 import re
@@ -54,7 +54,7 @@ def test_get_all_tickers(client):
     assert response.status_code == status.HTTP_200_OK
     body = envelope(response)
     synth = next(t for t in body["data"] if t["ticker"] == "SYNTH")
-    # The seed's four fields first, exactly as in its example; then DESIGN.md's additions.
+    # The first version's four fields first, exactly as in its example; then the pinned additions.
     assert synth == {
         "ticker": "SYNTH", "name": "Synthetic Corp", "sector": "Technology",
         "initial_price": "150.00", "drift": 0.05, "volatility": 0.2, "min_price": "10.00",

@@ -1,5 +1,5 @@
 """Page rows serialized by PostgreSQL (``ticks.selectors.tick_range``/``bar_range``): each JSON
-text must be exactly the DESIGN.md row, each CSV line the same values, for the awkward cases."""
+text must be exactly the pinned row shape (README, "REST API"), each CSV line the same values, for the awkward cases."""
 
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal

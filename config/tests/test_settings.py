@@ -21,8 +21,8 @@ ROOT = Path(__file__).resolve().parents[2]
 SETTINGS_DIR = ROOT / "config" / "settings"
 APPS = ("ticks", "api", "streaming", "marketsite", "templates")
 
-# The environment list of the design brief: each one must be read by the code.
-DESIGN_VARIABLES = (
+# The environment variables users rely on (README, "Configuration"): each must be read by the code.
+PINNED_VARIABLES = (
     "DATABASE_URL REDIS_URL DJANGO_SETTINGS_MODULE DJANGO_SECRET_KEY DJANGO_ALLOWED_HOSTS PORT "
     "LOG_LEVEL TICK_RETENTION_DAYS GENERATE_INTERVAL_MS MARKET_TIME_SCALE MARKET_SPREAD_BPS "
     "MARKET_CORRELATION SECTOR_CORRELATION MAX_CATCHUP_SECONDS WS_REPLAY_SECONDS "
@@ -364,7 +364,7 @@ def test_test_settings_keep_away_from_the_running_stack(settings):
 # --- The environment list of the design -----------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", DESIGN_VARIABLES)
+@pytest.mark.parametrize("name", PINNED_VARIABLES)
 def test_design_variable_is_read_by_the_code(name):
     source = _settings_source()
     if name == "DJANGO_SETTINGS_MODULE":

@@ -24,7 +24,7 @@ from testsupport.stack import ROOT, Stack
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 SYMBOLS = ("ENERGY", "FINANCE", "HEALTH", "SYNTH", "TECH")
 
-# The seed README's WebSocket client, exactly as published (only its URL is pointed at the
+# The first version's documented WebSocket client, exactly as published (only its URL is pointed at the
 # server under test).
 SEED_CLIENT = '''
 import asyncio

@@ -1,4 +1,4 @@
-"""The seed README's five tickers, with its table's parameters and bounds.
+"""The five tickers of the service's first version, with their documented parameters and bounds.
 
 Their random seeds are fixed so that every installation replays the same market paths.
 """

@@ -1,6 +1,6 @@
 """Daily range partitions of the ticks table on plain PostgreSQL.
 
-Partition DDL must not stall the live pipeline, so (see DESIGN.md, "Known traps"):
+Partition DDL must not stall the live pipeline, so:
 - a new partition is created as a plain table and then ``ATTACH``ed, which takes only a
   SHARE UPDATE EXCLUSIVE lock on the parent (``CREATE TABLE ... PARTITION OF`` would take
   ACCESS EXCLUSIVE and queue behind every reader);
