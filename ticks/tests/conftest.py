@@ -47,3 +47,11 @@ def announced():
     announce.register(listener)
     yield listener
     announce.unregister(listener)
+
+
+@pytest.fixture
+def t0():
+    """A grid-aligned instant early today (so its day partition exists)."""
+    from datetime import datetime, timezone
+
+    return datetime.now(timezone.utc).replace(hour=0, minute=30, second=0, microsecond=0)

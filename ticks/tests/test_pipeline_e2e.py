@@ -13,7 +13,6 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from datetime import datetime, timezone
 
 import psycopg
 import pytest
