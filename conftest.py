@@ -31,8 +31,9 @@ def tick_backend(django_db_setup, django_db_blocker):
 def _layout_specific(request):
     """``@pytest.mark.timescaledb`` / ``@pytest.mark.partitioned`` tests run only on a database
     whose ticks table has that layout (see the README, "Testing on TimescaleDB")."""
-    wanted = [m.name for m in request.node.iter_markers()
-              if m.name in ("timescaledb", "partitioned")]
+    wanted = [
+        m.name for m in request.node.iter_markers() if m.name in ("timescaledb", "partitioned")
+    ]
     if not wanted:
         return
     from ticks.storage import Backend

@@ -39,8 +39,13 @@ class ApiKeyAdmin(admin.ModelAdmin):
         raw = getattr(request, "_api_key_raw", None)
         if raw is None:
             return super().response_add(request, obj, post_url_continue)
-        context = {**self.admin_site.each_context(request), "opts": self.model._meta,
-                   "key": obj, "raw_key": raw, "title": "API key created"}
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "key": obj,
+            "raw_key": raw,
+            "title": "API key created",
+        }
         response = TemplateResponse(request, "admin/api/apikey/created.html", context)
         response["Cache-Control"] = "no-store"
         return response

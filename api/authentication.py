@@ -42,8 +42,9 @@ class ApiKeyAuthentication(BaseAuthentication):
             return None
         key_id = key_lookup(raw)
         if key_id is None:
-            raise AuthenticationFailed("The API key is not valid (unknown or revoked).",
-                                       code="invalid_api_key")
+            raise AuthenticationFailed(
+                "The API key is not valid (unknown or revoked).", code="invalid_api_key"
+            )
         return AnonymousUser(), KeyCredential(key_id)
 
     def authenticate_header(self, request):
@@ -66,8 +67,9 @@ class DashboardTokenAuthentication(BaseAuthentication):
         if token_id is not None and request.method in READ_METHODS:
             return AnonymousUser(), DashboardCredential(token_id)
         if settings.API_KEYS_REQUIRED:
-            raise AuthenticationFailed("The dashboard token is not valid or has expired.",
-                                       code="invalid_token")
+            raise AuthenticationFailed(
+                "The dashboard token is not valid or has expired.", code="invalid_token"
+            )
         return None
 
 

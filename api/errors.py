@@ -24,8 +24,18 @@ logger = logging.getLogger(__name__)
 
 API_PREFIX = "/api/"
 # DRF's generic validation codes, reported under one name of ours.
-_GENERIC_CODES = {"invalid", "required", "null", "blank", "invalid_choice", "max_value",
-                  "min_value", "max_length", "min_length", "parse_error"}
+_GENERIC_CODES = {
+    "invalid",
+    "required",
+    "null",
+    "blank",
+    "invalid_choice",
+    "max_value",
+    "min_value",
+    "max_length",
+    "min_length",
+    "parse_error",
+}
 
 
 class ApiError(exceptions.APIException):
@@ -39,8 +49,11 @@ class ApiError(exceptions.APIException):
 
 def unknown_ticker(symbol: str) -> ApiError:
     shown = symbol if len(symbol) <= 40 else symbol[:40] + "…"
-    return ApiError(status.HTTP_404_NOT_FOUND, "unknown_ticker",
-                    f"Unknown ticker '{shown}'. The list is at /api/v1/tickers.")
+    return ApiError(
+        status.HTTP_404_NOT_FOUND,
+        "unknown_ticker",
+        f"Unknown ticker '{shown}'. The list is at /api/v1/tickers.",
+    )
 
 
 def error_body(code: str, message: str) -> dict:
@@ -71,32 +84,58 @@ def _describe(exc, request) -> tuple[int, str, str, dict]:
         if getattr(exc, "auth_header", None):
             headers["WWW-Authenticate"] = exc.auth_header
         if isinstance(exc, exceptions.NotAuthenticated):
-            return (exc.status_code, "authentication_required", "An API key is required: send it "
-                    "as the X-API-Key header or as Authorization: Bearer <key>.", headers)
+            return (
+                exc.status_code,
+                "authentication_required",
+                "An API key is required: send it "
+                "as the X-API-Key header or as Authorization: Bearer <key>.",
+                headers,
+            )
         codes = exc.get_codes()
-        return exc.status_code, codes if isinstance(codes, str) else "invalid_api_key", str(
-            exc.detail), headers
+        return (
+            exc.status_code,
+            codes if isinstance(codes, str) else "invalid_api_key",
+            str(exc.detail),
+            headers,
+        )
     if isinstance(exc, (exceptions.PermissionDenied, DjangoPermissionDenied)):
         return status.HTTP_403_FORBIDDEN, "forbidden", "Not allowed.", headers
     if isinstance(exc, exceptions.MethodNotAllowed):
         method = getattr(request, "method", "This method")
-        return (exc.status_code, "method_not_allowed",
-                f"Method {method} is not allowed here; use GET.", headers)
+        return (
+            exc.status_code,
+            "method_not_allowed",
+            f"Method {method} is not allowed here; use GET.",
+            headers,
+        )
     if isinstance(exc, exceptions.Throttled):
         wait = math.ceil(exc.wait) if exc.wait is not None else 1
         headers["Retry-After"] = str(max(1, wait))
-        return (exc.status_code, "rate_limited",
-                f"Too many requests; retry in {max(1, wait)} s.", headers)
+        return (
+            exc.status_code,
+            "rate_limited",
+            f"Too many requests; retry in {max(1, wait)} s.",
+            headers,
+        )
     if isinstance(exc, exceptions.APIException):
         codes = exc.get_codes()
-        return exc.status_code, codes if isinstance(codes, str) else exc.default_code, str(
-            exc.detail), headers
-    if isinstance(exc, (OperationalError, InterfaceError, redis.ConnectionError,
-                        redis.TimeoutError)):
+        return (
+            exc.status_code,
+            codes if isinstance(codes, str) else exc.default_code,
+            str(exc.detail),
+            headers,
+        )
+    if isinstance(
+        exc, (OperationalError, InterfaceError, redis.ConnectionError, redis.TimeoutError)
+    ):
         logger.warning("API request failed, a backing service is unreachable: %s", exc)
         headers["Retry-After"] = "5"
-        return (status.HTTP_503_SERVICE_UNAVAILABLE, "service_unavailable",
-                "The data store is unreachable; retry shortly.", headers)
+        return (
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+            "service_unavailable",
+            "The data store is unreachable; retry shortly.",
+            headers,
+        )
     if isinstance(exc, DatabaseError):
         logger.exception("API request failed on the database")
     else:
@@ -121,14 +160,16 @@ def exception_handler(exc, context):
 
 def json_error(status_code: int, code: str, message: str) -> HttpResponse:
     """The error envelope outside DRF (Django's own 404/500 handling)."""
-    return HttpResponse(orjson.dumps(error_body(code, message)), status=status_code,
-                        content_type="application/json")
+    return HttpResponse(
+        orjson.dumps(error_body(code, message)), status=status_code, content_type="application/json"
+    )
 
 
 def not_found(request, *args, **kwargs) -> HttpResponse:
     """Every unknown path under ``/api/v1/``."""
-    return json_error(status.HTTP_404_NOT_FOUND, "not_found",
-                      "No such endpoint. The list is at /api/v1/.")
+    return json_error(
+        status.HTTP_404_NOT_FOUND, "not_found", "No such endpoint. The list is at /api/v1/."
+    )
 
 
 def handler404(request, exception=None):
@@ -148,6 +189,7 @@ def handler400(request, exception=None):
 def handler500(request):
     """``config.urls.handler500``: the envelope under ``/api/``, Django's page elsewhere."""
     if request.path.startswith(API_PREFIX):
-        return json_error(status.HTTP_500_INTERNAL_SERVER_ERROR, "internal_error",
-                          "Internal error.")
+        return json_error(
+            status.HTTP_500_INTERNAL_SERVER_ERROR, "internal_error", "Internal error."
+        )
     return defaults.server_error(request)

@@ -44,15 +44,17 @@ class AsyncReadApi(ApiView):
             return await self._in_thread(request, *args, **kwargs)
         self.redis_client = client  # the loop's asyncio client, for the handlers too
         try:
-            return await dispatch_awaited(self, request, *args, json_renderer=ORJSONRenderer,
-                                          client=client, **kwargs)
+            return await dispatch_awaited(
+                self, request, *args, json_renderer=ORJSONRenderer, client=client, **kwargs
+            )
         except NeedsThread:
             return await self._in_thread(request, *args, **kwargs)
 
     @staticmethod
     def _may_be_fast(request) -> bool:
-        return (request.method in FAST_METHODS
-                and settings.SESSION_COOKIE_NAME not in request.COOKIES)
+        return (
+            request.method in FAST_METHODS and settings.SESSION_COOKIE_NAME not in request.COOKIES
+        )
 
     async def _in_thread(self, request, *args, **kwargs):
         return await sync_to_async(self._sync_dispatch)(request, *args, **kwargs)

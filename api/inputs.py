@@ -3,25 +3,31 @@ what it accepts, under its own code (``invalid_date``, ``invalid_range``, ``wind
 ``invalid_limit``, ``invalid_timeframe``, ``invalid_period``)."""
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from rest_framework import serializers
 from rest_framework.fields import empty
 
 from ticks.market import from_ms
 
-EARLIEST = datetime(1970, 1, 1, tzinfo=timezone.utc)
-LATEST = datetime(9000, 1, 1, tzinfo=timezone.utc)  # far enough to page through, safe to add to
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(9000, 1, 1, tzinfo=UTC)  # far enough to page through, safe to add to
 _EPOCH_MS = re.compile(r"-?[0-9]{1,16}")
 _DIGITS = re.compile(r"[0-9]{1,9}")
 # "+02:00" sent unencoded in a URL arrives as " 02:00".
 _SPACED_OFFSET = re.compile(r"(.*T[0-9:.,]+) ([0-9]{2}(?::?[0-9]{2})?)")
 
-DATE_HELP = ("ISO 8601 with an offset or Z (2024-01-15T10:30:45.123Z; without one it is UTC) "
-             "or epoch milliseconds (1705314645123)")
+DATE_HELP = (
+    "ISO 8601 with an offset or Z (2024-01-15T10:30:45.123Z; without one it is UTC) "
+    "or epoch milliseconds (1705314645123)"
+)
 TIMEFRAMES = ("1m", "5m", "1h", "1d")
-TIMEFRAME_WIDTH = {"1m": timedelta(minutes=1), "5m": timedelta(minutes=5),
-                   "1h": timedelta(hours=1), "1d": timedelta(days=1)}
+TIMEFRAME_WIDTH = {
+    "1m": timedelta(minutes=1),
+    "5m": timedelta(minutes=5),
+    "1h": timedelta(hours=1),
+    "1d": timedelta(days=1),
+}
 PERIODS = ("1h", "1d", "7d", "30d")
 
 
@@ -45,9 +51,9 @@ def parse_time(text: str) -> datetime | None:
         if moment is None:
             return None
         if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=timezone.utc)
+            moment = moment.replace(tzinfo=UTC)
         try:
-            moment = moment.astimezone(timezone.utc)
+            moment = moment.astimezone(UTC)
         except (OverflowError, ValueError):
             return None
     return moment if EARLIEST <= moment < LATEST else None
@@ -73,7 +79,8 @@ class TimeParam(QueryParam):
         if moment is None:
             raise serializers.ValidationError(
                 f"{self.field_name}: not a date between 1970 and 9000. Use {DATE_HELP}.",
-                code="invalid_date")
+                code="invalid_date",
+            )
         return moment
 
 
@@ -86,7 +93,8 @@ class LimitParam(QueryParam):
         value = int(data) if isinstance(data, str) and _DIGITS.fullmatch(data.strip()) else 0
         if not 1 <= value <= self.maximum:
             raise serializers.ValidationError(
-                f"limit: must be a whole number from 1 to {self.maximum}.", code="invalid_limit")
+                f"limit: must be a whole number from 1 to {self.maximum}.", code="invalid_limit"
+            )
         return value
 
 
@@ -98,7 +106,8 @@ class ChoiceParam(QueryParam):
     def to_internal_value(self, data):
         if data not in self.choices:
             raise serializers.ValidationError(
-                f"{self.field_name}: must be one of {', '.join(self.choices)}.", code=self.code)
+                f"{self.field_name}: must be one of {', '.join(self.choices)}.", code=self.code
+            )
         return data
 
 
@@ -117,13 +126,15 @@ class WindowInput(serializers.Serializer):
             if start >= end:
                 raise serializers.ValidationError(
                     "start must be earlier than end (the window is start <= time < end).",
-                    code="invalid_range")
+                    code="invalid_range",
+                )
             span = self.max_span(attrs)
             if end - start > span:
                 raise serializers.ValidationError(
                     f"The window from start to end is larger than {_human(span)}: ask for a "
                     "shorter one, or give start alone and follow meta.next.",
-                    code="window_too_large")
+                    code="window_too_large",
+                )
         return attrs
 
 
@@ -144,8 +155,9 @@ class BarsInput(WindowInput):
     # The widest window one request may name: 1m 7 days, 5m 35 days, 1h 420 days, 1d 23 years.
     MAX_SPAN_BUCKETS = 10_080
 
-    timeframe = ChoiceParam(choices=TIMEFRAMES, code="invalid_timeframe", required=False,
-                            default="1m")
+    timeframe = ChoiceParam(
+        choices=TIMEFRAMES, code="invalid_timeframe", required=False, default="1m"
+    )
     limit = LimitParam(maximum=MAX_LIMIT, required=False, default=DEFAULT_LIMIT)
 
     def max_span(self, attrs) -> timedelta:

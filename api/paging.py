@@ -32,9 +32,18 @@ class Page:
     next_start_ms: int | None = None
 
 
-def page_read(*, fetch: Fetch, row_ms: RowMs, neighbour: Neighbour, start: datetime | None,
-              end: datetime | None, limit: int, now: datetime, default_span: timedelta,
-              max_span: timedelta) -> Page:
+def page_read(
+    *,
+    fetch: Fetch,
+    row_ms: RowMs,
+    neighbour: Neighbour,
+    start: datetime | None,
+    end: datetime | None,
+    limit: int,
+    now: datetime,
+    default_span: timedelta,
+    max_span: timedelta,
+) -> Page:
     if start is None:
         end = end or now
         lo = end - default_span
@@ -60,8 +69,14 @@ def page_read(*, fetch: Fetch, row_ms: RowMs, neighbour: Neighbour, start: datet
 
 def page_meta(request, page: Page, *, ticker: str, limit: int, params: dict) -> dict:
     """``meta`` of a page: the resolved ticker, window and count, and the paging link."""
-    meta = {"ticker": ticker, **params, "start": iso_ms(page.start), "end": iso_ms(page.end),
-            "count": len(page.rows), "limit": limit}
+    meta = {
+        "ticker": ticker,
+        **params,
+        "start": iso_ms(page.start),
+        "end": iso_ms(page.end),
+        "count": len(page.rows),
+        "limit": limit,
+    }
     keep = {**params, "limit": limit}
     fmt = request.query_params.get("format")
     if fmt:
@@ -75,8 +90,11 @@ def page_meta(request, page: Page, *, ticker: str, limit: int, params: dict) -> 
             link = _url(request, query)
         meta["next"] = link
     else:
-        meta["prev"] = (_url(request, {**keep, "end": iso_from_ms(page.prev_end_ms)})
-                        if page.prev_end_ms is not None else None)
+        meta["prev"] = (
+            _url(request, {**keep, "end": iso_from_ms(page.prev_end_ms)})
+            if page.prev_end_ms is not None
+            else None
+        )
     return meta
 
 

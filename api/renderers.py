@@ -50,7 +50,7 @@ def csv_chunks(columns: list[str], lines: list[str]):
     if not lines:
         yield head.encode()
     for i in range(0, len(lines), CSV_CHUNK_ROWS):
-        chunk = "\r\n".join(lines[i:i + CSV_CHUNK_ROWS]) + "\r\n"
+        chunk = "\r\n".join(lines[i : i + CSV_CHUNK_ROWS]) + "\r\n"
         yield ((head if i == 0 else "") + chunk).encode()
 
 
@@ -59,16 +59,18 @@ async def _aiter(chunks):
         yield chunk
 
 
-def csv_response(request, *, columns: list[str], lines: list[str],
-                 filename: str) -> StreamingHttpResponse:
+def csv_response(
+    request, *, columns: list[str], lines: list[str], filename: str
+) -> StreamingHttpResponse:
     """A streamed CSV page: chunks go out as they are encoded (an async iterator under ASGI,
     which Django would otherwise buffer whole)."""
     chunks = csv_chunks(columns, lines)
     # Served under ASGI: the request carries its ASGI scope (a DRF request hands attributes it
     # does not have to Django's, as DRF documents), which a WSGI request never has.
     asynchronous = getattr(request, "scope", None) is not None
-    response = StreamingHttpResponse(_aiter(chunks) if asynchronous else chunks,
-                                     content_type="text/csv; charset=utf-8")
+    response = StreamingHttpResponse(
+        _aiter(chunks) if asynchronous else chunks, content_type="text/csv; charset=utf-8"
+    )
     response["Content-Disposition"] = f'inline; filename="{filename}"'
     return response
 

@@ -23,8 +23,10 @@ class ApiKeyScheme(OpenApiAuthenticationExtension):
     name = ["ApiKeyHeader", "BearerKey"]
 
     def get_security_definition(self, auto_schema):
-        return [{"type": "apiKey", "in": "header", "name": "X-API-Key"},
-                {"type": "http", "scheme": "bearer", "description": "The API key as a token"}]
+        return [
+            {"type": "apiKey", "in": "header", "name": "X-API-Key"},
+            {"type": "http", "scheme": "bearer", "description": "The API key as a token"},
+        ]
 
     def get_security_requirement(self, auto_schema):
         return [{"ApiKeyHeader": []}, {"BearerKey": []}]
@@ -43,8 +45,12 @@ class DashboardTokenScheme(OpenApiAuthenticationExtension):
     name = "DashboardToken"
 
     def get_security_definition(self, auto_schema):
-        return {"type": "apiKey", "in": "header", "name": "X-Dashboard-Token",
-                "description": "The dashboard page's own short-lived token."}
+        return {
+            "type": "apiKey",
+            "in": "header",
+            "name": "X-Dashboard-Token",
+            "description": "The dashboard page's own short-lived token.",
+        }
 
 
 def drop_slash_aliases(endpoints):
@@ -108,7 +114,8 @@ class StatsOut(serializers.Serializer):
     avg_price = _price(allow_null=True, help_text="Volume-weighted average price.")
     total_volume = serializers.IntegerField()
     volatility = serializers.FloatField(
-        allow_null=True, help_text="Annualized realized volatility of log returns (a fraction).")
+        allow_null=True, help_text="Annualized realized volatility of log returns (a fraction)."
+    )
     change = _price(allow_null=True)
     change_pct = serializers.FloatField(allow_null=True, help_text="Percent.")
 
@@ -124,10 +131,12 @@ class PageMeta(serializers.Serializer):
     end = _time()
     count = serializers.IntegerField()
     limit = serializers.IntegerField()
-    prev = serializers.URLField(required=False, allow_null=True,
-                                help_text="Older rows (without start).")
-    next = serializers.URLField(required=False, allow_null=True,
-                                help_text="Newer rows (with start).")
+    prev = serializers.URLField(
+        required=False, allow_null=True, help_text="Older rows (without start)."
+    )
+    next = serializers.URLField(
+        required=False, allow_null=True, help_text="Newer rows (with start)."
+    )
 
 
 class BarsMeta(PageMeta):
@@ -141,9 +150,12 @@ class TickerMeta(serializers.Serializer):
 class QuoteMeta(TickerMeta):
     source = serializers.ChoiceField(choices=["live", "database"])
     age_ms = serializers.IntegerField(help_text="Milliseconds since the quote's time.")
-    stale = serializers.BooleanField(help_text=(
-        "The market is open and no new tick came for GENERATION_STALE_SECONDS after one was "
-        "due: the feed is not live (e.g. the generator is stopped)."))
+    stale = serializers.BooleanField(
+        help_text=(
+            "The market is open and no new tick came for GENERATION_STALE_SECONDS after one was "
+            "due: the feed is not live (e.g. the generator is stopped)."
+        )
+    )
 
 
 class StatsMeta(TickerMeta):
@@ -167,8 +179,11 @@ class ErrorEnvelope(serializers.Serializer):
 
 
 def envelope(name: str, data, meta) -> type[serializers.Serializer]:
-    return type(name, (serializers.Serializer,), {
-        "success": serializers.BooleanField(), "data": data, "meta": meta})
+    return type(
+        name,
+        (serializers.Serializer,),
+        {"success": serializers.BooleanField(), "data": data, "meta": meta},
+    )
 
 
 TickersEnvelope = envelope("TickersEnvelope", TickerOut(many=True), CountMeta())
@@ -177,8 +192,9 @@ HistoryEnvelope = envelope("HistoryEnvelope", QuoteOut(many=True), PageMeta())
 BarsEnvelope = envelope("BarsEnvelope", BarOut(many=True), BarsMeta())
 StatsEnvelope = envelope("StatsEnvelope", StatsOut(), StatsMeta())
 TimeEnvelope = envelope("TimeEnvelope", TimeOut(), serializers.DictField())
-RootEnvelope = envelope("RootEnvelope", serializers.DictField(child=serializers.URLField()),
-                        serializers.DictField())
+RootEnvelope = envelope(
+    "RootEnvelope", serializers.DictField(child=serializers.URLField()), serializers.DictField()
+)
 
 # --- Operations -------------------------------------------------------------------------------
 _ERRORS = {
@@ -189,20 +205,37 @@ _ERRORS = {
 }
 _NOT_FOUND = OpenApiResponse(ErrorEnvelope, description="Unknown ticker (unknown_ticker)")
 _BAD = OpenApiResponse(ErrorEnvelope, description="Invalid parameter (the code names which rule)")
-TICKER = OpenApiParameter("ticker", OpenApiTypes.STR, OpenApiParameter.PATH,
-                          description="Ticker symbol, any case.",
-                          examples=[OpenApiExample("SYNTH", value="SYNTH")])
+TICKER = OpenApiParameter(
+    "ticker",
+    OpenApiTypes.STR,
+    OpenApiParameter.PATH,
+    description="Ticker symbol, any case.",
+    examples=[OpenApiExample("SYNTH", value="SYNTH")],
+)
 
 
 def _window(default: str, limit_default: int, limit_max: int, max_span: str):
     return [
-        OpenApiParameter("start", OpenApiTypes.STR, description=(
-            f"Inclusive start: {DATE_HELP}. Given: the oldest rows from start on, "
-            f"with meta.next. Default: the newest rows of the last {default}, with meta.prev.")),
-        OpenApiParameter("end", OpenApiTypes.STR, description=(
-            f"Exclusive end, same formats (default now). A window is at most {max_span}.")),
-        OpenApiParameter("limit", {"type": "integer", "minimum": 1, "maximum": limit_max},
-                         description=f"Rows per page (default {limit_default})."),
+        OpenApiParameter(
+            "start",
+            OpenApiTypes.STR,
+            description=(
+                f"Inclusive start: {DATE_HELP}. Given: the oldest rows from start on, "
+                f"with meta.next. Default: the newest rows of the last {default}, with meta.prev."
+            ),
+        ),
+        OpenApiParameter(
+            "end",
+            OpenApiTypes.STR,
+            description=(
+                f"Exclusive end, same formats (default now). A window is at most {max_span}."
+            ),
+        ),
+        OpenApiParameter(
+            "limit",
+            {"type": "integer", "minimum": 1, "maximum": limit_max},
+            description=f"Rows per page (default {limit_default}).",
+        ),
     ]
 
 
@@ -216,31 +249,58 @@ def _errors(*extra):
 
 TICKERS = {"summary": "All tickers", "responses": {200: TickersEnvelope, **_errors()}}
 QUOTE = {
-    "summary": "Latest quote", "parameters": [TICKER],
-    "responses": {200: QuoteEnvelope, **_errors((404, OpenApiResponse(
-        ErrorEnvelope, description="Unknown ticker, or no quote yet (no_data)")))},
+    "summary": "Latest quote",
+    "parameters": [TICKER],
+    "responses": {
+        200: QuoteEnvelope,
+        **_errors(
+            (
+                404,
+                OpenApiResponse(
+                    ErrorEnvelope, description="Unknown ticker, or no quote yet (no_data)"
+                ),
+            )
+        ),
+    },
 }
 HISTORY = {
     "summary": "Historical ticks",
-    "parameters": [TICKER, *_window("hour", HistoryInput.DEFAULT_LIMIT, HistoryInput.MAX_LIMIT,
-                                    "1 day")],
+    "parameters": [
+        TICKER,
+        *_window("hour", HistoryInput.DEFAULT_LIMIT, HistoryInput.MAX_LIMIT, "1 day"),
+    ],
     "responses": {**_csv(HistoryEnvelope), **_errors((400, _BAD), (404, _NOT_FOUND))},
 }
 BARS = {
     "summary": "OHLCV bars",
     "parameters": [
         TICKER,
-        OpenApiParameter("timeframe", OpenApiTypes.STR, enum=list(TIMEFRAMES),
-                         description="Bar width (default 1m)."),
-        *_window("day", BarsInput.DEFAULT_LIMIT, BarsInput.MAX_LIMIT,
-                 f"{BarsInput.MAX_SPAN_BUCKETS:,} bars wide"),
+        OpenApiParameter(
+            "timeframe",
+            OpenApiTypes.STR,
+            enum=list(TIMEFRAMES),
+            description="Bar width (default 1m).",
+        ),
+        *_window(
+            "day",
+            BarsInput.DEFAULT_LIMIT,
+            BarsInput.MAX_LIMIT,
+            f"{BarsInput.MAX_SPAN_BUCKETS:,} bars wide",
+        ),
     ],
     "responses": {**_csv(BarsEnvelope), **_errors((400, _BAD), (404, _NOT_FOUND))},
 }
 STATS = {
     "summary": "Statistics of a period",
-    "parameters": [TICKER, OpenApiParameter("period", OpenApiTypes.STR, enum=list(PERIODS),
-                                            description="Period ending now (default 1d).")],
+    "parameters": [
+        TICKER,
+        OpenApiParameter(
+            "period",
+            OpenApiTypes.STR,
+            enum=list(PERIODS),
+            description="Period ending now (default 1d).",
+        ),
+    ],
     "responses": {200: StatsEnvelope, **_errors((400, _BAD), (404, _NOT_FOUND))},
 }
 TIME = {"summary": "Server time", "responses": {200: TimeEnvelope, **_errors()}}

@@ -19,7 +19,12 @@ from ticks.freshness import age_ms, is_stale
 from ticks.live_reads import alatest_quote_record, latest_quote_record
 from ticks.market import to_ms
 from ticks.selectors import (
-    bar_range, row_time_ms, series_neighbour_ms, tick_latest, tick_range, ticker_stats,
+    bar_range,
+    row_time_ms,
+    series_neighbour_ms,
+    tick_latest,
+    tick_range,
+    ticker_stats,
 )
 
 from .directory import TickerInfo
@@ -65,8 +70,9 @@ def quote_get(*, ticker: TickerInfo, prefetched=NOT_FETCHED) -> tuple[dict, str]
     return (live, "live") if live is not None else _stored_quote(ticker)
 
 
-async def quote_get_async(*, ticker: TickerInfo, client, prefetched=NOT_FETCHED
-                          ) -> tuple[dict, str]:
+async def quote_get_async(
+    *, ticker: TickerInfo, client, prefetched=NOT_FETCHED
+) -> tuple[dict, str]:
     """``quote_get`` on an event loop: the cache through ``client`` (redis.asyncio), the
     database fallback in a thread."""
     raw = prefetched
@@ -87,9 +93,17 @@ def quote_meta(*, ticker: TickerInfo, quote: dict, source: str, now: datetime) -
     tick came for ``GENERATION_STALE_SECONDS`` after one was due)."""
     now_ms = to_ms(now)
     time_ms = to_ms(datetime.fromisoformat(quote["time"].replace("Z", "+00:00")))
-    return {"ticker": ticker.symbol, "source": source, "age_ms": age_ms(time_ms, now_ms),
-            "stale": is_stale(symbol=ticker.symbol, last_tick_ms=time_ms,
-                              tick_interval_ms=ticker.tick_interval_ms, now_ms=now_ms)}
+    return {
+        "ticker": ticker.symbol,
+        "source": source,
+        "age_ms": age_ms(time_ms, now_ms),
+        "stale": is_stale(
+            symbol=ticker.symbol,
+            last_tick_ms=time_ms,
+            tick_interval_ms=ticker.tick_interval_ms,
+            now_ms=now_ms,
+        ),
+    }
 
 
 def _live_quote(raw) -> dict | None:
@@ -104,39 +118,76 @@ def _live_quote(raw) -> dict | None:
 def _stored_quote(ticker: TickerInfo) -> tuple[dict, str]:
     row = tick_latest(ticker_id=ticker.id)
     if row is None:
-        raise ApiError(status.HTTP_404_NOT_FOUND, "no_data",
-                       f"{ticker.symbol} has no quotes yet.")
+        raise ApiError(status.HTTP_404_NOT_FOUND, "no_data", f"{ticker.symbol} has no quotes yet.")
     return quote_from_row(ticker.symbol, row), "database"
 
 
-def history_page(*, ticker: TickerInfo, start, end, limit: int, now: datetime,
-                 default_span: timedelta, max_span: timedelta, fmt: str = "json") -> Page:
+def history_page(
+    *,
+    ticker: TickerInfo,
+    start,
+    end,
+    limit: int,
+    now: datetime,
+    default_span: timedelta,
+    max_span: timedelta,
+    fmt: str = "json",
+) -> Page:
     """A page of ticks; ``page.rows`` are texts per ``fmt`` (JSON objects or CSV lines, see
     ``ticks.selectors.tick_range``)."""
+
     def fetch(**window):
         return tick_range(ticker_id=ticker.id, symbol=ticker.symbol, fmt=fmt, **window)
 
     def neighbour(**where):
         return series_neighbour_ms(ticker_id=ticker.id, timeframe=None, **where)
 
-    return page_read(fetch=fetch, row_ms=partial(row_time_ms, fmt=fmt), neighbour=neighbour,
-                     start=start, end=end, limit=limit, now=now, default_span=default_span,
-                     max_span=max_span)
+    return page_read(
+        fetch=fetch,
+        row_ms=partial(row_time_ms, fmt=fmt),
+        neighbour=neighbour,
+        start=start,
+        end=end,
+        limit=limit,
+        now=now,
+        default_span=default_span,
+        max_span=max_span,
+    )
 
 
-def bars_page(*, ticker: TickerInfo, timeframe: str, start, end, limit: int, now: datetime,
-              default_span: timedelta, max_span: timedelta, fmt: str = "json") -> Page:
+def bars_page(
+    *,
+    ticker: TickerInfo,
+    timeframe: str,
+    start,
+    end,
+    limit: int,
+    now: datetime,
+    default_span: timedelta,
+    max_span: timedelta,
+    fmt: str = "json",
+) -> Page:
     """A page of bars, rows as ``history_page``'s."""
+
     def fetch(**window):
-        return bar_range(ticker_id=ticker.id, symbol=ticker.symbol, timeframe=timeframe,
-                         fmt=fmt, **window)
+        return bar_range(
+            ticker_id=ticker.id, symbol=ticker.symbol, timeframe=timeframe, fmt=fmt, **window
+        )
 
     def neighbour(**where):
         return series_neighbour_ms(ticker_id=ticker.id, timeframe=timeframe, **where)
 
-    return page_read(fetch=fetch, row_ms=partial(row_time_ms, fmt=fmt), neighbour=neighbour,
-                     start=start, end=end, limit=limit, now=now, default_span=default_span,
-                     max_span=max_span)
+    return page_read(
+        fetch=fetch,
+        row_ms=partial(row_time_ms, fmt=fmt),
+        neighbour=neighbour,
+        start=start,
+        end=end,
+        limit=limit,
+        now=now,
+        default_span=default_span,
+        max_span=max_span,
+    )
 
 
 def stats_get(*, ticker: TickerInfo, period: str, now: datetime) -> tuple[dict, dict]:
@@ -167,8 +218,9 @@ def stats_get(*, ticker: TickerInfo, period: str, now: datetime) -> tuple[dict, 
         "total_volume": int(agg["volume"]),
         "volatility": volatility,
         "change": price(change),
-        "change_pct": (round(float(change / first * 100), 4)
-                       if change is not None and first else None),
+        "change_pct": (
+            round(float(change / first * 100), 4) if change is not None and first else None
+        ),
     }
     meta = {"ticker": ticker.symbol, "period": period, "start": iso_ms(start), "end": iso_ms(end)}
     return data, meta
@@ -176,5 +228,3 @@ def stats_get(*, ticker: TickerInfo, period: str, now: datetime) -> tuple[dict, 
 
 def server_time(*, now: datetime) -> dict:
     return {"time": iso_ms(now), "timestamp": to_ms(now)}
-
-

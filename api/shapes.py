@@ -1,19 +1,29 @@
 """Response shapes (names pinned for clients, README "REST API"): prices as two-decimal strings, times as ISO 8601
 UTC with milliseconds and ``Z``."""
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 
 from ticks.market import from_ms
 
 CENT = Decimal("0.01")
 QUOTE_FIELDS = ["time", "ticker", "price", "volume", "bid", "ask", "seq"]
-BAR_FIELDS = ["time", "ticker", "timeframe", "open", "high", "low", "close", "volume",
-              "trade_count", "vwap"]
+BAR_FIELDS = [
+    "time",
+    "ticker",
+    "timeframe",
+    "open",
+    "high",
+    "low",
+    "close",
+    "volume",
+    "trade_count",
+    "vwap",
+]
 
 
 def iso_ms(moment: datetime) -> str:
-    moment = moment.astimezone(timezone.utc)
+    moment = moment.astimezone(UTC)
     return f"{moment:%Y-%m-%dT%H:%M:%S}.{moment.microsecond // 1000:03d}Z"
 
 
@@ -48,13 +58,17 @@ def ticker_out(info) -> dict:
 def quote_from_row(symbol: str, row: tuple) -> dict:
     """``ticks.selectors.tick_latest``'s row as a quote-shaped dict."""
     _, iso, p, v, b, a, seq = row
-    return {"time": iso, "ticker": symbol, "price": p, "volume": v, "bid": b, "ask": a,
-            "seq": seq}
+    return {"time": iso, "ticker": symbol, "price": p, "volume": v, "bid": b, "ask": a, "seq": seq}
 
 
 def quote_from_live(payload: dict) -> dict:
     """The live quote cache's entry (numbers, epoch ms) in the REST shape."""
-    return {"time": iso_from_ms(int(payload["timestamp"])), "ticker": payload["ticker"],
-            "price": price(float(payload["price"])), "volume": int(payload["volume"]),
-            "bid": price(float(payload["bid"])), "ask": price(float(payload["ask"])),
-            "seq": int(payload["seq"])}
+    return {
+        "time": iso_from_ms(int(payload["timestamp"])),
+        "ticker": payload["ticker"],
+        "price": price(float(payload["price"])),
+        "volume": int(payload["volume"]),
+        "bid": price(float(payload["bid"])),
+        "ask": price(float(payload["ask"])),
+        "seq": int(payload["seq"]),
+    }

@@ -25,8 +25,12 @@ urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     # The split view: its init script is a separate request (`?script`), not inline, so the page
     # works under the Content-Security-Policy; the template moves the page's inline style out too.
-    path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api:schema",
-                                                       template_name="api/swagger_ui.html"),
-         name="docs"),
+    path(
+        "docs/",
+        SpectacularSwaggerSplitView.as_view(
+            url_name="api:schema", template_name="api/swagger_ui.html"
+        ),
+        name="docs",
+    ),
     re_path(r"^.*$", not_found),
 ]

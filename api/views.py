@@ -28,8 +28,7 @@ class ApiRootApi(ApiView):
         names = ("tickers", "time", "schema", "docs")
         links = {name: request.build_absolute_uri(reverse(f"api:{name}")) for name in names}
         for name in ("quote", "history", "bars", "stats"):
-            links[name] = request.build_absolute_uri(
-                reverse(f"api:{name}", args=["SYNTH"]))
+            links[name] = request.build_absolute_uri(reverse(f"api:{name}", args=["SYNTH"]))
         return Response(ok(links))
 
 
@@ -64,17 +63,21 @@ class QuoteDetailApi(AsyncReadApi):
     async def get(self, request, ticker: str):
         info = await self.ticker_or_404(ticker)
         quote, source = await selectors.quote_get_async(
-            ticker=info, client=self.redis_client,
-            prefetched=getattr(request, "prefetched", selectors.NOT_FETCHED))
-        return Response(ok(quote, selectors.quote_meta(ticker=info, quote=quote, source=source,
-                                                      now=now())))
+            ticker=info,
+            client=self.redis_client,
+            prefetched=getattr(request, "prefetched", selectors.NOT_FETCHED),
+        )
+        return Response(
+            ok(quote, selectors.quote_meta(ticker=info, quote=quote, source=source, now=now()))
+        )
 
     def get_sync(self, request, ticker: str):
         info = ticker_or_404(ticker)
         prefetched = getattr(request, "prefetched", selectors.NOT_FETCHED)
         quote, source = selectors.quote_get(ticker=info, prefetched=prefetched)
-        return Response(ok(quote, selectors.quote_meta(ticker=info, quote=quote, source=source,
-                                                      now=now())))
+        return Response(
+            ok(quote, selectors.quote_meta(ticker=info, quote=quote, source=source, now=now()))
+        )
 
 
 class PagedApi(ApiView):
@@ -92,8 +95,9 @@ class PagedApi(ApiView):
         link = link_header(meta)
         texts = page.rows
         if self.row_format(request) == "csv":
-            response = csv_response(request, columns=self.csv_columns, lines=texts,
-                                    filename=f"{info.symbol}-{kind}.csv")
+            response = csv_response(
+                request, columns=self.csv_columns, lines=texts, filename=f"{info.symbol}-{kind}.csv"
+            )
         else:
             response = Response(ok(json_rows(texts), meta))
         if link:
@@ -117,9 +121,15 @@ class HistoryListApi(PagedApi):
         info = ticker_or_404(ticker)
         args = self.validated(request)
         page = selectors.history_page(
-            ticker=info, start=args.get("start"), end=args.get("end"), limit=args["limit"],
-            now=now(), default_span=HistoryInput.DEFAULT_SPAN, max_span=HistoryInput.MAX_SPAN,
-            fmt=self.row_format(request))
+            ticker=info,
+            start=args.get("start"),
+            end=args.get("end"),
+            limit=args["limit"],
+            now=now(),
+            default_span=HistoryInput.DEFAULT_SPAN,
+            max_span=HistoryInput.MAX_SPAN,
+            fmt=self.row_format(request),
+        )
         return self.respond(request, info, page, args["limit"], {}, "history")
 
 
@@ -135,12 +145,19 @@ class BarListApi(PagedApi):
         args = self.validated(request)
         timeframe = args["timeframe"]
         page = selectors.bars_page(
-            ticker=info, timeframe=timeframe, start=args.get("start"), end=args.get("end"),
-            limit=args["limit"], now=now(), default_span=BarsInput.DEFAULT_SPAN,
+            ticker=info,
+            timeframe=timeframe,
+            start=args.get("start"),
+            end=args.get("end"),
+            limit=args["limit"],
+            now=now(),
+            default_span=BarsInput.DEFAULT_SPAN,
             max_span=BarsInput.MAX_SPAN_BUCKETS * selectors.bar_width(timeframe),
-            fmt=self.row_format(request))
-        return self.respond(request, info, page, args["limit"], {"timeframe": timeframe},
-                            f"bars-{timeframe}")
+            fmt=self.row_format(request),
+        )
+        return self.respond(
+            request, info, page, args["limit"], {"timeframe": timeframe}, f"bars-{timeframe}"
+        )
 
 
 class StatsDetailApi(ApiView):
@@ -151,8 +168,9 @@ class StatsDetailApi(ApiView):
         info = ticker_or_404(ticker)
         serializer = StatsInput(data=request.query_params)
         serializer.is_valid(raise_exception=True)
-        data, meta = selectors.stats_get(ticker=info, period=serializer.validated_data["period"],
-                                        now=now())
+        data, meta = selectors.stats_get(
+            ticker=info, period=serializer.validated_data["period"], now=now()
+        )
         return Response(ok(data, meta))
 
 

@@ -6,7 +6,7 @@ import shlex
 import sys
 import time
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 RESULTS = Path(__file__).with_name("RESULTS.md")
@@ -16,16 +16,19 @@ def setup_django(*, suffix: str = "bench") -> str:
     """Point Django at a private database (``<name>_<suffix>``), create and migrate it."""
     import environ
 
+    from config import services
     from config.ensure_database import ensure_database
 
-    from config import services
-
     resolved = services.resolve(
-        database_url=os.environ.get("DATABASE_URL", ""), redis_url=os.environ.get("REDIS_URL", ""),
-        folder=services.data_dir(os.environ.get("EMBEDDED_DATA_DIR")))
+        database_url=os.environ.get("DATABASE_URL", ""),
+        redis_url=os.environ.get("REDIS_URL", ""),
+        folder=services.data_dir(os.environ.get("EMBEDDED_DATA_DIR")),
+    )
     if resolved.missing:
-        sys.exit(f"{' and '.join(resolved.missing)} not set and no embedded servers running: "
-                 "run `make bench`, or this under `python -m config.supervisor -- ...`")
+        sys.exit(
+            f"{' and '.join(resolved.missing)} not set and no embedded servers running: "
+            "run `make bench`, or this under `python -m config.supervisor -- ...`"
+        )
     os.environ["REDIS_URL"] = resolved.redis_url
     base = resolved.database_url
     cfg = environ.Env.db_url_config(base)
@@ -57,8 +60,10 @@ def timer():
 def table(header: list[str], rows: list[list[object]]) -> str:
     cells = [[str(c) for c in header]] + [[str(c) for c in row] for row in rows]
     widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
+
     def line(row):
         return "| " + " | ".join(c.ljust(w) for c, w in zip(row, widths)) + " |"
+
     sep = "| " + " | ".join("-" * w for w in widths) + " |"
     return "\n".join([line(cells[0]), sep, *map(line, cells[1:])])
 
@@ -66,11 +71,20 @@ def table(header: list[str], rows: list[list[object]]) -> str:
 def record(name: str, body: str) -> None:
     """Replace the ``## <name>`` section of RESULTS.md with today's figures."""
     command = "python -m bench " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     section = f"## {name}\n\nDate: {stamp}  \nCommand: `{command}`\n\n{body.strip()}\n"
-    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n\nLatest figures of every benchmark (`python -m bench <name>`). Machine: 2 cores, shared.\n"
+    text = (
+        RESULTS.read_text()
+        if RESULTS.exists()
+        else "# Benchmark results\n\nLatest figures of every benchmark (`python -m bench <name>`). "
+        "Machine: 2 cores, shared.\n"
+    )
     pattern = re.compile(rf"^## {re.escape(name)}\n.*?(?=^## |\Z)", re.S | re.M)
-    text = pattern.sub(section + "\n", text) if pattern.search(text) else text.rstrip() + "\n\n" + section
+    text = (
+        pattern.sub(section + "\n", text)
+        if pattern.search(text)
+        else text.rstrip() + "\n\n" + section
+    )
     RESULTS.write_text(text.rstrip() + "\n")
 
 

@@ -10,15 +10,24 @@ import statistics
 
 from .common import record, table
 
-SWITCHES = ("FAST_PATHS", "FAST_WS_DIRECT_WRITE", "FAST_WS_EAGER_WRITE",
-            "FAST_HTTP_ASYNC_READS", "FAST_HTTP_THREAD_REUSE")
+SWITCHES = (
+    "FAST_PATHS",
+    "FAST_WS_DIRECT_WRITE",
+    "FAST_WS_EAGER_WRITE",
+    "FAST_HTTP_ASYNC_READS",
+    "FAST_HTTP_THREAD_REUSE",
+)
 REMOVE_BELOW = 1.10
 
 
 def add_argument(parser) -> None:
-    parser.add_argument("--compare", choices=SWITCHES, metavar="SWITCH",
-                        help="alternate rounds with SWITCH on and off (fresh servers each); "
-                             f"one of {', '.join(SWITCHES)}")
+    parser.add_argument(
+        "--compare",
+        choices=SWITCHES,
+        metavar="SWITCH",
+        help="alternate rounds with SWITCH on and off (fresh servers each); "
+        f"one of {', '.join(SWITCHES)}",
+    )
 
 
 def states(round_index: int) -> tuple[bool, bool]:
@@ -32,8 +41,12 @@ def env(switch: str, on: bool) -> dict[str, str]:
 
 def gain(rounds: list[dict], metric: str, *, lower_is_better: bool = False) -> float:
     """Median over rounds of on/off (off/on when lower is better: CPU, latency)."""
-    ratios = [(r[False][metric] / r[True][metric]) if lower_is_better
-              else (r[True][metric] / r[False][metric]) for r in rounds]
+    ratios = [
+        (r[False][metric] / r[True][metric])
+        if lower_is_better
+        else (r[True][metric] / r[False][metric])
+        for r in rounds
+    ]
     return statistics.median(ratios)
 
 
@@ -45,17 +58,36 @@ def report(bench: str, switch: str, rounds: list[dict], metrics: list[tuple], no
         ratio = gain(rounds, key, lower_is_better=lower)
         per_round = " ".join(
             f"{(r[False][key] / r[True][key]) if lower else (r[True][key] / r[False][key]):.2f}"
-            for r in rounds)
+            for r in rounds
+        )
         verdict = ""
         if decides:
             verdict = "keep (>= 1.10)" if ratio >= REMOVE_BELOW else "REMOVE (< 1.10)"
-        rows.append([label, fmt.format(statistics.median(r[True][key] for r in rounds)),
-                     fmt.format(statistics.median(r[False][key] for r in rounds)),
-                     f"{ratio:.2f}", per_round, verdict])
-    body = table(["metric", "on (median)", "off (median)", "gain on/off (median of rounds)",
-                  "per round", "verdict"], rows)
-    body += (f"\n\n`{switch}` on and off, {len(rounds)} rounds, order alternating, fresh server "
-             f"processes for each run; gain > 1 means the shortcut helps. {note}")
+        rows.append(
+            [
+                label,
+                fmt.format(statistics.median(r[True][key] for r in rounds)),
+                fmt.format(statistics.median(r[False][key] for r in rounds)),
+                f"{ratio:.2f}",
+                per_round,
+                verdict,
+            ]
+        )
+    body = table(
+        [
+            "metric",
+            "on (median)",
+            "off (median)",
+            "gain on/off (median of rounds)",
+            "per round",
+            "verdict",
+        ],
+        rows,
+    )
+    body += (
+        f"\n\n`{switch}` on and off, {len(rounds)} rounds, order alternating, fresh server "
+        f"processes for each run; gain > 1 means the shortcut helps. {note}"
+    )
     print()
     print(body)
     record(f"fast path {switch} ({bench})", body)

@@ -7,6 +7,7 @@ import time
 
 from .common import free_port  # noqa: F401  (re-exported for the benchmarks)
 
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
@@ -40,6 +41,7 @@ async def throughput(base: str, path: str, *, concurrency: int, seconds: float) 
     done = errors = 0
     connector = aiohttp.TCPConnector(limit=concurrency)
     async with aiohttp.ClientSession(base, connector=connector) as session:
+
         async def worker(deadline):
             nonlocal done, errors
             while time.perf_counter() < deadline:

@@ -15,11 +15,16 @@ TARGET_ENGINE = 5_000_000
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("--hours", type=float, default=24.0,
-                        help="simulated hours of 10 Hz ticks for 5 tickers (default 24 = 4.32 M)")
+    parser.add_argument(
+        "--hours",
+        type=float,
+        default=24.0,
+        help="simulated hours of 10 Hz ticks for 5 tickers (default 24 = 4.32 M)",
+    )
     parser.add_argument("--repeat", type=int, default=2, help="rounds (best of each is kept)")
-    parser.add_argument("--seed-sample", type=int, default=20_000,
-                        help="rows inserted the seed's way (0 to skip)")
+    parser.add_argument(
+        "--seed-sample", type=int, default=20_000, help="rows inserted the seed's way (0 to skip)"
+    )
 
 
 def _truncate() -> None:
@@ -67,16 +72,24 @@ def _seed_style(sample: int) -> float:
 
     rows = [
         (ids[i], from_ms(int(ms)), int(s), p / 100, b / 100, a / 100, int(v))
-        for i, ms, s, p, b, a, v in zip(batch.ticker_index, batch.time_ms, batch.seq,
-                                       batch.price_cents, batch.bid_cents, batch.ask_cents,
-                                       batch.volume)
+        for i, ms, s, p, b, a, v in zip(
+            batch.ticker_index,
+            batch.time_ms,
+            batch.seq,
+            batch.price_cents,
+            batch.bid_cents,
+            batch.ask_cents,
+            batch.volume,
+        )
     ]
-    sql = ("INSERT INTO ticks_tick (ticker_id, time, seq, price, bid, ask, volume) "
-           "VALUES (%s, %s, %s, %s, %s, %s, %s)")
+    sql = (
+        "INSERT INTO ticks_tick (ticker_id, time, seq, price, bid, ask, volume) "
+        "VALUES (%s, %s, %s, %s, %s, %s, %s)"
+    )
     with timer() as t:
         for start in range(0, len(rows), 100):
             with transaction.atomic(), connection.cursor() as cursor:
-                cursor.executemany(sql, rows[start:start + 100])
+                cursor.executemany(sql, rows[start : start + 100])
     return len(rows), t["seconds"]
 
 
@@ -90,8 +103,11 @@ def run(args) -> int:
 
     storage = tick_storage()
     info = storage.describe(connection)
-    layout = (f"TimescaleDB {info.version} hypertable, daily chunks" if info.version
-              else "PostgreSQL day partitions")
+    layout = (
+        f"TimescaleDB {info.version} hypertable, daily chunks"
+        if info.version
+        else "PostgreSQL day partitions"
+    )
 
     steps = int(args.hours * 36_000)
     print(f"ingest: 5 tickers x {steps:,} steps (10 Hz, {args.hours:g} h) = {5 * steps:,} ticks")
@@ -105,7 +121,7 @@ def run(args) -> int:
         plan = _plan(args.hours)
         prebuilt = [rows for rows, _, _ in _chunks(plan, timedelta(minutes=30))]
 
-        def measure_ceiling():
+        def measure_ceiling(prebuilt=prebuilt):
             return _ceiling(prebuilt)
 
         def measure_backfill():
@@ -130,33 +146,55 @@ def run(args) -> int:
         total = plan.total
         rounds.append((total / ceiling_s, total / backfill_s, rollup_s))
         order = "ceiling first" if r % 2 == 0 else "backfill first"
-        print(f"  round {r + 1} ({order}): ceiling {total / ceiling_s:,.0f}/s, backfill "
-              f"{total / backfill_s:,.0f}/s ({ceiling_s / backfill_s:.2f}x), rollup "
-              f"{rollup_s:.1f} s, engine {engine_rate / 1e6:.2f} M/s")
+        print(
+            f"  round {r + 1} ({order}): ceiling {total / ceiling_s:,.0f}/s, backfill "
+            f"{total / backfill_s:,.0f}/s ({ceiling_s / backfill_s:.2f}x), rollup "
+            f"{rollup_s:.1f} s, engine {engine_rate / 1e6:.2f} M/s"
+        )
         best["ceiling"] = max(best["ceiling"] or 0, total / ceiling_s)
         best["backfill"] = max(best["backfill"] or 0, total / backfill_s)
     total = 5 * steps
     rollup_best = min(r[2] for r in rounds)
     rows = [
-        ["engine only (advance: prices, spread, volume)", f"{best['engine']:,.0f}", "",
-         f"{best['engine'] / TARGET_ENGINE:.2f}x of 5 M/s target"],
+        [
+            "engine only (advance: prices, spread, volume)",
+            f"{best['engine']:,.0f}",
+            "",
+            f"{best['engine'] / TARGET_ENGINE:.2f}x of 5 M/s target",
+        ],
         ["raw binary COPY of pre-built rows (ceiling)", f"{best['ceiling']:,.0f}", "1.00", ""],
-        ["backfill end to end (generate + encode + COPY)", f"{best['backfill']:,.0f}",
-         f"{best['backfill'] / best['ceiling']:.2f}", f"target >= {TARGET_RATIO}"],
-        ["bar rollup of the range (1m/5m/1h/1d)", f"{total / rollup_best:,.0f}",
-         f"{(total / rollup_best) / best['ceiling']:.2f}", f"{rollup_best:.1f} s"],
+        [
+            "backfill end to end (generate + encode + COPY)",
+            f"{best['backfill']:,.0f}",
+            f"{best['backfill'] / best['ceiling']:.2f}",
+            f"target >= {TARGET_RATIO}",
+        ],
+        [
+            "bar rollup of the range (1m/5m/1h/1d)",
+            f"{total / rollup_best:,.0f}",
+            f"{(total / rollup_best) / best['ceiling']:.2f}",
+            f"{rollup_best:.1f} s",
+        ],
     ]
     if args.seed_sample:
         n, seconds = _seed_style(args.seed_sample)
-        rows.append(["seed's method: executemany, 100-row batches (sample)", rate(n, seconds),
-                     f"{(n / seconds) / best['ceiling']:.3f}", f"{n:,} rows"])
+        rows.append(
+            [
+                "seed's method: executemany, 100-row batches (sample)",
+                rate(n, seconds),
+                f"{(n / seconds) / best['ceiling']:.3f}",
+                f"{n:,} rows",
+            ]
+        )
     _truncate()
     per_round = "; ".join(f"{b / c:.2f}" for c, b, _ in rounds)
     body = table(["what", "ticks/s", "x ceiling", "note"], rows)
-    body += (f"\n\n{total:,} ticks ({args.hours:g} h x 5 tickers x 10 Hz), best of "
-             f"{args.repeat} rounds; backfill/ceiling per round: {per_round}. "
-             f"Database: {connection.settings_dict['NAME']} "
-             f"({layout}, PK (ticker, time)).")
+    body += (
+        f"\n\n{total:,} ticks ({args.hours:g} h x 5 tickers x 10 Hz), best of "
+        f"{args.repeat} rounds; backfill/ceiling per round: {per_round}. "
+        f"Database: {connection.settings_dict['NAME']} "
+        f"({layout}, PK (ticker, time))."
+    )
     print()
     print(body)
     # Each layout keeps its own section, so both sets of figures stand side by side.

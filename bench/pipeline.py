@@ -7,9 +7,7 @@ Baselines from the same run: the beat interval (the budget of one cycle) and the
 """
 
 import os
-import statistics
 import time
-
 from decimal import Decimal
 
 from .common import record, setup_django, table
@@ -20,8 +18,13 @@ SCENARIOS = (5, 500)
 def add_arguments(parser) -> None:
     parser.add_argument("--seconds", type=float, default=60.0, help="measured run per scenario")
     parser.add_argument("--warmup", type=float, default=5.0, help="seconds before measuring")
-    parser.add_argument("--tickers", type=int, nargs="*", default=list(SCENARIOS),
-                        help="scenarios: numbers of active tickers (default 5 500)")
+    parser.add_argument(
+        "--tickers",
+        type=int,
+        nargs="*",
+        default=list(SCENARIOS),
+        help="scenarios: numbers of active tickers (default 5 500)",
+    )
 
 
 def _percentile(values, q):
@@ -37,9 +40,15 @@ def _prepare_tickers(n: int) -> None:
     sectors = ["Technology", "Finance", "Energy", "Healthcare", "Industrials"]
     for i in range(Ticker.objects.filter(symbol__startswith="B").count(), max(0, n - 5)):
         Ticker.objects.create(
-            symbol=f"B{i:04d}", name=f"Bench {i}", sector=sectors[i % 5],
-            start_price=Decimal("100"), drift=0.05, volatility=0.25,
-            min_price=Decimal("1"), max_price=Decimal("10000"), seed=10_000 + i,
+            symbol=f"B{i:04d}",
+            name=f"Bench {i}",
+            sector=sectors[i % 5],
+            start_price=Decimal("100"),
+            drift=0.05,
+            volatility=0.25,
+            min_price=Decimal("1"),
+            max_price=Decimal("10000"),
+            seed=10_000 + i,
         )
     extra = Ticker.objects.filter(symbol__startswith="B").order_by("symbol")
     keep = [t.pk for t in extra[: max(0, n - 5)]]
@@ -60,15 +69,18 @@ def _scenario(n: int, args) -> dict:
     from django.db import connection
     from django.test import override_settings
 
-    from ticks import live_store
     from testsupport.checks import grid_report
     from testsupport.stack import Stack
+    from ticks import live_store
 
     _prepare_tickers(n)
     _reset_storage()
     redis_url = settings.REDIS_URL
-    stack = Stack(database_url=os.environ["DATABASE_URL"], redis_url=redis_url,
-                  env={"DJANGO_SETTINGS_MODULE": "config.settings.local", "LOG_LEVEL": "WARNING"})
+    stack = Stack(
+        database_url=os.environ["DATABASE_URL"],
+        redis_url=redis_url,
+        env={"DJANGO_SETTINGS_MODULE": "config.settings.local", "LOG_LEVEL": "WARNING"},
+    )
     r = redis.Redis.from_url(redis_url)
     depth = []
     try:
@@ -99,17 +111,23 @@ def _scenario(n: int, args) -> dict:
                 report = grid_report(cursor)
     finally:
         stack.close()
-    gap_free = all(row["broken"] == 0 and row["count"] == row["distinct"]
-                   for row in report.values())
+    gap_free = all(
+        row["broken"] == 0 and row["count"] == row["distinct"] for row in report.values()
+    )
     return {
-        "tickers": n, "due": n * 10, "stored_per_s": stored / elapsed,
-        "gen_p50": _percentile(generate_ms, 50), "gen_p99": _percentile(generate_ms, 99),
+        "tickers": n,
+        "due": n * 10,
+        "stored_per_s": stored / elapsed,
+        "gen_p50": _percentile(generate_ms, 50),
+        "gen_p99": _percentile(generate_ms, 99),
         "cycles": len(generate_ms),
-        "lag_p50": _percentile(lag_ms, 50), "lag_p99": _percentile(lag_ms, 99),
+        "lag_p50": _percentile(lag_ms, 50),
+        "lag_p99": _percentile(lag_ms, 99),
         "lag_max": max(lag_ms) if lag_ms else float("nan"),
         "depth_max": max(depth) if depth else 0,
         "depth_end": depth[-1] if depth else 0,
-        "ok": alive and gap_free, "gap_free": gap_free,
+        "ok": alive and gap_free,
+        "gap_free": gap_free,
     }
 
 
@@ -123,36 +141,53 @@ def run(args) -> int:
     for n in args.tickers:
         print(f"pipeline: {n} tickers x 10 Hz for {args.seconds:g} s ...", flush=True)
         res = _scenario(n, args)
-        print(f"  stored {res['stored_per_s']:,.0f}/s, cycle p99 {res['gen_p99']:.1f} ms, "
-              f"lag p99 {res['lag_p99']:.0f} ms", flush=True)
+        print(
+            f"  stored {res['stored_per_s']:,.0f}/s, cycle p99 {res['gen_p99']:.1f} ms, "
+            f"lag p99 {res['lag_p99']:.0f} ms",
+            flush=True,
+        )
         results.append(res)
     rows = []
     for res in results:
-        rows.append([
-            f"{res['tickers']} x 10 Hz", f"{res['due']:,}", f"{res['stored_per_s']:,.0f}",
-            f"{res['stored_per_s'] / res['due']:.2f}",
-            f"{res['gen_p50']:.1f} / {res['gen_p99']:.1f}", f"{res['gen_p99'] / beat_ms:.2f}",
-            f"{res['lag_p50']:.0f} / {res['lag_p99']:.0f} / {res['lag_max']:.0f}",
-            f"{res['lag_p99'] / flush_ms:.2f}",
-            f"{res['depth_max']:,} / {res['depth_end']:,}",
-            "yes" if res["gap_free"] else "NO",
-        ])
+        rows.append(
+            [
+                f"{res['tickers']} x 10 Hz",
+                f"{res['due']:,}",
+                f"{res['stored_per_s']:,.0f}",
+                f"{res['stored_per_s'] / res['due']:.2f}",
+                f"{res['gen_p50']:.1f} / {res['gen_p99']:.1f}",
+                f"{res['gen_p99'] / beat_ms:.2f}",
+                f"{res['lag_p50']:.0f} / {res['lag_p99']:.0f} / {res['lag_max']:.0f}",
+                f"{res['lag_p99'] / flush_ms:.2f}",
+                f"{res['depth_max']:,} / {res['depth_end']:,}",
+                "yes" if res["gap_free"] else "NO",
+            ]
+        )
     body = table(
-        ["load", "ticks/s due", "stored/s", "stored/due", "cycle ms p50/p99",
-         "p99 / beat", "db lag ms p50/p99/max", "lag p99 / flush", "buffer max/end",
-         "gap-free"],
+        [
+            "load",
+            "ticks/s due",
+            "stored/s",
+            "stored/due",
+            "cycle ms p50/p99",
+            "p99 / beat",
+            "db lag ms p50/p99/max",
+            "lag p99 / flush",
+            "buffer max/end",
+            "gap-free",
+        ],
         rows,
     )
-    body += (f"\n\nReal processes (celery generator, worker, beat) on a private database; "
-             f"{args.seconds:g} s measured after {args.warmup:g} s warm-up per load. Baselines "
-             f"from the same run: beat interval {beat_ms} ms (one cycle's budget), flush "
-             f"interval {flush_ms:.0f} ms (the floor of the lag). Target at 5,000 ticks/s: "
-             "lag bounded, p99 under 2 s.")
+    body += (
+        f"\n\nReal processes (celery generator, worker, beat) on a private database; "
+        f"{args.seconds:g} s measured after {args.warmup:g} s warm-up per load. Baselines "
+        f"from the same run: beat interval {beat_ms} ms (one cycle's budget), flush "
+        f"interval {flush_ms:.0f} ms (the floor of the lag). Target at 5,000 ticks/s: "
+        "lag bounded, p99 under 2 s."
+    )
     print()
     print(body)
     record("pipeline", body)
     worst = next((r for r in results if r["tickers"] == max(args.tickers)), results[-1])
     print("\ntarget met" if worst["lag_p99"] < 2000 and worst["ok"] else "\ntarget NOT met")
     return 0
-
-

@@ -17,9 +17,22 @@ def add_arguments(parser) -> None:
 def _cycle_messages(publish, n: int) -> list[tuple[str, dict]]:
     from ticks.payloads import TickPayload
 
-    ticks = {s: [publish.tick_wire(TickPayload(
-        ticker=s, time_ms=1_800_000_000_000 + 100 * n, seq=n, price_cents=10_000,
-        bid_cents=9_995, ask_cents=10_005, volume=100))] for s in TICKERS}
+    ticks = {
+        s: [
+            publish.tick_wire(
+                TickPayload(
+                    ticker=s,
+                    time_ms=1_800_000_000_000 + 100 * n,
+                    seq=n,
+                    price_cents=10_000,
+                    bid_cents=9_995,
+                    ask_cents=10_005,
+                    volume=100,
+                )
+            )
+        ]
+        for s in TICKERS
+    }
     return publish.tick_messages(ticks)
 
 
@@ -63,19 +76,29 @@ def run(args) -> int:
         on_all += got[True]
         off_all += got[False]
         ratios.append(off / on)
-        print(f"  round {r + 1}: fast {on:.3f} ms, public {off:.3f} ms per cycle "
-              f"({off / on:.1f}x)")
+        print(f"  round {r + 1}: fast {on:.3f} ms, public {off:.3f} ms per cycle ({off / on:.1f}x)")
     p95 = lambda v: sorted(v)[int(len(v) * 0.95)]  # noqa: E731
-    body = table(["path", "median ms/cycle", "p95 ms/cycle"], [
-        ["public: async_to_sync(layer.group_send) per group", f"{statistics.median(off_all):.3f}",
-         f"{p95(off_all):.3f}"],
-        ["fenced: one Redis pipeline (FAST_WS_LAYER_PUBLISH)",
-         f"{statistics.median(on_all):.3f}", f"{p95(on_all):.3f}"],
-    ])
-    body += (f"\n\nOne generation cycle of the five seeded tickers (6 groups), {args.cycles} cycles "
-             f"per path and round, {args.rounds} rounds alternating; gain (public / fenced) per "
-             f"round: {' '.join(f'{x:.1f}' for x in ratios)}; median "
-             f"{statistics.median(ratios):.1f}x: keep (>= 1.10).")
+    body = table(
+        ["path", "median ms/cycle", "p95 ms/cycle"],
+        [
+            [
+                "public: async_to_sync(layer.group_send) per group",
+                f"{statistics.median(off_all):.3f}",
+                f"{p95(off_all):.3f}",
+            ],
+            [
+                "fenced: one Redis pipeline (FAST_WS_LAYER_PUBLISH)",
+                f"{statistics.median(on_all):.3f}",
+                f"{p95(on_all):.3f}",
+            ],
+        ],
+    )
+    body += (
+        f"\n\nOne generation cycle of the five seeded tickers (6 groups), {args.cycles} cycles "
+        f"per path and round, {args.rounds} rounds alternating; gain (public / fenced) per "
+        f"round: {' '.join(f'{x:.1f}' for x in ratios)}; median "
+        f"{statistics.median(ratios):.1f}x: keep (>= 1.10)."
+    )
     print()
     print(body)
     record("fast path FAST_WS_LAYER_PUBLISH (publish)", body)

@@ -31,7 +31,6 @@ SELECT ticker_id, '1m', "time", round(open::numeric, 2),
 """
 
 
-
 def prepare(args) -> dict:
     from django.db import connection
     from django.utils import timezone
@@ -68,8 +67,10 @@ def prepare(args) -> dict:
     with connection.cursor() as cursor:
         cursor.execute('SELECT count(*), min("time"), max("time") FROM ticks_tick')
         count, first, last = cursor.fetchone()
-    print(f"  wrote {synthetic:,} 1m bars for {args.bar_days} days before them and rolled them "
-          f"up in {time.perf_counter() - started:.0f} s")
+    print(
+        f"  wrote {synthetic:,} 1m bars for {args.bar_days} days before them and rolled them "
+        f"up in {time.perf_counter() - started:.0f} s"
+    )
     return {"first": first, "last": last, "ticks": count}
 
 
@@ -94,8 +95,19 @@ def set_quotes(prefix: str) -> None:
     r = get_redis()
     for ticker in Ticker.objects.filter(is_active=True):
         tick = Tick.objects.filter(ticker=ticker).order_by("-time").first()
-        r.hset(f"{prefix}:quotes", ticker.symbol, orjson.dumps({
-            "ticker": ticker.symbol, "price": float(tick.price), "volume": tick.volume,
-            "bid": float(tick.bid), "ask": float(tick.ask), "timestamp": to_ms(tick.time),
-            "seq": tick.seq}))
+        r.hset(
+            f"{prefix}:quotes",
+            ticker.symbol,
+            orjson.dumps(
+                {
+                    "ticker": ticker.symbol,
+                    "price": float(tick.price),
+                    "volume": tick.volume,
+                    "bid": float(tick.bid),
+                    "ask": float(tick.ask),
+                    "timestamp": to_ms(tick.time),
+                    "seq": tick.seq,
+                }
+            ),
+        )
     r.hdel(f"{prefix}:quotes", "FINANCE")  # served from the database: the fallback's figure

@@ -27,6 +27,7 @@ from . import compare
 from .common import free_port, record, setup_django, table
 from .ws_ceiling import ceiling_main
 from .ws_client import HIST_MS, SYMBOLS, load_main
+
 P99_LIMIT_MS = 250
 TARGET_TICK = 0.5  # daphne's N per tick / the ceiling's
 TARGET_BATCH = 1.0  # daphne's N in batch mode / the ceiling's per-tick N
@@ -39,13 +40,15 @@ def add_arguments(parser) -> None:
     parser.add_argument("--warmup", type=float, default=1.5, help="seconds published first")
     parser.add_argument("--procs", type=int, default=2, help="load-generator processes")
     compare.add_argument(parser)
-    parser.add_argument("--n", type=int, default=800,
-                        help="with --compare: clients of every trial (default 800)")
+    parser.add_argument(
+        "--n", type=int, default=800, help="with --compare: clients of every trial (default 800)"
+    )
     parser.add_argument("--rounds", type=int, default=5, help="with --compare: rounds")
     parser.add_argument("--batch", action="store_true", help="with --compare: batch mode")
 
 
 # --- orchestration -------------------------------------------------------------------------
+
 
 def _wait_port(port: int, timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
@@ -75,15 +78,21 @@ class Server:
         if self.kind == "daphne":
             from testsupport.stack import Stack
 
-            self.stack = Stack(database_url=self.env["DATABASE_URL"],
-                               redis_url=self.env["REDIS_URL"], web_port=self.port,
-                               env=self.env).start("web")
+            self.stack = Stack(
+                database_url=self.env["DATABASE_URL"],
+                redis_url=self.env["REDIS_URL"],
+                web_port=self.port,
+                env=self.env,
+            ).start("web")
             self.pid = self.stack.procs["web"].pid
         else:
             from streaming.publish import ALL_TICKS_GROUP, _group_channel
 
-            self.proc = ctx.Process(target=ceiling_main, daemon=True, args=(
-                self.port, self.env["REDIS_URL"], _group_channel(ALL_TICKS_GROUP)))
+            self.proc = ctx.Process(
+                target=ceiling_main,
+                daemon=True,
+                args=(self.port, self.env["REDIS_URL"], _group_channel(ALL_TICKS_GROUP)),
+            )
             self.proc.start()
             self.pid = self.proc.pid
         _wait_port(self.port)
@@ -106,9 +115,22 @@ def _publish_cycles(cycles: int, first_seq: int = 0) -> None:
         if delay > 0:
             time.sleep(delay)
         now = int(time.time() * 1000)
-        publish_ticks({s: [tick_data(ticker=s, price_cents=10_000 + k % 100, volume=100,
-                                     bid_cents=9_995, ask_cents=10_005, time_ms=now,
-                                     seq=first_seq + k)] for s in SYMBOLS})
+        publish_ticks(
+            {
+                s: [
+                    tick_data(
+                        ticker=s,
+                        price_cents=10_000 + k % 100,
+                        volume=100,
+                        bid_cents=9_995,
+                        ask_cents=10_005,
+                        time_ms=now,
+                        seq=first_seq + k,
+                    )
+                ]
+                for s in SYMBOLS
+            }
+        )
 
 
 def _percentile(hist: list[int], q: float) -> float:
@@ -133,8 +155,9 @@ def trial(kind: str, n: int, *, batch: bool, args, env: dict) -> dict:
         shares = [n // args.procs + (i < n % args.procs) for i in range(args.procs)]
         for share in shares:
             parent, child = ctx.Pipe()
-            p = ctx.Process(target=load_main, daemon=True,
-                            args=(server.port, share, batch, first, last, child))
+            p = ctx.Process(
+                target=load_main, daemon=True, args=(server.port, share, batch, first, last, child)
+            )
             p.start()
             procs.append(p)
             pipes.append(parent)
@@ -152,17 +175,27 @@ def trial(kind: str, n: int, *, batch: bool, args, env: dict) -> dict:
     hist = [sum(col) for col in zip(*(r[4] for r in reports))]
     expected = n * 5 * cycles
     result = {
-        "kind": kind, "mode": "batch" if batch else "per tick", "n": n, "connected": connected,
-        "ticks_s": ticks / args.seconds, "loss": 1 - ticks / expected,
-        "p50": _percentile(hist, 0.5), "p99": _percentile(hist, 0.99),
-        "dropped": sum(r[2] for r in reports), "errors": sum(r[3] for r in reports),
-        "server_cpu": cpu, "load_cpu": sum(r[5] for r in reports) / (args.warmup + args.seconds),
+        "kind": kind,
+        "mode": "batch" if batch else "per tick",
+        "n": n,
+        "connected": connected,
+        "ticks_s": ticks / args.seconds,
+        "loss": 1 - ticks / expected,
+        "p50": _percentile(hist, 0.5),
+        "p99": _percentile(hist, 0.99),
+        "dropped": sum(r[2] for r in reports),
+        "errors": sum(r[3] for r in reports),
+        "server_cpu": cpu,
+        "load_cpu": sum(r[5] for r in reports) / (args.warmup + args.seconds),
     }
-    result["ok"] = (connected == n and ticks == expected and result["p99"] < P99_LIMIT_MS)
-    print(f"  {kind:7} {result['mode']:8} N={n:5}: {result['ticks_s']:9,.0f} ticks/s, "
-          f"loss {result['loss']:.2%}, p50 {result['p50']:.0f} ms, p99 {result['p99']:.0f} ms, "
-          f"server cpu {cpu:.0%}, load cpu {result['load_cpu']:.0%} "
-          f"{'ok' if result['ok'] else 'FAIL'}", flush=True)
+    result["ok"] = connected == n and ticks == expected and result["p99"] < P99_LIMIT_MS
+    print(
+        f"  {kind:7} {result['mode']:8} N={n:5}: {result['ticks_s']:9,.0f} ticks/s, "
+        f"loss {result['loss']:.2%}, p50 {result['p50']:.0f} ms, p99 {result['p99']:.0f} ms, "
+        f"server cpu {cpu:.0%}, load cpu {result['load_cpu']:.0%} "
+        f"{'ok' if result['ok'] else 'FAIL'}",
+        flush=True,
+    )
     return result
 
 
@@ -203,21 +236,34 @@ def _compare(args, env: dict) -> int:
         rounds.append({})
         for on in compare.states(r):
             print(f"  round {r + 1} {args.compare}={'on' if on else 'off'}", flush=True)
-            result = trial("daphne", args.n, batch=args.batch, args=args,
-                           env={**env, **compare.env(args.compare, on)})
+            result = trial(
+                "daphne",
+                args.n,
+                batch=args.batch,
+                args=args,
+                env={**env, **compare.env(args.compare, on)},
+            )
             delivered = max(result["ticks_s"], 1.0)
             rounds[-1][on] = {
                 "cpu_per_tick": result["server_cpu"] / delivered * 1e6,  # us per tick
-                "server_cpu": result["server_cpu"] * 100, "p99": max(result["p99"], 1.0),
-                "delivered": 1 - result["loss"]}
+                "server_cpu": result["server_cpu"] * 100,
+                "p99": max(result["p99"], 1.0),
+                "delivered": 1 - result["loss"],
+            }
     mode = "batch" if args.batch else "per tick"
-    compare.report("ws", args.compare, rounds, [
-        ("cpu_per_tick", "daphne CPU us per delivered tick", "{:.1f}", True, True),
-        ("server_cpu", "daphne CPU % of a core", "{:.0f}", True, False),
-        ("p99", "p99 latency ms", "{:.0f}", True, False),
-        ("delivered", "ticks delivered (1 - loss)", "{:.4f}", False, False),
-    ], f"N={args.n} clients, {mode}, all 5 tickers at 10 Hz; {args.seconds:g} s measured "
-       f"after {args.warmup:g} s of warm-up per trial.")
+    compare.report(
+        "ws",
+        args.compare,
+        rounds,
+        [
+            ("cpu_per_tick", "daphne CPU us per delivered tick", "{:.1f}", True, True),
+            ("server_cpu", "daphne CPU % of a core", "{:.0f}", True, False),
+            ("p99", "p99 latency ms", "{:.0f}", True, False),
+            ("delivered", "ticks delivered (1 - loss)", "{:.4f}", False, False),
+        ],
+        f"N={args.n} clients, {mode}, all 5 tickers at 10 Hz; {args.seconds:g} s measured "
+        f"after {args.warmup:g} s of warm-up per trial.",
+    )
     return 0
 
 
@@ -229,26 +275,46 @@ def run(args) -> int:
     database_url = setup_django(suffix="bench")
     from django.conf import settings
 
-    env = {"DATABASE_URL": database_url, "REDIS_URL": settings.REDIS_URL,
-           "CHANNEL_LAYER_PREFIX": settings.CHANNEL_LAYER_PREFIX,
-           "MARKET_REDIS_PREFIX": settings.MARKET_REDIS_PREFIX, "LOG_LEVEL": "WARNING"}
+    env = {
+        "DATABASE_URL": database_url,
+        "REDIS_URL": settings.REDIS_URL,
+        "CHANNEL_LAYER_PREFIX": settings.CHANNEL_LAYER_PREFIX,
+        "MARKET_REDIS_PREFIX": settings.MARKET_REDIS_PREFIX,
+        "LOG_LEVEL": "WARNING",
+    }
     if args.compare:
         return _compare(args, env)
-    print(f"ws: N clients x 5 tickers x 10 Hz; {args.seconds:g} s measured per trial, "
-          f"{args.procs} load-generator processes")
+    print(
+        f"ws: N clients x 5 tickers x 10 Hz; {args.seconds:g} s measured per trial, "
+        f"{args.procs} load-generator processes"
+    )
     per_tick = _series(["daphne", "ceiling"], batch=False, args=args, env=env)
     batch = _series(["daphne"], batch=True, args=args, env=env)
-    ceiling_n, daphne_n, batch_n = (_best(per_tick["ceiling"]), _best(per_tick["daphne"]),
-                                    _best(batch["daphne"]))
+    ceiling_n, daphne_n, batch_n = (
+        _best(per_tick["ceiling"]),
+        _best(per_tick["daphne"]),
+        _best(batch["daphne"]),
+    )
     rows = []
-    for label, series in (("daphne /ws, per tick", per_tick["daphne"]),
-                          ("websockets broadcast (ceiling), per tick", per_tick["ceiling"]),
-                          ("daphne /ws, batch", batch["daphne"])):
+    for label, series in (
+        ("daphne /ws, per tick", per_tick["daphne"]),
+        ("websockets broadcast (ceiling), per tick", per_tick["ceiling"]),
+        ("daphne /ws, batch", batch["daphne"]),
+    ):
         for r in series:
-            rows.append([label, r["n"], f"{r['ticks_s']:,.0f}", f"{r['loss']:.2%}",
-                         f"{r['p50']:.0f}", f"{r['p99']:.0f}", f"{r['server_cpu']:.0%}",
-                         f"{r['load_cpu']:.0%}",
-                         ("ok" if r["ok"] else "fail") + (" (2nd run)" if r.get("retried") else "")])
+            rows.append(
+                [
+                    label,
+                    r["n"],
+                    f"{r['ticks_s']:,.0f}",
+                    f"{r['loss']:.2%}",
+                    f"{r['p50']:.0f}",
+                    f"{r['p99']:.0f}",
+                    f"{r['server_cpu']:.0%}",
+                    f"{r['load_cpu']:.0%}",
+                    ("ok" if r["ok"] else "fail") + (" (2nd run)" if r.get("retried") else ""),
+                ]
+            )
     ratio_tick = daphne_n / ceiling_n if ceiling_n else float("nan")
     ratio_batch = batch_n / ceiling_n if ceiling_n else float("nan")
 
@@ -256,21 +322,36 @@ def run(args) -> int:
         return f">= {n} (--max reached)" if series and series[-1]["ok"] else str(n)
 
     summary = [
-        ["websockets broadcast (ceiling), per tick", shown(ceiling_n, per_tick["ceiling"]),
-         "1.00", ""],
-        ["daphne /ws, per tick", shown(daphne_n, per_tick["daphne"]), f"{ratio_tick:.2f}",
-         f"target >= {TARGET_TICK}"],
-        ["daphne /ws, batch", shown(batch_n, batch["daphne"]), f"{ratio_batch:.2f}",
-         f"target >= {TARGET_BATCH} (vs the ceiling's per-tick N)"],
+        [
+            "websockets broadcast (ceiling), per tick",
+            shown(ceiling_n, per_tick["ceiling"]),
+            "1.00",
+            "",
+        ],
+        [
+            "daphne /ws, per tick",
+            shown(daphne_n, per_tick["daphne"]),
+            f"{ratio_tick:.2f}",
+            f"target >= {TARGET_TICK}",
+        ],
+        [
+            "daphne /ws, batch",
+            shown(batch_n, batch["daphne"]),
+            f"{ratio_batch:.2f}",
+            f"target >= {TARGET_BATCH} (vs the ceiling's per-tick N)",
+        ],
     ]
     body = table(["server", "largest N (p99 < 250 ms, no loss)", "x ceiling", "note"], summary)
-    body += "\n\n" + table(["server", "N", "ticks/s", "loss", "p50 ms", "p99 ms",
-                            "server CPU", "load CPU", ""], rows)
-    body += (f"\n\nEach client subscribes to all 5 tickers; one cycle (5 ticks) published every "
-             f"100 ms through the channel layer's Redis pub/sub; {args.seconds:g} s measured "
-             f"after {args.warmup:g} s of warm-up; latency = receipt - publish time. CPU as a "
-             f"share of one core; the load generators ({args.procs} processes of raw-socket "
-             "clients) share the same 2 cores.")
+    body += "\n\n" + table(
+        ["server", "N", "ticks/s", "loss", "p50 ms", "p99 ms", "server CPU", "load CPU", ""], rows
+    )
+    body += (
+        f"\n\nEach client subscribes to all 5 tickers; one cycle (5 ticks) published every "
+        f"100 ms through the channel layer's Redis pub/sub; {args.seconds:g} s measured "
+        f"after {args.warmup:g} s of warm-up; latency = receipt - publish time. CPU as a "
+        f"share of one core; the load generators ({args.procs} processes of raw-socket "
+        "clients) share the same 2 cores."
+    )
     print()
     print(body)
     record("ws", body)

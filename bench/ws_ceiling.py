@@ -19,19 +19,28 @@ async def _ceiling(port: int, redis_url: str, channel: str) -> None:
 
     async def handler(ws) -> None:
         try:
-            await ws.send(orjson.dumps({"type": "connected", "clientId": uuid.uuid4().hex,
-                                        "timestamp": int(time.time() * 1000)}).decode())
+            await ws.send(
+                orjson.dumps(
+                    {
+                        "type": "connected",
+                        "clientId": uuid.uuid4().hex,
+                        "timestamp": int(time.time() * 1000),
+                    }
+                ).decode()
+            )
             async for _ in ws:  # any message is taken as the subscribe to everything
-                await ws.send('{"type":"subscribed","tickers":["ENERGY","FINANCE","HEALTH",'
-                              '"SYNTH","TECH"]}')
+                await ws.send(
+                    '{"type":"subscribed","tickers":["ENERGY","FINANCE","HEALTH","SYNTH","TECH"]}'
+                )
                 clients.add(ws)
         except ConnectionClosed:
             pass
         finally:
             clients.discard(ws)
 
-    async with serve(handler, "127.0.0.1", port, compression=None, ping_interval=5,
-                     ping_timeout=10, backlog=1024):
+    async with serve(
+        handler, "127.0.0.1", port, compression=None, ping_interval=5, ping_timeout=10, backlog=1024
+    ):
         pubsub = aioredis.Redis.from_url(redis_url).pubsub()
         await pubsub.subscribe(channel)
         async for message in pubsub.listen():

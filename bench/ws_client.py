@@ -31,9 +31,13 @@ class Client(asyncio.Protocol):
     def connection_made(self, transport) -> None:
         self.transport = transport
         key = base64.b64encode(os.urandom(16)).decode()
-        transport.write((f"GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
-                         f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
-                         "Sec-WebSocket-Version: 13\r\n\r\n").encode())
+        transport.write(
+            (
+                f"GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+                f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+                "Sec-WebSocket-Version: 13\r\n\r\n"
+            ).encode()
+        )
 
     def connection_lost(self, exc) -> None:
         if not self.closed:
@@ -45,8 +49,9 @@ class Client(asyncio.Protocol):
     def send(self, opcode: int, payload: bytes) -> None:
         mask = os.urandom(4)
         n = len(payload)
-        head = bytes([0x80 | opcode]) + (bytes([0x80 | n]) if n < 126 else
-                                          bytes([0x80 | 126]) + struct.pack(">H", n))
+        head = bytes([0x80 | opcode]) + (
+            bytes([0x80 | n]) if n < 126 else bytes([0x80 | 126]) + struct.pack(">H", n)
+        )
         masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
         self.transport.write(head + mask + masked)
 
@@ -60,7 +65,7 @@ class Client(asyncio.Protocol):
             if not buf.startswith(b"HTTP/1.1 101"):
                 self.transport.close()
                 return
-            del buf[:end + 4]
+            del buf[: end + 4]
             self.upgraded = True
             self.send(1, self.subscribe)
         now = time.time() * 1000
@@ -72,15 +77,15 @@ class Client(asyncio.Protocol):
             if b1 == 126:
                 if size - pos < 4:
                     break
-                b1, head = int.from_bytes(buf[pos + 2:pos + 4], "big"), 4
+                b1, head = int.from_bytes(buf[pos + 2 : pos + 4], "big"), 4
             elif b1 == 127:
                 if size - pos < 10:
                     break
-                b1, head = int.from_bytes(buf[pos + 2:pos + 10], "big"), 10
+                b1, head = int.from_bytes(buf[pos + 2 : pos + 10], "big"), 10
             if size - pos < head + b1:
                 break
             opcode = buf[pos] & 0x0F
-            payload = bytes(buf[pos + head:pos + head + b1])
+            payload = bytes(buf[pos + head : pos + head + b1])
             pos += head + b1
             if opcode == 1:
                 i = payload.find(b'"seq":')
@@ -90,15 +95,17 @@ class Client(asyncio.Protocol):
                     elif b'"error"' in payload:
                         stats.errors += 1
                     continue
-                seq = int(payload[i + 6:payload.find(b"}", i)])
+                seq = int(payload[i + 6 : payload.find(b"}", i)])
                 stats.frames += 1
                 if not stats.frames % SAMPLE_EVERY and json.loads(payload)["type"] not in (
-                        "tick", "ticks"):
+                    "tick",
+                    "ticks",
+                ):
                     stats.errors += 1
                 if stats.first <= seq <= stats.last:
                     stats.ticks += payload.count(b'"seq"')
                     k = payload.find(b'"timestamp":')
-                    latency = int(now - int(payload[k + 12:payload.find(b",", k)]))
+                    latency = int(now - int(payload[k + 12 : payload.find(b",", k)]))
                     stats.hist[min(max(latency, 0), HIST_MS)] += 1
             elif opcode == 9:
                 self.send(0xA, payload)
@@ -131,21 +138,30 @@ async def _load(port: int, clients: int, batch: bool, first: int, last: int, con
             ready = loop.create_future()
             try:
                 transport, _ = await loop.create_connection(
-                    lambda: Client(stats, subscribe, ready), "127.0.0.1", port)
+                    lambda: Client(stats, subscribe, ready), "127.0.0.1", port
+                )
             except OSError:
                 return False
             transports.append(transport)
             try:
                 return await asyncio.wait_for(ready, 30)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 return False
 
     results = await asyncio.gather(*(one() for _ in range(clients)))
     started = time.process_time()
     conn.send(("ready", sum(results)))
     await loop.run_in_executor(None, conn.recv)  # "stop"
-    conn.send(("done", stats.ticks, stats.dropped, stats.errors, stats.hist,
-               time.process_time() - started))
+    conn.send(
+        (
+            "done",
+            stats.ticks,
+            stats.dropped,
+            stats.errors,
+            stats.hist,
+            time.process_time() - started,
+        )
+    )
     for transport in transports:
         transport.abort()
 

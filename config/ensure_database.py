@@ -38,11 +38,16 @@ def main() -> int:
     env = environ.Env()
     services.read_dotenv()
     resolved = services.resolve(
-        database_url=env("DATABASE_URL", default=""), redis_url="-",
-        folder=services.data_dir(env("EMBEDDED_DATA_DIR", default="")))
+        database_url=env("DATABASE_URL", default=""),
+        redis_url="-",
+        folder=services.data_dir(env("EMBEDDED_DATA_DIR", default="")),
+    )
     if resolved.database_source == "missing":
-        print("DATABASE_URL is not set and no embedded PostgreSQL is running: use `make run`, "
-              "or run this under `python -m config.supervisor -- ...`.", file=sys.stderr)
+        print(
+            "DATABASE_URL is not set and no embedded PostgreSQL is running: use `make run`, "
+            "or run this under `python -m config.supervisor -- ...`.",
+            file=sys.stderr,
+        )
         return 1
     url = resolved.database_url
     try:

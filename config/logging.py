@@ -39,8 +39,9 @@ class RedactCredentialsFilter(logging.Filter):
         return True
 
 
-def build_logging(*, level: str, fmt: str,
-                  request_id_filter: str = "config.logging.NoRequestIdFilter") -> dict:
+def build_logging(
+    *, level: str, fmt: str, request_id_filter: str = "config.logging.NoRequestIdFilter"
+) -> dict:
     """Return a ``LOGGING`` dict; ``fmt`` is ``json`` or ``text``; ``request_id_filter`` the
     dotted path of the filter class that sets each record's ``request_id``."""
     formatters = {

@@ -40,16 +40,22 @@ DAPHNE_MAX_MESSAGE_BYTES = 4 * 1024 * 1024
 # One line per request comes from the app (marketsite.requests, with its request id) and one per
 # WebSocket connection (streaming.consumers): daphne's own access log would repeat them.
 DAPHNE_QUIET = "--access-log /dev/null"
-DAPHNE_ARGS = (f"--websocket_timeout -1 --ping-interval 5 --ping-timeout 10 "
-               f"--websocket-max-message-size {DAPHNE_MAX_MESSAGE_BYTES} "
-               f"--websocket-max-frame-size {DAPHNE_MAX_MESSAGE_BYTES} {DAPHNE_QUIET} "
-               "config.asgi:application")
+DAPHNE_ARGS = (
+    f"--websocket_timeout -1 --ping-interval 5 --ping-timeout 10 "
+    f"--websocket-max-message-size {DAPHNE_MAX_MESSAGE_BYTES} "
+    f"--websocket-max-frame-size {DAPHNE_MAX_MESSAGE_BYTES} {DAPHNE_QUIET} "
+    "config.asgi:application"
+)
 # name: (command, priority). Lower priorities start first and stop last.
 PROGRAMS = {
-    "worker": ("celery -A config worker -Q default --concurrency 2 -n worker@%%h --loglevel INFO",
-               100),
-    "generator": ("celery -A config worker -Q generation --pool solo -n generator@%%h "
-                  "--loglevel INFO", 200),
+    "worker": (
+        "celery -A config worker -Q default --concurrency 2 -n worker@%%h --loglevel INFO",
+        100,
+    ),
+    "generator": (
+        "celery -A config worker -Q generation --pool solo -n generator@%%h --loglevel INFO",
+        200,
+    ),
     "web": (f"daphne --fd 0 {DAPHNE_ARGS}", 300),
     "beat": ("celery -A config beat --loglevel INFO --schedule .celerybeat-schedule", 400),
 }
@@ -102,21 +108,36 @@ def build_config(*, host: str, port: int, folder: Path, history: bool = False) -
         "stdout_logfile=NONE",
         "stderr_logfile=/dev/stdout",
         "stderr_logfile_maxbytes=0",
-        "environment=PYTHONUNBUFFERED=\"1\"",
+        'environment=PYTHONUNBUFFERED="1"',
     ]
     if history:
         name, command, priority = HISTORY
         lines += [
-            "", f"[program:{name}]", f"command={BIN / command}", f"directory={ROOT}",
-            f"priority={priority}", "autostart=true", "autorestart=false", "startsecs=0",
-            "stopsignal=TERM", f"stopwaitsecs={STOP_WAIT_SECONDS}", "stopasgroup=true",
-            "killasgroup=true", "redirect_stderr=true", "stdout_logfile=NONE",
-            "stdout_events_enabled=true", "environment=PYTHONUNBUFFERED=\"1\"",
+            "",
+            f"[program:{name}]",
+            f"command={BIN / command}",
+            f"directory={ROOT}",
+            f"priority={priority}",
+            "autostart=true",
+            "autorestart=false",
+            "startsecs=0",
+            "stopsignal=TERM",
+            f"stopwaitsecs={STOP_WAIT_SECONDS}",
+            "stopasgroup=true",
+            "killasgroup=true",
+            "redirect_stderr=true",
+            "stdout_logfile=NONE",
+            "stdout_events_enabled=true",
+            'environment=PYTHONUNBUFFERED="1"',
         ]
     for name, (command, priority) in PROGRAMS.items():
         if name == "web":
-            lines += ["", f"[fcgi-program:{name}]", f"socket=tcp://{host}:{port}",
-                      "socket_backlog=1024"]
+            lines += [
+                "",
+                f"[fcgi-program:{name}]",
+                f"socket=tcp://{host}:{port}",
+                "socket_backlog=1024",
+            ]
         else:
             lines += ["", f"[program:{name}]"]
         lines += [
@@ -134,7 +155,7 @@ def build_config(*, host: str, port: int, folder: Path, history: bool = False) -
             "redirect_stderr=true",
             "stdout_logfile=NONE",
             "stdout_events_enabled=true",  # to config.procman_logs
-            "environment=PYTHONUNBUFFERED=\"1\"",
+            'environment=PYTHONUNBUFFERED="1"',
         ]
     return "\n".join(lines) + "\n"
 
@@ -165,17 +186,20 @@ def main() -> int:
     port = int(os.environ.get("PORT") or 3000)
     host = os.environ.get("HOST") or "127.0.0.1"
     python = str(BIN / "python")
-    steps = ([python, "-m", "config.ensure_database"],
-             [python, "manage.py", "migrate", "--noinput"],
-             [python, "manage.py", "collectstatic", "--noinput", "--verbosity", "0"])
+    steps = (
+        [python, "-m", "config.ensure_database"],
+        [python, "manage.py", "migrate", "--noinput"],
+        [python, "manage.py", "collectstatic", "--noinput", "--verbosity", "0"],
+    )
     try:
         for step in steps:
             returncode = subprocess.call(step, cwd=ROOT)
             if returncode != 0:
                 return returncode
         # Exit 0: no tick stored yet, a first start (ticks/first_start.py); 3: history exists.
-        history = subprocess.call([python, "manage.py", "first_start_history", "--check"],
-                                  cwd=ROOT) == 0
+        history = (
+            subprocess.call([python, "manage.py", "first_start_history", "--check"], cwd=ROOT) == 0
+        )
     except KeyboardInterrupt:
         return 128 + signal.SIGINT
     conf = write_config(host=host, port=port, history=history)

@@ -52,8 +52,10 @@ class ExceptionReporterFilter(SafeExceptionReporterFilter):
         return _redacted_value(super().cleanse_setting(key, value))
 
     def get_traceback_frame_variables(self, request, tb_frame):
-        return [(name, self.cleanse_setting(name, value))
-                for name, value in super().get_traceback_frame_variables(request, tb_frame)]
+        return [
+            (name, self.cleanse_setting(name, value))
+            for name, value in super().get_traceback_frame_variables(request, tb_frame)
+        ]
 
 
 class ExceptionReporter(DjangoExceptionReporter):

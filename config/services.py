@@ -31,9 +31,14 @@ class Services:
 
     @property
     def missing(self) -> list[str]:
-        return [name for name, source in (("DATABASE_URL", self.database_source),
-                                          ("REDIS_URL", self.redis_source)) if source == "missing"]
-
+        return [
+            name
+            for name, source in (
+                ("DATABASE_URL", self.database_source),
+                ("REDIS_URL", self.redis_source),
+            )
+            if source == "missing"
+        ]
 
 
 def read_dotenv(path: Path | None = None) -> bool:
@@ -46,6 +51,7 @@ def read_dotenv(path: Path | None = None) -> bool:
 
     environ.Env.read_env(path, overwrite=False)
     return True
+
 
 def data_dir(value: str | None = None) -> Path:
     """The embedded servers' folder: ``value`` (``EMBEDDED_DATA_DIR``), relative to the project."""
@@ -87,8 +93,10 @@ def read_state(folder: Path) -> dict | None:
 def placeholders(folder: Path) -> tuple[str, str]:
     """Addresses that fail at once, naming the reason, when nothing is configured or running:
     Unix sockets that do not exist (a TCP default could reach some other server)."""
-    return (f"postgres://postgres@/{DATABASE_NAME}?host={folder / 'embedded-postgres-not-running'}",
-            f"unix://{folder / 'embedded-valkey-not-running.sock'}")
+    return (
+        f"postgres://postgres@/{DATABASE_NAME}?host={folder / 'embedded-postgres-not-running'}",
+        f"unix://{folder / 'embedded-valkey-not-running.sock'}",
+    )
 
 
 def resolve(*, database_url: str = "", redis_url: str = "", folder: Path | None = None) -> Services:

@@ -33,7 +33,6 @@ import subprocess
 import sys
 import time
 
-
 from config import services
 from config.logging import build_logging
 
@@ -54,14 +53,26 @@ class Stop(Exception):
 
 
 def _parse(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m config.supervisor", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--share", action="store_true",
-                        help="use the embedded servers of a supervisor already running")
-    parser.add_argument("--port", type=int,
-                        help="check first that this TCP port is free (the command will serve on it)")
-    parser.add_argument("--host", default=os.environ.get("HOST") or "127.0.0.1",
-                        help="the address of --port (default: HOST, else 127.0.0.1)")
+    parser = argparse.ArgumentParser(
+        prog="python -m config.supervisor",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--share",
+        action="store_true",
+        help="use the embedded servers of a supervisor already running",
+    )
+    parser.add_argument(
+        "--port",
+        type=int,
+        help="check first that this TCP port is free (the command will serve on it)",
+    )
+    parser.add_argument(
+        "--host",
+        default=os.environ.get("HOST") or "127.0.0.1",
+        help="the address of --port (default: HOST, else 127.0.0.1)",
+    )
     parser.add_argument("command", nargs=argparse.REMAINDER, help="-- command [args...]")
     args = parser.parse_args(argv)
     if args.command[:1] == ["--"]:
@@ -154,8 +165,9 @@ class _Revival:
                     self.failures[name] = 0
                 delay = RESTART_DELAY_S[min(self.failures.get(name, 0), len(RESTART_DELAY_S) - 1)]
                 self.next_try[name] = now + delay
-                logger.error("embedded %s died: restarting it%s", name,
-                             f" in {delay:g} s" if delay else "")
+                logger.error(
+                    "embedded %s died: restarting it%s", name, f" in {delay:g} s" if delay else ""
+                )
             if now < self.next_try[name]:
                 continue
             try:
@@ -164,17 +176,23 @@ class _Revival:
                 self.failures[name] = self.failures.get(name, 0) + 1
                 delay = RESTART_DELAY_S[min(self.failures[name], len(RESTART_DELAY_S) - 1)]
                 self.next_try[name] = time.monotonic() + delay
-                logger.error("embedded %s did not restart (%s): trying again in %g s", name,
-                             exc, delay)
+                logger.error(
+                    "embedded %s did not restart (%s): trying again in %g s", name, exc, delay
+                )
                 continue
             self.failures[name] = self.failures.get(name, 0) + 1
             self.restarted_at[name] = time.monotonic()
-            logger.warning("embedded %s restarted (pid %s), %.1f s after it died", name, pid,
-                           self.restarted_at[name] - self.died_at.pop(name))
+            logger.warning(
+                "embedded %s restarted (pid %s), %.1f s after it died",
+                name,
+                pid,
+                self.restarted_at[name] - self.died_at.pop(name),
+            )
 
 
-def _run_child(command: list[str], env: dict, embedded=None, interrupted: list | None = None
-               ) -> int:
+def _run_child(
+    command: list[str], env: dict, embedded=None, interrupted: list | None = None
+) -> int:
     """Run ``command`` in our process group (so a terminal's Ctrl-C reaches it directly and it
     can read the terminal); SIGTERM/SIGHUP to us are passed on to it. Meanwhile the embedded
     servers that die are started again."""
@@ -208,8 +226,9 @@ def _run_child(command: list[str], env: dict, embedded=None, interrupted: list |
         if interrupted and since is None:
             since = time.monotonic()
         if since is not None and time.monotonic() - since > GRACE_S:
-            logger.warning("%s has not stopped %.0f s after the signal: terminating it",
-                           command[0], GRACE_S)
+            logger.warning(
+                "%s has not stopped %.0f s after the signal: terminating it", command[0], GRACE_S
+            )
             child.terminate()
             try:
                 return child.wait(timeout=10)
@@ -230,9 +249,13 @@ def main(argv: list[str] | None = None) -> int:
         from config.embedded.ports import port_taken
 
         if port_taken(args.port, args.host):
-            logger.error("port %s on %s is taken (another `make run`, or another server): stop "
-                         "it, or choose another port, e.g. `make run PORT=%s`", args.port,
-                         args.host, args.port + 1)
+            logger.error(
+                "port %s on %s is taken (another `make run`, or another server): stop "
+                "it, or choose another port, e.g. `make run PORT=%s`",
+                args.port,
+                args.host,
+                args.port + 1,
+            )
             return 1
     give_back_terminal = _take_terminal()
     try:
@@ -258,8 +281,9 @@ def _main(args: argparse.Namespace) -> int:
         if shared is not None:
             database_url = database_url or shared["database_url"]
             redis_url = redis_url or shared["redis_url"]
-            lines.append(f"embedded servers of the running supervisor (pid {shared['pid']}) "
-                         f"in {folder}")
+            lines.append(
+                f"embedded servers of the running supervisor (pid {shared['pid']}) in {folder}"
+            )
         else:
             from config.embedded import EmbeddedServices, ServiceError
 
@@ -276,13 +300,25 @@ def _main(args: argparse.Namespace) -> int:
                 return 130
             if embedded.postgres:
                 database_url = embedded.database_url
-                lines.append(_describe("PostgreSQL", "embedded PostgreSQL "
-                                       f"{embedded.postgres.version()} (started, data in "
-                                       f"{embedded.postgres.data})", database_url))
+                lines.append(
+                    _describe(
+                        "PostgreSQL",
+                        "embedded PostgreSQL "
+                        f"{embedded.postgres.version()} (started, data in "
+                        f"{embedded.postgres.data})",
+                        database_url,
+                    )
+                )
             if embedded.valkey:
                 redis_url = embedded.redis_url
-                lines.append(_describe("Redis", f"embedded Valkey {embedded.valkey.version()} "
-                                       f"(started, data in {embedded.valkey.data})", redis_url))
+                lines.append(
+                    _describe(
+                        "Redis",
+                        f"embedded Valkey {embedded.valkey.version()} "
+                        f"(started, data in {embedded.valkey.data})",
+                        redis_url,
+                    )
+                )
     for line in lines:
         logger.info("%s", line)
     env.update(DATABASE_URL=database_url, REDIS_URL=redis_url)

@@ -47,12 +47,17 @@ def dashboard_state(*, ticker: str, timeframe: str, now: datetime) -> DashboardS
             selected = t.symbol
         elif not t.is_active:
             continue  # inactive tickers are listed only when asked for by name
-        rows.append({
-            "ticker": t.symbol, "name": t.name, "sector": t.sector, "active": t.is_active,
-            "tick_rate": 1000 / t.tick_interval_ms,
-            "last_price": float(t.last_price) if t.last_price is not None else None,
-            "last_time": _epoch_ms(t.last_tick_time),
-        })
+        rows.append(
+            {
+                "ticker": t.symbol,
+                "name": t.name,
+                "sector": t.sector,
+                "active": t.is_active,
+                "tick_rate": 1000 / t.tick_interval_ms,
+                "last_price": float(t.last_price) if t.last_price is not None else None,
+                "last_time": _epoch_ms(t.last_tick_time),
+            }
+        )
     if wanted and selected is None:
         unknown = wanted[:MAX_SYMBOL_SHOWN]
     elif not wanted and rows:
@@ -60,11 +65,19 @@ def dashboard_state(*, ticker: str, timeframe: str, now: datetime) -> DashboardS
         selected = next((r["ticker"] for r in rows if r["ticker"] == default), rows[0]["ticker"])
 
     day_start = now.replace(hour=0, minute=0, second=0, microsecond=0)
-    day_open = {b.ticker: float(b.open) for b in bars_between(
-        timeframe="1d", start=day_start, end=day_start + timedelta(days=1))}
+    day_open = {
+        b.ticker: float(b.open)
+        for b in bars_between(timeframe="1d", start=day_start, end=day_start + timedelta(days=1))
+    }
     spark_start = now.replace(second=0, microsecond=0) - timedelta(minutes=SPARKLINE_MINUTES)
     sparklines: dict[str, list[list[float]]] = {}
     for bar in bars_between(timeframe="1m", start=spark_start, end=now + timedelta(minutes=1)):
         sparklines.setdefault(bar.ticker, []).append([bar.time_ms, float(bar.close)])
-    return DashboardState(tickers=rows, selected=selected, unknown_ticker=unknown,
-                          timeframe=timeframe, day_open=day_open, sparklines=sparklines)
+    return DashboardState(
+        tickers=rows,
+        selected=selected,
+        unknown_ticker=unknown,
+        timeframe=timeframe,
+        day_open=day_open,
+        sparklines=sparklines,
+    )

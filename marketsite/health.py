@@ -31,8 +31,9 @@ def _timed(check) -> tuple[dict, object]:
 
 def _check_database():
     """The active tickers (which the generation check needs): proves a query is answered."""
-    return read_within(active_feeds, key="readyz", timeout=DATABASE_DEADLINE_S,
-                       what="readiness check")
+    return read_within(
+        active_feeds, key="readyz", timeout=DATABASE_DEADLINE_S, what="readiness check"
+    )
 
 
 def _generation(client: redis.Redis, feeds, now_ms: int) -> dict:
@@ -41,17 +42,23 @@ def _generation(client: redis.Redis, feeds, now_ms: int) -> dict:
         return result
     if found["ok"]:
         return {**result, "stale_after_s": found["stale_after_s"], "stale": []}
-    return {"ok": False, "error": (f"no new tick for over {found['stale_after_s']:g} s: "
-                                   + ", ".join(found["stale"]))[:300],
-            "stale_after_s": found["stale_after_s"], "stale": found["stale"]}
+    return {
+        "ok": False,
+        "error": (
+            f"no new tick for over {found['stale_after_s']:g} s: " + ", ".join(found["stale"])
+        )[:300],
+        "stale_after_s": found["stale_after_s"],
+        "stale": found["stale"],
+    }
 
 
 def readiness(*, now_ms: int | None = None) -> dict:
     """``{"ready": bool, "checks": {"database": {...}, "redis": {...}, "generation": {...}}}``."""
     now_ms = int(time.time() * 1000) if now_ms is None else now_ms
     database, feeds = _timed(_check_database)
-    client = redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=REDIS_TIMEOUT_S,
-                                  socket_timeout=REDIS_TIMEOUT_S)
+    client = redis.Redis.from_url(
+        settings.REDIS_URL, socket_connect_timeout=REDIS_TIMEOUT_S, socket_timeout=REDIS_TIMEOUT_S
+    )
     try:
         redis_check, _ = _timed(client.ping)
         if redis_check["ok"]:

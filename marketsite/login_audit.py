@@ -17,5 +17,10 @@ def log_failed_login(sender, credentials, request=None, **kwargs) -> None:
     username = str(credentials.get("username", ""))[:MAX_SHOWN]
     ip = getattr(request, "axes_ip_address", None) if request is not None else None
     path = request.path if request is not None else ""
-    logger.warning("failed login for username %r from %s on %s", username, ip or "-", path,
-                   extra={"username": username, "client_ip": ip, "path": path})
+    logger.warning(
+        "failed login for username %r from %s on %s",
+        username,
+        ip or "-",
+        path,
+        extra={"username": username, "client_ip": ip, "path": path},
+    )

@@ -57,8 +57,9 @@ API_PREFIX = "/api/"
 
 def _has_nul(query) -> bool:
     """True when a key or a value of a ``QueryDict`` holds a NUL byte."""
-    return any(NUL in name or any(NUL in value for value in values)
-               for name, values in query.lists())
+    return any(
+        NUL in name or any(NUL in value for value in values) for name, values in query.lists()
+    )
 
 
 class NulByteMiddleware:

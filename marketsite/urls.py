@@ -11,6 +11,5 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("readyz", views.readyz, name="readyz"),
     # Browsers ask for /favicon.ico on pages that name no icon (the admin's): the site's own.
-    path("favicon.ico", RedirectView.as_view(url=static("marketsite/favicon.svg")),
-         name="favicon"),
+    path("favicon.ico", RedirectView.as_view(url=static("marketsite/favicon.svg")), name="favicon"),
 ]

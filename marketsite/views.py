@@ -25,8 +25,9 @@ def dashboard(request):
     if not dashboard_access_allowed(request):
         return redirect_to_login(request.get_full_path(), reverse("admin:login"))
     now = timezone.now()
-    state = dashboard_state(ticker=request.GET.get("ticker", ""),
-                            timeframe=request.GET.get("timeframe", ""), now=now)
+    state = dashboard_state(
+        ticker=request.GET.get("ticker", ""), timeframe=request.GET.get("timeframe", ""), now=now
+    )
     root = get_script_prefix()
     config = {
         "apiBase": f"{root}api/v1",
@@ -56,8 +57,9 @@ def dashboard(request):
             "admin": reverse("admin:index"),
         },
     }
-    return render(request, "marketsite/dashboard.html", context,
-                  status=404 if state.unknown_ticker else 200)
+    return render(
+        request, "marketsite/dashboard.html", context, status=404 if state.unknown_ticker else 200
+    )
 
 
 @require_GET
@@ -66,11 +68,20 @@ def dashboard_token(request):
     """A fresh dashboard token, for the page to renew its own before it expires (403 where the
     dashboard itself would not be shown)."""
     if not dashboard_access_allowed(request):
-        return JsonResponse({"error": {"code": "sign_in_required", "message": (
-            "API keys are required: sign in to get a dashboard token, or use an API key.")}},
-            status=403)
-    return JsonResponse({"token": dashboard_token_issue(),
-                         "expires_in": settings.DASHBOARD_TOKEN_MAX_AGE_S})
+        return JsonResponse(
+            {
+                "error": {
+                    "code": "sign_in_required",
+                    "message": (
+                        "API keys are required: sign in to get a dashboard token, or use an API key."
+                    ),
+                }
+            },
+            status=403,
+        )
+    return JsonResponse(
+        {"token": dashboard_token_issue(), "expires_in": settings.DASHBOARD_TOKEN_MAX_AGE_S}
+    )
 
 
 @require_GET

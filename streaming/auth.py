@@ -83,17 +83,21 @@ class KeyRevocations:
         async def send_all() -> None:
             layer = get_channel_layer()
             for key_id in key_ids:
-                await layer.group_send(key_group(key_id), {"type": KEY_REVOKED_MESSAGE_TYPE,
-                                                           "key_id": key_id})
+                await layer.group_send(
+                    key_group(key_id), {"type": KEY_REVOKED_MESSAGE_TYPE, "key_id": key_id}
+                )
 
         try:
             async_to_sync(send_all)()
         except Exception:
-            logger.exception("could not announce the revocation of API keys %s to open "
-                             "WebSocket connections", key_ids)
+            logger.exception(
+                "could not announce the revocation of API keys %s to open WebSocket connections",
+                key_ids,
+            )
         else:
-            logger.info("API keys %s revoked: their WebSocket connections are being closed",
-                        key_ids)
+            logger.info(
+                "API keys %s revoked: their WebSocket connections are being closed", key_ids
+            )
 
     def __repr__(self) -> str:
         return "streaming.auth.KeyRevocations"
@@ -110,8 +114,9 @@ async def connection_access(scope) -> Access:
         key_id = await database_sync_to_async(lookup_api_key)(key)
         if key_id is not None:
             return Access(True, key_id)
-    return Access(bool(token) and len(token) <= MAX_CREDENTIAL_LEN
-                  and verify_dashboard_token(token))
+    return Access(
+        bool(token) and len(token) <= MAX_CREDENTIAL_LEN and verify_dashboard_token(token)
+    )
 
 
 class KeyWatch:

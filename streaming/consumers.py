@@ -73,34 +73,47 @@ class MarketConsumer(AsyncWebsocketConsumer):
                 await self._key_revoked()
                 return
         if not access.allowed:
-            await self.send(text_data=protocol.error(
-                ErrorCode.UNAUTHORIZED, "a valid API key is required: pass it as the api_key "
-                "query parameter or the X-API-Key header").text)
+            await self.send(
+                text_data=protocol.error(
+                    ErrorCode.UNAUTHORIZED,
+                    "a valid API key is required: pass it as the api_key "
+                    "query parameter or the X-API-Key header",
+                ).text
+            )
             await self.close(code=auth.UNAUTHORIZED_CLOSE_CODE)
             return
-        self.outbox = Outbox(self.base_send, limit=settings.WS_SEND_QUEUE_LIMIT,
-                             direct=direct_writer(self.base_send))
+        self.outbox = Outbox(
+            self.base_send, limit=settings.WS_SEND_QUEUE_LIMIT, direct=direct_writer(self.base_send)
+        )
         self.outbox.start()
-        self.session = Session(self.outbox, hub=get_hub(),
-                               max_subscriptions=settings.WS_MAX_SUBSCRIPTIONS)
+        self.session = Session(
+            self.outbox, hub=get_hub(), max_subscriptions=settings.WS_MAX_SUBSCRIPTIONS
+        )
         self.limiter = RateLimiter(settings.WS_MAX_MESSAGES_PER_SECOND)
         self.client_id = uuid.uuid4().hex
         self.outbox.put(protocol.connected(client_id=self.client_id, timestamp=_now_ms()))
-        logger.info("WebSocket %s connected: %s from %s", self.client_id, self.scope.get("path"),
-                    _peer(self.scope))
+        logger.info(
+            "WebSocket %s connected: %s from %s",
+            self.client_id,
+            self.scope.get("path"),
+            _peer(self.scope),
+        )
 
     async def receive(self, text_data=None, bytes_data=None) -> None:
         if self.session is None:
             return
         if not self.limiter.allow():
             if self.limiter.dropped == 1:  # a new burst over the limit: report it when it ends
-                asyncio.get_running_loop().call_later(self.limiter.report_after_s,
-                                                      self._report_dropped)
+                asyncio.get_running_loop().call_later(
+                    self.limiter.report_after_s, self._report_dropped
+                )
             return
         self._report_dropped()  # before answering anything sent after the burst
         try:
-            request = protocol.parse(text_data if text_data is not None else bytes_data,
-                                     max_bytes=settings.WS_MAX_MESSAGE_BYTES)
+            request = protocol.parse(
+                text_data if text_data is not None else bytes_data,
+                max_bytes=settings.WS_MAX_MESSAGE_BYTES,
+            )
             if isinstance(request, Ping):
                 self.outbox.put(protocol.pong(timestamp=_now_ms()))
             elif isinstance(request, Subscribe):
@@ -116,11 +129,14 @@ class MarketConsumer(AsyncWebsocketConsumer):
         dropped = self.limiter.take_dropped()
         if dropped and self.outbox is not None:
             limiter = self.limiter
-            self._error(ProtocolError(
-                ErrorCode.RATE_LIMITED,
-                f"{dropped} message{'s' if dropped != 1 else ''} dropped unanswered: more than "
-                f"{limiter.rate:g} a second (bursts of up to {limiter.burst:g})",
-                dropped=dropped))
+            self._error(
+                ProtocolError(
+                    ErrorCode.RATE_LIMITED,
+                    f"{dropped} message{'s' if dropped != 1 else ''} dropped unanswered: more than "
+                    f"{limiter.rate:g} a second (bursts of up to {limiter.burst:g})",
+                    dropped=dropped,
+                )
+            )
 
     def _error(self, e: ProtocolError) -> None:
         self.outbox.put(protocol.error(e.code, e.message, **e.extra))
@@ -134,8 +150,11 @@ class MarketConsumer(AsyncWebsocketConsumer):
         if self.session is not None:
             await self.session.close()
         logger.info("closing a WebSocket connection: its API key was revoked")
-        await self.send(text_data=protocol.error(
-            ErrorCode.KEY_REVOKED, "the API key of this connection was revoked").text)
+        await self.send(
+            text_data=protocol.error(
+                ErrorCode.KEY_REVOKED, "the API key of this connection was revoked"
+            ).text
+        )
         await self.close(code=auth.KEY_REVOKED_CLOSE_CODE)
 
     async def disconnect(self, code) -> None:

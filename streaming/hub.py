@@ -94,8 +94,11 @@ class Hub:
             asyncio.get_running_loop().create_task(self._stop(start, link))
 
     async def ready(self) -> None:
-        failed = self._start is not None and self._start.done() and (
-            self._start.cancelled() or self._start.exception() is not None)
+        failed = (
+            self._start is not None
+            and self._start.done()
+            and (self._start.cancelled() or self._start.exception() is not None)
+        )
         if self._start is None or failed:
             if failed:
                 asyncio.get_running_loop().create_task(self._stop(self._start, self._link))

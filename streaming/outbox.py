@@ -30,8 +30,7 @@ class Outbox:
     ``paused`` and ``write(frames)`` that puts frames on the wire itself; it calls ``wake()``
     when it can take frames again."""
 
-    def __init__(self, send: Callable[[dict], Awaitable[None]], *, limit: int,
-                 direct=None) -> None:
+    def __init__(self, send: Callable[[dict], Awaitable[None]], *, limit: int, direct=None) -> None:
         self._send = send
         self._direct = direct
         self.limit = limit
@@ -128,10 +127,16 @@ class Outbox:
                 if not frames:
                     self._drained.set()
             if self.overflowed:
-                await send({"type": "websocket.send", "text": error(
-                    ErrorCode.SLOW_CLIENT,
-                    "the connection fell too far behind the stream and is closed; reconnect "
-                    "and resubscribe with since to resume without a gap").text})
+                await send(
+                    {
+                        "type": "websocket.send",
+                        "text": error(
+                            ErrorCode.SLOW_CLIENT,
+                            "the connection fell too far behind the stream and is closed; reconnect "
+                            "and resubscribe with since to resume without a gap",
+                        ).text,
+                    }
+                )
                 await send({"type": "websocket.close", "code": SLOW_CLIENT_CLOSE_CODE})
         finally:
             self._drained.set()

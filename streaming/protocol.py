@@ -76,8 +76,10 @@ def parse(raw: str | bytes, *, max_bytes: int) -> Request:
     """One client frame → a request; ``ProtocolError`` for anything malformed."""
     size = len(raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else raw)
     if size > max_bytes:
-        raise ProtocolError(ErrorCode.MESSAGE_TOO_LARGE,
-                            f"message of {size} bytes exceeds the limit of {max_bytes} bytes")
+        raise ProtocolError(
+            ErrorCode.MESSAGE_TOO_LARGE,
+            f"message of {size} bytes exceeds the limit of {max_bytes} bytes",
+        )
     try:
         data = orjson.loads(raw)
     except orjson.JSONDecodeError:
@@ -94,42 +96,54 @@ def parse(raw: str | bytes, *, max_bytes: int) -> Request:
         return Unsubscribe(tickers=tickers, channels=_channels(data, default=CHANNELS))
     if kind == "ping":
         return Ping()
-    raise ProtocolError(ErrorCode.UNKNOWN_TYPE,
-                        f"unknown message type {_short(kind)!r}; expected subscribe, "
-                        "unsubscribe or ping")
+    raise ProtocolError(
+        ErrorCode.UNKNOWN_TYPE,
+        f"unknown message type {_short(kind)!r}; expected subscribe, unsubscribe or ping",
+    )
 
 
 def _subscribe(data: dict) -> Subscribe:
     tickers = _tickers(data)
     since = data.get("since")
     if since is not None:
-        if isinstance(since, bool) or not isinstance(since, (int, float)) or not (
-                math.isfinite(since) and since >= 0):
-            raise ProtocolError(ErrorCode.INVALID_MESSAGE,
-                                '"since" must be a time in epoch milliseconds')
+        if (
+            isinstance(since, bool)
+            or not isinstance(since, (int, float))
+            or not (math.isfinite(since) and since >= 0)
+        ):
+            raise ProtocolError(
+                ErrorCode.INVALID_MESSAGE, '"since" must be a time in epoch milliseconds'
+            )
         since = int(since)
     from_seq = data.get("from_seq")
     if from_seq is None:
         from_seq = {}
     elif not isinstance(from_seq, dict) or not all(
-            isinstance(v, int) and not isinstance(v, bool) for v in from_seq.values()):
-        raise ProtocolError(ErrorCode.INVALID_MESSAGE,
-                            '"from_seq" must map tickers to integer seq numbers')
+        isinstance(v, int) and not isinstance(v, bool) for v in from_seq.values()
+    ):
+        raise ProtocolError(
+            ErrorCode.INVALID_MESSAGE, '"from_seq" must map tickers to integer seq numbers'
+        )
     else:
         from_seq = {str(k).strip().upper(): v for k, v in from_seq.items()}
         outside = sorted(set(from_seq) - set(tickers)) if tickers is not None else []
         if outside:
-            raise ProtocolError(ErrorCode.INVALID_MESSAGE,
-                                f'"from_seq" names tickers not in "tickers": {_names(outside)}')
+            raise ProtocolError(
+                ErrorCode.INVALID_MESSAGE,
+                f'"from_seq" names tickers not in "tickers": {_names(outside)}',
+            )
     batch = data.get("batch")
     if batch is not None and not isinstance(batch, bool):
         raise ProtocolError(ErrorCode.INVALID_MESSAGE, '"batch" must be true or false')
     channels = _channels(data, default=("ticks",))
     if (since is not None or from_seq) and "ticks" not in channels:
-        raise ProtocolError(ErrorCode.INVALID_MESSAGE,
-                            '"since" and "from_seq" replay ticks: add "ticks" to "channels"')
-    return Subscribe(tickers=tickers, channels=channels, since=since, from_seq=from_seq,
-                     batch=batch)
+        raise ProtocolError(
+            ErrorCode.INVALID_MESSAGE,
+            '"since" and "from_seq" replay ticks: add "ticks" to "channels"',
+        )
+    return Subscribe(
+        tickers=tickers, channels=channels, since=since, from_seq=from_seq, batch=batch
+    )
 
 
 def _tickers(data: dict) -> tuple[str, ...] | None:
@@ -138,8 +152,10 @@ def _tickers(data: dict) -> tuple[str, ...] | None:
     if isinstance(value, str):
         value = [value]
     if not isinstance(value, list) or not value:
-        raise ProtocolError(ErrorCode.INVALID_MESSAGE,
-                            '"tickers" must be a ticker, a non-empty list of tickers, or "*"')
+        raise ProtocolError(
+            ErrorCode.INVALID_MESSAGE,
+            '"tickers" must be a ticker, a non-empty list of tickers, or "*"',
+        )
     if not all(isinstance(v, str) for v in value):
         raise ProtocolError(ErrorCode.INVALID_MESSAGE, '"tickers" must hold strings only')
     symbols = [v.strip().upper() for v in value]
@@ -154,10 +170,14 @@ def _channels(data: dict, *, default: tuple[str, ...]) -> frozenset[str]:
         return frozenset(default)
     if isinstance(value, str):
         value = [value]
-    if (not isinstance(value, list) or not value
-            or not all(isinstance(v, str) and v in CHANNELS for v in value)):
-        raise ProtocolError(ErrorCode.INVALID_MESSAGE,
-                            '"channels" must be a non-empty list of "ticks" and "bars"')
+    if (
+        not isinstance(value, list)
+        or not value
+        or not all(isinstance(v, str) and v in CHANNELS for v in value)
+    ):
+        raise ProtocolError(
+            ErrorCode.INVALID_MESSAGE, '"channels" must be a non-empty list of "ticks" and "bars"'
+        )
     return frozenset(value)
 
 
@@ -173,13 +193,16 @@ def _names(symbols) -> str:
 
 def unknown_tickers(symbols) -> ProtocolError:
     symbols = sorted(symbols)
-    return ProtocolError(ErrorCode.UNKNOWN_TICKER,
-                         f"unknown or inactive ticker(s): {_names(symbols)}; nothing was "
-                         "changed (GET /api/v1/tickers lists them)",
-                         tickers=[_short(s) for s in symbols[:MAX_NAMED]])
+    return ProtocolError(
+        ErrorCode.UNKNOWN_TICKER,
+        f"unknown or inactive ticker(s): {_names(symbols)}; nothing was "
+        "changed (GET /api/v1/tickers lists them)",
+        tickers=[_short(s) for s in symbols[:MAX_NAMED]],
+    )
 
 
 # --- Server messages --------------------------------------------------------------------------
+
 
 class Frame:
     """A server message: its JSON text, built once and shared by every connection of the

@@ -37,8 +37,16 @@ def bars_group(symbol: str) -> str:
     return "bars." + _SAFE.sub("_", symbol)
 
 
-def tick_data(*, ticker: str, price_cents: int, volume: int, bid_cents: int, ask_cents: int,
-              time_ms: int, seq: int) -> dict:
+def tick_data(
+    *,
+    ticker: str,
+    price_cents: int,
+    volume: int,
+    bid_cents: int,
+    ask_cents: int,
+    time_ms: int,
+    seq: int,
+) -> dict:
     """A tick as sent to clients: numbers as numbers, time in epoch milliseconds (the same
     text as the live store's record, ``ticks.live_store.tick_record``)."""
     return {
@@ -55,16 +63,31 @@ def tick_data(*, ticker: str, price_cents: int, volume: int, bid_cents: int, ask
 def tick_wire(tick: TickPayload) -> dict:
     """``tick_data`` of a domain tick."""
     ticker, price_cents, volume, bid_cents, ask_cents, time_ms, seq = tick  # fast on a tuple
-    return {"ticker": ticker, "price": price_cents / 100, "volume": volume,
-            "bid": bid_cents / 100, "ask": ask_cents / 100, "timestamp": time_ms, "seq": seq}
+    return {
+        "ticker": ticker,
+        "price": price_cents / 100,
+        "volume": volume,
+        "bid": bid_cents / 100,
+        "ask": ask_cents / 100,
+        "timestamp": time_ms,
+        "seq": seq,
+    }
 
 
 def bar_wire(bar: BarPayload) -> dict:
     """A bar as sent to clients (the ``bar`` data): prices as numbers, ``time`` in epoch ms."""
-    return {"ticker": bar.ticker, "timeframe": bar.timeframe, "time": bar.time_ms,
-            "open": float(bar.open), "high": float(bar.high), "low": float(bar.low),
-            "close": float(bar.close), "volume": bar.volume, "trade_count": bar.trade_count,
-            "vwap": float(bar.vwap)}
+    return {
+        "ticker": bar.ticker,
+        "timeframe": bar.timeframe,
+        "time": bar.time_ms,
+        "open": float(bar.open),
+        "high": float(bar.high),
+        "low": float(bar.low),
+        "close": float(bar.close),
+        "volume": bar.volume,
+        "trade_count": bar.trade_count,
+        "vwap": float(bar.vwap),
+    }
 
 
 async def _send_all(messages: list[tuple[str, dict]]) -> None:
@@ -87,7 +110,8 @@ def tick_messages(ticks_by_symbol: Mapping[str, list[dict]]) -> list[tuple[str, 
     whole cycle for ``*`` subscribers (and the WebSocket hub of every server process)."""
     messages = [
         (ticks_group(symbol), {"type": "market.ticks", "ticks": ticks})
-        for symbol, ticks in ticks_by_symbol.items() if ticks
+        for symbol, ticks in ticks_by_symbol.items()
+        if ticks
     ]
     if messages:
         everything = [t for ticks in ticks_by_symbol.values() for t in ticks]
@@ -141,8 +165,9 @@ class StreamPublisher:
     """The ``ticks.announce`` listener that puts announced ticks and bars on the stream."""
 
     def on_ticks(self, ticks_by_symbol: Mapping[str, Sequence[TickPayload]]) -> None:
-        publish_ticks({symbol: [tick_wire(t) for t in ticks]
-                       for symbol, ticks in ticks_by_symbol.items()})
+        publish_ticks(
+            {symbol: [tick_wire(t) for t in ticks] for symbol, ticks in ticks_by_symbol.items()}
+        )
 
     def on_bars(self, bars: Sequence[BarPayload]) -> None:
         publish_bars([bar_wire(b) for b in bars])

@@ -12,8 +12,16 @@ from django.conf import settings
 from ticks import live_reads
 from ticks.live_reads import ReplayUnavailable
 
-__all__ = ["ReplayUnavailable", "check_seq", "latest", "now_ms", "quoted_symbols",
-           "ticks_after_seq", "ticks_since", "window_start_ms"]
+__all__ = [
+    "ReplayUnavailable",
+    "check_seq",
+    "latest",
+    "now_ms",
+    "quoted_symbols",
+    "ticks_after_seq",
+    "ticks_since",
+    "window_start_ms",
+]
 
 
 def now_ms() -> int:

@@ -118,8 +118,12 @@ class Session:
     def _repair(self, symbol: str, tick: dict, text: str) -> None:
         """A live tick skipped some (a lost publish): fetch the missing ones from the replay
         stream, holding live ticks back meanwhile."""
-        logger.info("%s: live seq jumped from %s to %s; filling the gap from the replay stream",
-                    symbol, self.last_seq.get(symbol), tick["seq"])
+        logger.info(
+            "%s: live seq jumped from %s to %s; filling the gap from the replay stream",
+            symbol,
+            self.last_seq.get(symbol),
+            tick["seq"],
+        )
         self.syncing[symbol] = [(tick, text)]
         self._spawn(self._sync({symbol: ("seq", self.last_seq[symbol])}))
 
@@ -227,12 +231,17 @@ class Session:
             logger.warning("reading the snapshot for a subscribe failed", exc_info=True)
             self.outbox.put(error_frame(unavailable()))
         snapshot.sort(key=lambda pair: pair[0]["timestamp"])
-        accepted = [text for tick, text in snapshot
-                    if self.ticks.wants(tick["ticker"]) and self._accept(tick)]
+        accepted = [
+            text
+            for tick, text in snapshot
+            if self.ticks.wants(tick["ticker"]) and self._accept(tick)
+        ]
         if accepted:
             if self.batch:
-                frames = [protocol.ticks_frame(accepted[i:i + REPLAY_BATCH])
-                          for i in range(0, len(accepted), REPLAY_BATCH)]
+                frames = [
+                    protocol.ticks_frame(accepted[i : i + REPLAY_BATCH])
+                    for i in range(0, len(accepted), REPLAY_BATCH)
+                ]
             else:
                 frames = [protocol.tick_frame(text) for text in accepted]
             await self.outbox.put_paced(frames)
@@ -241,8 +250,9 @@ class Session:
         for symbol in plan:
             held += self.syncing.pop(symbol, [])
         held.sort(key=lambda pair: pair[0]["timestamp"])
-        live = [text for tick, text in held
-                if self.ticks.wants(tick["ticker"]) and self._accept(tick)]
+        live = [
+            text for tick, text in held if self.ticks.wants(tick["ticker"]) and self._accept(tick)
+        ]
         if live and self.batch:
             self.outbox.put(protocol.ticks_frame(live))
         elif live:

@@ -23,8 +23,9 @@ class Selection:
         return self.all or bool(self.symbols)
 
 
-def selections_after(ticks: Selection, bars: Selection,
-                     request: Subscribe) -> tuple[Selection, Selection]:
+def selections_after(
+    ticks: Selection, bars: Selection, request: Subscribe
+) -> tuple[Selection, Selection]:
     """The ``ticks`` and ``bars`` selections once ``request`` is applied."""
     out = []
     for channel, current in zip(protocol.CHANNELS, (ticks, bars)):
@@ -52,9 +53,11 @@ def listed(active: frozenset[str], *selections: Selection) -> set[str]:
 
 
 def too_many(count: int, limit: int) -> ProtocolError:
-    return ProtocolError(ErrorCode.TOO_MANY_TICKERS,
-                         f"{count} subscriptions exceed the limit of {limit} "
-                         'per connection; subscribe to "*" for every ticker')
+    return ProtocolError(
+        ErrorCode.TOO_MANY_TICKERS,
+        f"{count} subscriptions exceed the limit of {limit} "
+        'per connection; subscribe to "*" for every ticker',
+    )
 
 
 def too_old(what: str) -> ProtocolError:
@@ -62,12 +65,14 @@ def too_old(what: str) -> ProtocolError:
         ErrorCode.REPLAY_UNAVAILABLE,
         f"{what} is older than the {settings.WS_REPLAY_SECONDS} s replay window; fetch the "
         "missing ticks from GET /api/v1/history/<ticker> and subscribe again with a newer "
-        "since (or without one)")
+        "since (or without one)",
+    )
 
 
 def unavailable() -> ProtocolError:
-    return ProtocolError(ErrorCode.UNAVAILABLE,
-                         "market data is unavailable for a moment; try again shortly")
+    return ProtocolError(
+        ErrorCode.UNAVAILABLE, "market data is unavailable for a moment; try again shortly"
+    )
 
 
 def error_frame(e: ProtocolError) -> protocol.Frame:

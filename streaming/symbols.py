@@ -55,8 +55,11 @@ def prime(known) -> None:
 async def _read_database() -> frozenset[str]:
     # Not the thread-sensitive executor: a read stuck on a hung database must not hold it.
     return await sync_to_async(read_within, thread_sensitive=False)(
-        active_ticker_symbols, key="ws-symbols", timeout=READ_DEADLINE_S,
-        what="WebSocket ticker symbols")
+        active_ticker_symbols,
+        key="ws-symbols",
+        timeout=READ_DEADLINE_S,
+        what="WebSocket ticker symbols",
+    )
 
 
 async def _load() -> frozenset[str]:

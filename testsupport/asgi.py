@@ -6,16 +6,27 @@ import asyncio
 
 def scope_for(method: str, path: str, headers: dict | None = None) -> dict:
     path, _, query = path.partition("?")
-    raw = [(b"host", b"testserver")] + [(name.lower().encode(), value.encode())
-                                        for name, value in (headers or {}).items()]
-    return {"type": "http", "method": method, "path": path, "raw_path": path.encode(),
-            "query_string": query.encode(), "headers": raw, "http_version": "1.1",
-            "scheme": "http", "server": ("testserver", 80), "client": ("127.0.0.1", 5000),
-            "asgi": {"version": "3.0"}}
+    raw = [(b"host", b"testserver")] + [
+        (name.lower().encode(), value.encode()) for name, value in (headers or {}).items()
+    ]
+    return {
+        "type": "http",
+        "method": method,
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": query.encode(),
+        "headers": raw,
+        "http_version": "1.1",
+        "scheme": "http",
+        "server": ("testserver", 80),
+        "client": ("127.0.0.1", 5000),
+        "asgi": {"version": "3.0"},
+    }
 
 
-async def asgi_request(app, method: str, path: str,
-                       headers: dict | None = None) -> tuple[int, dict, bytes]:
+async def asgi_request(
+    app, method: str, path: str, headers: dict | None = None
+) -> tuple[int, dict, bytes]:
     """``(status, headers with lower-case names, body)``; the client stays connected until the
     application has answered."""
     sent, messages = [], [{"type": "http.request", "body": b"", "more_body": False}]

@@ -36,8 +36,14 @@ def grid_report(cursor) -> dict[str, dict]:
     (a neighbour is broken when seq does not step by 1 or time by the ticker's interval)."""
     cursor.execute(GRID_SQL.replace("%%", "%"))
     return {
-        row[0]: {"count": row[1], "distinct": row[2], "seq": (row[3], row[4]),
-                 "time": (row[5], row[6]), "off_grid": row[7], "broken": row[8]}
+        row[0]: {
+            "count": row[1],
+            "distinct": row[2],
+            "seq": (row[3], row[4]),
+            "time": (row[5], row[6]),
+            "off_grid": row[7],
+            "broken": row[8],
+        }
         for row in cursor.fetchall()
     }
 

@@ -30,7 +30,9 @@ def pytest_load_initial_conftests(early_config, parser, args):
     if not _wants_services(early_config):
         return (yield)
     if "DJANGO_SETTINGS_MODULE" not in os.environ:
-        ds = getattr(early_config.known_args_namespace, "ds", None) or early_config.getini("DJANGO_SETTINGS_MODULE")
+        ds = getattr(early_config.known_args_namespace, "ds", None) or early_config.getini(
+            "DJANGO_SETTINGS_MODULE"
+        )
         if ds:
             os.environ["DJANGO_SETTINGS_MODULE"] = ds
 
@@ -80,7 +82,7 @@ def remove_run_keys(redis_url: str, *, run: str, bases=None) -> int:
         for base in bases or [default for _, default in PREFIXES]:
             batch = list(client.scan_iter(match=f"{base}-{run}*", count=1000))
             for start in range(0, len(batch), 500):
-                removed += client.delete(*batch[start:start + 500])
+                removed += client.delete(*batch[start : start + 500])
     except redis.RedisError:
         pass  # a fault test may have taken this Redis away for good
     finally:
@@ -109,8 +111,9 @@ def _start(*, need_db: bool, need_redis: bool) -> None:
         os.environ["DATABASE_URL"] = embedded.database_url
     if need_redis:
         os.environ["REDIS_URL"] = embedded.redis_url
-    started = " and ".join(name for name, on in (("PostgreSQL", need_db), ("Valkey", need_redis))
-                           if on)
+    started = " and ".join(
+        name for name, on in (("PostgreSQL", need_db), ("Valkey", need_redis)) if on
+    )
     _session["header"] = f"services: temporary embedded {started} in {folder} (no URL set)"
 
 
@@ -123,8 +126,10 @@ def pytest_unconfigure(config):
     # The controller (or a run without xdist) removes every key the run left, its workers' too,
     # before an embedded Redis goes away with them.
     if not os.environ.get("PYTEST_XDIST_WORKER") and os.environ.get("REDIS_URL"):
-        bases = [os.environ.get(name, default).split(f"-{os.environ['TEST_RUN_ID']}")[0]
-                 for name, default in PREFIXES]
+        bases = [
+            os.environ.get(name, default).split(f"-{os.environ['TEST_RUN_ID']}")[0]
+            for name, default in PREFIXES
+        ]
         remove_run_keys(os.environ["REDIS_URL"], run=os.environ["TEST_RUN_ID"], bases=bases)
     embedded = _session.pop("embedded", None)
     if embedded is not None:

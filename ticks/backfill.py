@@ -24,8 +24,14 @@ from django.utils import timezone
 
 from . import engine
 from .market import (
-    encode_batch, engine_state, first_grid_at_or_after, from_ms, market_config,
-    stored_state_at_oldest, ticker_params, to_ms,
+    encode_batch,
+    engine_state,
+    first_grid_at_or_after,
+    from_ms,
+    market_config,
+    stored_state_at_oldest,
+    ticker_params,
+    to_ms,
 )
 from .models import Ticker, TickerState
 from .rollup import bars_rollup
@@ -64,8 +70,9 @@ class BackfillResult:
     bars: dict[str, int] = field(default_factory=dict)
 
 
-def plan_backfill(*, tickers: Sequence[Ticker], duration: timedelta, end: datetime,
-                  now: datetime | None = None) -> BackfillPlan:
+def plan_backfill(
+    *, tickers: Sequence[Ticker], duration: timedelta, end: datetime, now: datetime | None = None
+) -> BackfillPlan:
     now = now or timezone.now()
     if duration <= timedelta(0):
         raise BackfillError("The duration must be positive.")
@@ -94,8 +101,12 @@ def plan_backfill(*, tickers: Sequence[Ticker], duration: timedelta, end: dateti
         steps.append(max(0, (anchor[1] - start_ms) // iv) if anchor[1] > start_ms else 0)
         fresh.append(oldest is None)
     return BackfillPlan(
-        tickers=list(tickers), start=start, end=end, state=engine_state(anchors),
-        steps=np.array(steps, dtype=np.int64), fresh=np.array(fresh, dtype=bool),
+        tickers=list(tickers),
+        start=start,
+        end=end,
+        state=engine_state(anchors),
+        steps=np.array(steps, dtype=np.int64),
+        fresh=np.array(fresh, dtype=bool),
     )
 
 
@@ -118,8 +129,11 @@ def _chunks(plan: BackfillPlan, chunk: timedelta):
         batch, state = engine.rewind(params, state, steps, market)
         if first:
             for i in np.flatnonzero(plan.fresh & (steps > 0)):
-                newest[int(i)] = (int(state.seq[i]), int(state.time_ms[i]),
-                                  float(state.log_price[i]))
+                newest[int(i)] = (
+                    int(state.seq[i]),
+                    int(state.time_ms[i]),
+                    float(state.log_price[i]),
+                )
         rows = encode_batch(batch, ids)
         remaining -= steps
         yield rows, len(batch), newest
@@ -136,8 +150,9 @@ def history_window(plan: BackfillPlan) -> Iterator[None]:
     """Around writing the plan and rolling it up: what the storage needs for a bulk write into
     the past (on TimescaleDB, the compressed chunks of the range decompressed, and compressed
     again after)."""
-    with tick_storage().history_writes(connection, start=plan.start,
-                                       end=newest_time(plan) + timedelta(milliseconds=1)):
+    with tick_storage().history_writes(
+        connection, start=plan.start, end=newest_time(plan) + timedelta(milliseconds=1)
+    ):
         yield
 
 
@@ -161,8 +176,12 @@ def _produce(chunks, out: queue.Queue, stop: threading.Event) -> None:
         out.put(exc)
 
 
-def write_plan(plan: BackfillPlan, *, chunk: timedelta = DEFAULT_CHUNK,
-               on_progress: Callable[[int], None] | None = None) -> int:
+def write_plan(
+    plan: BackfillPlan,
+    *,
+    chunk: timedelta = DEFAULT_CHUNK,
+    on_progress: Callable[[int], None] | None = None,
+) -> int:
     """Generate and COPY the plan's ticks (newest chunk first); return how many were written."""
     if plan.total == 0:
         return 0
@@ -170,7 +189,9 @@ def write_plan(plan: BackfillPlan, *, chunk: timedelta = DEFAULT_CHUNK,
     pending: queue.Queue = queue.Queue(maxsize=2)
     stop = threading.Event()
     producer = threading.Thread(
-        target=_produce, args=(_chunks(plan, chunk), pending, stop), daemon=True,
+        target=_produce,
+        args=(_chunks(plan, chunk), pending, stop),
+        daemon=True,
         name="backfill-generate",
     )
     producer.start()
@@ -199,8 +220,12 @@ def write_plan(plan: BackfillPlan, *, chunk: timedelta = DEFAULT_CHUNK,
     return written
 
 
-def rollup_range(plan: BackfillPlan, *, step: timedelta = timedelta(hours=1),
-                 on_progress: Callable[[int], None] | None = None) -> dict[str, int]:
+def rollup_range(
+    plan: BackfillPlan,
+    *,
+    step: timedelta = timedelta(hours=1),
+    on_progress: Callable[[int], None] | None = None,
+) -> dict[str, int]:
     """Roll up the bars of the backfilled range, an hour at a time."""
     ids = [t.pk for t, n in zip(plan.tickers, plan.steps) if n > 0]
     if not ids:

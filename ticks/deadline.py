@@ -57,8 +57,13 @@ def _run(read: Callable[[], T]) -> T:
         connection.close()  # back to the pool (or closed): the thread keeps nothing open
 
 
-def read_within(read: Callable[[], T], *, key: Hashable, timeout: float = DEFAULT_TIMEOUT_S,
-                what: str = "database read") -> T:
+def read_within(
+    read: Callable[[], T],
+    *,
+    key: Hashable,
+    timeout: float = DEFAULT_TIMEOUT_S,
+    what: str = "database read",
+) -> T:
     """``read()`` (no arguments; it uses Django's ``connection``), or
     ``DatabaseDeadlineExceeded`` after ``timeout`` seconds. Reads with the same ``key`` while one
     is running share its answer."""
@@ -81,7 +86,8 @@ def read_within(read: Callable[[], T], *, key: Hashable, timeout: float = DEFAUL
     except FutureTimeout:
         logger.warning("%s: no answer from the database within %.1f s", what, timeout)
         raise DatabaseDeadlineExceeded(
-            f"the database did not answer within {timeout:g} s") from None
+            f"the database did not answer within {timeout:g} s"
+        ) from None
 
 
 def _forget(key: Hashable, done: Future) -> None:

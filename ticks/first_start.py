@@ -38,8 +38,9 @@ def history_needed() -> bool:
 
 
 def _live_series_started(tickers: list[Ticker]) -> list[Ticker]:
-    started = set(Tick.objects.filter(ticker__in=tickers).values_list("ticker_id", flat=True)
-                  .distinct())
+    started = set(
+        Tick.objects.filter(ticker__in=tickers).values_list("ticker_id", flat=True).distinct()
+    )
     return [t for t in tickers if t.pk in started]
 
 
@@ -60,11 +61,15 @@ def history_fill(*, days: float, wait_s: float = 120.0, niceness: int = 10) -> F
         return FirstStartReport(skipped=f"no live ticks stored within {wait_s:g} s")
     missing = sorted({t.symbol for t in tickers} - {t.symbol for t in started})
     if missing:
-        logger.warning("first-start history: no live ticks yet for %s; left out",
-                       ", ".join(missing))
-    logger.info("first start: filling the last %g day(s) of history behind the live market of "
-                "%d ticker(s), in the background (FIRST_START_HISTORY_DAYS=0 turns this off)",
-                days, len(started))
+        logger.warning(
+            "first-start history: no live ticks yet for %s; left out", ", ".join(missing)
+        )
+    logger.info(
+        "first start: filling the last %g day(s) of history behind the live market of "
+        "%d ticker(s), in the background (FIRST_START_HISTORY_DAYS=0 turns this off)",
+        days,
+        len(started),
+    )
     begun = time.monotonic()
     now = timezone.now()
     plan = plan_backfill(tickers=started, duration=timedelta(days=days), end=now, now=now)
@@ -72,6 +77,10 @@ def history_fill(*, days: float, wait_s: float = 120.0, niceness: int = 10) -> F
         written = write_plan(plan)
         rollup_range(plan)
     report = FirstStartReport(ticks=written, seconds=time.monotonic() - begun)
-    logger.info("first-start history in: %d ticks from %s in %.0f s", written,
-                plan.start.isoformat(), report.seconds)
+    logger.info(
+        "first-start history in: %d ticks from %s in %.0f s",
+        written,
+        plan.start.isoformat(),
+        report.seconds,
+    )
     return report

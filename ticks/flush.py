@@ -54,8 +54,10 @@ def _copy(cursor, rows: bytes, *, merge: bool) -> None:
     cursor.execute("CREATE TEMP TABLE flush_ticks (LIKE ticks_tick) ON COMMIT DROP")
     with cursor.copy(f"COPY flush_ticks ({columns}) FROM STDIN (FORMAT BINARY)") as copy:
         copy.write(HEADER + rows + TRAILER)
-    cursor.execute(f"INSERT INTO ticks_tick ({columns}) SELECT {columns} FROM flush_ticks "
-                   "ON CONFLICT DO NOTHING")
+    cursor.execute(
+        f"INSERT INTO ticks_tick ({columns}) SELECT {columns} FROM flush_ticks "
+        "ON CONFLICT DO NOTHING"
+    )
 
 
 def _write(rows: bytes, states: dict, *, merge: bool) -> None:
@@ -63,10 +65,13 @@ def _write(rows: bytes, states: dict, *, merge: bool) -> None:
         raw = connection.connection  # psycopg connection behind Django's
         with raw.cursor() as cursor:
             _copy(cursor, rows, merge=merge)
-            cursor.executemany(_STATE_UPSERT, [
-                (int(tid), seq, from_ms(t), float.fromhex(x))
-                for tid, (seq, t, x) in states.items()
-            ])
+            cursor.executemany(
+                _STATE_UPSERT,
+                [
+                    (int(tid), seq, from_ms(t), float.fromhex(x))
+                    for tid, (seq, t, x) in states.items()
+                ],
+            )
 
 
 def ticks_flush(*, max_entries: int = MAX_ENTRIES_PER_FLUSH) -> FlushReport:
@@ -86,8 +91,12 @@ def _flush(max_entries: int, held: Lease) -> FlushReport:
         return FlushReport()
     depth = r.xlen(KEYS.buffer)
     if depth >= BUFFER_MAX_ENTRIES * 0.9:
-        logger.error("tick buffer at %d of %d entries: the database is not keeping up; beyond "
-                     "the bound the oldest unflushed ticks are dropped", depth, BUFFER_MAX_ENTRIES)
+        logger.error(
+            "tick buffer at %d of %d entries: the database is not keeping up; beyond "
+            "the bound the oldest unflushed ticks are dropped",
+            depth,
+            BUFFER_MAX_ENTRIES,
+        )
     ids, chunks, states, oldest = [], [], {}, []
     count, first_ms, last_ms = 0, None, None
     for entry_id, fields in entries:
@@ -106,8 +115,11 @@ def _flush(max_entries: int, held: Lease) -> FlushReport:
     try:
         _write(rows, states, merge=False)
     except psycopg.errors.UniqueViolation:
-        logger.warning("buffer held %d ticks already stored (a flush died before its "
-                       "acknowledgement); merging", count)
+        logger.warning(
+            "buffer held %d ticks already stored (a flush died before its "
+            "acknowledgement); merging",
+            count,
+        )
         _write(rows, states, merge=True)
         report.merged = True
     except psycopg.errors.CheckViolation as exc:
@@ -120,8 +132,10 @@ def _flush(max_entries: int, held: Lease) -> FlushReport:
     live_store.mark_dirty(first_ms, last_ms)
     if not live_store.ack_entries(ids, count, lease_name=LEASE_NAME, token=held.token):
         # Our lease expired mid-flush and another flusher took over: it merges these rows.
-        logger.warning("flush lease lost before the acknowledgement; %d entries left to the "
-                       "next flusher", len(ids))
+        logger.warning(
+            "flush lease lost before the acknowledgement; %d entries left to the next flusher",
+            len(ids),
+        )
         report.skipped = "lease lost"
         return report
     r.set(KEYS.flushed_at, committed_ms)

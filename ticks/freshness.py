@@ -44,8 +44,7 @@ def age_ms(last_tick_ms: int, now_ms: int) -> int:
     return max(0, now_ms - int(last_tick_ms))
 
 
-def is_stale(*, symbol: str, last_tick_ms: int | None, tick_interval_ms: int,
-             now_ms: int) -> bool:
+def is_stale(*, symbol: str, last_tick_ms: int | None, tick_interval_ms: int, now_ms: int) -> bool:
     if last_tick_ms is None or not market_open(symbol, now_ms):
         return False
     return age_ms(last_tick_ms, now_ms) > stale_after_ms(tick_interval_ms)
@@ -65,9 +64,19 @@ def feed_ages(feeds: Iterable[Feed], states: dict, *, now_ms: int) -> list[FeedA
     for feed in feeds:
         raw = states.get(str(feed.id).encode())
         last = LiveState.loads(raw).time_ms if raw else None
-        out.append(FeedAge(feed.symbol, last, None if last is None else age_ms(last, now_ms),
-                           is_stale(symbol=feed.symbol, last_tick_ms=last,
-                                    tick_interval_ms=feed.tick_interval_ms, now_ms=now_ms)))
+        out.append(
+            FeedAge(
+                feed.symbol,
+                last,
+                None if last is None else age_ms(last, now_ms),
+                is_stale(
+                    symbol=feed.symbol,
+                    last_tick_ms=last,
+                    tick_interval_ms=feed.tick_interval_ms,
+                    now_ms=now_ms,
+                ),
+            )
+        )
     return out
 
 
@@ -82,14 +91,18 @@ def active_feeds() -> list[Feed]:
     return _known_feeds
 
 
-def generation_check(*, feeds: list[Feed] | None, now_ms: int, client: redis.Redis | None = None
-                     ) -> dict:
+def generation_check(
+    *, feeds: list[Feed] | None, now_ms: int, client: redis.Redis | None = None
+) -> dict:
     """``{"ok", "stale_after_s", "stale": [symbols]}``; ``feeds`` None (the database did not
     answer): the active tickers last read, else every ticker the generator marks active, as if
     its interval were 0. Raises ``redis.RedisError`` when Redis cannot be read."""
     states = (client or get_redis()).hgetall(KEYS.state)
     if feeds is None:
-        feeds = _known_feeds or [Feed(int(tid), f"#{int(tid)}", 0)
-                                 for tid, raw in states.items() if LiveState.loads(raw).active]
+        feeds = _known_feeds or [
+            Feed(int(tid), f"#{int(tid)}", 0)
+            for tid, raw in states.items()
+            if LiveState.loads(raw).active
+        ]
     stale = sorted(f.symbol for f in feed_ages(feeds, states, now_ms=now_ms) if f.stale)
     return {"ok": not stale, "stale_after_s": settings.GENERATION_STALE_SECONDS, "stale": stale}

@@ -10,8 +10,14 @@ from django.db import connection, transaction
 
 from . import engine
 from .market import (
-    encode_batch, engine_state, fresh_start, from_ms, market_config, stored_state_at_newest,
-    ticker_params, to_ms,
+    encode_batch,
+    engine_state,
+    fresh_start,
+    from_ms,
+    market_config,
+    stored_state_at_newest,
+    ticker_params,
+    to_ms,
 )
 from .models import Ticker, TickerState
 from .rollup import bars_rollup

@@ -70,8 +70,9 @@ class Lease:
         """Extend the lease to a full TTL from now; False (and ``lost``) if it is not ours."""
         if not self.held:
             return False
-        ok = bool(get_redis().register_script(RENEW_LUA)(keys=[self.key],
-                                                          args=[self.token, self.ttl_ms]))
+        ok = bool(
+            get_redis().register_script(RENEW_LUA)(keys=[self.key], args=[self.token, self.ttl_ms])
+        )
         if ok:
             self._renewed_at = time.monotonic()
         else:
@@ -126,8 +127,7 @@ class _Renewer:
                 try:
                     lease.renew()
                 except redis.RedisError:
-                    logger.warning("could not renew lease %s; retrying", lease.name,
-                                   exc_info=True)
+                    logger.warning("could not renew lease %s; retrying", lease.name, exc_info=True)
 
 
 _renewer = _Renewer()
@@ -149,5 +149,4 @@ def lease(name: str, *, ttl_ms: int = DEFAULT_TTL_MS):
         try:
             current.release()
         except redis.RedisError:
-            logger.warning("could not release lease %s (it expires by itself)", name,
-                           exc_info=True)
+            logger.warning("could not release lease %s (it expires by itself)", name, exc_info=True)

@@ -34,9 +34,13 @@ class ConfigCache:
 
 def _load_configs(version: int) -> ConfigCache:
     tickers = list(Ticker.objects.filter(is_active=True).order_by("pk"))
-    cache = ConfigCache(version=version, loaded_at=time.monotonic(), tickers=tickers,
-                        params=ticker_params(tickers) if tickers else None,
-                        market=market_config())
+    cache = ConfigCache(
+        version=version,
+        loaded_at=time.monotonic(),
+        tickers=tickers,
+        params=ticker_params(tickers) if tickers else None,
+        market=market_config(),
+    )
     logger.info("loaded %d active ticker config(s) (version %s)", len(tickers), version)
     return cache
 
@@ -73,8 +77,11 @@ class _Reloader:
             try:
                 _cache = _load_configs(version)
             except DatabaseError:
-                logger.warning("database unavailable: generating with the cached ticker "
-                               "configs; retrying in %.0f s", CONFIG_RETRY_S)
+                logger.warning(
+                    "database unavailable: generating with the cached ticker "
+                    "configs; retrying in %.0f s",
+                    CONFIG_RETRY_S,
+                )
                 time.sleep(CONFIG_RETRY_S)
             finally:
                 connection.close()
@@ -95,8 +102,7 @@ def active_configs(version: int) -> ConfigCache:
     global _cache, _retry_at
     cache = _cache
     now = time.monotonic()
-    stale = (cache.version != version
-             or now - cache.loaded_at >= settings.GENERATION_CONFIG_RELOAD_S)
+    stale = cache.version != version or now - cache.loaded_at >= settings.GENERATION_CONFIG_RELOAD_S
     if not stale:
         return cache
     if cache.version is not None and not connection.in_atomic_block:

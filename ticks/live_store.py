@@ -64,6 +64,7 @@ redis.call('DEL', KEYS[1])
 return v
 """
 
+
 class Keys:
     """Every live key, under ``MARKET_REDIS_PREFIX``."""
 
@@ -110,8 +111,12 @@ class LiveState:
     @classmethod
     def loads(cls, raw: bytes | str) -> "LiveState":
         data = orjson.loads(raw)
-        return cls(seq=int(data["seq"]), time_ms=int(data["t"]),
-                   log_price=float.fromhex(data["x"]), active=bool(data["on"]))
+        return cls(
+            seq=int(data["seq"]),
+            time_ms=int(data["t"]),
+            log_price=float.fromhex(data["x"]),
+            active=bool(data["on"]),
+        )
 
 
 def tick_record(tick: TickPayload) -> str:
@@ -121,10 +126,17 @@ def tick_record(tick: TickPayload) -> str:
     ``/ws`` ``tick`` data, byte for byte (``streaming.publish.tick_data`` builds the same for the
     live stream; a test holds them equal)."""
     ticker, price_cents, volume, bid_cents, ask_cents, time_ms, seq = tick  # fast on a tuple
-    return orjson.dumps({
-        "ticker": ticker, "price": price_cents / 100, "volume": volume, "bid": bid_cents / 100,
-        "ask": ask_cents / 100, "timestamp": time_ms, "seq": seq,
-    }).decode()
+    return orjson.dumps(
+        {
+            "ticker": ticker,
+            "price": price_cents / 100,
+            "volume": volume,
+            "bid": bid_cents / 100,
+            "ask": ask_cents / 100,
+            "timestamp": time_ms,
+            "seq": seq,
+        }
+    ).decode()
 
 
 @dataclass(slots=True)
@@ -146,8 +158,9 @@ def _script(source: str):
     return get_redis().register_script(source)
 
 
-def commit_cycle(*, tickers: list[TickerWrite], rows: bytes, meta: dict, count: int,
-                 now_ms: int) -> bool:
+def commit_cycle(
+    *, tickers: list[TickerWrite], rows: bytes, meta: dict, count: int, now_ms: int
+) -> bool:
     """Atomically commit one generation cycle; False when another writer got there first.
 
     The items travel as one JSON document that the script decodes, which is far cheaper than
@@ -155,13 +168,18 @@ def commit_cycle(*, tickers: list[TickerWrite], rows: bytes, meta: dict, count: 
     """
     minid = max(0, now_ms - settings.WS_REPLAY_SECONDS * 1000)
     items = [
-        [item.id, item.expected, item.state.dumps(), item.symbol,
-         item.records[-1][1] if item.records else "", KEYS.replay(item.symbol),
-         [[f"{t}-0", record] for t, record in item.records]]
+        [
+            item.id,
+            item.expected,
+            item.state.dumps(),
+            item.symbol,
+            item.records[-1][1] if item.records else "",
+            KEYS.replay(item.symbol),
+            [[f"{t}-0", record] for t, record in item.records],
+        ]
         for item in tickers
     ]
-    args = [rows, orjson.dumps(meta), count, BUFFER_MAX_ENTRIES, minid, now_ms,
-            orjson.dumps(items)]
+    args = [rows, orjson.dumps(meta), count, BUFFER_MAX_ENTRIES, minid, now_ms, orjson.dumps(items)]
     keys = [KEYS.state, KEYS.buffer, KEYS.buffer_ticks, KEYS.quotes, KEYS.generated_at]
     return bool(_script(COMMIT_LUA)(keys=keys, args=args))
 
@@ -170,8 +188,10 @@ def ack_entries(entry_ids: list[bytes], ticks: int, *, lease_name: str, token: s
     """Remove flushed entries, if lease ``lease_name`` is still held by ``token``."""
     if not entry_ids:
         return True
-    done = _script(ACK_LUA)(keys=[KEYS.buffer, KEYS.buffer_ticks, KEYS.lock(lease_name)],
-                            args=[ticks, token, *entry_ids])
+    done = _script(ACK_LUA)(
+        keys=[KEYS.buffer, KEYS.buffer_ticks, KEYS.lock(lease_name)],
+        args=[ticks, token, *entry_ids],
+    )
     return done != -1
 
 

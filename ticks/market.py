@@ -2,7 +2,7 @@
 
 import math
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from django.conf import settings
 
@@ -38,14 +38,12 @@ def ticker_params(tickers: Sequence[Ticker]) -> TickerParams:
 
 def to_ms(moment: datetime) -> int:
     """Epoch milliseconds of an aware datetime (exact for millisecond-grid times)."""
-    delta = moment - datetime(1970, 1, 1, tzinfo=timezone.utc)
+    delta = moment - datetime(1970, 1, 1, tzinfo=UTC)
     return (delta.days * 86_400 + delta.seconds) * 1000 + delta.microseconds // 1000
 
 
 def from_ms(ms: int) -> datetime:
-    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).replace(
-        microsecond=(int(ms) % 1000) * 1000
-    )
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).replace(microsecond=(int(ms) % 1000) * 1000)
 
 
 def first_grid_at_or_after(ms: int, interval_ms: int) -> int:
@@ -62,16 +60,25 @@ def fresh_start(ticker: Ticker, *, now_ms: int, steps_back: int = 1) -> tuple[in
     """``(seq, time_ms, log_price)`` of a ticker that has no ticks yet: a virtual tick at its
     start price ``steps_back`` grid points before now, seq -1 (so its first real tick is
     seq 0)."""
-    return (-1, grid_point_before(now_ms, ticker.tick_interval_ms, steps_back=steps_back),
-            math.log(float(ticker.start_price)))
+    return (
+        -1,
+        grid_point_before(now_ms, ticker.tick_interval_ms, steps_back=steps_back),
+        math.log(float(ticker.start_price)),
+    )
 
 
 def encode_batch(batch: TickBatch, ticker_ids) -> bytes:
     """The binary COPY rows of an engine batch; ``ticker_ids[i]`` is the database id of the
     batch's ticker ``i`` (a NumPy int64 array)."""
-    return encode_rows(ticker_id=ticker_ids[batch.ticker_index], time_ms=batch.time_ms,
-                       seq=batch.seq, price_cents=batch.price_cents, bid_cents=batch.bid_cents,
-                       ask_cents=batch.ask_cents, volume=batch.volume)
+    return encode_rows(
+        ticker_id=ticker_ids[batch.ticker_index],
+        time_ms=batch.time_ms,
+        seq=batch.seq,
+        price_cents=batch.price_cents,
+        bid_cents=batch.bid_cents,
+        ask_cents=batch.ask_cents,
+        volume=batch.volume,
+    )
 
 
 def stored_state_at_newest(ticker: Ticker) -> tuple[int, int, float] | None:

@@ -50,7 +50,8 @@ class Ticker(models.Model):
     name = models.CharField(max_length=100)
     sector = models.CharField(max_length=50, db_index=True)
     start_price = models.DecimalField(
-        **PRICE, validators=[MinValueValidator(Decimal("0.01"))],
+        **PRICE,
+        validators=[MinValueValidator(Decimal("0.01"))],
         help_text="Price of the first tick (must lie within [min price, max price]).",
     )
     drift = models.FloatField(
@@ -62,7 +63,8 @@ class Ticker(models.Model):
         help_text="Annual volatility as a fraction, 0–5: 0.2 is 20% a year.",
     )
     min_price = models.DecimalField(
-        **PRICE, validators=[MinValueValidator(Decimal("0.01"))],
+        **PRICE,
+        validators=[MinValueValidator(Decimal("0.01"))],
         help_text="Lower bound; prices reflect off it in log space.",
     )
     max_price = models.DecimalField(
@@ -218,8 +220,9 @@ class ApiKey(models.Model):
     the ``api`` app (which keeps a proxy of it for the admin) without touching the data."""
 
     name = models.CharField(max_length=100, help_text="Who or what uses this key.")
-    prefix = models.CharField(max_length=12, editable=False,
-                              help_text="The key's first characters, to recognise it.")
+    prefix = models.CharField(
+        max_length=12, editable=False, help_text="The key's first characters, to recognise it."
+    )
     key_hash = models.CharField(max_length=64, unique=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     revoked_at = models.DateTimeField(null=True, blank=True, editable=False)

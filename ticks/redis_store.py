@@ -33,7 +33,8 @@ def key(*parts: object) -> str:
 
 _serving_loops: "weakref.WeakSet[asyncio.AbstractEventLoop]" = weakref.WeakSet()
 _async_clients: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, redis.asyncio.Redis]" = (
-    weakref.WeakKeyDictionary())
+    weakref.WeakKeyDictionary()
+)
 
 
 def mark_serving_loop(loop: asyncio.AbstractEventLoop) -> None:
@@ -61,8 +62,8 @@ def _client_for(loop: asyncio.AbstractEventLoop) -> redis.asyncio.Redis:
     client = _async_clients.get(loop)
     if client is None:
         client = _async_clients[loop] = redis.asyncio.Redis.from_url(
-            settings.REDIS_URL, socket_connect_timeout=2, socket_timeout=5,
-            health_check_interval=30)
+            settings.REDIS_URL, socket_connect_timeout=2, socket_timeout=5, health_check_interval=30
+        )
     return client
 
 

@@ -47,4 +47,3 @@ def bars_refresh() -> RefreshReport:
         publish_from = floor_to(max(start, end - PUBLISH_WINDOW), timedelta(minutes=1))
         announce.announce_bars(bars_between(timeframe="1m", start=publish_from, end=end))
         return RefreshReport(bars=counts)
-

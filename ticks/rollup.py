@@ -9,11 +9,11 @@ stored decimals of each input VWAP).
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from django.db import connection, transaction
 
-ORIGIN = datetime(2000, 1, 1, tzinfo=timezone.utc)
+ORIGIN = datetime(2000, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,8 @@ ON CONFLICT (ticker_id, timeframe, "time") DO UPDATE SET
     volume = EXCLUDED.volume, trade_count = EXCLUDED.trade_count, vwap = EXCLUDED.vwap
 """
 
-_FROM_TICKS = """
+_FROM_TICKS = (
+    """
 INSERT INTO ticks_bar (ticker_id, timeframe, "time", open, high, low, close, volume,
                        trade_count, vwap)
 SELECT ticker_id, %(timeframe)s, date_bin(%(width)s, "time", %(origin)s) AS bucket,
@@ -46,9 +47,12 @@ SELECT ticker_id, %(timeframe)s, date_bin(%(width)s, "time", %(origin)s) AS buck
 FROM ticks_tick
 WHERE "time" >= %(start)s AND "time" < %(end)s {ticker_filter}
 GROUP BY ticker_id, bucket
-""" + _UPSERT
+"""
+    + _UPSERT
+)
 
-_FROM_BARS = """
+_FROM_BARS = (
+    """
 INSERT INTO ticks_bar (ticker_id, timeframe, "time", open, high, low, close, volume,
                        trade_count, vwap)
 SELECT ticker_id, %(timeframe)s, date_bin(%(width)s, "time", %(origin)s) AS bucket,
@@ -58,7 +62,9 @@ SELECT ticker_id, %(timeframe)s, date_bin(%(width)s, "time", %(origin)s) AS buck
 FROM ticks_bar
 WHERE timeframe = %(source)s AND "time" >= %(start)s AND "time" < %(end)s {ticker_filter}
 GROUP BY ticker_id, bucket
-""" + _UPSERT
+"""
+    + _UPSERT
+)
 
 
 def floor_to(moment: datetime, width: timedelta) -> datetime:

@@ -31,13 +31,24 @@ def bar_recent(*, ticker: Ticker, timeframe: str, limit: int = 10) -> list[Bar]:
 
 def bars_between(*, timeframe: str, start, end) -> list[BarPayload]:
     """Bars of every ticker with ``start <= time < end``, by ticker then time."""
-    rows = (Bar.objects.filter(timeframe=timeframe, time__gte=start, time__lt=end)
-            .select_related(None).values_list("ticker__symbol", "time", "open", "high", "low",
-                                              "close", "volume", "trade_count", "vwap")
-            .order_by("ticker__symbol", "time"))
+    rows = (
+        Bar.objects.filter(timeframe=timeframe, time__gte=start, time__lt=end)
+        .select_related(None)
+        .values_list(
+            "ticker__symbol",
+            "time",
+            "open",
+            "high",
+            "low",
+            "close",
+            "volume",
+            "trade_count",
+            "vwap",
+        )
+        .order_by("ticker__symbol", "time")
+    )
     return [
-        BarPayload(symbol, timeframe, int(t.timestamp() * 1000), o, h, low, c, int(v), int(n),
-                   w)
+        BarPayload(symbol, timeframe, int(t.timestamp() * 1000), o, h, low, c, int(v), int(n), w)
         for symbol, t, o, h, low, c, v, n, w in rows
     ]
 
@@ -78,7 +89,7 @@ _ISO_LENGTH = len("2026-01-01T00:00:00.000Z")
 def row_time_ms(text: str, fmt: str) -> int:
     """Epoch milliseconds of a ``tick_range``/``bar_range`` row text of format ``fmt``."""
     at = _TIME_AT[fmt]
-    moment = datetime.fromisoformat(text[at:at + _ISO_LENGTH])
+    moment = datetime.fromisoformat(text[at : at + _ISO_LENGTH])
     return int(moment.timestamp()) * 1000 + moment.microsecond // 1000
 
 
@@ -89,7 +100,7 @@ def _fetch(sql: str, params: dict) -> list[tuple]:
 
 
 def _texts(sql: str, params: dict) -> list[str]:
-    return [text for text, in _fetch(sql, params)]
+    return [text for (text,) in _fetch(sql, params)]
 
 
 def _text_params(fmt: str, **values: str) -> dict:
@@ -104,9 +115,21 @@ def _text_params(fmt: str, **values: str) -> dict:
 
 def ticker_directory() -> list[dict]:
     """Every ticker's configuration as plain values, ordered by symbol."""
-    return list(Ticker.objects.order_by("symbol").values(
-        "id", "symbol", "name", "sector", "start_price", "drift", "volatility", "min_price",
-        "max_price", "is_active", "tick_interval_ms"))
+    return list(
+        Ticker.objects.order_by("symbol").values(
+            "id",
+            "symbol",
+            "name",
+            "sector",
+            "start_price",
+            "drift",
+            "volatility",
+            "min_price",
+            "max_price",
+            "is_active",
+            "tick_interval_ms",
+        )
+    )
 
 
 def active_ticker_symbols() -> frozenset[str]:
@@ -116,16 +139,20 @@ def active_ticker_symbols() -> frozenset[str]:
 
 def active_ticker_feeds() -> list[tuple[int, str, int]]:
     """``(id, symbol, tick_interval_ms)`` of every active ticker, by symbol."""
-    return list(Ticker.objects.filter(is_active=True).order_by("symbol")
-                .values_list("id", "symbol", "tick_interval_ms"))
+    return list(
+        Ticker.objects.filter(is_active=True)
+        .order_by("symbol")
+        .values_list("id", "symbol", "tick_interval_ms")
+    )
 
 
 def ticker_id_by_symbol(*, symbol: str) -> int | None:
     return Ticker.objects.filter(symbol=symbol).values_list("id", flat=True).first()
 
 
-def tick_range(*, ticker_id: int, symbol: str, start, end, limit: int, newest: bool,
-               fmt: str = "json") -> list[str]:
+def tick_range(
+    *, ticker_id: int, symbol: str, start, end, limit: int, newest: bool, fmt: str = "json"
+) -> list[str]:
     """Ticks with ``start <= time < end``: the oldest ``limit`` (or, with ``newest``, the newest
     ``limit``), always returned in ascending time. Each row is a text: a quote-shaped JSON object
     (``fmt="json"``) or a CSV line of ``time,ticker,price,volume,bid,ask,seq`` (``fmt="csv"``).
@@ -140,8 +167,17 @@ def tick_range(*, ticker_id: int, symbol: str, start, end, limit: int, newest: b
     return rows[::-1] if newest else rows
 
 
-def bar_range(*, ticker_id: int, symbol: str, timeframe: str, start, end, limit: int,
-              newest: bool, fmt: str = "json") -> list[str]:
+def bar_range(
+    *,
+    ticker_id: int,
+    symbol: str,
+    timeframe: str,
+    start,
+    end,
+    limit: int,
+    newest: bool,
+    fmt: str = "json",
+) -> list[str]:
     """Bars of ``timeframe`` labelled ``start <= time < end`` (as ``tick_range``); the CSV line
     is ``time,ticker,timeframe,open,high,low,close,volume,trade_count,vwap``."""
     params = _text_params(fmt, ticker=symbol, tf=timeframe)
@@ -149,8 +185,14 @@ def bar_range(*, ticker_id: int, symbol: str, timeframe: str, start, end, limit:
         f"SELECT {_ROW_TEXT['bar', fmt]} FROM ticks_bar WHERE ticker_id = %(id)s "
         f'AND timeframe = %(timeframe)s AND "time" >= %(start)s AND "time" < %(end)s '
         f'ORDER BY "time" {"DESC" if newest else "ASC"} LIMIT %(limit)s',
-        {"id": ticker_id, "timeframe": timeframe, "start": start, "end": end, "limit": limit,
-         **params},
+        {
+            "id": ticker_id,
+            "timeframe": timeframe,
+            "start": start,
+            "end": end,
+            "limit": limit,
+            **params,
+        },
     )
     return rows[::-1] if newest else rows
 
@@ -158,8 +200,9 @@ def bar_range(*, ticker_id: int, symbol: str, timeframe: str, start, end, limit:
 def series_neighbour_ms(*, ticker_id: int, timeframe: str | None, at, before: bool) -> int | None:
     """Epoch ms of the ticker's nearest tick (``timeframe`` None) or bar strictly before ``at``
     (``before``), or at/after it; None when there is none. Used for paging links."""
-    table, extra = ("ticks_tick", "") if timeframe is None else (
-        "ticks_bar", "AND timeframe = %(tf)s ")
+    table, extra = (
+        ("ticks_tick", "") if timeframe is None else ("ticks_bar", "AND timeframe = %(tf)s ")
+    )
     op, order = ("<", "DESC") if before else (">=", "ASC")
     rows = _fetch(
         f"SELECT {_EPOCH_MS} FROM {table} WHERE ticker_id = %(id)s {extra}"
@@ -173,7 +216,9 @@ def tick_latest(*, ticker_id: int) -> tuple | None:
     """The ticker's newest stored tick as a ``tick_range`` row, or None."""
     rows = _fetch(
         f"SELECT {_TICK_COLUMNS} FROM ticks_tick WHERE ticker_id = %(id)s "
-        'ORDER BY "time" DESC LIMIT 1', {"id": ticker_id})
+        'ORDER BY "time" DESC LIMIT 1',
+        {"id": ticker_id},
+    )
     return rows[0] if rows else None
 
 
@@ -226,8 +271,16 @@ def stats_bounds(*, start, end, coarse: str) -> dict:
         c0, c1 = m0, m1
     elif c0 >= c1:  # no whole coarse bucket: 1m bars only
         c0 = c1 = m0
-    return {"start": start, "end": end, "m0": m0, "m1": m1, "c0": c0, "c1": c1,
-            "coarse": coarse, "coarse_width": width}
+    return {
+        "start": start,
+        "end": end,
+        "m0": m0,
+        "m1": m1,
+        "c0": c0,
+        "c1": c1,
+        "coarse": coarse,
+        "coarse_width": width,
+    }
 
 
 def ticker_stats(*, ticker_id: int, start, end, coarse: str) -> dict:
@@ -241,7 +294,8 @@ def ticker_stats(*, ticker_id: int, start, end, coarse: str) -> dict:
     of squared log returns between consecutive closes and the time they span (for realized
     volatility; None with fewer than two points).
     """
-    row = _fetch(_STATS_SQL, {"id": ticker_id, **stats_bounds(start=start, end=end,
-                                                                coarse=coarse)})[0]
+    row = _fetch(
+        _STATS_SQL, {"id": ticker_id, **stats_bounds(start=start, end=end, coarse=coarse)}
+    )[0]
     keys = ("tick_count", "open", "high", "low", "close", "vwap", "volume", "sum_r2", "seconds")
     return dict(zip(keys, row))

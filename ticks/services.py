@@ -29,7 +29,8 @@ def storage_maintain(*, now: datetime) -> MaintenanceResult:
     ``TICK_RETENTION_DAYS`` dropped, and the database's own policies (TimescaleDB's retention)
     following the settings."""
     return tick_storage(connection).maintain(
-        connection, now=now, retention_days=settings.TICK_RETENTION_DAYS,
+        connection,
+        now=now,
+        retention_days=settings.TICK_RETENTION_DAYS,
         ahead_days=settings.TICK_PARTITIONS_AHEAD_DAYS,
     )
-

@@ -95,17 +95,25 @@ def market_status(*, now_ms: int) -> MarketStatus:
         lag = now_ms - last if last is not None else None
         limit = max(GENERATION_STALL_MS, 3 * ticker.tick_interval_ms)
         stalled = lag is None or lag > limit
-        stale = is_stale(symbol=ticker.symbol, last_tick_ms=last,
-                         tick_interval_ms=ticker.tick_interval_ms, now_ms=now_ms)
+        stale = is_stale(
+            symbol=ticker.symbol,
+            last_tick_ms=last,
+            tick_interval_ms=ticker.tick_interval_ms,
+            now_ms=now_ms,
+        )
         status.tickers.append(TickerStatus(ticker.symbol, last, lag, len(window), stalled, stale))
         if stalled:
             status.problems.append(
-                f"{ticker.symbol}: no tick yet" if lag is None
-                else f"{ticker.symbol}: last tick {lag / 1000:.1f} s ago")
-    if tickers and (status.generated_at_ms is None
-                    or now_ms - status.generated_at_ms > GENERATION_STALL_MS):
+                f"{ticker.symbol}: no tick yet"
+                if lag is None
+                else f"{ticker.symbol}: last tick {lag / 1000:.1f} s ago"
+            )
+    if tickers and (
+        status.generated_at_ms is None or now_ms - status.generated_at_ms > GENERATION_STALL_MS
+    ):
         status.problems.append("generation is not running")
-    if status.buffer_ticks and (status.flushed_at_ms is None
-                                or now_ms - status.flushed_at_ms > FLUSH_STALL_MS):
+    if status.buffer_ticks and (
+        status.flushed_at_ms is None or now_ms - status.flushed_at_ms > FLUSH_STALL_MS
+    ):
         status.problems.append(f"{status.buffer_ticks} ticks waiting and no recent flush")
     return status

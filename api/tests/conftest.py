@@ -1,6 +1,6 @@
 """Fixtures of the API tests: a clean API state per test, and ways to store ticks and bars."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import orjson
@@ -16,7 +16,7 @@ from ticks.redis_store import get_redis
 from ticks.rollup import bars_rollup
 from ticks.storage import tick_storage
 
-UTC = timezone.utc
+UTC = UTC
 UNLIMITED = "1000000/minute"
 
 
@@ -50,21 +50,32 @@ def store_ticks(symbol: str, rows: list[tuple]) -> Ticker:
     ticks = []
     for seq, (time, price, volume, *spread) in enumerate(sorted(rows)):
         price = Decimal(str(price))
-        bid, ask = (Decimal(str(v)) for v in spread) if spread else (price - Decimal("0.05"),
-                                                                     price + Decimal("0.05"))
-        ticks.append(Tick(ticker=ticker, time=time, seq=seq, price=price, bid=bid, ask=ask,
-                          volume=volume))
+        bid, ask = (
+            (Decimal(str(v)) for v in spread)
+            if spread
+            else (price - Decimal("0.05"), price + Decimal("0.05"))
+        )
+        ticks.append(
+            Tick(ticker=ticker, time=time, seq=seq, price=price, bid=bid, ask=ask, volume=volume)
+        )
     Tick.objects.bulk_create(ticks)
-    bars_rollup(start=min(times), end=max(times) + timedelta(milliseconds=1),
-                tickers=[ticker.pk])
+    bars_rollup(start=min(times), end=max(times) + timedelta(milliseconds=1), tickers=[ticker.pk])
     return ticker
 
 
-def set_live_quote(symbol: str, *, price: float, bid: float, ask: float, volume: int,
-                   timestamp: int, seq: int) -> None:
+def set_live_quote(
+    symbol: str, *, price: float, bid: float, ask: float, volume: int, timestamp: int, seq: int
+) -> None:
     """The generator's latest-quote cache entry, as ``ticks.live_store`` writes it."""
-    payload = {"ticker": symbol, "price": price, "volume": volume, "bid": bid, "ask": ask,
-               "timestamp": timestamp, "seq": seq}
+    payload = {
+        "ticker": symbol,
+        "price": price,
+        "volume": volume,
+        "bid": bid,
+        "ask": ask,
+        "timestamp": timestamp,
+        "seq": seq,
+    }
     get_redis().hset(KEYS.quotes, symbol, orjson.dumps(payload))
 
 

@@ -2,8 +2,8 @@
 types, so client code written against the seed works unchanged."""
 
 import re
-from unittest import mock
 from datetime import timedelta
+from unittest import mock
 
 import pytest
 from rest_framework import status
@@ -56,9 +56,16 @@ def test_get_all_tickers(client):
     synth = next(t for t in body["data"] if t["ticker"] == "SYNTH")
     # The first version's four fields first, exactly as in its example; then the pinned additions.
     assert synth == {
-        "ticker": "SYNTH", "name": "Synthetic Corp", "sector": "Technology",
-        "initial_price": "150.00", "drift": 0.05, "volatility": 0.2, "min_price": "10.00",
-        "max_price": "1000.00", "active": True, "tick_rate": 10.0,
+        "ticker": "SYNTH",
+        "name": "Synthetic Corp",
+        "sector": "Technology",
+        "initial_price": "150.00",
+        "drift": 0.05,
+        "volatility": 0.2,
+        "min_price": "10.00",
+        "max_price": "1000.00",
+        "active": True,
+        "tick_rate": 10.0,
     }
     assert [t["ticker"] for t in body["data"]] == ["ENERGY", "FINANCE", "HEALTH", "SYNTH", "TECH"]
     assert body["meta"] == {"count": 5}
@@ -67,18 +74,24 @@ def test_get_all_tickers(client):
 def test_get_latest_quote_from_the_live_feed(client):
     """GET /quote/SYNTH -> {"time": "2024-01-15T10:30:45.123Z", "ticker": "SYNTH",
     "price": "152.34", "volume": 12500, "bid": "152.28", "ask": "152.40"}"""
-    set_live_quote("SYNTH", price=152.34, bid=152.28, ask=152.4, volume=12500,
-                   timestamp=1705314645123, seq=77)
+    set_live_quote(
+        "SYNTH", price=152.34, bid=152.28, ask=152.4, volume=12500, timestamp=1705314645123, seq=77
+    )
     with mock.patch("api.views.now", return_value=from_ms(1705314645123 + 2_500)):
         response = client.get("/api/v1/quote/SYNTH")
     assert response.status_code == status.HTTP_200_OK
     body = envelope(response)
-    assert body["data"] == {"time": "2024-01-15T10:30:45.123Z", "ticker": "SYNTH",
-                            "price": "152.34", "volume": 12500, "bid": "152.28", "ask": "152.40",
-                            "seq": 77}
+    assert body["data"] == {
+        "time": "2024-01-15T10:30:45.123Z",
+        "ticker": "SYNTH",
+        "price": "152.34",
+        "volume": 12500,
+        "bid": "152.28",
+        "ask": "152.40",
+        "seq": 77,
+    }
     assert_quote_shape(body["data"])
-    assert body["meta"] == {"ticker": "SYNTH", "source": "live", "age_ms": 2_500,
-                            "stale": False}
+    assert body["meta"] == {"ticker": "SYNTH", "source": "live", "age_ms": 2_500, "stale": False}
 
 
 def test_get_latest_quote_from_the_database(client, recent_ticks):
@@ -89,36 +102,56 @@ def test_get_latest_quote_from_the_database(client, recent_ticks):
     assert body["data"]["price"] == f"{last_price:.2f}"
     assert body["data"]["volume"] == last_volume
     assert body["data"]["seq"] == len(recent_ticks) - 1
-    assert body["meta"] == {"ticker": "SYNTH", "source": "database",
-                            "age_ms": body["meta"]["age_ms"], "stale": True}
+    assert body["meta"] == {
+        "ticker": "SYNTH",
+        "source": "database",
+        "age_ms": body["meta"]["age_ms"],
+        "stale": True,
+    }
     assert 60_000 <= body["meta"]["age_ms"] < 180_000  # the newest tick is a minute old
 
 
-@pytest.mark.parametrize("age_ms, stale", [(0, False), (10_100, False), (10_101, True),
-                                           (3_600_000, True)])
+@pytest.mark.parametrize(
+    "age_ms, stale", [(0, False), (10_100, False), (10_101, True), (3_600_000, True)]
+)
 def test_a_quote_reports_its_age_and_whether_the_feed_is_stale(client, age_ms, stale):
     """Stale: no new tick for GENERATION_STALE_SECONDS (10) after one was due (SYNTH ticks every
     100 ms). The data keeps its pinned shape; only meta says it."""
-    set_live_quote("SYNTH", price=152.34, bid=152.28, ask=152.4, volume=12500,
-                   timestamp=1705314645123, seq=77)
+    set_live_quote(
+        "SYNTH", price=152.34, bid=152.28, ask=152.4, volume=12500, timestamp=1705314645123, seq=77
+    )
     with mock.patch("api.views.now", return_value=from_ms(1705314645123 + age_ms)):
         body = envelope(client.get("/api/v1/quote/SYNTH"))
-    assert body == {"success": True,
-                    "data": {"time": "2024-01-15T10:30:45.123Z", "ticker": "SYNTH",
-                             "price": "152.34", "volume": 12500, "bid": "152.28",
-                             "ask": "152.40", "seq": 77},
-                    "meta": {"ticker": "SYNTH", "source": "live", "age_ms": age_ms,
-                             "stale": stale}}
+    assert body == {
+        "success": True,
+        "data": {
+            "time": "2024-01-15T10:30:45.123Z",
+            "ticker": "SYNTH",
+            "price": "152.34",
+            "volume": 12500,
+            "bid": "152.28",
+            "ask": "152.40",
+            "seq": 77,
+        },
+        "meta": {"ticker": "SYNTH", "source": "live", "age_ms": age_ms, "stale": stale},
+    }
 
 
 def test_a_closed_market_never_reports_a_stale_quote(client):
-    set_live_quote("SYNTH", price=152.34, bid=152.28, ask=152.4, volume=12500,
-                   timestamp=1705314645123, seq=77)
-    with mock.patch("api.views.now", return_value=from_ms(1705314645123 + 3_600_000)), \
-            mock.patch("ticks.freshness.market_open", return_value=False):
+    set_live_quote(
+        "SYNTH", price=152.34, bid=152.28, ask=152.4, volume=12500, timestamp=1705314645123, seq=77
+    )
+    with (
+        mock.patch("api.views.now", return_value=from_ms(1705314645123 + 3_600_000)),
+        mock.patch("ticks.freshness.market_open", return_value=False),
+    ):
         body = envelope(client.get("/api/v1/quote/SYNTH"))
-    assert body["meta"] == {"ticker": "SYNTH", "source": "live", "age_ms": 3_600_000,
-                            "stale": False}
+    assert body["meta"] == {
+        "ticker": "SYNTH",
+        "source": "live",
+        "age_ms": 3_600_000,
+        "stale": False,
+    }
 
 
 def test_get_historical_ticks(client, recent_ticks):
@@ -147,8 +180,18 @@ def test_get_ohlcv_bars(client, recent_ticks):
     body = envelope(response)
     assert len(body["data"]) == 10
     for bar in body["data"]:
-        assert list(bar) == ["time", "ticker", "timeframe", "open", "high", "low", "close",
-                             "volume", "trade_count", "vwap"]
+        assert list(bar) == [
+            "time",
+            "ticker",
+            "timeframe",
+            "open",
+            "high",
+            "low",
+            "close",
+            "volume",
+            "trade_count",
+            "vwap",
+        ]
         assert_iso(bar["time"])
         assert bar["ticker"] == "SYNTH" and bar["timeframe"] == "1m"
         for field in ("open", "high", "low", "close", "vwap"):
@@ -171,8 +214,20 @@ def test_get_statistics(client, recent_ticks):
     response = client.get("/api/v1/stats/SYNTH?period=1d")
     assert response.status_code == status.HTTP_200_OK
     data = envelope(response)["data"]
-    assert list(data) == ["ticker", "period", "tick_count", "open", "high", "low", "close",
-                          "avg_price", "total_volume", "volatility", "change", "change_pct"]
+    assert list(data) == [
+        "ticker",
+        "period",
+        "tick_count",
+        "open",
+        "high",
+        "low",
+        "close",
+        "avg_price",
+        "total_volume",
+        "volatility",
+        "change",
+        "change_pct",
+    ]
     assert data["ticker"] == "SYNTH" and data["period"] == "1d"
     assert data["tick_count"] == len(recent_ticks)
     for field in ("open", "high", "low", "close", "avg_price", "change"):

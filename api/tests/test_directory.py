@@ -27,7 +27,15 @@ def test_an_edit_in_this_process_is_served_at_once_even_before_its_commit():
 
 def test_a_new_ticker_is_found_on_a_miss():
     directory.all()
-    new = Ticker(symbol="NEWCO", name="New Co", sector="Tech", start_price="10.00",
-                 min_price="1.00", max_price="100.00", drift=0.0, volatility=0.2)
+    new = Ticker(
+        symbol="NEWCO",
+        name="New Co",
+        sector="Tech",
+        start_price="10.00",
+        min_price="1.00",
+        max_price="100.00",
+        drift=0.0,
+        volatility=0.2,
+    )
     Ticker.objects.bulk_create([new])  # no post_save: the cache is not told
     assert directory.get("newco").symbol == "NEWCO"

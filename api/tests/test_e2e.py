@@ -53,9 +53,16 @@ def web():
     """daphne on a free port, API keys required, 40 requests a minute per key."""
     _, key = api_key_create(name="e2e")
     port = free_port()
-    stack = Stack(database_url=database_url(), redis_url=REDIS_URL, web_port=port, env={
-        "API_KEYS_REQUIRED": "true", "API_RATE_LIMIT_KEY": "40/minute",
-        "DJANGO_ALLOWED_HOSTS": "127.0.0.1"})
+    stack = Stack(
+        database_url=database_url(),
+        redis_url=REDIS_URL,
+        web_port=port,
+        env={
+            "API_KEYS_REQUIRED": "true",
+            "API_RATE_LIMIT_KEY": "40/minute",
+            "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
+        },
+    )
     try:
         stack.start("web")
         client = Web(port, key)
@@ -76,17 +83,35 @@ def _answers(client: Web) -> bool:
 def test_the_api_through_daphne(web, recent_ticks):
     stack, client = web
     r = redis.Redis.from_url(REDIS_URL)
-    r.hset(f"{stack.redis_prefix}:quotes", "SYNTH", json.dumps({
-        "ticker": "SYNTH", "price": 152.34, "volume": 12500, "bid": 152.28, "ask": 152.4,
-        "timestamp": 1705314645123, "seq": 7}))
+    r.hset(
+        f"{stack.redis_prefix}:quotes",
+        "SYNTH",
+        json.dumps(
+            {
+                "ticker": "SYNTH",
+                "price": 152.34,
+                "volume": 12500,
+                "bid": 152.28,
+                "ask": 152.4,
+                "timestamp": 1705314645123,
+                "seq": 7,
+            }
+        ),
+    )
 
     status, headers, body = client.json("/api/v1/tickers", key=False)
     assert status == 401 and body["error"]["code"] == "authentication_required"
 
     status, headers, body = client.json("/api/v1/quote/synth")
     assert status == 200 and body["data"] == {
-        "time": "2024-01-15T10:30:45.123Z", "ticker": "SYNTH", "price": "152.34",
-        "volume": 12500, "bid": "152.28", "ask": "152.40", "seq": 7}
+        "time": "2024-01-15T10:30:45.123Z",
+        "ticker": "SYNTH",
+        "price": "152.34",
+        "volume": 12500,
+        "bid": "152.28",
+        "ask": "152.40",
+        "seq": 7,
+    }
     assert headers["X-RateLimit-Limit"] == "40"
 
     status, _, body = client.json("/api/v1/history/SYNTH?limit=600")

@@ -11,14 +11,25 @@ from api import errors, selectors, views
 pytestmark = pytest.mark.django_db
 
 
-@pytest.mark.parametrize("path", ["/api/v1/nope", "/api/v1/quote", "/api/v1/quote/SYNTH/x",
-                                  "/api/", "/api/v2/tickers", "/api/v1/tickers//"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/nope",
+        "/api/v1/quote",
+        "/api/v1/quote/SYNTH/x",
+        "/api/",
+        "/api/v2/tickers",
+        "/api/v1/tickers//",
+    ],
+)
 def test_unknown_paths_under_the_api(client, path):
     response = client.get(path)
     assert response.status_code == status.HTTP_404_NOT_FOUND
     assert response["Content-Type"] == "application/json"
-    assert response.json() == {"success": False, "error": {
-        "code": "not_found", "message": "No such endpoint. The list is at /api/v1/."}}
+    assert response.json() == {
+        "success": False,
+        "error": {"code": "not_found", "message": "No such endpoint. The list is at /api/v1/."},
+    }
 
 
 def test_unknown_paths_elsewhere_keep_django_pages(client):
@@ -29,13 +40,18 @@ def test_unknown_paths_elsewhere_keep_django_pages(client):
 
 @pytest.mark.parametrize("method", ["post", "put", "patch", "delete"])
 def test_methods_other_than_get(client, method):
-    response = getattr(client, method)("/api/v1/quote/SYNTH", data="{}",
-                                       content_type="application/json")
+    response = getattr(client, method)(
+        "/api/v1/quote/SYNTH", data="{}", content_type="application/json"
+    )
     assert response.status_code == status.HTTP_405_METHOD_NOT_ALLOWED
     assert response["Allow"] == "GET, HEAD, OPTIONS"
-    assert response.json() == {"success": False, "error": {
-        "code": "method_not_allowed",
-        "message": f"Method {method.upper()} is not allowed here; use GET."}}
+    assert response.json() == {
+        "success": False,
+        "error": {
+            "code": "method_not_allowed",
+            "message": f"Method {method.upper()} is not allowed here; use GET.",
+        },
+    }
 
 
 def test_an_unsatisfiable_accept_header(client):
@@ -51,8 +67,10 @@ def test_an_unexpected_error_is_a_500_envelope_without_a_trace(client, monkeypat
     monkeypatch.setattr(selectors, "server_time", broken)
     response = client.get("/api/v1/time")
     assert response.status_code == status.HTTP_500_INTERNAL_SERVER_ERROR
-    assert response.json() == {"success": False, "error": {
-        "code": "internal_error", "message": "Internal error."}}
+    assert response.json() == {
+        "success": False,
+        "error": {"code": "internal_error", "message": "Internal error."},
+    }
     assert b"secret" not in response.content and b"Traceback" not in response.content
 
 
@@ -71,11 +89,13 @@ class DeadRedis:
     def __getattr__(self, name):
         def fail(*args, **kwargs):
             raise redis.ConnectionError("Redis is down")
+
         return fail
 
 
 def test_without_redis_quotes_come_from_the_database_and_nothing_is_limited(
-        client, recent_ticks, monkeypatch, settings):
+    client, recent_ticks, monkeypatch, settings
+):
     settings.API_RATE_LIMIT_ANON = "1/minute"
     for module in ("ticks.live_reads", "api.throttling", "ticks.config_version"):
         monkeypatch.setattr(f"{module}.get_redis", lambda: DeadRedis())
@@ -106,8 +126,10 @@ def test_django_handlers_answer_api_paths_with_the_envelope():
 def test_a_bad_host_under_the_api_is_an_envelope(client):
     response = client.get("/api/v1/tickers", HTTP_HOST="evil.example")
     assert response.status_code == status.HTTP_400_BAD_REQUEST
-    assert response.json() == {"success": False, "error": {
-        "code": "bad_request", "message": "Bad request."}}
+    assert response.json() == {
+        "success": False,
+        "error": {"code": "bad_request", "message": "Bad request."},
+    }
 
 
 def test_the_root_urlconf_uses_the_handlers():
@@ -119,6 +141,12 @@ def test_the_root_urlconf_uses_the_handlers():
 
 
 def test_every_view_is_get_only():
-    for view in (views.TickerListApi, views.QuoteDetailApi, views.HistoryListApi,
-                 views.BarListApi, views.StatsDetailApi, views.ServerTimeApi):
+    for view in (
+        views.TickerListApi,
+        views.QuoteDetailApi,
+        views.HistoryListApi,
+        views.BarListApi,
+        views.StatsDetailApi,
+        views.ServerTimeApi,
+    ):
         assert {m for m in view.http_method_names if hasattr(view, m)} <= {"get", "options"}

@@ -7,7 +7,7 @@ daphne; their sync code runs on the handler's threads, so the data they read is 
 (``transaction=True``)."""
 
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import orjson
 import pytest
@@ -15,29 +15,38 @@ from asgiref.sync import async_to_sync
 
 from api import fast
 from config.asgi import http_application
+from testsupport.asgi import asgi_request
 from ticks.api_keys import api_key_create
 from ticks.market import from_ms
 from ticks.models import Ticker
 from ticks.redis_store import close_async_redis
-from testsupport.asgi import asgi_request
 
 from .conftest import set_live_quote, store_ticks
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
-COMPARED_HEADERS = ("Content-Type", "Allow", "Vary", "X-RateLimit-Limit",
-                    "X-RateLimit-Remaining", "Retry-After", "WWW-Authenticate")
+COMPARED_HEADERS = (
+    "Content-Type",
+    "Allow",
+    "Vary",
+    "X-RateLimit-Limit",
+    "X-RateLimit-Remaining",
+    "Retry-After",
+    "WWW-Authenticate",
+)
 
 
 def on_the_loop(requests: list[tuple]) -> list[tuple]:
     """``(method, path, headers)`` requests one after another through daphne's handler, on one
     serving loop (its asyncio Redis client closed at the end)."""
+
     async def run():
         handler = http_application()
         try:
             return [await asgi_request(handler, *r) for r in requests]
         finally:
             await close_async_redis()
+
     return async_to_sync(run)()
 
 
@@ -71,15 +80,24 @@ def comparable(reply: tuple) -> tuple:
 
 def test_the_fast_path_answers_as_the_ordinary_dispatch_does(settings, paths_taken, monkeypatch):
     settings.API_RATE_LIMIT_ANON = "1000/minute"
-    set_live_quote("SYNTH", price=151.2, bid=151.15, ask=151.25, volume=12,
-                   timestamp=1_767_225_600_123, seq=42)
+    set_live_quote(
+        "SYNTH", price=151.2, bid=151.15, ask=151.25, volume=12, timestamp=1_767_225_600_123, seq=42
+    )
     # One clock for both runs, so the quotes' meta.age_ms compare equal.
     monkeypatch.setattr("api.views.now", lambda: from_ms(1_767_225_601_123))
     # TECH: no live quote, the database has one tick.
-    store_ticks("TECH", [(datetime(2026, 1, 1, tzinfo=timezone.utc), "250.50", 3)])
-    Ticker.objects.create(symbol="EMPTY", name="Empty", sector="Test", start_price="10.00",
-                          min_price="1.00", max_price="100.00", drift=0.0, volatility=0.2,
-                          tick_interval_ms=100)
+    store_ticks("TECH", [(datetime(2026, 1, 1, tzinfo=UTC), "250.50", 3)])
+    Ticker.objects.create(
+        symbol="EMPTY",
+        name="Empty",
+        sector="Test",
+        start_price="10.00",
+        min_price="1.00",
+        max_price="100.00",
+        drift=0.0,
+        volatility=0.2,
+        tick_interval_ms=100,
+    )
     cases = [
         ("GET", "/api/v1/quote/SYNTH", {}),
         ("GET", "/api/v1/quote/synth", {}),  # any case
@@ -101,33 +119,48 @@ def test_the_fast_path_answers_as_the_ordinary_dispatch_does(settings, paths_tak
         assert comparable(fast_reply) == comparable(slow_reply), case
     assert [reply[0] for reply in fast_replies] == [200, 200, 200, 404, 404, 406, 200, 200, 401]
     assert orjson.loads(fast_replies[0][2])["meta"] == {
-        "ticker": "SYNTH", "source": "live", "age_ms": 1_000, "stale": False}
+        "ticker": "SYNTH",
+        "source": "live",
+        "age_ms": 1_000,
+        "stale": False,
+    }
     tech_meta = orjson.loads(fast_replies[2][2])["meta"]
-    assert tech_meta == {"ticker": "TECH", "source": "database",
-                         "age_ms": tech_meta["age_ms"], "stale": tech_meta["stale"]}
+    assert tech_meta == {
+        "ticker": "TECH",
+        "source": "database",
+        "age_ms": tech_meta["age_ms"],
+        "stale": tech_meta["stale"],
+    }
 
 
 def test_the_time_is_the_servers_clock():
     before = int(time.time() * 1000)
-    (status, _, body), = on_the_loop([("GET", "/api/v1/time", {})])
+    ((status, _, body),) = on_the_loop([("GET", "/api/v1/time", {})])
     data = orjson.loads(body)["data"]
     assert status == 200 and before <= data["timestamp"] <= int(time.time() * 1000)
 
 
 def test_what_may_block_goes_to_a_thread(paths_taken, settings):
-    set_live_quote("SYNTH", price=151.2, bid=151.15, ask=151.25, volume=12,
-                   timestamp=1_767_225_600_123, seq=42)
-    replies = on_the_loop([
-        ("GET", "/api/v1/quote/SYNTH", {"Accept": "text/html"}),  # the browsable API
-        ("GET", "/api/v1/quote/SYNTH", {"Cookie": f"{settings.SESSION_COOKIE_NAME}=abc"}),
-        ("POST", "/api/v1/quote/SYNTH", {}),
-        ("OPTIONS", "/api/v1/quote/SYNTH", {}),
-        ("GET", "/api/v1/quote/SYNTH", {}),
-    ])
+    set_live_quote(
+        "SYNTH", price=151.2, bid=151.15, ask=151.25, volume=12, timestamp=1_767_225_600_123, seq=42
+    )
+    replies = on_the_loop(
+        [
+            ("GET", "/api/v1/quote/SYNTH", {"Accept": "text/html"}),  # the browsable API
+            ("GET", "/api/v1/quote/SYNTH", {"Cookie": f"{settings.SESSION_COOKIE_NAME}=abc"}),
+            ("POST", "/api/v1/quote/SYNTH", {}),
+            ("OPTIONS", "/api/v1/quote/SYNTH", {}),
+            ("GET", "/api/v1/quote/SYNTH", {}),
+        ]
+    )
     assert [reply[0] for reply in replies] == [200, 200, 405, 200, 200]
     assert replies[0][1]["content-type"].startswith("text/html")
-    assert paths_taken == ["GET /api/v1/quote/SYNTH", "GET /api/v1/quote/SYNTH",
-                           "POST /api/v1/quote/SYNTH", "OPTIONS /api/v1/quote/SYNTH"]
+    assert paths_taken == [
+        "GET /api/v1/quote/SYNTH",
+        "GET /api/v1/quote/SYNTH",
+        "POST /api/v1/quote/SYNTH",
+        "OPTIONS /api/v1/quote/SYNTH",
+    ]
 
 
 def test_keys_and_rate_limits_on_the_fast_path(settings, paths_taken):
@@ -135,12 +168,14 @@ def test_keys_and_rate_limits_on_the_fast_path(settings, paths_taken):
     settings.API_RATE_LIMIT_KEY = "2/minute"
     _, key = api_key_create(name="bot")
     with_key = {"X-API-Key": key}
-    replies = on_the_loop([
-        ("GET", "/api/v1/tickers", {}),  # 401: a key is required
-        ("GET", "/api/v1/tickers", with_key),  # looked up in a thread, then cached
-        ("GET", "/api/v1/tickers", with_key),  # fast
-        ("GET", "/api/v1/tickers", with_key),  # fast, and over the limit
-    ])
+    replies = on_the_loop(
+        [
+            ("GET", "/api/v1/tickers", {}),  # 401: a key is required
+            ("GET", "/api/v1/tickers", with_key),  # looked up in a thread, then cached
+            ("GET", "/api/v1/tickers", with_key),  # fast
+            ("GET", "/api/v1/tickers", with_key),  # fast, and over the limit
+        ]
+    )
     assert [reply[0] for reply in replies] == [401, 200, 200, 429]
     assert orjson.loads(replies[0][2])["error"]["code"] == "authentication_required"
     assert replies[2][1]["x-ratelimit-remaining"] == "0"
@@ -152,8 +187,8 @@ def test_keys_and_rate_limits_on_the_fast_path(settings, paths_taken):
 def test_without_redis_the_fast_path_serves_from_the_database(settings, paths_taken):
     settings.API_RATE_LIMIT_ANON = "1000/minute"
     settings.REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens there
-    store_ticks("TECH", [(datetime(2026, 1, 1, tzinfo=timezone.utc), "250.50", 3)])
-    (status, headers, body), = on_the_loop([("GET", "/api/v1/quote/TECH", {})])
+    store_ticks("TECH", [(datetime(2026, 1, 1, tzinfo=UTC), "250.50", 3)])
+    ((status, headers, body),) = on_the_loop([("GET", "/api/v1/quote/TECH", {})])
     assert status == 200 and orjson.loads(body)["meta"]["source"] == "database"
     assert "x-ratelimit-limit" not in headers  # not applied, logged
     assert paths_taken == []

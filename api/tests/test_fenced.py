@@ -78,15 +78,19 @@ def test_drf_dispatch_steps(fail):
     drf.setup(request, symbol="X")
     expected = drf.dispatch(request, symbol="X")
     ours.setup(request, symbol="X")
-    got = asyncio.run(dispatch_awaited(ours, request, json_renderer=ORJSONRenderer, client=None,
-                                       symbol="X"))
+    got = asyncio.run(
+        dispatch_awaited(ours, request, json_renderer=ORJSONRenderer, client=None, symbol="X")
+    )
     assert ours.calls == drf.calls, (
         f"DRF internal: APIView.dispatch's steps are now {drf.calls}, "
-        f"api/fenced/drf_dispatch.py takes {ours.calls}")
+        f"api/fenced/drf_dispatch.py takes {ours.calls}"
+    )
     for name in DISPATCH_SETS:
         assert hasattr(drf, name), f"DRF internal: APIView.dispatch no longer sets view.{name}"
     assert (got.status_code, got.render().content) == (
-        expected.status_code, expected.render().content)
+        expected.status_code,
+        expected.render().content,
+    )
 
 
 def test_django_refuses_the_orm_on_a_running_loop():

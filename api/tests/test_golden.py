@@ -4,7 +4,7 @@ change of an answer re-records them (``GOLDEN_RECORD=1``) and says so in its com
 
 import json
 import os
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from unittest import mock
 
@@ -15,7 +15,7 @@ from ticks.models import Ticker
 
 pytestmark = pytest.mark.django_db
 GOLDEN = Path(__file__).parent / "golden" / "rest.json"
-UTC = timezone.utc
+UTC = UTC
 T0 = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)  # the stored range ends here
 CLOCK = T0 + timedelta(seconds=30)  # the server's "now" for every request
 HEADERS = ("Content-Type", "Link", "Allow")
@@ -60,8 +60,9 @@ def answers(client) -> dict:
             out[url] = {
                 "status": response.status_code,
                 "headers": {h: response[h] for h in HEADERS if response.has_header(h)},
-                "body": (b"".join(response.streaming_content) if response.streaming
-                         else response.content).decode(),
+                "body": (
+                    b"".join(response.streaming_content) if response.streaming else response.content
+                ).decode(),
             }
     return out
 

@@ -19,12 +19,21 @@ from ticks.stream_tokens import dashboard_token_issue
 
 pytestmark = pytest.mark.django_db
 
-MISSING = {"success": False, "error": {
-    "code": "authentication_required",
-    "message": "An API key is required: send it as the X-API-Key header or as "
-               "Authorization: Bearer <key>."}}
-INVALID = {"success": False, "error": {
-    "code": "invalid_api_key", "message": "The API key is not valid (unknown or revoked)."}}
+MISSING = {
+    "success": False,
+    "error": {
+        "code": "authentication_required",
+        "message": "An API key is required: send it as the X-API-Key header or as "
+        "Authorization: Bearer <key>.",
+    },
+}
+INVALID = {
+    "success": False,
+    "error": {
+        "code": "invalid_api_key",
+        "message": "The API key is not valid (unknown or revoked).",
+    },
+}
 
 
 @pytest.fixture
@@ -56,8 +65,9 @@ def test_the_admin_creates_a_key_shows_it_once_and_stores_a_hash(admin_client):
 
 def test_the_admin_revokes_keys(admin_client):
     key, raw = api_key_create(name="old")
-    response = admin_client.post("/admin/api/apikey/", {
-        "action": "revoke", "_selected_action": [key.pk]}, follow=True)
+    response = admin_client.post(
+        "/admin/api/apikey/", {"action": "revoke", "_selected_action": [key.pk]}, follow=True
+    )
     assert b"1 key(s) revoked." in response.content
     key.refresh_from_db()
     assert key.revoked_at is not None and not verify_key(raw)
@@ -109,16 +119,23 @@ def test_revoking_or_deleting_keys_in_the_admin_announces_it_to_their_sockets(cl
         if how == "delete page":
             response = client.post(f"/admin/api/apikey/{gone.pk}/delete/", {"post": "yes"})
         else:
-            response = client.post("/admin/api/apikey/", {
-                "action": "revoke" if how == "revoke action" else "delete_selected",
-                "_selected_action": [gone.pk], "post": "yes"})
+            response = client.post(
+                "/admin/api/apikey/",
+                {
+                    "action": "revoke" if how == "revoke action" else "delete_selected",
+                    "_selected_action": [gone.pk],
+                    "post": "yes",
+                },
+            )
         assert response.status_code == status.HTTP_302_FOUND
 
     listener = GroupListener([gone.pk, kept.pk])
     assert async_to_sync(listener.messages)(act) == [
-        {"type": KEY_REVOKED_MESSAGE_TYPE, "key_id": gone.pk}]
-    assert list(ApiKey.objects.filter(revoked_at__isnull=True).values_list("name", flat=True)) \
-        == ["kept"]
+        {"type": KEY_REVOKED_MESSAGE_TYPE, "key_id": gone.pk}
+    ]
+    assert list(ApiKey.objects.filter(revoked_at__isnull=True).values_list("name", flat=True)) == [
+        "kept"
+    ]
 
 
 def test_key_active_reads_the_database_each_time():
@@ -191,8 +208,9 @@ def test_the_dashboard_token_is_read_only(client, method):
 def test_each_dashboard_token_has_its_own_rate_limit(client, settings):
     settings.API_RATE_LIMIT_DASHBOARD = "2/minute"
     first, second = dashboard_token_issue(), dashboard_token_issue()
-    assert [client.get("/api/v1/time", HTTP_X_DASHBOARD_TOKEN=first).status_code
-            for _ in range(3)] == [200, 200, 429]
+    assert [
+        client.get("/api/v1/time", HTTP_X_DASHBOARD_TOKEN=first).status_code for _ in range(3)
+    ] == [200, 200, 429]
     limited = client.get("/api/v1/time", HTTP_X_DASHBOARD_TOKEN=first)
     assert limited.json()["error"]["code"] == "rate_limited"
     assert limited["X-RateLimit-Limit"] == "2"
@@ -232,7 +250,8 @@ def test_lookups_are_cached(django_assert_num_queries):
 
 
 def test_a_revocation_empties_the_cache_at_once_and_again_on_commit(
-        django_capture_on_commit_callbacks, django_assert_num_queries):
+    django_capture_on_commit_callbacks, django_assert_num_queries
+):
     key, raw = api_key_create(name="cached")
     assert keys.key_lookup(raw) == key.pk
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
@@ -257,7 +276,8 @@ def test_the_admin_proxy_is_the_same_rows():
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 @pytest.mark.usefixtures("required")
 def test_with_the_database_hung_a_known_key_answers_from_its_cache_and_an_unknown_one_503(
-        client, monkeypatch):
+    client, monkeypatch
+):
     _, raw = api_key_create(name="bot")
     _, unseen = api_key_create(name="other")
     keys.reset_cache()
@@ -277,6 +297,11 @@ def test_with_the_database_hung_a_known_key_answers_from_its_cache_and_an_unknow
         release.set()
     assert known.status_code == 200 and known_s < keys.LOOKUP_DEADLINE_S + 0.5
     assert unknown.status_code == 503 and unknown_s < keys.LOOKUP_DEADLINE_S + 0.5
-    assert unknown.json() == {"success": False, "error": {
-        "code": "service_unavailable", "message": "The data store is unreachable; retry shortly."}}
+    assert unknown.json() == {
+        "success": False,
+        "error": {
+            "code": "service_unavailable",
+            "message": "The data store is unreachable; retry shortly.",
+        },
+    }
     assert unknown["Retry-After"] == "5"

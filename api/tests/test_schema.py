@@ -15,16 +15,25 @@ from rest_framework import status
 from schemathesis.checks import not_a_server_error
 from schemathesis.generation import GenerationMode
 from schemathesis.specs.openapi.checks import (
-    content_type_conformance, negative_data_rejection, response_headers_conformance,
-    response_schema_conformance, status_code_conformance,
+    content_type_conformance,
+    negative_data_rejection,
+    response_headers_conformance,
+    response_schema_conformance,
+    status_code_conformance,
 )
 
 pytestmark = pytest.mark.django_db
 
 EXAMPLES = 80  # per operation and mode: about 700 requests in all
-OPERATIONS = {"/api/v1/", "/api/v1/tickers", "/api/v1/quote/{ticker}",
-              "/api/v1/history/{ticker}", "/api/v1/bars/{ticker}", "/api/v1/stats/{ticker}",
-              "/api/v1/time"}
+OPERATIONS = {
+    "/api/v1/",
+    "/api/v1/tickers",
+    "/api/v1/quote/{ticker}",
+    "/api/v1/history/{ticker}",
+    "/api/v1/bars/{ticker}",
+    "/api/v1/stats/{ticker}",
+    "/api/v1/time",
+}
 
 
 def test_the_schema_describes_every_endpoint(client):
@@ -61,21 +70,27 @@ def api_schema(db, recent_ticks):
     request_started.disconnect(close_old_connections)
     request_finished.disconnect(close_old_connections)
     try:
-        yield schemathesis.openapi.from_wsgi("/api/v1/schema/?format=json",
-                                             get_wsgi_application())
+        yield schemathesis.openapi.from_wsgi("/api/v1/schema/?format=json", get_wsgi_application())
     finally:
         request_started.connect(close_old_connections)
         request_finished.connect(close_old_connections)
 
 
-CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
-          response_headers_conformance, response_schema_conformance, negative_data_rejection]
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+    negative_data_rejection,
+]
 WITH_QUERY = ["/api/v1/bars/{ticker}", "/api/v1/history/{ticker}", "/api/v1/stats/{ticker}"]
 
 
 # Any text but the URL's own delimiters (a client would percent-encode those).
 SYMBOLS = st.sampled_from(["SYNTH", "synth", "TECH", " FINANCE"]) | st.text(
-    st.characters(blacklist_characters="/?#%", blacklist_categories=["Cs"]), max_size=16)
+    st.characters(blacklist_characters="/?#%", blacklist_categories=["Cs"]), max_size=16
+)
 
 
 def with_ticker(case, symbol):
@@ -83,10 +98,13 @@ def with_ticker(case, symbol):
     return case
 
 
-@pytest.mark.parametrize("mode, path", [
-    *(("positive", path) for path in sorted(OPERATIONS)),
-    *(("negative", path) for path in WITH_QUERY),
-])
+@pytest.mark.parametrize(
+    "mode, path",
+    [
+        *(("positive", path) for path in sorted(OPERATIONS)),
+        *(("negative", path) for path in WITH_QUERY),
+    ],
+)
 def test_no_input_breaks_the_api(api_schema, mode, path):
     """Requests generated from the schema, valid ones and (negative) ones that violate it: no
     500, every status, content type, header and body as the schema says, and every
@@ -96,8 +114,13 @@ def test_no_input_breaks_the_api(api_schema, mode, path):
         cases = st.builds(with_ticker, cases, SYMBOLS)
 
     @given(case=cases)
-    @settings(max_examples=EXAMPLES, deadline=None, database=None, derandomize=True,
-              suppress_health_check=list(HealthCheck))
+    @settings(
+        max_examples=EXAMPLES,
+        deadline=None,
+        database=None,
+        derandomize=True,
+        suppress_health_check=list(HealthCheck),
+    )
     def run(case):
         case.call_and_validate(checks=CHECKS)
 

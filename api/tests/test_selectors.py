@@ -1,6 +1,6 @@
 """Statistics read from bars plus the open bucket equal those computed from every tick."""
 
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 import pytest
 from django.db import connection
@@ -19,8 +19,9 @@ def backfilled():
     """SYNTH: two hours and a half of 10 Hz GBM ticks up to now, bars rolled up."""
     now = timezone.now()
     ticker = Ticker.objects.get(symbol="SYNTH")
-    plan = plan_backfill(tickers=[ticker], duration=timedelta(hours=2, minutes=30), end=now,
-                         now=now)
+    plan = plan_backfill(
+        tickers=[ticker], duration=timedelta(hours=2, minutes=30), end=now, now=now
+    )
     write_plan(plan)
     rollup_range(plan)
     return directory.get("SYNTH")
@@ -33,7 +34,8 @@ def brute_force(ticker_id, start, end):
                       (array_agg(price ORDER BY time DESC))[1], sum(price * volume) / sum(volume),
                       sum(volume)
                FROM ticks_tick WHERE ticker_id = %s AND time >= %s AND time < %s""",
-            [ticker_id, start, end])
+            [ticker_id, start, end],
+        )
         return cursor.fetchone()
 
 
@@ -45,14 +47,19 @@ def test_stats_match_the_ticks(backfilled, period):
     count, first, high, low, last, vwap, volume = brute_force(backfilled.id, now - span, now)
     assert data["tick_count"] == count and count > 30_000
     assert (data["open"], data["high"], data["low"], data["close"]) == tuple(
-        f"{v:.2f}" for v in (first, high, low, last))
+        f"{v:.2f}" for v in (first, high, low, last)
+    )
     assert data["total_volume"] == volume
     # Bars keep their VWAP to 4 decimals: the average may differ by rounding only.
     assert abs(float(data["avg_price"]) - float(vwap)) <= 0.01
     assert data["change"] == f"{last - first:.2f}"
     assert data["change_pct"] == round(float((last - first) / first * 100), 4)
-    assert meta == {"ticker": "SYNTH", "period": period, "start": selectors.iso_ms(now - span),
-                    "end": selectors.iso_ms(now)}
+    assert meta == {
+        "ticker": "SYNTH",
+        "period": period,
+        "start": selectors.iso_ms(now - span),
+        "end": selectors.iso_ms(now),
+    }
 
 
 @pytest.mark.parametrize("period", ["1h", "1d"])
@@ -68,11 +75,11 @@ def test_volatility_is_the_annualized_volatility_of_the_path(backfilled, period)
 def test_a_stats_read_never_scans_more_than_a_minute_of_ticks(period, offset_s):
     """The window splits into contiguous pieces: ticks for under a minute at each edge, 1m bars
     for under one bucket, whole buckets of the coarse bars for the rest."""
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from ticks.selectors import stats_bounds
 
-    end = datetime(2024, 1, 15, 10, tzinfo=timezone.utc) + timedelta(seconds=offset_s)
+    end = datetime(2024, 1, 15, 10, tzinfo=UTC) + timedelta(seconds=offset_s)
     span, coarse = selectors.STAT_PERIODS[period]
     b = stats_bounds(start=end - span, end=end, coarse=coarse)
     assert b["start"] <= b["m0"] <= b["c0"] <= b["c1"] <= b["m1"] <= b["end"]

@@ -26,9 +26,13 @@ def test_a_client_over_its_limit_gets_429(client, settings):
     assert response.status_code == status.HTTP_429_TOO_MANY_REQUESTS
     assert 1 <= int(response["Retry-After"]) <= 20  # one request's worth: 60 s / 3
     assert response["X-RateLimit-Remaining"] == "0"
-    assert response.json() == {"success": False, "error": {
-        "code": "rate_limited", "message": f"Too many requests; retry in "
-                                           f"{response['Retry-After']} s."}}
+    assert response.json() == {
+        "success": False,
+        "error": {
+            "code": "rate_limited",
+            "message": f"Too many requests; retry in {response['Retry-After']} s.",
+        },
+    }
 
 
 def test_the_limit_refills_smoothly(client, settings):
@@ -75,9 +79,16 @@ def test_an_empty_rate_is_unlimited(client, settings):
     assert response.status_code == 200 and "X-RateLimit-Limit" not in response
 
 
-@pytest.mark.parametrize("rate, parsed", [("600/minute", (600, 60_000)), ("5/s", (5, 1_000)),
-                                          ("10/hour", (10, 3_600_000)), ("1/day", (1, 86_400_000)),
-                                          ("", None)])
+@pytest.mark.parametrize(
+    "rate, parsed",
+    [
+        ("600/minute", (600, 60_000)),
+        ("5/s", (5, 1_000)),
+        ("10/hour", (10, 3_600_000)),
+        ("1/day", (1, 86_400_000)),
+        ("", None),
+    ],
+)
 def test_rates(rate, parsed):
     assert parse_rate(rate) == parsed
 

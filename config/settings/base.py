@@ -112,16 +112,21 @@ DATABASE_STATEMENT_TIMEOUT_MS = env.int("DATABASE_STATEMENT_TIMEOUT_MS", default
 DATABASES["default"]["OPTIONS"].setdefault("connect_timeout", DATABASE_CONNECT_TIMEOUT_S)
 if DATABASE_STATEMENT_TIMEOUT_MS > 0:
     DATABASES["default"]["OPTIONS"].setdefault(
-        "options", f"-c statement_timeout={DATABASE_STATEMENT_TIMEOUT_MS}")
+        "options", f"-c statement_timeout={DATABASE_STATEMENT_TIMEOUT_MS}"
+    )
 # Connections come from a pool (psycopg_pool): under ASGI every request runs in a thread of its
 # own, so persistent connections (CONN_MAX_AGE) are never reused and each request would pay a
 # new PostgreSQL connection (~10 ms here). Connections open lazily; 0 turns the pool off.
 DATABASE_POOL_MAX_SIZE = env.int("DATABASE_POOL_MAX_SIZE", default=8)
 if DATABASE_POOL_MAX_SIZE > 0:
-    DATABASES["default"]["OPTIONS"].setdefault("pool", {
-        "min_size": 1, "max_size": DATABASE_POOL_MAX_SIZE,
-        "timeout": DATABASE_CONNECT_TIMEOUT_S,  # waiting for a free connection
-    })
+    DATABASES["default"]["OPTIONS"].setdefault(
+        "pool",
+        {
+            "min_size": 1,
+            "max_size": DATABASE_POOL_MAX_SIZE,
+            "timeout": DATABASE_CONNECT_TIMEOUT_S,  # waiting for a free connection
+        },
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis: cache, Celery broker, channel layer, live state --------------------------------------
@@ -263,8 +268,13 @@ SPECTACULAR_SETTINGS = {
 }
 CORS_URLS_REGEX = r"^/api/.*$"
 CORS_ALLOW_HEADERS = (*corsheaders_default_headers, "x-api-key", "x-dashboard-token")
-CORS_EXPOSE_HEADERS = ["Retry-After", "X-RateLimit-Limit", "X-RateLimit-Remaining", "Link",
-                       "X-Request-ID"]
+CORS_EXPOSE_HEADERS = [
+    "Retry-After",
+    "X-RateLimit-Limit",
+    "X-RateLimit-Remaining",
+    "Link",
+    "X-Request-ID",
+]
 
 # --- Request size limits ------------------------------------------------------------------------
 # Daphne has no body-size limit and reads a whole body before Django runs: in production the
@@ -342,8 +352,10 @@ AXES_RESET_ON_SUCCESS = True
 AXES_VERBOSE = False  # our own line per failure (marketsite.login_audit) instead of axes' lines
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
-     "OPTIONS": {"min_length": 12}},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 12},
+    },
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]

@@ -1,11 +1,11 @@
 """Production: the secret is required, JSON logs, HTTPS hardening (switchable behind a proxy)."""
 
-from .base import *  # noqa: F403
-from .base import LOG_LEVEL, REQUEST_ID_FILTER, env
-
 from django.core.exceptions import ImproperlyConfigured
 
 from config.logging import build_logging
+
+from .base import *  # noqa: F403
+from .base import LOG_LEVEL, REQUEST_ID_FILTER, env
 
 DEBUG = False
 # No default: a missing or blank secret stops start-up.
@@ -13,8 +13,9 @@ SECRET_KEY = env.str("DJANGO_SECRET_KEY").strip()
 if not SECRET_KEY:
     raise ImproperlyConfigured("DJANGO_SECRET_KEY is empty: set it to a long random value.")
 
-LOGGING = build_logging(level=LOG_LEVEL, fmt=env("LOG_FORMAT", default="json"),
-                        request_id_filter=REQUEST_ID_FILTER)
+LOGGING = build_logging(
+    level=LOG_LEVEL, fmt=env("LOG_FORMAT", default="json"), request_id_filter=REQUEST_ID_FILTER
+)
 
 # --- Security -----------------------------------------------------------------------------------
 # Behind a TLS-terminating proxy the redirect is right; health probes over plain HTTP are exempt

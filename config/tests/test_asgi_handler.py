@@ -33,8 +33,11 @@ def request_threads(monkeypatch):
 
 def two_in_a_row(handler):
     async def two():
-        return [await asgi_request(handler, "GET", "/healthz"),
-                await asgi_request(handler, "GET", "/healthz")]
+        return [
+            await asgi_request(handler, "GET", "/healthz"),
+            await asgi_request(handler, "GET", "/healthz"),
+        ]
+
     return async_to_sync(two)()
 
 
@@ -60,8 +63,9 @@ def test_concurrent_requests_each_have_a_thread_of_their_own(monkeypatch):
     handler = ReusedRequestThreads(get_asgi_application())
 
     async def together():
-        return await asyncio.gather(asgi_request(handler, "GET", "/healthz"),
-                                    asgi_request(handler, "GET", "/healthz"))
+        return await asyncio.gather(
+            asgi_request(handler, "GET", "/healthz"), asgi_request(handler, "GET", "/healthz")
+        )
 
     replies = async_to_sync(together)()
     assert [status for status, _, _ in replies] == [200, 200]
@@ -71,7 +75,8 @@ def test_concurrent_requests_each_have_a_thread_of_their_own(monkeypatch):
 def test_other_connection_types_are_refused_as_django_does():
     with pytest.raises(ValueError, match="only handle ASGI/HTTP connections, not lifespan"):
         async_to_sync(ReusedRequestThreads(get_asgi_application()))(
-            {"type": "lifespan"}, None, None)
+            {"type": "lifespan"}, None, None
+        )
 
 
 def test_the_serving_loop_hook_sees_each_loop_once():

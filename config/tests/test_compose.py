@@ -101,8 +101,15 @@ def _daphne_args(argv: list[str]) -> dict:
 
 def test_services_are_exactly_the_stack(compose):
     assert "version" not in compose, "the compose spec has no `version:` key"
-    assert set(compose["services"]) == {"timescaledb", "redis", "migrate", "web", "worker", "beat",
-                                        "proxy"}
+    assert set(compose["services"]) == {
+        "timescaledb",
+        "redis",
+        "migrate",
+        "web",
+        "worker",
+        "beat",
+        "proxy",
+    }
 
 
 def test_timescaledb_image_is_pinned(services):

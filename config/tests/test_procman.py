@@ -39,17 +39,23 @@ PREFIX = "procman-e2e"
 
 def _make(*args: str) -> list[str]:
     """``make`` on this virtualenv, without reinstalling the requirements."""
-    return ["make", "--no-print-directory", f"VENV={VENV}", "-o", f"{VENV}/bin/.installed",
-            *args]
+    return ["make", "--no-print-directory", f"VENV={VENV}", "-o", f"{VENV}/bin/.installed", *args]
 
 
 def _embedded_env(folder: Path, **extra: str) -> dict:
     """No DATABASE_URL/REDIS_URL: `make run` starts its own servers in ``folder``."""
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
-    env.update(EMBEDDED_DATA_DIR=str(folder), DJANGO_SETTINGS_MODULE="config.settings.local",
-               MARKET_REDIS_PREFIX=PREFIX, CHANNEL_LAYER_PREFIX=f"{PREFIX}-asgi",
-               LOG_LEVEL="INFO", LOG_FORMAT="text", PYTHONUNBUFFERED="1",
-               FIRST_START_HISTORY_DAYS="0", **extra)
+    env.update(
+        EMBEDDED_DATA_DIR=str(folder),
+        DJANGO_SETTINGS_MODULE="config.settings.local",
+        MARKET_REDIS_PREFIX=PREFIX,
+        CHANNEL_LAYER_PREFIX=f"{PREFIX}-asgi",
+        LOG_LEVEL="INFO",
+        LOG_FORMAT="text",
+        PYTHONUNBUFFERED="1",
+        FIRST_START_HISTORY_DAYS="0",
+        **extra,
+    )
     return env
 
 
@@ -76,17 +82,38 @@ def test_the_supervisord_configuration_runs_the_four_processes_as_before(tmp_pat
     daphne_argv = web["command"].split()
     assert Path(daphne_argv[0]).name == "daphne"
     args = CommandLineInterface().parser.parse_args(daphne_argv[1:])
-    assert (args.file_descriptor, args.websocket_timeout, args.ping_interval,
-            args.ping_timeout, args.websocket_max_message_size, args.websocket_max_frame_size,
-            args.application) == (0, -1, 5, 10, 4 * 1024 * 1024, 4 * 1024 * 1024,
-                                  "config.asgi:application")
+    assert (
+        args.file_descriptor,
+        args.websocket_timeout,
+        args.ping_interval,
+        args.ping_timeout,
+        args.websocket_max_message_size,
+        args.websocket_max_frame_size,
+        args.application,
+    ) == (0, -1, 5, 10, 4 * 1024 * 1024, 4 * 1024 * 1024, "config.asgi:application")
     assert args.access_log == "/dev/null"  # the app logs each request and connection once
-    commands = {name: conf[f"program:{name}"]["command"].split()[1:]
-                for name in ("generator", "worker", "beat")}
-    assert commands["generator"][:7] == ["-A", "config", "worker", "-Q", "generation", "--pool",
-                                         "solo"]
-    assert commands["worker"][:7] == ["-A", "config", "worker", "-Q", "default", "--concurrency",
-                                      "2"]
+    commands = {
+        name: conf[f"program:{name}"]["command"].split()[1:]
+        for name in ("generator", "worker", "beat")
+    }
+    assert commands["generator"][:7] == [
+        "-A",
+        "config",
+        "worker",
+        "-Q",
+        "generation",
+        "--pool",
+        "solo",
+    ]
+    assert commands["worker"][:7] == [
+        "-A",
+        "config",
+        "worker",
+        "-Q",
+        "default",
+        "--concurrency",
+        "2",
+    ]
     assert commands["beat"][:3] == ["-A", "config", "beat"]
     for section in ("fcgi-program:web", "program:generator", "program:worker", "program:beat"):
         program = conf[section]
@@ -96,7 +123,12 @@ def test_the_supervisord_configuration_runs_the_four_processes_as_before(tmp_pat
     # Stopped in this order (highest priority first), the log listener last.
     order = sorted(conf.sections(), key=lambda s: -int(conf[s].get("priority", 999)))
     assert [s.split(":")[1] for s in order if "priority" in conf[s]] == [
-        "beat", "web", "generator", "worker", "logs"]
+        "beat",
+        "web",
+        "generator",
+        "worker",
+        "logs",
+    ]
 
 
 def test_a_first_start_adds_the_one_shot_history_last(tmp_path):
@@ -104,13 +136,17 @@ def test_a_first_start_adds_the_one_shot_history_last(tmp_path):
     plain.read_string(procman.build_config(host="127.0.0.1", port=3123, folder=tmp_path))
     assert "program:history" not in plain.sections()
     first = configparser.RawConfigParser()
-    first.read_string(procman.build_config(host="127.0.0.1", port=3123, folder=tmp_path,
-                                           history=True))
+    first.read_string(
+        procman.build_config(host="127.0.0.1", port=3123, folder=tmp_path, history=True)
+    )
     history = first["program:history"]
     assert history["command"].split()[1:] == ["manage.py", "first_start_history"]
     assert history["autorestart"] == "false"  # it exits when done
-    assert int(history["priority"]) > max(int(first[s]["priority"]) for s in first.sections()
-                                          if s != "program:history" and "priority" in first[s])
+    assert int(history["priority"]) > max(
+        int(first[s]["priority"])
+        for s in first.sections()
+        if s != "program:history" and "priority" in first[s]
+    )
     assert set(plain.sections()) == set(first.sections()) - {"program:history"}
 
 
@@ -119,11 +155,14 @@ def test_the_log_listener_prefixes_whole_lines_with_the_process_name():
 
     def event(name: str, data: bytes) -> bytes:
         payload = f"processname:{name} groupname:{name} pid:1 channel:stdout\n".encode() + data
-        return (f"ver:3.0 server:supervisor serial:1 pool:logs poolserial:1 "
-                f"eventname:PROCESS_LOG_STDOUT len:{len(payload)}\n").encode() + payload
+        return (
+            f"ver:3.0 server:supervisor serial:1 pool:logs poolserial:1 "
+            f"eventname:PROCESS_LOG_STDOUT len:{len(payload)}\n"
+        ).encode() + payload
 
-    stdin = io.BytesIO(event("generator", b"one\ntw") + event("web", "é\n".encode())
-                       + event("generator", b"o\n"))
+    stdin = io.BytesIO(
+        event("generator", b"one\ntw") + event("web", "é\n".encode()) + event("generator", b"o\n")
+    )
     stdout, out = io.BytesIO(), io.BytesIO()
     serve_logs(stdin, stdout, out, ["web", "generator", "worker", "beat"])
     assert out.getvalue().decode() == ("generator | one\nweb       | é\ngenerator | two\n")
@@ -139,9 +178,14 @@ def test_make_run_on_a_taken_port_says_so_in_one_line_and_starts_nothing(data_di
         taken.listen()
         port = taken.getsockname()[1]
         started = time.monotonic()
-        result = subprocess.run(_make("run", f"PORT={port}"), cwd=ROOT,
-                                env=_embedded_env(data_dir), capture_output=True, text=True,
-                                timeout=60)
+        result = subprocess.run(
+            _make("run", f"PORT={port}"),
+            cwd=ROOT,
+            env=_embedded_env(data_dir),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         elapsed = time.monotonic() - started
     assert result.returncode != 0
     assert elapsed < 10
@@ -164,15 +208,20 @@ class Service:
         self.data = self.root / "data"
         self.port = free_port()
         self.conf = self.data / f"procman-{self.port}" / "supervisord.conf"
-        self.terminal = Terminal(_make("run", f"PORT={self.port}"), cwd=ROOT,
-                                 env=_embedded_env(self.data))
+        self.terminal = Terminal(
+            _make("run", f"PORT={self.port}"), cwd=ROOT, env=_embedded_env(self.data)
+        )
 
     def state(self) -> dict:
         return json.loads((self.data / "services.json").read_text())
 
     def ctl(self, *args: str) -> str:
-        return subprocess.run([str(VENV / "bin" / "supervisorctl"), "-c", str(self.conf), *args],
-                              capture_output=True, text=True, timeout=30).stdout.strip()
+        return subprocess.run(
+            [str(VENV / "bin" / "supervisorctl"), "-c", str(self.conf), *args],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        ).stdout.strip()
 
     def pid(self, name: str) -> int:
         return int(self.ctl("pid", name))
@@ -185,8 +234,11 @@ class Service:
         return json.loads(raw)["timestamp"] if raw else 0
 
     def connect(self) -> psycopg.Connection:
-        return psycopg.connect(self.state()["database_url"].replace("postgres://", "postgresql://"),
-                               autocommit=True, connect_timeout=3)
+        return psycopg.connect(
+            self.state()["database_url"].replace("postgres://", "postgresql://"),
+            autocommit=True,
+            connect_timeout=3,
+        )
 
     def stored_until_ms(self) -> int:
         with self.connect() as conn:
@@ -199,9 +251,9 @@ class Service:
 
     def drained(self) -> bool:
         client = self.redis()
-        return (int(client.get(f"{PREFIX}:buffer:ticks") or 0) == 0
-                and not client.exists(f"{PREFIX}:dirty", f"{PREFIX}:lock:flush",
-                                      f"{PREFIX}:lock:rollup"))
+        return int(client.get(f"{PREFIX}:buffer:ticks") or 0) == 0 and not client.exists(
+            f"{PREFIX}:dirty", f"{PREFIX}:lock:flush", f"{PREFIX}:lock:rollup"
+        )
 
     def ready(self) -> bool:
         with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/readyz", timeout=10) as answer:
@@ -225,8 +277,7 @@ def _until(predicate, *, timeout: float, what: str, service: Service) -> float:
         except (OSError, redis.RedisError, psycopg.Error, ValueError):
             pass
         time.sleep(0.1)
-    raise AssertionError(f"not {what} within {timeout} s\n"
-                         f"{service.terminal.output()[-8000:]}")
+    raise AssertionError(f"not {what} within {timeout} s\n{service.terminal.output()[-8000:]}")
 
 
 @pytest.fixture(scope="module")
@@ -234,8 +285,12 @@ def service():
     service = Service()
     try:
         service.terminal.wait_for(r"success: beat entered RUNNING", timeout=180)
-        _until(lambda: service.quote_ms() > 0 and service.stored_until_ms() > 0, timeout=60,
-               what="ticks generated and stored", service=service)
+        _until(
+            lambda: service.quote_ms() > 0 and service.stored_until_ms() > 0,
+            timeout=60,
+            what="ticks generated and stored",
+            service=service,
+        )
         yield service
     finally:
         service.close()
@@ -261,8 +316,12 @@ def test_a_killed_process_comes_back_by_itself_within_10_s(service, name):
         "worker": lambda: service.stored_until_ms() > killed_ms + 500,
         "web": service.ready,
     }[name]
-    seconds = _until(lambda: back() and service.pid(name) not in (0, old), timeout=10,
-                     what=f"{name} back", service=service)
+    seconds = _until(
+        lambda: back() and service.pid(name) not in (0, old),
+        timeout=10,
+        what=f"{name} back",
+        service=service,
+    )
     print(f"{name} back {seconds:.1f} s after SIGKILL")
     assert f"exited: {name} (terminated by SIGKILL; not expected)" in service.terminal.output()
     _gap_free_so_far(service)
@@ -279,14 +338,25 @@ def test_a_killed_embedded_server_comes_back(service, name):
     since = len(service.terminal.output())
     os.kill(old, signal.SIGKILL)
     killed, killed_ms = time.monotonic(), time.time() * 1000
-    restarted = service.terminal.wait_for(rf"embedded {name} restarted \(pid \d+\), ([\d.]+) s "
-                                          "after it died", timeout=30, since=since)
+    restarted = service.terminal.wait_for(
+        rf"embedded {name} restarted \(pid \d+\), ([\d.]+) s "
+        "after it died",
+        timeout=30,
+        since=since,
+    )
     # The service carries on: new ticks generated (through Redis) and stored (in PostgreSQL).
-    _until(lambda: service.quote_ms() > killed_ms + 500
-           and service.stored_until_ms() > killed_ms + 500, timeout=60,
-           what=f"ticks generated and stored after {name} came back", service=service)
-    print(f"embedded {name} restarted {restarted.group(1)} s after SIGKILL; ticks generated and "
-          f"stored again after {time.monotonic() - killed:.1f} s")
+    _until(
+        lambda: (
+            service.quote_ms() > killed_ms + 500 and service.stored_until_ms() > killed_ms + 500
+        ),
+        timeout=60,
+        what=f"ticks generated and stored after {name} came back",
+        service=service,
+    )
+    print(
+        f"embedded {name} restarted {restarted.group(1)} s after SIGKILL; ticks generated and "
+        f"stored again after {time.monotonic() - killed:.1f} s"
+    )
     _gap_free_so_far(service)
 
 
@@ -297,9 +367,15 @@ def test_every_grid_point_once_and_ctrl_c_stops_everything_cleanly(service):
     point since the start is stored exactly once and the bars match the ticks; then Ctrl-C.
     (xdist may run another module's test in between, and the module's service is then a fresh
     one: it waits for its own ten seconds of ticks.)"""
-    _until(lambda: (report := service.grid()[0]) and all(
-        report.get(symbol, {}).get("count", 0) >= 100 for symbol in SYMBOLS), timeout=60,
-        what="ten seconds of ticks stored", service=service)
+    _until(
+        lambda: (
+            (report := service.grid()[0])
+            and all(report.get(symbol, {}).get("count", 0) >= 100 for symbol in SYMBOLS)
+        ),
+        timeout=60,
+        what="ten seconds of ticks stored",
+        service=service,
+    )
     service.ctl("stop", "generator")
     _until(service.drained, timeout=60, what="the buffer drained", service=service)
     time.sleep(2.5)  # one more bar refresh
@@ -313,9 +389,12 @@ def test_every_grid_point_once_and_ctrl_c_stops_everything_cleanly(service):
     lines = [line for line in after.splitlines() if line.strip()]
     assert lines[-1].endswith("config.supervisor [-] stopped"), after
     assert not re.search(r"^make(\[\d+\])?: \*\*\*", after, re.MULTILINE), after
-    for earlier, later in (("stopped: beat", "stopped: web"), ("stopped: web", "stopped: worker"),
-                           ("stopped: worker", "stopping the embedded servers"),
-                           ("stopping the embedded servers", "embedded servers stopped")):
+    for earlier, later in (
+        ("stopped: beat", "stopped: web"),
+        ("stopped: web", "stopped: worker"),
+        ("stopped: worker", "stopping the embedded servers"),
+        ("stopping the embedded servers", "embedded servers stopped"),
+    ):
         assert after.index(earlier) < after.index(later), after
     assert not (service.data / "services.json").exists()
     assert not (service.data / "postgres" / "postmaster.pid").exists()

@@ -31,7 +31,8 @@ from testsupport.services import free_port
 ROOT = Path(__file__).resolve().parents[2]
 NGINX_CONF = ROOT / "config" / "proxy" / "nginx.conf"
 NGINX = shutil.which("nginx") or next(
-    (p for p in ("/usr/sbin/nginx", "/usr/local/sbin/nginx") if os.access(p, os.X_OK)), None)
+    (p for p in ("/usr/sbin/nginx", "/usr/local/sbin/nginx") if os.access(p, os.X_OK)), None
+)
 MIB = 1024 * 1024
 # The running copy's header and body timeouts: shorter than the file's 10 s, so the test is quick;
 # the static tests check the file's own values.
@@ -144,8 +145,7 @@ def test_proxy_replaces_forwarded_headers_and_keeps_the_host(server):
 def test_proxy_passes_websocket_upgrades_with_long_timeouts(conf, server):
     http = one(conf, "http")[1]
     upgrade_map = one(http, "map", "$http_upgrade", "$connection_upgrade")[1]
-    assert dict((name, args[0]) for name, args, _ in upgrade_map) == {"default": "upgrade",
-                                                                     "": ""}
+    assert dict((name, args[0]) for name, args, _ in upgrade_map) == {"default": "upgrade", "": ""}
     headers = {args[0].lower(): args[1] for args, _ in directives(server, "proxy_set_header")}
     assert headers["upgrade"] == "$http_upgrade"
     assert headers["connection"] == "$connection_upgrade"
@@ -165,11 +165,14 @@ def test_django_refuses_bodies_over_its_own_limit(client):
     response = client.post("/admin/login/", body, content_type="application/x-www-form-urlencoded")
     assert response.status_code == 400
     fields = "&".join(f"f{i}=1" for i in range(settings.DATA_UPLOAD_MAX_NUMBER_FIELDS + 1))
-    response = client.post("/admin/login/", fields, content_type="application/x-www-form-urlencoded")
+    response = client.post(
+        "/admin/login/", fields, content_type="application/x-www-form-urlencoded"
+    )
     assert response.status_code == 400
     # Within the limits the same form is served (a failed login: 200 with the form again).
-    response = client.post("/admin/login/", "username=a&password=b",
-                           content_type="application/x-www-form-urlencoded")
+    response = client.post(
+        "/admin/login/", "username=a&password=b", content_type="application/x-www-form-urlencoded"
+    )
     assert response.status_code == 200
 
 
@@ -187,8 +190,13 @@ class Upstream(BaseHTTPRequestHandler):
         pass
 
     def _record(self) -> None:
-        self.server.seen.append({"method": self.command, "path": self.path,
-                                 "headers": {k.lower(): v for k, v in self.headers.items()}})
+        self.server.seen.append(
+            {
+                "method": self.command,
+                "path": self.path,
+                "headers": {k.lower(): v for k, v in self.headers.items()},
+            }
+        )
 
     def do_GET(self):
         self._record()
@@ -210,8 +218,9 @@ class Upstream(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
     def _websocket(self) -> None:
-        accept = base64.b64encode(hashlib.sha1(
-            (self.headers["Sec-WebSocket-Key"] + _WS_GUID).encode()).digest()).decode()
+        accept = base64.b64encode(
+            hashlib.sha1((self.headers["Sec-WebSocket-Key"] + _WS_GUID).encode()).digest()
+        ).decode()
         self.send_response(101)
         self.send_header("Upgrade", "websocket")
         self.send_header("Connection", "Upgrade")
@@ -247,9 +256,14 @@ def _copy_for_test(folder: Path, *, port: int, upstream: int) -> Path:
         (r"listen 3000;", f"listen 127.0.0.1:{port};"),
         (r"client_body_timeout 10s;", f"client_body_timeout {TEST_TIMEOUT_S}s;"),
         (r"client_header_timeout 10s;", f"client_header_timeout {TEST_TIMEOUT_S}s;"),
-        (r"^http \{\n", "http {\n" + "".join(
-            f"    {kind}_temp_path {folder}/{kind};\n"
-            for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))),
+        (
+            r"^http \{\n",
+            "http {\n"
+            + "".join(
+                f"    {kind}_temp_path {folder}/{kind};\n"
+                for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+            ),
+        ),
     ]
     for pattern, replacement in replacements:
         text, count = re.subn(pattern, replacement, text, flags=re.M)
@@ -265,8 +279,10 @@ def proxy():
     if NGINX is None:
         if os.environ.get("CI") == "true":
             pytest.fail("CI must run the proxy test: nginx is missing (make test-system-deps)")
-        pytest.skip("nginx is not installed: `apt-get install -y nginx` (Debian's package; "
-                    "`make test` installs it when CI=true)")
+        pytest.skip(
+            "nginx is not installed: `apt-get install -y nginx` (Debian's package; "
+            "`make test` installs it when CI=true)"
+        )
     upstream = ThreadingHTTPServer(("127.0.0.1", 0), Upstream)
     upstream.daemon_threads = True
     upstream.seen = []
@@ -278,13 +294,29 @@ def proxy():
     process = None
     try:
         conf = _copy_for_test(folder, port=port, upstream=upstream.server_address[1])
-        checked = subprocess.run([NGINX, "-t", "-p", str(folder), "-e", str(folder / "error.log"),
-                                  "-c", str(conf)], capture_output=True, text=True, timeout=30)
+        checked = subprocess.run(
+            [NGINX, "-t", "-p", str(folder), "-e", str(folder / "error.log"), "-c", str(conf)],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
         assert checked.returncode == 0, checked.stderr
         process = subprocess.Popen(
-            [NGINX, "-p", str(folder), "-e", str(folder / "error.log"), "-c", str(conf),
-             "-g", "daemon off;"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-            start_new_session=True)
+            [
+                NGINX,
+                "-p",
+                str(folder),
+                "-e",
+                str(folder / "error.log"),
+                "-c",
+                str(conf),
+                "-g",
+                "daemon off;",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+        )
         deadline = time.monotonic() + 10
         while True:
             try:
@@ -324,15 +356,16 @@ def _exchange(port: int, data: bytes, *, wait: float = 30) -> tuple[bytes, float
             while chunk := sock.recv(65536):
                 first = first if first is not None else time.monotonic() - started
                 answer += chunk
-        except (ConnectionResetError, socket.timeout):
+        except (TimeoutError, ConnectionResetError):
             pass
     return answer, first, time.monotonic() - started
 
 
 def _post(length: int, host: str = "example.test") -> bytes:
-    return (f"POST /admin/login/ HTTP/1.1\r\nHost: {host}\r\nContent-Length: {length}\r\n"
-            "Content-Type: application/x-www-form-urlencoded\r\nConnection: close\r\n\r\n"
-            ).encode()
+    return (
+        f"POST /admin/login/ HTTP/1.1\r\nHost: {host}\r\nContent-Length: {length}\r\n"
+        "Content-Type: application/x-www-form-urlencoded\r\nConnection: close\r\n\r\n"
+    ).encode()
 
 
 @pytest.mark.e2e
@@ -342,9 +375,12 @@ def test_the_proxy_enforces_limits_and_passes_websockets(proxy):
 
     # An ordinary request reaches the upstream with the forwarded headers set by the proxy;
     # those the client sent are replaced.
-    answer, _, _ = _exchange(port, b"GET /api/v1/time HTTP/1.1\r\nHost: localhost:3000\r\n"
-                                   b"X-Forwarded-For: 6.6.6.6\r\nX-Forwarded-Proto: https\r\n"
-                                   b"Connection: close\r\n\r\n")
+    answer, _, _ = _exchange(
+        port,
+        b"GET /api/v1/time HTTP/1.1\r\nHost: localhost:3000\r\n"
+        b"X-Forwarded-For: 6.6.6.6\r\nX-Forwarded-Proto: https\r\n"
+        b"Connection: close\r\n\r\n",
+    )
     assert answer.startswith(b"HTTP/1.1 200"), answer[:200]
     assert len(seen) == 1
     headers = seen[0]["headers"]
@@ -362,7 +398,7 @@ def test_the_proxy_enforces_limits_and_passes_websockets(proxy):
     assert answer.startswith(b"HTTP/1.1 413") and first < 1, (answer[:200], first)
     # Declaring 1 GB and sending 1 KB: 413 at once, and the connection closed within the
     # configured body timeout (10 s; nginx discards what follows for up to lingering_timeout).
-    answer, first, closed = _exchange(port, _post(1024 ** 3) + b"x" * 1024)
+    answer, first, closed = _exchange(port, _post(1024**3) + b"x" * 1024)
     assert answer.startswith(b"HTTP/1.1 413") and first < 1, (answer[:200], first)
     assert closed <= 10 + 1, closed
     # A body within the limit that stalls after 1 KB: cut off after the body timeout.

@@ -53,8 +53,13 @@ print(json.dumps({"debug": settings.DEBUG, "page": page, "text": text}))
 
 
 def test_no_password_on_the_debug_page_in_reports_or_logs(project):  # noqa: F811
-    result = _run(project, ["-c", RENDER], DJANGO_SETTINGS_MODULE="config.settings.local",
-                  LOG_FORMAT="text", **URLS)
+    result = _run(
+        project,
+        ["-c", RENDER],
+        DJANGO_SETTINGS_MODULE="config.settings.local",
+        LOG_FORMAT="text",
+        **URLS,
+    )
     assert result.returncode == 0, result.stderr
     out = json.loads(result.stdout.strip().splitlines()[-1])
     assert out["debug"] is True
@@ -70,14 +75,20 @@ def test_no_password_on_the_debug_page_in_reports_or_logs(project):  # noqa: F81
     assert "SERVICES" not in out["page"]
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("postgres://u:pw@h:5432/db", "postgres://u:***@h:5432/db"),
-    ("redis://:pw@h:6379/0", "redis://:***@h:6379/0"),
-    ("rediss://default:p%40ss@h/0 and amqp://a:b@c/", "rediss://default:***@h/0 and amqp://a:***@c/"),
-    ("postgres://u@h/db", "postgres://u@h/db"),
-    ("unix:///tmp/x.sock", "unix:///tmp/x.sock"),
-    ("http://h:3000/path@x", "http://h:3000/path@x"),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("postgres://u:pw@h:5432/db", "postgres://u:***@h:5432/db"),
+        ("redis://:pw@h:6379/0", "redis://:***@h:6379/0"),
+        (
+            "rediss://default:p%40ss@h/0 and amqp://a:b@c/",
+            "rediss://default:***@h/0 and amqp://a:***@c/",
+        ),
+        ("postgres://u@h/db", "postgres://u@h/db"),
+        ("unix:///tmp/x.sock", "unix:///tmp/x.sock"),
+        ("http://h:3000/path@x", "http://h:3000/path@x"),
+    ],
+)
 def test_redact_urls(text, expected):
     assert redact_urls(text) == expected
 
@@ -85,8 +96,9 @@ def test_redact_urls(text, expected):
 def test_the_log_filter_redacts_messages_and_exceptions(caplog):
     from config.logging import RedactCredentialsFilter
 
-    record = logging.LogRecord("x", logging.ERROR, __file__, 1, "connecting to %s", (URLS["REDIS_URL"],),
-                               None)
+    record = logging.LogRecord(
+        "x", logging.ERROR, __file__, 1, "connecting to %s", (URLS["REDIS_URL"],), None
+    )
     RedactCredentialsFilter().filter(record)
     assert logging.Formatter().format(record) == "connecting to redis://:***@cache.internal:6380/3"
 
@@ -106,7 +118,19 @@ def test_make_exports_host_to_the_processes(host, seen):
     env = _clean_env(**({"HOST": host} if host else {}))
     if host is None:
         env.pop("HOST", None)
-    result = subprocess.run(["make", "-s", "-f", str(ROOT / "Makefile"), "--eval",
-                             "print-host: ; @echo $$HOST", "print-host"],
-                            capture_output=True, text=True, env=env, check=True)
+    result = subprocess.run(
+        [
+            "make",
+            "-s",
+            "-f",
+            str(ROOT / "Makefile"),
+            "--eval",
+            "print-host: ; @echo $$HOST",
+            "print-host",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    )
     assert result.stdout == f"{seen}\n"

@@ -141,8 +141,14 @@ def _random_secret() -> str:
 def test_production_passes_the_deploy_checks(project):
     result = _run(
         project,
-        ["manage.py", "check", "--deploy", "--fail-level", "WARNING",
-         "--settings=config.settings.production"],
+        [
+            "manage.py",
+            "check",
+            "--deploy",
+            "--fail-level",
+            "WARNING",
+            "--settings=config.settings.production",
+        ],
         DJANGO_SECRET_KEY=_random_secret(),
         DJANGO_ALLOWED_HOSTS="example.com",
     )
@@ -154,8 +160,14 @@ def test_production_with_a_weak_secret_fails_the_deploy_checks(project):
     """The positive test above would also pass if nothing were checked: show that it can fail."""
     result = _run(
         project,
-        ["manage.py", "check", "--deploy", "--fail-level", "WARNING",
-         "--settings=config.settings.production"],
+        [
+            "manage.py",
+            "check",
+            "--deploy",
+            "--fail-level",
+            "WARNING",
+            "--settings=config.settings.production",
+        ],
         DJANGO_SECRET_KEY="short",
         DJANGO_ALLOWED_HOSTS="example.com",
     )
@@ -190,8 +202,10 @@ def test_production_refuses_to_start_with_an_empty_secret(project, secret):
 def test_production_defaults(project):
     secret = _random_secret()
     dumped = _dump(
-        project, "config.settings.production",
-        DJANGO_SECRET_KEY=secret, DJANGO_ALLOWED_HOSTS="example.com",
+        project,
+        "config.settings.production",
+        DJANGO_SECRET_KEY=secret,
+        DJANGO_ALLOWED_HOSTS="example.com",
     )
     assert dumped["SECRET_KEY"] == secret
     assert dumped["DEBUG"] is False
@@ -222,14 +236,21 @@ print(json.dumps(out))
 
 
 def test_production_sends_a_content_security_policy_without_unsafe_inline(project):
-    result = _run(project, ["-c", HEADERS_PROBE], DJANGO_SETTINGS_MODULE="config.settings.production",
-                  DJANGO_SECRET_KEY=_random_secret(), DJANGO_ALLOWED_HOSTS="testserver")
+    result = _run(
+        project,
+        ["-c", HEADERS_PROBE],
+        DJANGO_SETTINGS_MODULE="config.settings.production",
+        DJANGO_SECRET_KEY=_random_secret(),
+        DJANGO_ALLOWED_HOSTS="testserver",
+    )
     assert result.returncode == 0, result.stderr
     out = json.loads(result.stdout.strip().splitlines()[-1])
     for path in ("/healthz", "/admin/login/"):
         status, csp, hsts = out[path]
         assert status == 200 and hsts, (path, out[path])
-        policy = {name: values for name, *values in (p.split() for p in csp.split(";") if p.strip())}
+        policy = {
+            name: values for name, *values in (p.split() for p in csp.split(";") if p.strip())
+        }
         assert policy["default-src"] == ["'self'"], csp
         assert policy["script-src"] == ["'self'"] and policy["style-src"] == ["'self'"], csp
         assert "'unsafe-inline'" not in csp and "'unsafe-eval'" not in csp, csp
@@ -239,8 +260,11 @@ def test_production_sends_a_content_security_policy_without_unsafe_inline(projec
 
 def test_production_log_format_and_redirect_are_switchable(project):
     dumped = _dump(
-        project, "config.settings.production",
-        DJANGO_SECRET_KEY=_random_secret(), LOG_FORMAT="text", DJANGO_SECURE_SSL_REDIRECT="false",
+        project,
+        "config.settings.production",
+        DJANGO_SECRET_KEY=_random_secret(),
+        LOG_FORMAT="text",
+        DJANGO_SECURE_SSL_REDIRECT="false",
         DJANGO_DEBUG="true",  # ignored: production never runs with debug on
     )
     assert dumped["LOG_HANDLER_FORMATTER"] == "text"
@@ -250,9 +274,11 @@ def test_production_log_format_and_redirect_are_switchable(project):
 
 def test_unknown_log_format_stops_start_up(project):
     result = _run(
-        project, ["-c", DUMP],
+        project,
+        ["-c", DUMP],
         DJANGO_SETTINGS_MODULE="config.settings.production",
-        DJANGO_SECRET_KEY=_random_secret(), LOG_FORMAT="xml",
+        DJANGO_SECRET_KEY=_random_secret(),
+        LOG_FORMAT="xml",
     )
     assert result.returncode != 0
     assert "ValueError: LOG_FORMAT must be 'json' or 'text', not 'xml'" in result.stderr
@@ -284,9 +310,15 @@ def test_local_defaults(project):
 
 def _write_services(folder: Path, *, pid: int) -> None:
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "services.json").write_text(json.dumps({
-        "pid": pid, "database_url": "postgres://postgres@127.0.0.1:15999/synthetic_market",
-        "redis_url": "redis://127.0.0.1:16999/0"}))
+    (folder / "services.json").write_text(
+        json.dumps(
+            {
+                "pid": pid,
+                "database_url": "postgres://postgres@127.0.0.1:15999/synthetic_market",
+                "redis_url": "redis://127.0.0.1:16999/0",
+            }
+        )
+    )
 
 
 def _dead_pid() -> int:
@@ -315,16 +347,22 @@ def test_without_urls_settings_use_the_running_embedded_servers(project, embedde
     }
     assert dumped["DATABASE_HOST_OPTION"] is None
     assert [dumped[k] for k in ("REDIS_URL", "CACHE_LOCATION", "CELERY_BROKER_URL")] == [
-        embedded_redis] * 3
+        embedded_redis
+    ] * 3
     assert dumped["CHANNEL_HOSTS"] == [embedded_redis]
 
 
 def test_urls_win_over_the_embedded_servers(project, embedded_running):
-    dumped = _dump(project, "config.settings.local",
-                   DATABASE_URL="postgres://u@db.example:6543/elsewhere",
-                   REDIS_URL="redis://cache.example:6380/2")
-    assert (dumped["DATABASE"]["HOST"], dumped["REDIS_URL"]) == ("db.example",
-                                                                  "redis://cache.example:6380/2")
+    dumped = _dump(
+        project,
+        "config.settings.local",
+        DATABASE_URL="postgres://u@db.example:6543/elsewhere",
+        REDIS_URL="redis://cache.example:6380/2",
+    )
+    assert (dumped["DATABASE"]["HOST"], dumped["REDIS_URL"]) == (
+        "db.example",
+        "redis://cache.example:6380/2",
+    )
 
 
 def test_embedded_servers_of_a_dead_supervisor_are_not_used(project, tmp_path):
@@ -377,7 +415,8 @@ def test_design_variables_reach_the_settings(project):
     """Set every variable of the design to an unusual value: each one shows up in the settings."""
     secret = _random_secret()
     dumped = _dump(
-        project, "config.settings.local",
+        project,
+        "config.settings.local",
         DATABASE_URL="postgres://marketuser@db.internal:6543/othermarket",
         REDIS_URL="redis://cache.internal:6380/3",
         DJANGO_SECRET_KEY=secret,
@@ -447,8 +486,13 @@ print(json.dumps([s.SECURE_HSTS_SECONDS, s.SECURE_HSTS_INCLUDE_SUBDOMAINS, s.SEC
 
 
 def _security(project, **variables):
-    result = _run(project, ["-c", SECURITY_DUMP], DJANGO_SETTINGS_MODULE="config.settings.production",
-                  DJANGO_SECRET_KEY=_random_secret(), **variables)
+    result = _run(
+        project,
+        ["-c", SECURITY_DUMP],
+        DJANGO_SETTINGS_MODULE="config.settings.production",
+        DJANGO_SECRET_KEY=_random_secret(),
+        **variables,
+    )
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout.strip().splitlines()[-1])
 

@@ -27,12 +27,17 @@ def throwaway_database():
 
 def make_superuser(database_url: str, **env) -> subprocess.CompletedProcess:
     environ = {k: v for k, v in os.environ.items() if not k.startswith("DJANGO_SUPERUSER_")}
-    environ.update(DATABASE_URL=database_url, DJANGO_SETTINGS_MODULE="config.settings.local",
-                   **env)
+    environ.update(DATABASE_URL=database_url, DJANGO_SETTINGS_MODULE="config.settings.local", **env)
     # -o: the virtualenv counts as installed (a test never reinstalls it).
-    return subprocess.run(["make", "-s", "-o", str(VENV_MARK), "superuser"], cwd=ROOT,
-                          env=environ, stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                          timeout=240)
+    return subprocess.run(
+        ["make", "-s", "-o", str(VENV_MARK), "superuser"],
+        cwd=ROOT,
+        env=environ,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
 
 
 def test_without_a_terminal_it_says_how_and_fails(throwaway_database):
@@ -44,9 +49,12 @@ def test_without_a_terminal_it_says_how_and_fails(throwaway_database):
 
 
 def test_with_the_variables_it_creates_the_user(throwaway_database):
-    result = make_superuser(throwaway_database, DJANGO_SUPERUSER_USERNAME="boss",
-                            DJANGO_SUPERUSER_EMAIL="boss@example.com",
-                            DJANGO_SUPERUSER_PASSWORD="a long and unguessable passphrase")
+    result = make_superuser(
+        throwaway_database,
+        DJANGO_SUPERUSER_USERNAME="boss",
+        DJANGO_SUPERUSER_EMAIL="boss@example.com",
+        DJANGO_SUPERUSER_PASSWORD="a long and unguessable passphrase",
+    )
     assert result.returncode == 0, result.stderr
     assert "Superuser boss created: sign in at /admin/." in result.stdout
     with psycopg.connect(throwaway_database.replace("postgres://", "postgresql://")) as conn:

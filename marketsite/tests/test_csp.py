@@ -39,7 +39,8 @@ class InlineCode(HTMLParser):
             if name == "style":
                 self.found.append(f"<{tag} style={value!r}>")
             if name in ("href", "src", "action") and (value or "").strip().lower().startswith(
-                    "javascript:"):
+                "javascript:"
+            ):
                 self.found.append(f"<{tag} {name}=javascript:...>")
         if tag == "style":
             self.found.append("<style> element")
@@ -53,8 +54,10 @@ class InlineCode(HTMLParser):
 def directives(response) -> dict[str, list[str]]:
     header = response.headers.get("Content-Security-Policy")
     assert header, f"{response.request['PATH_INFO']} has no Content-Security-Policy"
-    return {name: values for name, *values in (part.split() for part in header.split(";")
-                                                if part.strip())}
+    return {
+        name: values
+        for name, *values in (part.split() for part in header.split(";") if part.strip())
+    }
 
 
 def assert_no_inline_code(response) -> InlineCode:
@@ -100,9 +103,16 @@ def test_the_browsable_api_has_no_inline_code(admin_client):
 def test_the_admin_has_no_inline_code(client, admin_client):
     assert_no_inline_code(client.get("/admin/login/"))
     ticker = Ticker.objects.get(symbol="SYNTH")
-    for path in ("/admin/", "/admin/ticks/ticker/", f"/admin/ticks/ticker/{ticker.pk}/change/",
-                 "/admin/ticks/ticker/add/", "/admin/api/apikey/", "/admin/api/apikey/add/",
-                 "/admin/auth/user/", f"/admin/auth/user/{User.objects.get().pk}/change/"):
+    for path in (
+        "/admin/",
+        "/admin/ticks/ticker/",
+        f"/admin/ticks/ticker/{ticker.pk}/change/",
+        "/admin/ticks/ticker/add/",
+        "/admin/api/apikey/",
+        "/admin/api/apikey/add/",
+        "/admin/auth/user/",
+        f"/admin/auth/user/{User.objects.get().pk}/change/",
+    ):
         assert_no_inline_code(admin_client.get(path))
     # The page that shows a new key once (the project's own admin template).
     created = admin_client.post("/admin/api/apikey/add/", {"name": "csp"})

@@ -6,7 +6,7 @@ The live behaviour in a browser against the real stack is in test_dashboard_brow
 
 import json
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from html.parser import HTMLParser
 from unittest import mock
@@ -41,8 +41,9 @@ class Page(HTMLParser):
         self._a: dict | None = None
         self._text: list[str] = []
         self.feed(html)
-        match = re.search(r'<script id="dashboard-config" type="application/json">(.*?)</script>',
-                          html, re.S)
+        match = re.search(
+            r'<script id="dashboard-config" type="application/json">(.*?)</script>', html, re.S
+        )
         self.config = json.loads(match.group(1)) if match else None
 
     def handle_starttag(self, tag, attrs):
@@ -77,25 +78,41 @@ def get_page(client, url="/"):
 
 
 def now_utc() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def add_ticks(ticker: Ticker, *, prices: list[str], end: datetime) -> None:
     """Ticks 100 ms apart ending at ``end``; bid/ask 5 cents either side."""
     start = end - timedelta(milliseconds=100 * (len(prices) - 1))
-    Tick.objects.bulk_create([
-        Tick(ticker=ticker, time=start + timedelta(milliseconds=100 * i), seq=i,
-             price=Decimal(p), bid=Decimal(p) - Decimal("0.05"), ask=Decimal(p) + Decimal("0.05"),
-             volume=100)
-        for i, p in enumerate(prices)
-    ])
+    Tick.objects.bulk_create(
+        [
+            Tick(
+                ticker=ticker,
+                time=start + timedelta(milliseconds=100 * i),
+                seq=i,
+                price=Decimal(p),
+                bid=Decimal(p) - Decimal("0.05"),
+                ask=Decimal(p) + Decimal("0.05"),
+                volume=100,
+            )
+            for i, p in enumerate(prices)
+        ]
+    )
 
 
 def add_bar(ticker: Ticker, *, timeframe: str, time: datetime, open_: str, close: str) -> None:
-    Bar.objects.create(ticker=ticker, timeframe=timeframe, time=time, open=Decimal(open_),
-                       high=max(Decimal(open_), Decimal(close)) + 1,
-                       low=min(Decimal(open_), Decimal(close)) - 1, close=Decimal(close),
-                       volume=1000, trade_count=10, vwap=Decimal(close))
+    Bar.objects.create(
+        ticker=ticker,
+        timeframe=timeframe,
+        time=time,
+        open=Decimal(open_),
+        high=max(Decimal(open_), Decimal(close)) + 1,
+        low=min(Decimal(open_), Decimal(close)) - 1,
+        close=Decimal(close),
+        volume=1000,
+        trade_count=10,
+        vwap=Decimal(close),
+    )
 
 
 # --- The page ---------------------------------------------------------------------------------
@@ -117,8 +134,15 @@ def test_every_active_ticker_has_a_row_and_the_default_ticker_is_selected(client
     assert all(page.rows[s].get("class") is None for s in SEEDED if s != "SYNTH")
     assert [t["ticker"] for t in page.config["tickers"]] == SEEDED
     synth = next(t for t in page.config["tickers"] if t["ticker"] == "SYNTH")
-    assert synth == {"ticker": "SYNTH", "name": "Synthetic Corp", "sector": "Technology",
-                     "active": True, "tick_rate": 10.0, "last_price": None, "last_time": None}
+    assert synth == {
+        "ticker": "SYNTH",
+        "name": "Synthetic Corp",
+        "sector": "Technology",
+        "active": True,
+        "tick_rate": 10.0,
+        "last_price": None,
+        "last_time": None,
+    }
     assert page.config["selected"] == "SYNTH"
     assert page.config["unknownTicker"] is None
     html = response.content.decode()
@@ -146,8 +170,11 @@ def test_the_page_talks_to_the_documented_endpoints(client):
 
 def test_the_static_files_it_references_exist_and_are_served(client):
     _, page = get_page(client)
-    assert {"/static/marketsite/css/dashboard.css", "/static/marketsite/js/dashboard.js",
-            "/static/marketsite/favicon.svg"} <= set(page.static)
+    assert {
+        "/static/marketsite/css/dashboard.css",
+        "/static/marketsite/js/dashboard.js",
+        "/static/marketsite/favicon.svg",
+    } <= set(page.static)
     assert page.module_scripts == ["/static/marketsite/js/dashboard.js"]
     # Follow the ES module imports too: every module the page loads must be served.
     seen, queue = set(), list(page.static)
@@ -165,8 +192,17 @@ def test_the_static_files_it_references_exist_and_are_served(client):
             base = url.rsplit("/", 1)[0]
             queue += [f"{base}/{name[2:]}" for name in JS_IMPORT.findall(body.decode())]
     modules = {u.rsplit("/", 1)[1] for u in seen if u.endswith(".js")}
-    assert modules == {"dashboard.js", "api.js", "candles.js", "chart.js", "format.js",
-                       "sparkline.js", "stats.js", "stream.js", "tickers.js"}
+    assert modules == {
+        "dashboard.js",
+        "api.js",
+        "candles.js",
+        "chart.js",
+        "format.js",
+        "sparkline.js",
+        "stats.js",
+        "stream.js",
+        "tickers.js",
+    }
 
 
 def test_no_third_party_or_remote_assets(client):
@@ -251,17 +287,20 @@ def test_stored_prices_day_open_and_sparkline_are_in_the_first_paint(client):
     day = now.replace(hour=0, minute=0, second=0, microsecond=0)
     add_bar(synth, timeframe="1d", time=day, open_="150.00", close="151.25")
     minute = now.replace(second=0, microsecond=0)
-    add_bar(synth, timeframe="1m", time=minute - timedelta(minutes=1), open_="150.90",
-            close="151.00")
-    add_bar(synth, timeframe="1m", time=minute - timedelta(minutes=90), open_="140",
-            close="140")  # older than the sparkline's hour
+    add_bar(
+        synth, timeframe="1m", time=minute - timedelta(minutes=1), open_="150.90", close="151.00"
+    )
+    add_bar(
+        synth, timeframe="1m", time=minute - timedelta(minutes=90), open_="140", close="140"
+    )  # older than the sparkline's hour
     response, page = get_page(client, "/?ticker=SYNTH")
     synth_row = next(t for t in page.config["tickers"] if t["ticker"] == "SYNTH")
     assert synth_row["last_price"] == 151.25
     assert synth_row["last_time"] == int((now - timedelta(seconds=1)).timestamp() * 1000)
     assert page.config["dayOpen"] == {"SYNTH": 150.0}
     assert page.config["sparklines"] == {
-        "SYNTH": [[int((minute - timedelta(minutes=1)).timestamp() * 1000), 151.0]]}
+        "SYNTH": [[int((minute - timedelta(minutes=1)).timestamp() * 1000), 151.0]]
+    }
     assert "hidden" in page.ids["waiting"]
     assert re.search(r'data-field="price">151\.25<', response.content.decode())
 
@@ -307,8 +346,14 @@ def test_with_keys_required_an_anonymous_visitor_gets_no_page_and_no_token(clien
     assert page["Location"] == "/admin/login/?next=/%3Fticker%3DSYNTH"
     response = client.get("/dashboard/token")
     assert response.status_code == 403
-    assert response.json() == {"error": {"code": "sign_in_required", "message": (
-        "API keys are required: sign in to get a dashboard token, or use an API key.")}}
+    assert response.json() == {
+        "error": {
+            "code": "sign_in_required",
+            "message": (
+                "API keys are required: sign in to get a dashboard token, or use an API key."
+            ),
+        }
+    }
     client.force_login(User.objects.create_user("viewer", password="x"))
     assert client.get("/").status_code == 200
     assert tokens.dashboard_token_valid(client.get("/dashboard/token").json()["token"])
@@ -384,10 +429,12 @@ def test_every_page_has_an_icon(client, admin_client):
     assert docs.status_code == 200 and b'rel="icon"' in docs.content
 
 
-@pytest.mark.parametrize("default,selected", [("tech", "TECH"), ("NOPE", "ENERGY"),
-                                              ("HEALTH-inactive", "ENERGY")])
+@pytest.mark.parametrize(
+    "default,selected", [("tech", "TECH"), ("NOPE", "ENERGY"), ("HEALTH-inactive", "ENERGY")]
+)
 def test_the_default_ticker_comes_from_the_setting_else_the_first_active(
-        client, settings, default, selected):
+    client, settings, default, selected
+):
     if default == "HEALTH-inactive":
         Ticker.objects.filter(symbol="HEALTH").update(is_active=False)
         default = "HEALTH"

@@ -34,8 +34,14 @@ from testsupport.stack import ROOT, Stack
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 DOCS = ROOT / "docs"
 # The session's Redis: REDIS_URL, or the embedded Valkey the test session started.
 SHARED_REDIS = os.environ["REDIS_URL"]
@@ -47,11 +53,15 @@ def _browser_missing() -> str | None:
     try:
         import playwright.sync_api  # noqa: F401
     except ImportError:
-        return ("Playwright is not installed: `.venv/bin/pip install -r requirements.txt` "
-                "(its browser download is not needed)")
+        return (
+            "Playwright is not installed: `.venv/bin/pip install -r requirements.txt` "
+            "(its browser download is not needed)"
+        )
     if not (os.access(CHROMIUM, os.X_OK) or shutil.which("chromium")):
-        return ("Chromium is not installed: `apt-get install -y chromium` (Debian's package; "
-                "`make test` installs it when CI=true)")
+        return (
+            "Chromium is not installed: `apt-get install -y chromium` (Debian's package; "
+            "`make test` installs it when CI=true)"
+        )
     return None
 
 
@@ -89,14 +99,22 @@ def _answers(url: str) -> bool:
 @pytest.fixture
 def market():
     """Two hours of history, then web + generator + worker + beat; stopped afterwards."""
-    stack = Stack(database_url=shared_database_url(), redis_url=SHARED_REDIS,
-                  web_port=free_port())
+    stack = Stack(database_url=shared_database_url(), redis_url=SHARED_REDIS, web_port=free_port())
     try:
-        subprocess.run([sys.executable, "manage.py", "backfill", "--hours", "2", "--no-progress"],
-                       cwd=ROOT, env=stack.env, check=True, capture_output=True, timeout=180)
+        subprocess.run(
+            [sys.executable, "manage.py", "backfill", "--hours", "2", "--no-progress"],
+            cwd=ROOT,
+            env=stack.env,
+            check=True,
+            capture_output=True,
+            timeout=180,
+        )
         stack.start("web", "generator", "worker", "beat")
-        stack.wait_for(lambda: _answers(f"http://127.0.0.1:{stack.web_port}/healthz"),
-                       timeout=30, what="daphne answering")
+        stack.wait_for(
+            lambda: _answers(f"http://127.0.0.1:{stack.web_port}/healthz"),
+            timeout=30,
+            what="daphne answering",
+        )
         yield stack
     finally:
         stack.close()
@@ -112,8 +130,10 @@ class Dashboard:
         self.api_requests: list[tuple[str, dict]] = []
         self.sockets: list[str] = []
         page.on("pageerror", lambda error: self.errors.append(str(error)))
-        page.on("request", lambda r: self.api_requests.append((r.url, r.headers))
-                if "/api/v1/" in r.url else None)
+        page.on(
+            "request",
+            lambda r: self.api_requests.append((r.url, r.headers)) if "/api/v1/" in r.url else None,
+        )
         page.on("websocket", lambda ws: self.sockets.append(ws.url))
 
     def wait(self, expression: str, *, timeout: float, arg=None, what: str = "") -> None:
@@ -124,10 +144,13 @@ class Dashboard:
                 "() => ({body: {...document.body.dataset}, chart: {...document.querySelector"
                 "('#chart').dataset}, box: document.querySelector('#chart-box').dataset.state, "
                 "message: document.querySelector('#chart-message').textContent, connection: "
-                "document.querySelector('#connection').textContent.trim()})")
-            raise AssertionError(f"timed out after {timeout} s waiting for {what or expression}: "
-                                 f"{exc}\npage: {state}\nerrors: {self.errors}\n"
-                                 f"{self.stack.logs()}") from exc
+                "document.querySelector('#connection').textContent.trim()})"
+            )
+            raise AssertionError(
+                f"timed out after {timeout} s waiting for {what or expression}: "
+                f"{exc}\npage: {state}\nerrors: {self.errors}\n"
+                f"{self.stack.logs()}"
+            ) from exc
 
     def data(self) -> dict:
         return self.page.evaluate("() => ({...document.body.dataset})")
@@ -138,29 +161,41 @@ class Dashboard:
     def prices(self) -> dict:
         return self.page.evaluate(
             "() => Object.fromEntries([...document.querySelectorAll('#ticker-table tr[data-ticker]')]"
-            ".map(r => [r.dataset.ticker, r.querySelector('[data-field=price]').textContent]))")
+            ".map(r => [r.dataset.ticker, r.querySelector('[data-field=price]').textContent]))"
+        )
 
     def wait_live(self, *, connects: int = 1, timeout: float = 20) -> None:
-        self.wait(f"() => document.body.dataset.connection === 'live' && "
-                  f"Number(document.body.dataset.wsConnects) >= {connects} && "
-                  "Number(document.body.dataset.ticks) > 0",
-                  timeout=timeout, what=f"live connection #{connects} with ticks")
+        self.wait(
+            f"() => document.body.dataset.connection === 'live' && "
+            f"Number(document.body.dataset.wsConnects) >= {connects} && "
+            "Number(document.body.dataset.ticks) > 0",
+            timeout=timeout,
+            what=f"live connection #{connects} with ticks",
+        )
 
-    def wait_chart(self, ticker: str, timeframe: str, *, loads: int, min_candles: int,
-                   timeout: float = 15) -> None:
-        self.wait("([ticker, tf, loads, n]) => { const c = document.querySelector('#chart')"
-                  ".dataset; return c.ticker === ticker && c.timeframe === tf && "
-                  "Number(c.loads) >= loads && Number(c.candles) >= n && "
-                  "document.querySelector('#chart-box').dataset.state === 'ready'; }",
-                  arg=[ticker, timeframe, loads, min_candles], timeout=timeout,
-                  what=f"{ticker} {timeframe} chart (load {loads}) with {min_candles}+ candles")
+    def wait_chart(
+        self, ticker: str, timeframe: str, *, loads: int, min_candles: int, timeout: float = 15
+    ) -> None:
+        self.wait(
+            "([ticker, tf, loads, n]) => { const c = document.querySelector('#chart')"
+            ".dataset; return c.ticker === ticker && c.timeframe === tf && "
+            "Number(c.loads) >= loads && Number(c.candles) >= n && "
+            "document.querySelector('#chart-box').dataset.state === 'ready'; }",
+            arg=[ticker, timeframe, loads, min_candles],
+            timeout=timeout,
+            what=f"{ticker} {timeframe} chart (load {loads}) with {min_candles}+ candles",
+        )
 
     def wait_prices_change(self, *, timeout: float) -> None:
         before = self.prices()
-        self.wait("(before) => [...document.querySelectorAll('#ticker-table tr[data-ticker]')]"
-                  ".some(r => r.querySelector('[data-field=price]').textContent !== "
-                  "before[r.dataset.ticker])", arg=before, timeout=timeout,
-                  what=f"a price to change from {before}")
+        self.wait(
+            "(before) => [...document.querySelectorAll('#ticker-table tr[data-ticker]')]"
+            ".some(r => r.querySelector('[data-field=price]').textContent !== "
+            "before[r.dataset.ticker])",
+            arg=before,
+            timeout=timeout,
+            what=f"a price to change from {before}",
+        )
 
 
 def _screenshot(page, name: str) -> None:
@@ -181,8 +216,12 @@ def test_the_dashboard_live_in_a_browser(market, browser):
     dash.wait_live()
 
     # Prices move within 3 s.
-    dash.wait("() => [...document.querySelectorAll('#ticker-table [data-field=price]')]"
-              ".every(c => /\\d/.test(c.textContent))", timeout=10, what="every price shown")
+    dash.wait(
+        "() => [...document.querySelectorAll('#ticker-table [data-field=price]')]"
+        ".every(c => /\\d/.test(c.textContent))",
+        timeout=10,
+        what="every price shown",
+    )
     dash.wait_prices_change(timeout=3)
     assert page.locator("#waiting").is_hidden()
 
@@ -190,10 +229,16 @@ def test_the_dashboard_live_in_a_browser(market, browser):
     dash.wait_chart("SYNTH", "1m", loads=1, min_candles=100)
     assert page.locator("#chart-message").is_hidden()
     readout = page.locator("#chart-readout").text_content()
-    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d UTCO [\d,.]+H [\d,.]+L [\d,.]+C [\d,.]+"
-                        r"V [\d,]+", readout), readout
-    dash.wait("() => /\\d/.test(document.querySelector('#stats [data-stat=tick_count]')"
-              ".textContent)", timeout=10, what="the stats panel")
+    assert re.fullmatch(
+        r"\d{4}-\d\d-\d\d \d\d:\d\d UTCO [\d,.]+H [\d,.]+L [\d,.]+C [\d,.]+"
+        r"V [\d,]+",
+        readout,
+    ), readout
+    dash.wait(
+        "() => /\\d/.test(document.querySelector('#stats [data-stat=tick_count]').textContent)",
+        timeout=10,
+        what="the stats panel",
+    )
     ticks_1d = page.locator("#stats [data-stat=tick_count]").text_content()
     count, span = re.fullmatch(r"([\d,]+) \(([\d.]+ \w+)\)", ticks_1d).groups()
     assert int(count.replace(",", "")) > 50_000 and span.endswith(" h")  # 2 h at 10/s and more
@@ -208,8 +253,9 @@ def test_the_dashboard_live_in_a_browser(market, browser):
     }""") == ["— (needs 1 h of ticks, has 3 min)", "1,800 (3 min)"]
 
     # Switching the timeframe reloads the chart from /api/v1/bars.
-    with page.expect_response(lambda r: "/api/v1/bars/SYNTH" in r.url
-                              and "timeframe=5m" in r.url) as response:
+    with page.expect_response(
+        lambda r: "/api/v1/bars/SYNTH" in r.url and "timeframe=5m" in r.url
+    ) as response:
         page.get_by_role("button", name="5m").click()
     assert response.value.status == 200
     dash.wait_chart("SYNTH", "5m", loads=2, min_candles=20)
@@ -231,21 +277,29 @@ def test_the_dashboard_live_in_a_browser(market, browser):
     # and resumes where it left off (`since`): no tick missing, so no hole in the chart.
     ticks_before = int(dash.data()["ticks"])
     market.stop("web")
-    dash.wait("() => document.body.dataset.connection === 'disconnected'", timeout=10,
-              what="the page to notice the drop")
+    dash.wait(
+        "() => document.body.dataset.connection === 'disconnected'",
+        timeout=10,
+        what="the page to notice the drop",
+    )
     assert "disconnected — retrying" in page.locator("#connection").text_content()
     time.sleep(3)  # the market goes on meanwhile
     market.start("web")
     dash.wait_live(connects=2, timeout=30)
-    dash.wait(f"() => Number(document.body.dataset.ticks) > {ticks_before + 5 * 60}", timeout=10,
-              what="the missed ticks replayed and live ones after them")
+    dash.wait(
+        f"() => Number(document.body.dataset.ticks) > {ticks_before + 5 * 60}",
+        timeout=10,
+        what="the missed ticks replayed and live ones after them",
+    )
     assert dash.data()["seqGaps"] == "0", "a tick was missed across the reconnect"
     dash.wait_prices_change(timeout=3)
     assert int(dash.chart()["candles"]) >= 100
 
     # Dark scheme, same page.
     page.emulate_media(color_scheme="dark")
-    assert page.evaluate("() => getComputedStyle(document.body).backgroundColor") == "rgb(12, 17, 23)"
+    assert (
+        page.evaluate("() => getComputedStyle(document.body).backgroundColor") == "rgb(12, 17, 23)"
+    )
     page.get_by_role("link", name="SYNTH", exact=True).click()
     dash.wait_chart("SYNTH", "1m", loads=6, min_candles=100)
     _screenshot(page, "dashboard-dark.png")
@@ -261,8 +315,9 @@ def test_the_dashboard_live_in_a_browser(market, browser):
     dash.wait_prices_change(timeout=3)
 
     # A phone, keyboard only, arriving with an unknown ticker in the URL.
-    phone_context = browser.new_context(viewport=PHONE, color_scheme="light", is_mobile=True,
-                                        has_touch=True)
+    phone_context = browser.new_context(
+        viewport=PHONE, color_scheme="light", is_mobile=True, has_touch=True
+    )
     phone = Dashboard(phone_context.new_page(), market)
     phone.page.goto(f"{base}/?ticker=XYZ")
     assert "Unknown ticker “XYZ”" in phone.page.locator("#chart-message").text_content()
@@ -328,17 +383,52 @@ def test_the_candle_series_merges_bars_and_ticks(browser, live_server):
     result = page.evaluate(CANDLE_CASES)
     t0 = 1_795_860_000_000  # 2026-11-28T10:00Z
     assert result["rest"] == [
-        {"time": t0, "open": 100, "high": 101, "low": 99, "close": 100.5, "volume": 500,
-         "trade_count": 5},
-        {"time": t0 + 60_000, "open": 101, "high": 102, "low": 100.5, "close": 101.5,
-         "volume": 300, "trade_count": 3},
+        {
+            "time": t0,
+            "open": 100,
+            "high": 101,
+            "low": 99,
+            "close": 100.5,
+            "volume": 500,
+            "trade_count": 5,
+        },
+        {
+            "time": t0 + 60_000,
+            "open": 101,
+            "high": 102,
+            "low": 100.5,
+            "close": 101.5,
+            "volume": 300,
+            "trade_count": 3,
+        },
     ]
-    assert result["merged"] == {"time": t0 + 60_000, "open": 101, "high": 102.5, "low": 100.5,
-                                "close": 102.5, "volume": 300, "trade_count": 3}
-    assert result["opened"] == {"time": t0 + 120_000, "open": 103, "high": 103, "low": 103,
-                                "close": 103, "volume": 7, "trade_count": 1}
-    assert result["settled"] == {"time": t0 + 120_000, "open": 102.9, "high": 103.4,
-                                 "low": 102.8, "close": 103, "volume": 90, "trade_count": 9}
+    assert result["merged"] == {
+        "time": t0 + 60_000,
+        "open": 101,
+        "high": 102.5,
+        "low": 100.5,
+        "close": 102.5,
+        "volume": 300,
+        "trade_count": 3,
+    }
+    assert result["opened"] == {
+        "time": t0 + 120_000,
+        "open": 103,
+        "high": 103,
+        "low": 103,
+        "close": 103,
+        "volume": 7,
+        "trade_count": 1,
+    }
+    assert result["settled"] == {
+        "time": t0 + 120_000,
+        "open": 102.9,
+        "high": 103.4,
+        "low": 102.8,
+        "close": 103,
+        "volume": 90,
+        "trade_count": 9,
+    }
     assert result["ignored"] is False and result["count"] == 3 and result["day"] is True
     assert result["text"] == ["1,234.50", "−0.20", "+0.12", "−0.31%", "—"]
     page.close()
@@ -358,25 +448,45 @@ ADMIN_USER, ADMIN_PASSWORD = "csp-admin", "csp-test-Passw0rd-" + secrets.token_h
 def production_market():
     """Daphne under config.settings.production (plain HTTP, as compose serves it) with the
     generator and beat, on an hour of backfilled history and with one admin user."""
-    stack = Stack(database_url=shared_database_url(), redis_url=SHARED_REDIS,
-                  web_port=free_port(), env={
-                      "DJANGO_SETTINGS_MODULE": "config.settings.production",
-                      "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
-                      "DJANGO_SECURE_SSL_REDIRECT": "false",
-                      "DJANGO_SESSION_COOKIE_SECURE": "false",
-                      "DJANGO_CSRF_COOKIE_SECURE": "false",
-                      "LOG_FORMAT": "text",
-                  })
+    stack = Stack(
+        database_url=shared_database_url(),
+        redis_url=SHARED_REDIS,
+        web_port=free_port(),
+        env={
+            "DJANGO_SETTINGS_MODULE": "config.settings.production",
+            "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
+            "DJANGO_SECURE_SSL_REDIRECT": "false",
+            "DJANGO_SESSION_COOKIE_SECURE": "false",
+            "DJANGO_CSRF_COOKIE_SECURE": "false",
+            "LOG_FORMAT": "text",
+        },
+    )
     try:
-        for args in (["backfill", "--hours", "1", "--no-progress"],
-                     ["createsuperuser", "--noinput", "--username", ADMIN_USER,
-                      "--email", "csp@example.com"]):
-            subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, check=True,
-                           env={**stack.env, "DJANGO_SUPERUSER_PASSWORD": ADMIN_PASSWORD},
-                           capture_output=True, timeout=180)
+        for args in (
+            ["backfill", "--hours", "1", "--no-progress"],
+            [
+                "createsuperuser",
+                "--noinput",
+                "--username",
+                ADMIN_USER,
+                "--email",
+                "csp@example.com",
+            ],
+        ):
+            subprocess.run(
+                [sys.executable, "manage.py", *args],
+                cwd=ROOT,
+                check=True,
+                env={**stack.env, "DJANGO_SUPERUSER_PASSWORD": ADMIN_PASSWORD},
+                capture_output=True,
+                timeout=180,
+            )
         stack.start("web", "generator", "beat")
-        stack.wait_for(lambda: _answers(f"http://127.0.0.1:{stack.web_port}/healthz"),
-                       timeout=30, what="daphne answering")
+        stack.wait_for(
+            lambda: _answers(f"http://127.0.0.1:{stack.web_port}/healthz"),
+            timeout=30,
+            what="daphne answering",
+        )
         yield stack
     finally:
         stack.close()

@@ -60,8 +60,12 @@ def test_readyz_with_database_and_redis_up(client):
         "checks": {
             "database": {"ok": True, "latency_ms": latencies["database"]},
             "redis": {"ok": True, "latency_ms": latencies["redis"]},
-            "generation": {"ok": True, "latency_ms": latencies["generation"],
-                           "stale_after_s": 10.0, "stale": []},
+            "generation": {
+                "ok": True,
+                "latency_ms": latencies["generation"],
+                "stale_after_s": 10.0,
+                "stale": [],
+            },
         },
     }
 
@@ -81,8 +85,7 @@ def test_readyz_with_redis_unreachable(client, closed_port):
         "checks": {
             "database": {"ok": True, "latency_ms": body["checks"]["database"]["latency_ms"]},
             "redis": {"ok": False, "error": error},
-            "generation": {"ok": False,
-                           "error": "Redis unreachable: the feed cannot be checked"},
+            "generation": {"ok": False, "error": "Redis unreachable: the feed cannot be checked"},
         },
     }
 
@@ -103,9 +106,12 @@ def test_readyz_with_database_unreachable(client):
                 "error": 'OperationalError: connection to server at "127.0.0.1", port 5432 failed',
             },
             "redis": {"ok": True, "latency_ms": body["checks"]["redis"]["latency_ms"]},
-            "generation": {"ok": True,
-                           "latency_ms": body["checks"]["generation"]["latency_ms"],
-                           "stale_after_s": 10.0, "stale": []},
+            "generation": {
+                "ok": True,
+                "latency_ms": body["checks"]["generation"]["latency_ms"],
+                "stale_after_s": 10.0,
+                "stale": [],
+            },
         },
     }
 
@@ -166,8 +172,7 @@ def _all_ticking(feed_states, at_ms: int) -> None:
         feed_states(symbol, at_ms)
 
 
-def test_readyz_fails_when_an_active_ticker_has_no_new_tick_past_the_threshold(
-        client, feed_states):
+def test_readyz_fails_when_an_active_ticker_has_no_new_tick_past_the_threshold(client, feed_states):
     now_ms = int(time.time() * 1000)
     _all_ticking(feed_states, now_ms)
     feed_states("SYNTH", now_ms - 10_101 - 500)  # 100 ms ticker: 10 s + its interval, passed
@@ -178,8 +183,11 @@ def test_readyz_fails_when_an_active_ticker_has_no_new_tick_past_the_threshold(
     assert body["ready"] is False and body["status"] == "not_ready"
     assert body["checks"]["database"]["ok"] and body["checks"]["redis"]["ok"]
     assert body["checks"]["generation"] == {
-        "ok": False, "error": "no new tick for over 10 s: SYNTH, TECH",
-        "stale_after_s": 10.0, "stale": ["SYNTH", "TECH"]}
+        "ok": False,
+        "error": "no new tick for over 10 s: SYNTH, TECH",
+        "stale_after_s": 10.0,
+        "stale": ["SYNTH", "TECH"],
+    }
 
 
 def test_readyz_passes_within_the_threshold_and_for_paused_tickers(client, feed_states):
@@ -235,5 +243,6 @@ def test_readyz_answers_503_within_2_s_when_the_database_hangs(client, feed_stat
     body = response.json()
     assert body["checks"]["database"] == {
         "ok": False,
-        "error": "DatabaseDeadlineExceeded: the database did not answer within 1 s"}
+        "error": "DatabaseDeadlineExceeded: the database did not answer within 1 s",
+    }
     assert body["checks"]["generation"]["ok"] is True

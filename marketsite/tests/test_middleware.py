@@ -121,6 +121,7 @@ def test_a_generated_request_id_reaches_the_log_and_the_header(client, access_lo
 
 def test_log_lines_written_during_a_request_carry_its_id(client, access_log):
     """Not only the access line: anything logged while the view runs gets the same id."""
+
     def view_that_logs():
         logging.getLogger("marketsite.tests.inner").warning("checking")
         return {"ready": True, "checks": {}}
@@ -153,8 +154,9 @@ def test_under_asgi_the_middleware_chain_does_not_hop_threads_per_middleware(mon
     monkeypatch.setattr(sync.SyncToAsync, "__call__", counting_call)
     status, _, _ = async_to_sync(asgi_request)(ASGIHandler(), "GET", path)
     assert status == 200
-    extra_hops = [h for h in hops
-                  if "process_request" in h or "process_response" in h or "render" in h]
+    extra_hops = [
+        h for h in hops if "process_request" in h or "process_response" in h or "render" in h
+    ]
     assert extra_hops == [], extra_hops
     assert len(hops) <= 12, hops
 
@@ -162,8 +164,16 @@ def test_under_asgi_the_middleware_chain_does_not_hop_threads_per_middleware(mon
 # --- NUL bytes in input (the admin and every other page but the API) ---------------------------
 
 TICKERS = "/admin/ticks/ticker/"
-NUL_QUERIES = ["sector=%00", "sector=Tech%00nology", "is_active__exact=%00", "q=%00", "q=SY%00",
-               "o=%00", "%00=1", "p=%00"]
+NUL_QUERIES = [
+    "sector=%00",
+    "sector=Tech%00nology",
+    "is_active__exact=%00",
+    "q=%00",
+    "q=SY%00",
+    "o=%00",
+    "%00=1",
+    "p=%00",
+]
 
 
 @pytest.mark.parametrize("query", NUL_QUERIES)
@@ -181,9 +191,19 @@ def test_the_list_filters_still_work_without_nul(admin_client):
 
 
 def _ticker_form(**changes) -> dict:
-    form = {"symbol": "NULCO", "name": "Nul Co", "sector": "Tech", "is_active": "on",
-            "start_price": "10", "drift": "0", "volatility": "0.1", "min_price": "1",
-            "max_price": "100", "tick_interval_ms": "100", "seed": ""}
+    form = {
+        "symbol": "NULCO",
+        "name": "Nul Co",
+        "sector": "Tech",
+        "is_active": "on",
+        "start_price": "10",
+        "drift": "0",
+        "volatility": "0.1",
+        "min_price": "1",
+        "max_price": "100",
+        "tick_interval_ms": "100",
+        "seed": "",
+    }
     form.update(changes)
     return form
 
@@ -204,8 +224,9 @@ def test_a_nul_byte_in_the_change_form_is_a_clean_400_and_changes_nothing(admin_
 
     synth = Ticker.objects.get(symbol="SYNTH")
     before = Ticker.objects.filter(pk=synth.pk).values().get()
-    form = _ticker_form(**{"symbol": "SYNTH", "name": "Synthetic Corp", "sector": "Technology",
-                           field: "a\x00"})
+    form = _ticker_form(
+        **{"symbol": "SYNTH", "name": "Synthetic Corp", "sector": "Technology", field: "a\x00"}
+    )
     response = admin_client.post(f"{TICKERS}{synth.pk}/change/", form)
     assert response.status_code == 400
     assert Ticker.objects.filter(pk=synth.pk).values().get() == before

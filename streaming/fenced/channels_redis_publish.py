@@ -38,10 +38,12 @@ def group_channel(group: str) -> str:
 def usable(layer) -> bool:
     """The fast path is on and ``layer`` is the pub/sub layer on the market's Redis (so that
     publishing with the market's client reaches its subscribers)."""
-    return (settings.FAST_WS_LAYER_PUBLISH
-            and RedisPubSubChannelLayer is not None
-            and isinstance(layer, RedisPubSubChannelLayer)
-            and _layer_config().get("hosts") == [settings.REDIS_URL])
+    return (
+        settings.FAST_WS_LAYER_PUBLISH
+        and RedisPubSubChannelLayer is not None
+        and isinstance(layer, RedisPubSubChannelLayer)
+        and _layer_config().get("hosts") == [settings.REDIS_URL]
+    )
 
 
 def send(layer, messages: list[tuple[str, dict]]) -> None:

@@ -20,8 +20,10 @@ def protocol_behind(send):
     if not isinstance(send, functools.partial) or len(send.args) != 1 or send.keywords:
         return None
     server = getattr(send.func, "__self__", None)
-    if (type(server).__module__ != "daphne.server"
-            or getattr(send.func, "__name__", "") != "handle_reply"):
+    if (
+        type(server).__module__ != "daphne.server"
+        or getattr(send.func, "__name__", "") != "handle_reply"
+    ):
         return None
     protocol = send.args[0]
     if not all(hasattr(protocol, name) for name in PROTOCOL_METHODS):

@@ -30,8 +30,7 @@ def eager_transport(protocol):
 
 def write_now(protocol, transport, data: bytes) -> bytes:
     """Send what the socket takes now if nothing is waiting; returns what is left to send."""
-    if (transport.dataBuffer or transport._tempDataLen or transport.TLS
-            or protocol.send_queue):
+    if transport.dataBuffer or transport._tempDataLen or transport.TLS or protocol.send_queue:
         return data
     sent = transport.writeSomeData(data)
     if isinstance(sent, int) and sent >= 0:

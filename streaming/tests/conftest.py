@@ -50,15 +50,30 @@ def market(settings):
 
 
 def tick(symbol: str, seq: int, time_ms: int | None = None, *, price_cents: int = 10_000) -> dict:
-    return tick_data(ticker=symbol, price_cents=price_cents + seq, volume=100 + seq,
-                     bid_cents=price_cents + seq - 5, ask_cents=price_cents + seq + 5,
-                     time_ms=T0 + 100 * seq if time_ms is None else time_ms, seq=seq)
+    return tick_data(
+        ticker=symbol,
+        price_cents=price_cents + seq,
+        volume=100 + seq,
+        bid_cents=price_cents + seq - 5,
+        ask_cents=price_cents + seq + 5,
+        time_ms=T0 + 100 * seq if time_ms is None else time_ms,
+        seq=seq,
+    )
 
 
 def bar(symbol: str, time_ms: int, close: float, volume: int = 10) -> dict:
-    return {"ticker": symbol, "timeframe": "1m", "time": time_ms, "open": 100.0,
-            "high": max(100.0, close), "low": min(100.0, close), "close": close,
-            "volume": volume, "trade_count": 3, "vwap": 100.5}
+    return {
+        "ticker": symbol,
+        "timeframe": "1m",
+        "time": time_ms,
+        "open": 100.0,
+        "high": max(100.0, close),
+        "low": min(100.0, close),
+        "close": close,
+        "volume": volume,
+        "trade_count": 3,
+        "vwap": 100.5,
+    }
 
 
 class Market:

@@ -59,20 +59,53 @@ def listen(groups: list[str], announce_it) -> list[dict]:
 def test_announced_ticks_reach_the_stream_in_the_wire_shape():
     tick = TickPayload("SYNTH", 15234, 12500, 15228, 15240, 1705318245123, 7)
     [message] = listen([ticks_group("SYNTH")], lambda: announce.announce_ticks({"SYNTH": [tick]}))
-    assert message == {"type": "market.ticks", "ticks": [{
-        "ticker": "SYNTH", "price": 152.34, "volume": 12500, "bid": 152.28, "ask": 152.4,
-        "timestamp": 1705318245123, "seq": 7}]}
+    assert message == {
+        "type": "market.ticks",
+        "ticks": [
+            {
+                "ticker": "SYNTH",
+                "price": 152.34,
+                "volume": 12500,
+                "bid": 152.28,
+                "ask": 152.4,
+                "timestamp": 1705318245123,
+                "seq": 7,
+            }
+        ],
+    }
 
 
 def test_announced_bars_reach_the_stream_in_the_wire_shape():
-    bar = BarPayload("SYNTH", "1m", 1705318200000, Decimal("152.30"), Decimal("152.40"),
-                     Decimal("152.10"), Decimal("152.34"), 900, 12, Decimal("152.2811"))
-    mine, everything = listen([bars_group("SYNTH"), ALL_BARS_GROUP],
-                              lambda: announce.announce_bars([bar]))
+    bar = BarPayload(
+        "SYNTH",
+        "1m",
+        1705318200000,
+        Decimal("152.30"),
+        Decimal("152.40"),
+        Decimal("152.10"),
+        Decimal("152.34"),
+        900,
+        12,
+        Decimal("152.2811"),
+    )
+    mine, everything = listen(
+        [bars_group("SYNTH"), ALL_BARS_GROUP], lambda: announce.announce_bars([bar])
+    )
     assert mine == everything
-    assert mine["bars"] == [{"ticker": "SYNTH", "timeframe": "1m", "time": 1705318200000,
-                             "open": 152.3, "high": 152.4, "low": 152.1, "close": 152.34,
-                             "volume": 900, "trade_count": 12, "vwap": 152.2811}]
+    assert mine["bars"] == [
+        {
+            "ticker": "SYNTH",
+            "timeframe": "1m",
+            "time": 1705318200000,
+            "open": 152.3,
+            "high": 152.4,
+            "low": 152.1,
+            "close": 152.34,
+            "volume": 900,
+            "trade_count": 12,
+            "vwap": 152.2811,
+        }
+    ]
 
 
 class Broken:

@@ -10,7 +10,6 @@ from channels.testing import WebsocketCommunicator
 from streaming.protocol import ErrorCode
 
 from .conftest import asynctest, receive_all, subscribe, tick, ws
-
 from .ws_helpers import usable
 
 pytestmark = pytest.mark.django_db
@@ -43,8 +42,11 @@ def api_keys(settings, monkeypatch):
 
 async def closes_revoked(client) -> None:
     error = await client.receive_json_from(timeout=5)
-    assert error == {"type": "error", "code": ErrorCode.KEY_REVOKED,
-                     "message": "the API key of this connection was revoked"}
+    assert error == {
+        "type": "error",
+        "code": ErrorCode.KEY_REVOKED,
+        "message": "the API key of this connection was revoked",
+    }
     assert await client.receive_output(timeout=5) == {"type": "websocket.close", "code": 4403}
 
 
@@ -187,19 +189,28 @@ def test_revoking_a_key_in_another_process_closes_its_open_socket(settings):
     _, raw = keys.api_key_create(name="revoked elsewhere")
     _, kept = keys.api_key_create(name="kept")
     db = connection.settings_dict
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.test",
-           "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:"
-                           f"{db['PORT'] or 5432}/{db['NAME']}",
-           "CHANNEL_LAYER_PREFIX": settings.CHANNEL_LAYER_PREFIX,
-           "MARKET_REDIS_PREFIX": settings.MARKET_REDIS_PREFIX}
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings.test",
+        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:"
+        f"{db['PORT'] or 5432}/{db['NAME']}",
+        "CHANNEL_LAYER_PREFIX": settings.CHANNEL_LAYER_PREFIX,
+        "MARKET_REDIS_PREFIX": settings.MARKET_REDIS_PREFIX,
+    }
 
     @asynctest
     async def scenario():
         async with ws(f"/ws?api_key={raw}") as client, ws(f"/ws?api_key={kept}") as other:
             await usable(client)
             result = await asyncio.to_thread(
-                subprocess.run, [sys.executable, "-c", REVOKE_IN_ANOTHER_PROCESS], cwd=ROOT,
-                env=env, capture_output=True, text=True, timeout=60)
+                subprocess.run,
+                [sys.executable, "-c", REVOKE_IN_ANOTHER_PROCESS],
+                cwd=ROOT,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
             assert result.returncode == 0, result.stderr
             assert result.stdout.strip().splitlines()[-1] == "1"
             await closes_revoked(client)

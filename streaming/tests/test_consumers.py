@@ -16,13 +16,13 @@ from streaming import replay
 from streaming.protocol import ErrorCode
 
 from .conftest import asynctest, receive_all, subscribe, tick, ws
-
 from .ws_helpers import expect_error, now_ms, seqs, usable
 
 pytestmark = pytest.mark.django_db
 
 
 # --- connect, subscribe, ticks, unsubscribe, ping ---------------------------------------------
+
 
 @asynctest
 async def test_welcome_message(market):
@@ -50,8 +50,11 @@ async def test_invalid_json_unknown_type_and_invalid_fields(market):
         await expect_error(client, ErrorCode.INVALID_JSON, raw="{nope")
         await expect_error(client, ErrorCode.INVALID_MESSAGE, raw="[1, 2]")
         await expect_error(client, ErrorCode.UNKNOWN_TYPE, message={"type": "hello"})
-        await expect_error(client, ErrorCode.INVALID_MESSAGE,
-                           message={"type": "subscribe", "tickers": "SYNTH", "since": "now"})
+        await expect_error(
+            client,
+            ErrorCode.INVALID_MESSAGE,
+            message={"type": "subscribe", "tickers": "SYNTH", "since": "now"},
+        )
         await client.send_to(bytes_data=b'{"type": "ping"}')  # binary frames are read too
         assert (await client.receive_json_from())["type"] == "pong"
 
@@ -60,8 +63,11 @@ async def test_invalid_json_unknown_type_and_invalid_fields(market):
 async def test_message_too_large(market, settings):
     settings.WS_MAX_MESSAGE_BYTES = 100
     async with ws() as client:
-        await expect_error(client, ErrorCode.MESSAGE_TOO_LARGE,
-                           message={"type": "subscribe", "tickers": ["SYNTH"] * 30})
+        await expect_error(
+            client,
+            ErrorCode.MESSAGE_TOO_LARGE,
+            message={"type": "subscribe", "tickers": ["SYNTH"] * 30},
+        )
 
 
 @asynctest
@@ -73,8 +79,11 @@ async def test_client_messages_per_second_are_limited(market, settings):
         replies = await receive_all(client, timeout=0.6)
         assert [r["type"] for r in replies] == ["pong"] * 3 + ["error"]
         assert replies[-1] == {
-            "type": "error", "code": ErrorCode.RATE_LIMITED, "dropped": 3,
-            "message": "3 messages dropped unanswered: more than 3 a second (bursts of up to 3)"}
+            "type": "error",
+            "code": ErrorCode.RATE_LIMITED,
+            "dropped": 3,
+            "message": "3 messages dropped unanswered: more than 3 a second (bursts of up to 3)",
+        }
         await asyncio.sleep(0.5)
         await usable(client)
 
@@ -90,13 +99,15 @@ async def test_each_burst_over_the_limit_is_reported_once_with_its_count(market,
             assert [r["type"] for r in replies].count("pong") == 20  # the whole burst size
             errors = [r for r in replies if r["type"] == "error"]
             assert [(e["code"], e["dropped"]) for e in errors] == [
-                (ErrorCode.RATE_LIMITED, burst - 20)]
+                (ErrorCode.RATE_LIMITED, burst - 20)
+            ]
             await asyncio.sleep(1.1)  # the bucket refills
 
 
 @asynctest
 async def test_redis_unreachable_is_an_unavailable_error_not_a_dropped_connection(
-        market, monkeypatch):
+    market, monkeypatch
+):
     import redis
 
     async def down(*args, **kwargs):
@@ -104,8 +115,11 @@ async def test_redis_unreachable_is_an_unavailable_error_not_a_dropped_connectio
 
     async with ws() as client:
         monkeypatch.setattr(replay, "check_seq", down)
-        await expect_error(client, ErrorCode.UNAVAILABLE, message={
-            "type": "subscribe", "tickers": "SYNTH", "from_seq": {"SYNTH": 1}})
+        await expect_error(
+            client,
+            ErrorCode.UNAVAILABLE,
+            message={"type": "subscribe", "tickers": "SYNTH", "from_seq": {"SYNTH": 1}},
+        )
         await market.commit(tick("SYNTH", 1))
         assert await receive_all(client) == []  # that subscribe changed nothing
         # The snapshot cannot be read: subscribed, an error, then the live stream.
@@ -124,6 +138,7 @@ async def test_redis_unreachable_is_an_unavailable_error_not_a_dropped_connectio
 
 
 # --- protection -------------------------------------------------------------------------------
+
 
 @asynctest
 async def test_a_client_that_falls_behind_gets_slow_client_and_is_closed(market, settings):

@@ -26,7 +26,7 @@ SYMBOLS = ("ENERGY", "FINANCE", "HEALTH", "SYNTH", "TECH")
 
 # The first version's documented WebSocket client, exactly as published (only its URL is pointed at the
 # server under test).
-SEED_CLIENT = '''
+SEED_CLIENT = """
 import asyncio
 import websockets
 import json
@@ -49,7 +49,7 @@ async def connect():
             print(f"Received: {data}")
 
 asyncio.run(connect())
-'''
+"""
 
 
 class LiveStack:
@@ -74,12 +74,18 @@ def _database_url() -> str:
 
 def _drop_database(url: str) -> None:
     cfg = environ.Env.db_url_config(url)
-    params = {"host": cfg.get("HOST") or None, "port": cfg.get("PORT") or None,
-              "user": cfg.get("USER") or None, "password": cfg.get("PASSWORD") or None}
-    with psycopg.connect(dbname="postgres", autocommit=True,
-                         **{k: v for k, v in params.items() if v}) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-            sql.Identifier(cfg["NAME"])))
+    params = {
+        "host": cfg.get("HOST") or None,
+        "port": cfg.get("PORT") or None,
+        "user": cfg.get("USER") or None,
+        "password": cfg.get("PASSWORD") or None,
+    }
+    with psycopg.connect(
+        dbname="postgres", autocommit=True, **{k: v for k, v in params.items() if v}
+    ) as conn:
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(cfg["NAME"]))
+        )
 
 
 @pytest.fixture(scope="module")
@@ -93,11 +99,24 @@ def live():
     ensure_database(database_url)
     stack = None
     try:
-        subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0",
-                        "--settings=config.settings.test"], cwd=ROOT, check=True, timeout=300,
-                       env={**os.environ, "DATABASE_URL": database_url})
-        stack = Stack(database_url=database_url, redis_url=settings.REDIS_URL,
-                      web_port=free_port()).start("generator", "worker", "beat", "web")
+        subprocess.run(
+            [
+                sys.executable,
+                "manage.py",
+                "migrate",
+                "--noinput",
+                "-v",
+                "0",
+                "--settings=config.settings.test",
+            ],
+            cwd=ROOT,
+            check=True,
+            timeout=300,
+            env={**os.environ, "DATABASE_URL": database_url},
+        )
+        stack = Stack(
+            database_url=database_url, redis_url=settings.REDIS_URL, web_port=free_port()
+        ).start("generator", "worker", "beat", "web")
         service = LiveStack(stack, settings.REDIS_URL)
         stack.wait_for(service.quoted, timeout=60, what="the first ticks")
         stack.wait_for(lambda: _port_open(stack.web_port), timeout=60, what="daphne")
@@ -140,7 +159,7 @@ async def collect(ws, seconds: float, *, until=None) -> list[dict]:
     while (left := deadline - time.monotonic()) > 0:
         try:
             message = json.loads(await asyncio.wait_for(ws.recv(), left))
-        except asyncio.TimeoutError:
+        except TimeoutError:
             break
         out.append(message)
         if until is not None and until(out):
@@ -160,9 +179,13 @@ def ticks_of(messages) -> list[dict]:
 
 def test_the_seed_readme_client_prints_ticks_for_synth_and_tech(live):
     script = SEED_CLIENT.replace("ws://localhost:3000/ws", live.url)
-    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True,
-                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
     lines, seen = [], set()
     try:
         deadline = time.monotonic() + 30
@@ -184,13 +207,23 @@ def test_the_seed_readme_client_prints_ticks_for_synth_and_tech(live):
 
 def test_ten_seconds_of_ticks_in_order_none_missing_and_bars_in_batch_mode(live):
     async def scenario():
-        async with websockets.connect(live.url) as ticks_ws, \
-                websockets.connect(live.url) as batch_ws:
+        async with (
+            websockets.connect(live.url) as ticks_ws,
+            websockets.connect(live.url) as batch_ws,
+        ):
             await ticks_ws.recv()
             await batch_ws.recv()
             await ticks_ws.send(json.dumps({"type": "subscribe", "tickers": list(SYMBOLS)}))
-            await batch_ws.send(json.dumps({"type": "subscribe", "tickers": "*", "batch": True,
-                                            "channels": ["ticks", "bars"]}))
+            await batch_ws.send(
+                json.dumps(
+                    {
+                        "type": "subscribe",
+                        "tickers": "*",
+                        "batch": True,
+                        "channels": ["ticks", "bars"],
+                    }
+                )
+            )
             return await asyncio.gather(collect(ticks_ws, 10), collect(batch_ws, 10))
 
     per_tick, batched = asyncio.run(scenario())
@@ -202,16 +235,29 @@ def test_ten_seconds_of_ticks_in_order_none_missing_and_bars_in_batch_mode(live)
         own = [t for t in ticks if t["ticker"] == symbol]
         assert len(own) >= 90, (symbol, len(own))
         # Exactly what the generator committed over that stretch, none missing.
-        stream = [t for t in live.replay(symbol)
-                  if own[0]["timestamp"] <= t["timestamp"] <= own[-1]["timestamp"]]
+        stream = [
+            t
+            for t in live.replay(symbol)
+            if own[0]["timestamp"] <= t["timestamp"] <= own[-1]["timestamp"]
+        ]
         assert own == stream
     assert batched[0]["type"] == "subscribed"
     assert {m["type"] for m in batched[1:]} == {"ticks", "bar"}
     assert_consecutive(ticks_of(batched[1:]))
     bars = [m["data"] for m in batched if m["type"] == "bar"]
     assert {b["ticker"] for b in bars} == set(SYMBOLS)
-    assert set(bars[0]) == {"ticker", "timeframe", "time", "open", "high", "low", "close",
-                            "volume", "trade_count", "vwap"}
+    assert set(bars[0]) == {
+        "ticker",
+        "timeframe",
+        "time",
+        "open",
+        "high",
+        "low",
+        "close",
+        "volume",
+        "trade_count",
+        "vwap",
+    }
     assert all(b["timeframe"] == "1m" and b["time"] % 60_000 == 0 for b in bars)
 
 
@@ -233,8 +279,9 @@ def test_resume_after_three_seconds_away_has_no_gap_and_no_duplicate(live):
         since = ticks_of(before)[-1]["timestamp"]
         async with websockets.connect(live.url) as ws:
             await ws.recv()
-            await ws.send(json.dumps({"type": "subscribe", "tickers": list(SYMBOLS),
-                                      "since": since}))
+            await ws.send(
+                json.dumps({"type": "subscribe", "tickers": list(SYMBOLS), "since": since})
+            )
             after = await collect(ws, 2)
         return before, after
 
@@ -248,6 +295,7 @@ def test_resume_after_three_seconds_away_has_no_gap_and_no_duplicate(live):
 def test_an_oversized_message_gets_our_error_through_daphne_and_the_connection_stays(live):
     """1.1 MB is over daphne's default frame limit (1 MiB, which closes with 1006 and no word):
     daphne runs with 4 MiB, so the application sees it and answers message_too_large."""
+
     async def scenario():
         async with websockets.connect(live.url, max_size=None) as ws:
             await ws.recv()

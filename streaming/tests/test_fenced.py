@@ -44,14 +44,18 @@ def test_daphne_send_is_a_partial_of_handle_reply():
     protocol = asyncio.run(create())
     assert daphne_send.protocol_behind(seen["send"]) is protocol, (
         "daphne internal changed: the ASGI send of a connection is no longer "
-        "functools.partial(Server.handle_reply, protocol); set FAST_WS_DIRECT_WRITE=false")
+        "functools.partial(Server.handle_reply, protocol); set FAST_WS_DIRECT_WRITE=false"
+    )
 
 
 def test_daphnes_websocket_protocol_has_what_the_direct_writer_calls():
     from daphne.ws_protocol import WebSocketProtocol
 
-    missing = [n for n in daphne_send.PROTOCOL_METHODS if n != "state"
-               and not hasattr(WebSocketProtocol, n)]
+    missing = [
+        n
+        for n in daphne_send.PROTOCOL_METHODS
+        if n != "state" and not hasattr(WebSocketProtocol, n)
+    ]
     assert not missing, f"daphne's WebSocketProtocol lacks {missing}: FAST_WS_DIRECT_WRITE=false"
 
 
@@ -81,11 +85,16 @@ def test_twisted_tcp_connection_layout():
         connection = tcp.Connection(ours, Protocol(), reactor)
         for name in twisted_tcp.TRANSPORT_ATTRIBUTES:
             assert hasattr(connection, name), (
-                f"Twisted internal tcp.Connection.{name} is gone: set FAST_WS_EAGER_WRITE=false")
+                f"Twisted internal tcp.Connection.{name} is gone: set FAST_WS_EAGER_WRITE=false"
+            )
         assert (connection.dataBuffer, connection._tempDataLen, connection.TLS) == (
-            b"", 0, False), "Twisted internal: an idle tcp.Connection's buffer layout changed"
+            b"",
+            0,
+            False,
+        ), "Twisted internal: an idle tcp.Connection's buffer layout changed"
         assert connection.writeSomeData(b"abc") == 3 and theirs.recv(8) == b"abc", (
-            "Twisted internal tcp.Connection.writeSomeData no longer returns the bytes sent")
+            "Twisted internal tcp.Connection.writeSomeData no longer returns the bytes sent"
+        )
     finally:
         ours.close()
         theirs.close()
@@ -97,4 +106,5 @@ def test_autobahn_send_data_queues_on_send_queue():
 
     assert "self.send_queue" in inspect.getsource(WebSocketProtocol.sendData), (
         "autobahn internal WebSocketProtocol.send_queue no longer used by sendData: "
-        "set FAST_WS_EAGER_WRITE=false")
+        "set FAST_WS_EAGER_WRITE=false"
+    )

@@ -7,7 +7,7 @@ import json
 import os
 import re
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from unittest import mock
 
@@ -23,7 +23,7 @@ from .conftest import asynctest
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 GOLDEN = Path(__file__).parent / "golden" / "ws.json"
-UTC = timezone.utc
+UTC = UTC
 T0 = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 T0_MS = int(T0.timestamp() * 1000)
 # Per connection and per clock: the only parts of a frame that may differ between runs.
@@ -60,11 +60,15 @@ async def conversation() -> dict[str, list[str]]:
         assert (await plain.connect())[0] and (await batched.connect())[0]
         frames["connected"] = await drain(plain)
         await drain(batched)
-        await plain.send_to(json.dumps({"type": "subscribe", "tickers": ["synth", "TECH"],
-                                        "since": T0_MS + 300}))
+        await plain.send_to(
+            json.dumps({"type": "subscribe", "tickers": ["synth", "TECH"], "since": T0_MS + 300})
+        )
         frames["subscribe with since (replay)"] = await drain(plain)
-        await batched.send_to(json.dumps({"type": "subscribe", "tickers": "*", "batch": True,
-                                          "channels": ["ticks", "bars"]}))
+        await batched.send_to(
+            json.dumps(
+                {"type": "subscribe", "tickers": "*", "batch": True, "channels": ["ticks", "bars"]}
+            )
+        )
         frames["subscribe all, batched"] = await drain(batched)
         await generate(1500, 2000)
         frames["live ticks"] = await drain(plain)

@@ -18,18 +18,24 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def redis_layer(market, settings):
     """The production layer (Redis pub/sub) under the test run's channel prefix."""
-    settings.CHANNEL_LAYERS = {"default": {
-        "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
-        "CONFIG": {"hosts": [settings.REDIS_URL], "prefix": settings.CHANNEL_LAYER_PREFIX}}}
+    settings.CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            "CONFIG": {"hosts": [settings.REDIS_URL], "prefix": settings.CHANNEL_LAYER_PREFIX},
+        }
+    }
     return market
 
 
 def subscriptions() -> dict[str, int]:
     r = get_redis()
     names = [c.decode() for c in r.pubsub_channels(f"{settings.CHANNEL_LAYER_PREFIX}*")]
-    return {"channels": len(names),
-            "ticks.all": dict(r.pubsub_numsub(_group_channel(ALL_TICKS_GROUP)))[
-                _group_channel(ALL_TICKS_GROUP).encode()]}
+    return {
+        "channels": len(names),
+        "ticks.all": dict(r.pubsub_numsub(_group_channel(ALL_TICKS_GROUP)))[
+            _group_channel(ALL_TICKS_GROUP).encode()
+        ],
+    }
 
 
 @asynctest
@@ -46,7 +52,9 @@ async def test_many_connections_share_one_subscription_and_one_publish(redis_lay
         await asyncio.to_thread(publish_ticks, {"SYNTH": [tick("SYNTH", 1)]})
         for client in clients:
             assert await client.receive_json_from(timeout=5) == {
-                "type": "tick", "data": tick("SYNTH", 1)}
+                "type": "tick",
+                "data": tick("SYNTH", 1),
+            }
     finally:
         for client in clients:
             await client.disconnect()
@@ -63,4 +71,6 @@ async def test_a_subscribe_is_live_before_its_snapshot_is_read(redis_layer):
         assert await receive_all(client) == []
         await asyncio.to_thread(publish_ticks, {"SYNTH": [tick("SYNTH", 1)]})
         assert await client.receive_json_from(timeout=5) == {
-            "type": "tick", "data": tick("SYNTH", 1)}
+            "type": "tick",
+            "data": tick("SYNTH", 1),
+        }

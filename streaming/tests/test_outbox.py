@@ -223,7 +223,8 @@ def test_the_eager_write_follows_its_switch(settings, monkeypatch, eager):
     writer = daphne.direct_writer(_daphne_send(protocol))
     writer.write(frames("a"))
     assert (protocol.transport.on_wire, protocol.buffered) == (
-        (wire("a"), b"") if eager else (b"", wire("a")))
+        (wire("a"), b"") if eager else (b"", wire("a"))
+    )
 
 
 @asynctest

@@ -22,12 +22,15 @@ def test_the_fast_path_contract_holds_for_the_installed_channels_redis():
     async def name_and_decoded():
         loop_layer = layer._get_layer()
         message = {"type": "market.ticks", "ticks": [{"seq": 1}]}
-        return (loop_layer._get_group_channel_name("ticks.SYNTH"),
-                layer.deserialize(layer.serialize(message)))
+        return (
+            loop_layer._get_group_channel_name("ticks.SYNTH"),
+            layer.deserialize(layer.serialize(message)),
+        )
 
     name, decoded = async_to_sync(name_and_decoded)()
-    assert name == layer_fastpath.group_channel("ticks.SYNTH") == publish._group_channel(
-        "ticks.SYNTH")
+    assert (
+        name == layer_fastpath.group_channel("ticks.SYNTH") == publish._group_channel("ticks.SYNTH")
+    )
     assert decoded == {"type": "market.ticks", "ticks": [{"seq": 1}]}
     assert layer_fastpath.usable(layer)
 
@@ -46,12 +49,30 @@ def test_the_wire_tick_is_the_live_store_record():
 
 
 def test_the_wire_bar_has_the_pinned_shape():
-    bar = BarPayload("SYNTH", "1m", 1705318200000, Decimal("152.30"), Decimal("152.40"),
-                     Decimal("152.10"), Decimal("152.34"), 900, 12, Decimal("152.2811"))
+    bar = BarPayload(
+        "SYNTH",
+        "1m",
+        1705318200000,
+        Decimal("152.30"),
+        Decimal("152.40"),
+        Decimal("152.10"),
+        Decimal("152.34"),
+        900,
+        12,
+        Decimal("152.2811"),
+    )
     assert publish.bar_wire(bar) == {
-        "ticker": "SYNTH", "timeframe": "1m", "time": 1705318200000, "open": 152.3,
-        "high": 152.4, "low": 152.1, "close": 152.34, "volume": 900, "trade_count": 12,
-        "vwap": 152.2811}
+        "ticker": "SYNTH",
+        "timeframe": "1m",
+        "time": 1705318200000,
+        "open": 152.3,
+        "high": 152.4,
+        "low": 152.1,
+        "close": 152.34,
+        "volume": 900,
+        "trade_count": 12,
+        "vwap": 152.2811,
+    }
 
 
 def test_groups_are_named_by_symbol_with_unsafe_characters_replaced():
@@ -60,10 +81,23 @@ def test_groups_are_named_by_symbol_with_unsafe_characters_replaced():
 
 
 def test_tick_data_has_the_pinned_shape():
-    assert publish.tick_data(ticker="SYNTH", price_cents=15234, volume=12500, bid_cents=15228,
-                             ask_cents=15240, time_ms=1705318245123, seq=7) == {
-        "ticker": "SYNTH", "price": 152.34, "volume": 12500, "bid": 152.28, "ask": 152.40,
-        "timestamp": 1705318245123, "seq": 7}
+    assert publish.tick_data(
+        ticker="SYNTH",
+        price_cents=15234,
+        volume=12500,
+        bid_cents=15228,
+        ask_cents=15240,
+        time_ms=1705318245123,
+        seq=7,
+    ) == {
+        "ticker": "SYNTH",
+        "price": 152.34,
+        "volume": 12500,
+        "bid": 152.28,
+        "ask": 152.40,
+        "timestamp": 1705318245123,
+        "seq": 7,
+    }
 
 
 @pytest.mark.parametrize("fast", [True, False], ids=["fast-path", "public-path"])
@@ -71,10 +105,21 @@ def test_tick_data_has_the_pinned_shape():
 def test_listeners_receive_and_groups_without_listeners_cost_nothing(sender, fast, settings):
     settings.FAST_WS_LAYER_PUBLISH = fast
     layer = get_channel_layer()
-    tick = publish.tick_data(ticker="SYNTH", price_cents=100, volume=1, bid_cents=99,
-                             ask_cents=101, time_ms=1, seq=1)
-    bar = {"ticker": "SYNTH", "timeframe": "1m", "time": 0, "open": 1.0, "high": 1.0,
-           "low": 1.0, "close": 1.0, "volume": 1, "trade_count": 1, "vwap": 1.0}
+    tick = publish.tick_data(
+        ticker="SYNTH", price_cents=100, volume=1, bid_cents=99, ask_cents=101, time_ms=1, seq=1
+    )
+    bar = {
+        "ticker": "SYNTH",
+        "timeframe": "1m",
+        "time": 0,
+        "open": 1.0,
+        "high": 1.0,
+        "low": 1.0,
+        "close": 1.0,
+        "volume": 1,
+        "trade_count": 1,
+        "vwap": 1.0,
+    }
 
     async def scenario():
         mine = await layer.new_channel()

@@ -24,7 +24,8 @@ def seqs(pairs) -> list[int]:
 @asynctest
 async def test_ticks_since_is_exclusive_and_reads_in_chunks(stored):
     assert seqs(await replay.ticks_since("SYNTH", tick("SYNTH", 4)["timestamp"])) == list(
-        range(5, 11))
+        range(5, 11)
+    )
     assert seqs(await replay.ticks_since("SYNTH", 0)) == list(range(1, 11))
     assert await replay.ticks_since("SYNTH", tick("SYNTH", 10)["timestamp"]) == []
     pair = (await replay.ticks_since("SYNTH", tick("SYNTH", 9)["timestamp"]))[0]
@@ -58,7 +59,8 @@ async def test_check_seq_before_anything_changes(stored):
 async def test_latest_quotes(stored):
     assert await replay.latest(["SYNTH", "TECH", "HEALTH"]) == {
         "SYNTH": orjson.dumps(tick("SYNTH", 10)).decode(),
-        "TECH": orjson.dumps(tick("TECH", 7)).decode()}
+        "TECH": orjson.dumps(tick("TECH", 7)).decode(),
+    }
     assert await replay.quoted_symbols() == {"SYNTH", "TECH"}
 
 

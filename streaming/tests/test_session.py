@@ -10,7 +10,6 @@ from streaming import replay, symbols
 from streaming.protocol import ErrorCode
 
 from .conftest import T0, asynctest, bar, receive_all, subscribe, tick, ws
-
 from .ws_helpers import _create_ticker, data, expect_error, now_ms, recent, seqs
 
 pytestmark = pytest.mark.django_db
@@ -20,9 +19,13 @@ pytestmark = pytest.mark.django_db
 async def test_subscribe_takes_a_list_or_a_string_in_any_case(market):
     async with ws() as client:
         assert await subscribe(client, tickers=["synth", "Tech"]) == {
-            "type": "subscribed", "tickers": ["SYNTH", "TECH"]}
+            "type": "subscribed",
+            "tickers": ["SYNTH", "TECH"],
+        }
         assert await subscribe(client, tickers="finance") == {
-            "type": "subscribed", "tickers": ["FINANCE", "SYNTH", "TECH"]}
+            "type": "subscribed",
+            "tickers": ["FINANCE", "SYNTH", "TECH"],
+        }
         assert await receive_all(client) == []  # nothing quoted yet
 
 
@@ -32,7 +35,9 @@ async def test_the_latest_tick_of_each_new_ticker_follows_subscribed(market):
     async with ws() as client:
         assert (await subscribe(client, tickers=["SYNTH", "TECH"]))["type"] == "subscribed"
         assert sorted(map(data, await receive_all(client)), key=lambda t: t["ticker"]) == [
-            tick("SYNTH", 5), tick("TECH", 9)]
+            tick("SYNTH", 5),
+            tick("TECH", 9),
+        ]
         # Subscribing again sends only what is new.
         assert (await subscribe(client, tickers=["TECH", "HEALTH"]))["type"] == "subscribed"
         assert list(map(data, await receive_all(client))) == [tick("HEALTH", 2)]
@@ -44,9 +49,20 @@ async def test_ticks_of_subscribed_tickers_only_with_the_pinned_shape(market):
         await subscribe(client, tickers=["SYNTH"])
         await market.commit(tick("SYNTH", 1), tick("FINANCE", 1))
         messages = await receive_all(client)
-    assert messages == [{"type": "tick", "data": {
-        "ticker": "SYNTH", "price": 100.01, "volume": 101, "bid": 99.96, "ask": 100.06,
-        "timestamp": T0 + 100, "seq": 1}}]
+    assert messages == [
+        {
+            "type": "tick",
+            "data": {
+                "ticker": "SYNTH",
+                "price": 100.01,
+                "volume": 101,
+                "bid": 99.96,
+                "ask": 100.06,
+                "timestamp": T0 + 100,
+                "seq": 1,
+            },
+        }
+    ]
 
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
@@ -55,7 +71,9 @@ async def test_wildcard_covers_every_active_ticker_and_ones_added_later(market, 
     symbols.reset()  # read from the database, off the event loop
     async with ws() as client:
         assert await subscribe(client, tickers="*") == {
-            "type": "subscribed", "tickers": ["ENERGY", "FINANCE", "HEALTH", "SYNTH", "TECH"]}
+            "type": "subscribed",
+            "tickers": ["ENERGY", "FINANCE", "HEALTH", "SYNTH", "TECH"],
+        }
         await database_sync_to_async(_create_ticker)("NEWCO")
         await market.commit(tick("NEWCO", 0), tick("ENERGY", 3))
         assert sorted(seqs(await receive_all(client))) == [("ENERGY", 3), ("NEWCO", 0)]
@@ -86,7 +104,9 @@ async def test_unsubscribing_one_ticker_of_the_wildcard_keeps_the_others(market)
         await subscribe(client, tickers="*")
         await client.send_json_to({"type": "unsubscribe", "tickers": "ENERGY"})
         assert await client.receive_json_from() == {
-            "type": "unsubscribed", "tickers": ["FINANCE", "HEALTH", "SYNTH", "TECH"]}
+            "type": "unsubscribed",
+            "tickers": ["FINANCE", "HEALTH", "SYNTH", "TECH"],
+        }
         await market.commit(tick("ENERGY", 1), tick("TECH", 1))
         assert seqs(await receive_all(client)) == [("TECH", 1)]
 
@@ -95,25 +115,35 @@ async def test_unsubscribing_one_ticker_of_the_wildcard_keeps_the_others(market)
 async def test_unknown_tickers_are_named_and_the_whole_subscribe_is_rejected(market):
     async with ws() as client:
         await subscribe(client, tickers=["SYNTH"])
-        error = await expect_error(client, ErrorCode.UNKNOWN_TICKER, message={
-            "type": "subscribe", "tickers": ["TECH", "nope", "ZZZ"]})
+        error = await expect_error(
+            client,
+            ErrorCode.UNKNOWN_TICKER,
+            message={"type": "subscribe", "tickers": ["TECH", "nope", "ZZZ"]},
+        )
         assert "NOPE" in error["message"] and "ZZZ" in error["message"]
         assert error["tickers"] == ["NOPE", "ZZZ"]
         await market.commit(tick("SYNTH", 1), tick("TECH", 1))
         assert seqs(await receive_all(client)) == [("SYNTH", 1)]  # TECH was not added
-        await expect_error(client, ErrorCode.UNKNOWN_TICKER,
-                           message={"type": "unsubscribe", "tickers": "NOPE"})
+        await expect_error(
+            client, ErrorCode.UNKNOWN_TICKER, message={"type": "unsubscribe", "tickers": "NOPE"}
+        )
 
 
 @asynctest
 async def test_too_many_tickers(market, settings):
     settings.WS_MAX_SUBSCRIPTIONS = 3
     async with ws() as client:
-        await expect_error(client, ErrorCode.TOO_MANY_TICKERS, message={
-            "type": "subscribe", "tickers": ["SYNTH", "TECH", "HEALTH", "ENERGY"]})
+        await expect_error(
+            client,
+            ErrorCode.TOO_MANY_TICKERS,
+            message={"type": "subscribe", "tickers": ["SYNTH", "TECH", "HEALTH", "ENERGY"]},
+        )
         await subscribe(client, tickers=["SYNTH", "TECH"])
-        await expect_error(client, ErrorCode.TOO_MANY_TICKERS, message={
-            "type": "subscribe", "tickers": ["HEALTH", "ENERGY"]})
+        await expect_error(
+            client,
+            ErrorCode.TOO_MANY_TICKERS,
+            message={"type": "subscribe", "tickers": ["HEALTH", "ENERGY"]},
+        )
         # "*" is one subscription however many tickers it covers.
         assert (await subscribe(client, tickers="*"))["type"] == "subscribed"
 
@@ -124,7 +154,8 @@ async def test_resume_with_since_replays_after_it_then_continues_live(market):
     market.store(*history)
     async with ws() as client:
         assert (await subscribe(client, tickers="SYNTH", since=history[9]["timestamp"]))[
-            "type"] == "subscribed"
+            "type"
+        ] == "subscribed"
         replayed = await receive_all(client)
         assert list(map(data, replayed)) == history[10:]  # 11..20: exclusive of since
         live = tick("SYNTH", 21, history[-1]["timestamp"] + 100)
@@ -150,11 +181,17 @@ async def test_a_resume_older_than_the_window_is_refused_and_changes_nothing(mar
     history = recent("SYNTH", 1, 20)  # the stream still holds 2 s: seq 1..20
     market.store(*history[10:])  # ... here only 11..20 are left
     async with ws() as client:
-        error = await expect_error(client, ErrorCode.REPLAY_UNAVAILABLE, message={
-            "type": "subscribe", "tickers": "SYNTH", "since": now_ms() - 10_000})
+        error = await expect_error(
+            client,
+            ErrorCode.REPLAY_UNAVAILABLE,
+            message={"type": "subscribe", "tickers": "SYNTH", "since": now_ms() - 10_000},
+        )
         assert "/api/v1/history/" in error["message"]
-        await expect_error(client, ErrorCode.REPLAY_UNAVAILABLE, message={
-            "type": "subscribe", "tickers": "SYNTH", "from_seq": {"SYNTH": 3}})
+        await expect_error(
+            client,
+            ErrorCode.REPLAY_UNAVAILABLE,
+            message={"type": "subscribe", "tickers": "SYNTH", "from_seq": {"SYNTH": 3}},
+        )
         await market.commit(tick("SYNTH", 21, history[-1]["timestamp"] + 100))
         assert await receive_all(client) == []  # not subscribed
         # The first tick still in the stream is a valid resume point.
@@ -164,7 +201,8 @@ async def test_a_resume_older_than_the_window_is_refused_and_changes_nothing(mar
 
 @asynctest
 async def test_ticks_published_while_the_snapshot_is_read_are_neither_lost_nor_repeated(
-        market, monkeypatch):
+    market, monkeypatch
+):
     history = recent("SYNTH", 1, 20)
     market.store(*history)
     later = [tick("SYNTH", s, history[-1]["timestamp"] + 100 * (s - 20)) for s in range(21, 24)]
@@ -191,8 +229,9 @@ async def test_a_gap_in_the_live_stream_is_filled_from_the_replay_stream(market)
     async with ws() as client:
         await subscribe(client, tickers="SYNTH")
         assert seqs(await receive_all(client)) == [("SYNTH", 20)]  # the latest
-        following = [tick("SYNTH", s, history[-1]["timestamp"] + 100 * (s - 20))
-                     for s in range(21, 25)]
+        following = [
+            tick("SYNTH", s, history[-1]["timestamp"] + 100 * (s - 20)) for s in range(21, 25)
+        ]
         market.store(*following)
         await market.publish(following[2])  # the publishes of 21 and 22 were lost
         await market.publish(following[3])
@@ -248,7 +287,9 @@ async def test_batch_mode_sends_one_array_per_cycle(market):
     async with ws() as client:
         await subscribe(client, tickers=["SYNTH", "TECH"], batch=True)
         assert await receive_all(client) == [
-            {"type": "ticks", "data": [tick("SYNTH", 4), tick("TECH", 6)]}]
+            {"type": "ticks", "data": [tick("SYNTH", 4), tick("TECH", 6)]}
+        ]
         await market.commit(tick("SYNTH", 5), tick("TECH", 7), tick("FINANCE", 1))
         assert await receive_all(client) == [
-            {"type": "ticks", "data": [tick("SYNTH", 5), tick("TECH", 7)]}]
+            {"type": "ticks", "data": [tick("SYNTH", 5), tick("TECH", 7)]}
+        ]

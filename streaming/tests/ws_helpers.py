@@ -28,9 +28,16 @@ async def usable(client) -> None:
 def _create_ticker(symbol: str) -> None:
     from ticks.models import Ticker
 
-    Ticker.objects.create(symbol=symbol, name=f"{symbol} Inc", sector="Technology",
-                          start_price=100, drift=0.05, volatility=0.2, min_price=10,
-                          max_price=1000)
+    Ticker.objects.create(
+        symbol=symbol,
+        name=f"{symbol} Inc",
+        sector="Technology",
+        start_price=100,
+        drift=0.05,
+        volatility=0.2,
+        min_price=10,
+        max_price=1000,
+    )
 
 
 async def expect_error(client, code: str, raw=None, message=None) -> dict:

@@ -11,8 +11,10 @@ def test_each_run_gets_its_own_prefixes():
     first, second = {}, {}
     assert run_prefixes(first) != run_prefixes(second)
     assert first["TEST_RUN_ID"] != second["TEST_RUN_ID"]
-    assert run_prefixes(first) == {"MARKET_REDIS_PREFIX": f"test-market-{first['TEST_RUN_ID']}",
-                                   "CHANNEL_LAYER_PREFIX": f"test-asgi-{first['TEST_RUN_ID']}"}
+    assert run_prefixes(first) == {
+        "MARKET_REDIS_PREFIX": f"test-market-{first['TEST_RUN_ID']}",
+        "CHANNEL_LAYER_PREFIX": f"test-asgi-{first['TEST_RUN_ID']}",
+    }
 
 
 def test_workers_of_one_run_share_its_id_and_add_their_own():
@@ -21,8 +23,10 @@ def test_workers_of_one_run_share_its_id_and_add_their_own():
     run = controller["TEST_RUN_ID"]
     assert controller["MARKET_REDIS_PREFIX"] == f"ci-market-{run}"
     worker = {**controller, "PYTEST_XDIST_WORKER": "gw1"}  # inherited from the controller
-    assert run_prefixes(worker) == {"MARKET_REDIS_PREFIX": f"ci-market-{run}-gw1",
-                                    "CHANNEL_LAYER_PREFIX": f"test-asgi-{run}-gw1"}
+    assert run_prefixes(worker) == {
+        "MARKET_REDIS_PREFIX": f"ci-market-{run}-gw1",
+        "CHANNEL_LAYER_PREFIX": f"test-asgi-{run}-gw1",
+    }
     worker.update(run_prefixes(worker))
     assert run_prefixes(worker)["MARKET_REDIS_PREFIX"] == f"ci-market-{run}-gw1"  # idempotent
 
@@ -38,8 +42,11 @@ def test_this_session_runs_under_its_run_prefix():
 def test_the_run_keys_of_every_worker_are_removed_and_no_others():
     client = redis.Redis.from_url(os.environ["REDIS_URL"])
     run, other = "cleanup0", "cleanup1"
-    mine = [f"test-market-{run}-gw0:config:version", f"test-market-{run}:quotes",
-            f"test-asgi-{run}-gw1__group__x"]
+    mine = [
+        f"test-market-{run}-gw0:config:version",
+        f"test-market-{run}:quotes",
+        f"test-asgi-{run}-gw1__group__x",
+    ]
     kept = [f"test-market-{other}-gw0:config:version", "market:config:version-cleanup"]
     try:
         for key in mine + kept:

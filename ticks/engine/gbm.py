@@ -71,8 +71,14 @@ def steps_due(state: EngineState, params: TickerParams, now_ms: Any) -> np.ndarr
 class _Group:
     """Arrays of the tickers ``g`` that ``advance``/``rewind`` need, restricted to the group."""
 
-    def __init__(self, params: TickerParams, state: EngineState, k: np.ndarray, g: np.ndarray,
-                 market: MarketConfig) -> None:
+    def __init__(
+        self,
+        params: TickerParams,
+        state: EngineState,
+        k: np.ndarray,
+        g: np.ndarray,
+        market: MarketConfig,
+    ) -> None:
         self.g = g
         self.k = k[g]
         self.K = int(self.k.max())
@@ -104,18 +110,26 @@ class _Group:
         dt = dt_ms.astype(np.float64) * self.dt_per_ms
         return self.drift_term * dt, self.sigma * np.sqrt(dt)
 
-    def fill(self, out: np.ndarray, key0: list[int], key1: list[int], start: np.ndarray,
-             count: np.ndarray, reverse: bool, col: int = 0) -> None:
+    def fill(
+        self,
+        out: np.ndarray,
+        key0: list[int],
+        key1: list[int],
+        start: np.ndarray,
+        count: np.ndarray,
+        reverse: bool,
+        col: int = 0,
+    ) -> None:
         """Row r, columns col .. col+count-1 := draws start .. start+count-1 of stream
         (key0[r], key1[r]), reversed if asked. Rows asking for the same draws are copied."""
         fill = noise.fill
         seen: dict[tuple[int, int, int, int], int] = {}
         for r, (k0, k1, s, n) in enumerate(zip(key0, key1, start.tolist(), count.tolist())):
             if n:
-                view = out[r, col:col + n]
+                view = out[r, col : col + n]
                 first = seen.setdefault((k0, k1, s, n), r)
                 if first != r:  # a factor shared with an earlier row
-                    view[:] = out[first, col:col + n]
+                    view[:] = out[first, col : col + n]
                 else:
                     fill(k0, k1, s, n, view[::-1] if reverse else view)
 
@@ -123,12 +137,19 @@ class _Group:
         """The ticker's own draws: E into ``z`` (z.shape[1] - K + k per row), V into ``v``."""
         seeds = self.seed.tolist()
         extra = z.shape[1] - self.K  # rewind needs one more return draw than ticks
-        self.fill(z, seeds, [noise.idiosyncratic_stream()] * len(seeds), start, self.k + extra,
-                  reverse)
+        self.fill(
+            z, seeds, [noise.idiosyncratic_stream()] * len(seeds), start, self.k + extra, reverse
+        )
         self.fill(v, seeds, [noise.volume_stream()] * len(seeds), start, self.k, reverse)
 
-    def combine(self, z: np.ndarray, factor_start: np.ndarray, reverse: bool,
-                col: int = 0, anchor_n: np.ndarray | None = None) -> None:
+    def combine(
+        self,
+        z: np.ndarray,
+        factor_start: np.ndarray,
+        reverse: bool,
+        col: int = 0,
+        anchor_n: np.ndarray | None = None,
+    ) -> None:
         """z holds E: make it Z = c*E + a*M + b*S (in this order of operations, always).
 
         Factor draws fill columns col .. col+k-1 from ``factor_start`` (reversed if asked) and,
@@ -153,8 +174,15 @@ class _Group:
             z += f
 
     def quotes(self, y: np.ndarray, z: np.ndarray, v: np.ndarray):
-        return fill_quotes(y, z, v, self.lo_c[:, None], self.hi_c[:, None], self.half[:, None],
-                           self.market.base_volume)
+        return fill_quotes(
+            y,
+            z,
+            v,
+            self.lo_c[:, None],
+            self.hi_c[:, None],
+            self.half[:, None],
+            self.market.base_volume,
+        )
 
 
 def _forward(grp: _Group) -> tuple[dict[str, np.ndarray], tuple[np.ndarray, ...]]:
@@ -186,9 +214,15 @@ def _forward(grp: _Group) -> tuple[dict[str, np.ndarray], tuple[np.ndarray, ...]
         pick = lambda arr: arr[mask]  # noqa: E731
     else:
         pick = lambda arr: arr.reshape(-1)  # noqa: E731
-    out = {"seq": pick(seq), "time_ms": pick(time), "price_cents": pick(price),
-           "bid_cents": pick(bid), "ask_cents": pick(ask), "volume": pick(volume),
-           "log_price": pick(x)}
+    out = {
+        "seq": pick(seq),
+        "time_ms": pick(time),
+        "price_cents": pick(price),
+        "bid_cents": pick(bid),
+        "ask_cents": pick(ask),
+        "volume": pick(volume),
+        "log_price": pick(x),
+    }
     new_state = (grp.seq0 + k, first_t + (k - 1) * iv, x_last)
     return out, new_state
 
@@ -226,9 +260,15 @@ def _backward(grp: _Group) -> tuple[dict[str, np.ndarray], tuple[np.ndarray, ...
         pick = lambda arr: arr[:, ::-1][mask]  # noqa: E731
     else:
         pick = lambda arr: arr[:, ::-1].reshape(-1)  # noqa: E731
-    out = {"seq": pick(seq), "time_ms": pick(time), "price_cents": pick(price),
-           "bid_cents": pick(bid), "ask_cents": pick(ask), "volume": pick(volume),
-           "log_price": pick(x)}
+    out = {
+        "seq": pick(seq),
+        "time_ms": pick(time),
+        "price_cents": pick(price),
+        "bid_cents": pick(bid),
+        "ask_cents": pick(ask),
+        "volume": pick(volume),
+        "log_price": pick(x),
+    }
     new_state = (grp.seq0 - k, prev_t - (k - 1) * iv, x_last)
     return out, new_state
 
@@ -237,8 +277,9 @@ def _backward(grp: _Group) -> tuple[dict[str, np.ndarray], tuple[np.ndarray, ...
 # public entry points
 
 
-def _run(step_fn, params: TickerParams, state: EngineState, steps: Any, market: MarketConfig
-         ) -> tuple[TickBatch, EngineState]:
+def _run(
+    step_fn, params: TickerParams, state: EngineState, steps: Any, market: MarketConfig
+) -> tuple[TickBatch, EngineState]:
     _check(params, state, market)
     n = len(params)
     k = _steps_array(steps, n)
@@ -254,7 +295,7 @@ def _run(step_fn, params: TickerParams, state: EngineState, steps: Any, market: 
         # and at most ~GROUP_TICKS ticks per group (whole rows): the dozen (rows, steps) arrays
         # of a group then stay cache-sized, which is up to 3x faster than one huge rectangle
         rows = max(1, GROUP_TICKS // int(k[g].max()))
-        groups.extend(g[i:i + rows] for i in range(0, len(g), rows))
+        groups.extend(g[i : i + rows] for i in range(0, len(g), rows))
     total = int(k.sum())
     results = [step_fn(_Group(params, state, k, g, market)) for g in groups]
     offsets = np.concatenate(([0], np.cumsum(k)))
@@ -279,8 +320,9 @@ def _run(step_fn, params: TickerParams, state: EngineState, steps: Any, market: 
     return TickBatch(ticker_index=ticker_index, **batch), new_state
 
 
-def advance(params: TickerParams, state: EngineState, steps: Any, market: MarketConfig
-            ) -> tuple[TickBatch, EngineState]:
+def advance(
+    params: TickerParams, state: EngineState, steps: Any, market: MarketConfig
+) -> tuple[TickBatch, EngineState]:
     """Generate the next ``steps`` ticks of every ticker (an int, or one int per ticker; 0 allowed).
 
     Tick j (1-based) of ticker i is at the j-th grid point after ``state.time_ms[i]`` on its
@@ -291,8 +333,9 @@ def advance(params: TickerParams, state: EngineState, steps: Any, market: Market
     return _run(_forward, params, state, steps, market)
 
 
-def rewind(params: TickerParams, state: EngineState, steps: Any, market: MarketConfig
-           ) -> tuple[TickBatch, EngineState]:
+def rewind(
+    params: TickerParams, state: EngineState, steps: Any, market: MarketConfig
+) -> tuple[TickBatch, EngineState]:
     """Generate ``steps`` ticks of history BEFORE ``state`` (the earliest tick or a virtual anchor).
 
     Ticks seq - 1, seq - 2, ... at the grid points before ``state.time_ms`` (time_ms - iv,

@@ -195,8 +195,12 @@ def cache_clear() -> None:
 
 
 def cache_info() -> dict[str, int]:
-    return {"blocks": len(_cache._blocks), "capacity": _cache.capacity,
-            "hits": _cache.hits, "misses": _cache.misses}
+    return {
+        "blocks": len(_cache._blocks),
+        "capacity": _cache.capacity,
+        "hits": _cache.hits,
+        "misses": _cache.misses,
+    }
 
 
 def _check_key(k0: int, k1: int) -> tuple[int, int]:
@@ -233,7 +237,7 @@ def fill(k0: int, k1: int, start: int, count: int, out: np.ndarray) -> None:
     cache = _cache
     block, offset = divmod(start, BLOCK)  # floor division: negative indices work too
     if offset + count <= BLOCK:  # the common live case: one block
-        out[:] = cache.get(k0, k1, block)[offset:offset + count]
+        out[:] = cache.get(k0, k1, block)[offset : offset + count]
         return
     pos = 0
     while pos < count:
@@ -241,11 +245,11 @@ def fill(k0: int, k1: int, start: int, count: int, out: np.ndarray) -> None:
         if take == BLOCK:
             found = cache.peek((k0, k1, block))
             if found is None:
-                cache.generate_into(k0, k1, block, out[pos:pos + BLOCK])
+                cache.generate_into(k0, k1, block, out[pos : pos + BLOCK])
             else:
-                out[pos:pos + BLOCK] = found
+                out[pos : pos + BLOCK] = found
         else:
-            out[pos:pos + take] = cache.get(k0, k1, block)[offset:offset + take]
+            out[pos : pos + take] = cache.get(k0, k1, block)[offset : offset + take]
         pos += take
         block += 1
         offset = 0

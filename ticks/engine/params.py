@@ -69,8 +69,13 @@ class MarketConfig:
         base = _finite("base_volume", self.base_volume)
         if base <= 0:
             raise ValueError(f"base_volume must be > 0, got {base}")
-        for name, value in (("market_correlation", rho_m), ("sector_correlation", rho_s),
-                            ("spread_bps", spread), ("time_scale", scale), ("base_volume", base)):
+        for name, value in (
+            ("market_correlation", rho_m),
+            ("sector_correlation", rho_s),
+            ("spread_bps", spread),
+            ("time_scale", scale),
+            ("base_volume", base),
+        ):
             object.__setattr__(self, name, value)
 
     @property
@@ -129,9 +134,11 @@ class TickerParams:
         n = len(self.seed)
         for f in fields(self):
             if len(getattr(self, f.name)) != n:
-                raise ValueError(f"all TickerParams arrays must have length {n}; {f.name} has "
-                                 f"{len(getattr(self, f.name))}")
-        if np.any((self.seed < 0)):
+                raise ValueError(
+                    f"all TickerParams arrays must have length {n}; {f.name} has "
+                    f"{len(getattr(self, f.name))}"
+                )
+        if np.any(self.seed < 0):
             raise ValueError("seed must be in [0, 2**63)")
         if not np.all(np.isfinite(self.drift)):
             raise ValueError("drift must be finite")
@@ -139,8 +146,10 @@ class TickerParams:
             raise ValueError("volatility must be finite and >= 0")
         bad = (self.interval_ms < MIN_INTERVAL_MS) | (self.interval_ms > MAX_INTERVAL_MS)
         if np.any(bad):
-            raise ValueError(f"interval_ms must be in [{MIN_INTERVAL_MS}, {MAX_INTERVAL_MS}], got "
-                             f"{self.interval_ms[bad][0]}")
+            raise ValueError(
+                f"interval_ms must be in [{MIN_INTERVAL_MS}, {MAX_INTERVAL_MS}], got "
+                f"{self.interval_ms[bad][0]}"
+            )
         lo, hi = self.min_price, self.max_price
         if np.any(lo < 0) or np.any(lo == np.inf):
             raise ValueError("min_price must be >= 0 and finite (0 or nan: no lower bound)")
@@ -235,8 +244,9 @@ class EngineState:
         price, time_ms, seqs = np.broadcast_arrays(
             price, np.asarray(anchor_time_ms, dtype=np.int64), np.asarray(seq, dtype=np.int64)
         )
-        return cls(seq=seqs.reshape(-1), time_ms=time_ms.reshape(-1),
-                   log_price=np.log(price).reshape(-1))
+        return cls(
+            seq=seqs.reshape(-1), time_ms=time_ms.reshape(-1), log_price=np.log(price).reshape(-1)
+        )
 
     def copy(self) -> EngineState:
         return EngineState(self.seq.copy(), self.time_ms.copy(), self.log_price.copy())

@@ -8,8 +8,14 @@ import numpy as np
 
 from .params import TickerParams
 
-__all__ = ["LOG_PRICE_CAP", "MAX_PRICE_CENTS", "TickBatch", "cent_limits", "fill_quotes",
-           "spread_factor"]
+__all__ = [
+    "LOG_PRICE_CAP",
+    "MAX_PRICE_CENTS",
+    "TickBatch",
+    "cent_limits",
+    "fill_quotes",
+    "spread_factor",
+]
 
 #: Prices above $1e15 are shown as $1e15 (the exp() argument is capped at 36, e^36 > 1e15, then the
 #: cents at 1e17), so that int64 cents (and the ask, at most twice the price) can never overflow.
@@ -39,8 +45,16 @@ class TickBatch:
     @classmethod
     def empty(cls) -> TickBatch:
         i64 = np.empty(0, dtype=np.int64)
-        return cls(np.empty(0, dtype=np.int32), i64, i64.copy(), i64.copy(), i64.copy(),
-                   i64.copy(), i64.copy(), np.empty(0, dtype=np.float64))
+        return cls(
+            np.empty(0, dtype=np.int32),
+            i64,
+            i64.copy(),
+            i64.copy(),
+            i64.copy(),
+            i64.copy(),
+            i64.copy(),
+            np.empty(0, dtype=np.float64),
+        )
 
     def offsets(self, n_tickers: int) -> np.ndarray:
         """Start of each ticker's ticks, length n_tickers + 1: ticker i is [off[i], off[i+1])."""
@@ -69,9 +83,15 @@ def spread_factor(volatility: np.ndarray, spread_bps: float) -> np.ndarray:
     return spread_bps * np.maximum(volatility, 0.01) / 0.2 / 2.0 / 1e4
 
 
-def fill_quotes(y: np.ndarray, z: np.ndarray, v: np.ndarray, lo_c: np.ndarray, hi_c: np.ndarray,
-                half_frac: np.ndarray, base_volume: float
-                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def fill_quotes(
+    y: np.ndarray,
+    z: np.ndarray,
+    v: np.ndarray,
+    lo_c: np.ndarray,
+    hi_c: np.ndarray,
+    half_frac: np.ndarray,
+    base_volume: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Price, bid, ask and volume (int64 arrays shaped like ``y``).
 
     ``y``: reflected log price; ``z``: the tick's return noise (read only); ``v``: its volume noise

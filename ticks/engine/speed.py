@@ -27,16 +27,24 @@ SEED_TICKERS = [
 ]
 
 
-def seed_params(n_tickers: int = 5, *, interval_ms: int = 100, bounds: bool = True
-                ) -> tuple[TickerParams, np.ndarray]:
+def seed_params(
+    n_tickers: int = 5, *, interval_ms: int = 100, bounds: bool = True
+) -> tuple[TickerParams, np.ndarray]:
     """``n_tickers`` tickers cycling through the seed ones (bounds 10..1000), and start prices."""
     rows, starts = [], []
     for i in range(n_tickers):
         _, sector, start, drift, vol = SEED_TICKERS[i % len(SEED_TICKERS)]
-        rows.append({"seed": 1000 + i, "drift": drift, "volatility": vol, "sector": sector,
-                     "interval_ms": interval_ms,
-                     "min_price": 10.0 if bounds else None,
-                     "max_price": 1000.0 if bounds else None})
+        rows.append(
+            {
+                "seed": 1000 + i,
+                "drift": drift,
+                "volatility": vol,
+                "sector": sector,
+                "interval_ms": interval_ms,
+                "min_price": 10.0 if bounds else None,
+                "max_price": 1000.0 if bounds else None,
+            }
+        )
         starts.append(start)
     return TickerParams.from_rows(rows), np.array(starts)
 

@@ -15,7 +15,11 @@ from .schema import create_tick_table
 from .timescale import TimescaleStorage
 
 __all__ = [
-    "Backend", "MaintenanceResult", "StorageInfo", "TickStorage", "set_up_tick_table",
+    "Backend",
+    "MaintenanceResult",
+    "StorageInfo",
+    "TickStorage",
+    "set_up_tick_table",
     "tick_storage",
 ]
 

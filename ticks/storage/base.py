@@ -33,17 +33,32 @@ class StorageInfo:
         return data
 
     def summary(self) -> str:
-        span = (f" ({self.oldest:%Y-%m-%d} .. {self.newest:%Y-%m-%d})"
-                if self.oldest and self.newest else "")
+        span = (
+            f" ({self.oldest:%Y-%m-%d} .. {self.newest:%Y-%m-%d})"
+            if self.oldest and self.newest
+            else ""
+        )
         if self.backend is Backend.TIMESCALEDB:
-            kept = (f"retention {self.retention_days} days" if self.retention_days is not None
-                    else "no retention policy")
-            compress = (f"compressed after {self.compress_after_days} days"
-                        if self.compress_after_days is not None else "no compression policy")
-            upgrade = (f" (the server has {self.upgrade_to}: run ALTER EXTENSION timescaledb "
-                       "UPDATE, see the README)" if self.upgrade_to else "")
-            return (f"TimescaleDB {self.version} hypertable, {self.parts} chunks{span}, "
-                    f"{self.compressed} compressed; {compress}; {kept}{upgrade}")
+            kept = (
+                f"retention {self.retention_days} days"
+                if self.retention_days is not None
+                else "no retention policy"
+            )
+            compress = (
+                f"compressed after {self.compress_after_days} days"
+                if self.compress_after_days is not None
+                else "no compression policy"
+            )
+            upgrade = (
+                f" (the server has {self.upgrade_to}: run ALTER EXTENSION timescaledb "
+                "UPDATE, see the README)"
+                if self.upgrade_to
+                else ""
+            )
+            return (
+                f"TimescaleDB {self.version} hypertable, {self.parts} chunks{span}, "
+                f"{self.compressed} compressed; {compress}; {kept}{upgrade}"
+            )
         return f"PostgreSQL partitioned table, {self.parts} daily partitions{span}"
 
 
@@ -64,8 +79,7 @@ class TickStorage(ABC):
     table = TICK_TABLE
 
     @abstractmethod
-    def set_up(self, connection, *, now: datetime, retention_days: int,
-               ahead_days: int) -> None:
+    def set_up(self, connection, *, now: datetime, retention_days: int, ahead_days: int) -> None:
         """After the table was created (the first migration): what the layout needs first."""
 
     @abstractmethod
@@ -94,8 +108,9 @@ class TickStorage(ABC):
         """Make the database's own policies follow the settings; return the changes made."""
 
     @abstractmethod
-    def maintain(self, connection, *, now: datetime, retention_days: int,
-                 ahead_days: int) -> MaintenanceResult:
+    def maintain(
+        self, connection, *, now: datetime, retention_days: int, ahead_days: int
+    ) -> MaintenanceResult:
         """The hourly maintenance: room ahead, data past retention dropped, policies current."""
 
     @abstractmethod

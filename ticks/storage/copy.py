@@ -23,19 +23,27 @@ TRAILER = struct.pack(">h", -1)
 PG_EPOCH_MS = 946_684_800_000
 MAX_CENTS = 10**12 - 1  # numeric(12, 2)
 
-_NUMERIC = [("len", ">i4"), ("ndigits", ">i2"), ("weight", ">i2"), ("sign", ">i2"),
-            ("dscale", ">i2"), ("digits", ">i2", (4,))]
+_NUMERIC = [
+    ("len", ">i4"),
+    ("ndigits", ">i2"),
+    ("weight", ">i2"),
+    ("sign", ">i2"),
+    ("dscale", ">i2"),
+    ("digits", ">i2", (4,)),
+]
 _INT8 = [("len", ">i4"), ("value", ">i8")]
-ROW_DTYPE = np.dtype([
-    ("nfields", ">i2"),
-    ("ticker_id", _INT8),
-    ("time", _INT8),
-    ("seq", _INT8),
-    ("price", _NUMERIC),
-    ("bid", _NUMERIC),
-    ("ask", _NUMERIC),
-    ("volume", _INT8),
-])
+ROW_DTYPE = np.dtype(
+    [
+        ("nfields", ">i2"),
+        ("ticker_id", _INT8),
+        ("time", _INT8),
+        ("seq", _INT8),
+        ("price", _NUMERIC),
+        ("bid", _NUMERIC),
+        ("ask", _NUMERIC),
+        ("volume", _INT8),
+    ]
+)
 
 
 def _put_numeric(field: np.ndarray, cents: np.ndarray) -> None:

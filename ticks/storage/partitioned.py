@@ -24,8 +24,9 @@ class PartitionedStorage(TickStorage):
         self._known_days: set = set()
 
     def set_up(self, connection, *, now, retention_days, ahead_days) -> None:
-        partitions.ensure_partitions_for(connection, start=now - timedelta(days=1),
-                                         end=now + timedelta(days=ahead_days))
+        partitions.ensure_partitions_for(
+            connection, start=now - timedelta(days=1), end=now + timedelta(days=ahead_days)
+        )
 
     def ensure_room(self, connection, *, start, end) -> list[str]:
         days = _days(start, end)
@@ -48,9 +49,11 @@ class PartitionedStorage(TickStorage):
 
     def maintain(self, connection, *, now, retention_days, ahead_days) -> MaintenanceResult:
         created = partitions.ensure_partitions_for(
-            connection, start=now - timedelta(days=1), end=now + timedelta(days=ahead_days))
+            connection, start=now - timedelta(days=1), end=now + timedelta(days=ahead_days)
+        )
         dropped = partitions.drop_partitions_before(
-            connection, cutoff=now - timedelta(days=retention_days))
+            connection, cutoff=now - timedelta(days=retention_days)
+        )
         if dropped:
             self._known_days.clear()
         return MaintenanceResult(created=created, dropped=dropped)
@@ -59,6 +62,9 @@ class PartitionedStorage(TickStorage):
         with connection.cursor() as cursor:
             parts = [p for p in partitions.list_partitions(cursor) if not p.detach_pending]
         return StorageInfo(
-            backend=self.backend, layout="partitioned", parts=len(parts),
-            oldest=parts[0].start if parts else None, newest=parts[-1].end if parts else None,
+            backend=self.backend,
+            layout="partitioned",
+            parts=len(parts),
+            oldest=parts[0].start if parts else None,
+            newest=parts[-1].end if parts else None,
         )

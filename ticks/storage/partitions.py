@@ -12,7 +12,7 @@ Partition DDL must not stall the live pipeline, so:
 import logging
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 
 from .backend import TICK_TABLE
 
@@ -32,7 +32,7 @@ class Partition:
 
     @property
     def start(self) -> datetime:
-        return datetime.combine(self.day, time.min, tzinfo=timezone.utc)
+        return datetime.combine(self.day, time.min, tzinfo=UTC)
 
     @property
     def end(self) -> datetime:
@@ -44,7 +44,7 @@ def partition_name(day: date) -> str:
 
 
 def day_of(moment: datetime) -> date:
-    return moment.astimezone(timezone.utc).date()
+    return moment.astimezone(UTC).date()
 
 
 def list_partitions(cursor) -> list[Partition]:

@@ -60,8 +60,10 @@ class TimescaleStorage(TickStorage):
         """The hypertable's policies: retention's ``drop_after`` and compression's
         ``compress_after``, in days, by the policy's name."""
         cursor.execute(_JOBS, [self.table])
-        return {name: _days(drop_after or compress_after)
-                for name, drop_after, compress_after in cursor.fetchall()}
+        return {
+            name: _days(drop_after or compress_after)
+            for name, drop_after, compress_after in cursor.fetchall()
+        }
 
     def apply_policies(self, connection, *, retention_days) -> list[str]:
         changes = []
@@ -69,15 +71,20 @@ class TimescaleStorage(TickStorage):
             policies = self._policies(cursor)
             kept = policies.get("policy_retention")
             if kept != retention_days:
-                cursor.execute("SELECT remove_retention_policy(%s, if_exists => TRUE)",
-                               [self.table])
-                cursor.execute("SELECT add_retention_policy(%s, drop_after => make_interval("
-                               "days => %s))", [self.table, retention_days])
+                cursor.execute(
+                    "SELECT remove_retention_policy(%s, if_exists => TRUE)", [self.table]
+                )
+                cursor.execute(
+                    "SELECT add_retention_policy(%s, drop_after => make_interval(days => %s))",
+                    [self.table, retention_days],
+                )
                 changes.append(f"retention {kept} -> {retention_days} days")
             if "policy_compression" not in policies:
-                cursor.execute("SELECT add_compression_policy(%s, compress_after => "
-                               "make_interval(days => %s), if_not_exists => TRUE)",
-                               [self.table, COMPRESS_AFTER_DAYS])
+                cursor.execute(
+                    "SELECT add_compression_policy(%s, compress_after => "
+                    "make_interval(days => %s), if_not_exists => TRUE)",
+                    [self.table, COMPRESS_AFTER_DAYS],
+                )
                 changes.append(f"compression after {COMPRESS_AFTER_DAYS} days added")
         if changes:
             logger.info("tick storage policies: %s", "; ".join(changes))
@@ -89,12 +96,17 @@ class TimescaleStorage(TickStorage):
         # the hourly maintenance) take effect at once, as on plain PostgreSQL.
         with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
             cursor.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
-            cursor.execute("SELECT drop_chunks(%s, older_than => %s::timestamptz - "
-                           "make_interval(days => %s))", [self.table, now, retention_days])
+            cursor.execute(
+                "SELECT drop_chunks(%s, older_than => %s::timestamptz - make_interval(days => %s))",
+                [self.table, now, retention_days],
+            )
             dropped = [row[0] for row in cursor.fetchall()]
         if dropped:
-            logger.info("dropped tick chunks %s (past %d days of retention)",
-                        ", ".join(dropped), retention_days)
+            logger.info(
+                "dropped tick chunks %s (past %d days of retention)",
+                ", ".join(dropped),
+                retention_days,
+            )
         return MaintenanceResult(dropped=dropped, policies=policies)
 
     @contextmanager
@@ -103,18 +115,23 @@ class TimescaleStorage(TickStorage):
             cursor.execute(_CHUNKS, [self.table, start, end])
             chunks = [row[0] for row in cursor.fetchall()]
             for chunk in chunks:
-                cursor.execute("SELECT decompress_chunk(%s::regclass, if_compressed => TRUE)",
-                               [chunk])
+                cursor.execute(
+                    "SELECT decompress_chunk(%s::regclass, if_compressed => TRUE)", [chunk]
+                )
         if chunks:
-            logger.info("decompressed %d tick chunk(s) for a write into the past: %s",
-                        len(chunks), ", ".join(chunks))
+            logger.info(
+                "decompressed %d tick chunk(s) for a write into the past: %s",
+                len(chunks),
+                ", ".join(chunks),
+            )
         try:
             yield
         finally:
             with connection.cursor() as cursor:
                 for chunk in chunks:
-                    cursor.execute("SELECT compress_chunk(%s::regclass, if_not_compressed => "
-                                   "TRUE)", [chunk])
+                    cursor.execute(
+                        "SELECT compress_chunk(%s::regclass, if_not_compressed => TRUE)", [chunk]
+                    )
             if chunks:
                 logger.info("compressed %d tick chunk(s) again", len(chunks))
 
@@ -124,15 +141,23 @@ class TimescaleStorage(TickStorage):
                 "SELECT count(*), count(*) FILTER (WHERE is_compressed), min(range_start), "
                 "max(range_end) FROM timescaledb_information.chunks "
                 "WHERE hypertable_schema = current_schema() AND hypertable_name = %s",
-                [self.table])
+                [self.table],
+            )
             parts, compressed, oldest, newest = cursor.fetchone()
             policies = self._policies(cursor)
-            cursor.execute("SELECT installed_version, default_version FROM "
-                           "pg_available_extensions WHERE name = 'timescaledb'")
+            cursor.execute(
+                "SELECT installed_version, default_version FROM "
+                "pg_available_extensions WHERE name = 'timescaledb'"
+            )
             version, available = cursor.fetchone()
         return StorageInfo(
-            backend=self.backend, layout="hypertable", parts=parts, compressed=compressed,
-            oldest=oldest, newest=newest, version=version,
+            backend=self.backend,
+            layout="hypertable",
+            parts=parts,
+            compressed=compressed,
+            oldest=oldest,
+            newest=newest,
+            version=version,
             upgrade_to=available if available != version else None,
             retention_days=policies.get("policy_retention"),
             compress_after_days=policies.get("policy_compression"),

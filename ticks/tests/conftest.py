@@ -1,3 +1,5 @@
+from datetime import UTC
+
 import pytest
 
 from ticks import announce, live_configs
@@ -52,6 +54,6 @@ def announced():
 @pytest.fixture
 def t0():
     """A grid-aligned instant early today (so its day partition exists)."""
-    from datetime import datetime, timezone
+    from datetime import datetime
 
-    return datetime.now(timezone.utc).replace(hour=0, minute=30, second=0, microsecond=0)
+    return datetime.now(UTC).replace(hour=0, minute=30, second=0, microsecond=0)

@@ -9,7 +9,7 @@ partitions from yesterday to a few days ahead.
 import re
 import uuid
 from contextlib import contextmanager
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from html import unescape
 from html.parser import HTMLParser
@@ -49,25 +49,40 @@ def delete_url(ticker: Ticker) -> str:
 
 
 def today_utc(hours: float = 0, **delta) -> datetime:
-    midnight = datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+    midnight = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     return midnight + timedelta(hours=hours, **delta)
 
 
 def add_ticks(ticker: Ticker, rows) -> None:
     """``rows``: (time, seq, price, volume); bid/ask are 5 cents either side of the price."""
-    Tick.objects.bulk_create([
-        Tick(ticker=ticker, time=when, seq=seq, price=Decimal(price),
-             bid=Decimal(price) - Decimal("0.05"), ask=Decimal(price) + Decimal("0.05"),
-             volume=volume)
-        for when, seq, price, volume in rows
-    ])
+    Tick.objects.bulk_create(
+        [
+            Tick(
+                ticker=ticker,
+                time=when,
+                seq=seq,
+                price=Decimal(price),
+                bid=Decimal(price) - Decimal("0.05"),
+                ask=Decimal(price) + Decimal("0.05"),
+                volume=volume,
+            )
+            for when, seq, price, volume in rows
+        ]
+    )
 
 
 def add_bar(ticker: Ticker, when: datetime, timeframe: str = "1m", close: str = "150.30") -> Bar:
     return Bar.objects.create(
-        ticker=ticker, timeframe=timeframe, time=when, open=Decimal("150.00"),
-        high=Decimal("150.50"), low=Decimal("149.90"), close=Decimal(close), volume=1200,
-        trade_count=600, vwap=Decimal("150.1234"),
+        ticker=ticker,
+        timeframe=timeframe,
+        time=when,
+        open=Decimal("150.00"),
+        high=Decimal("150.50"),
+        low=Decimal("149.90"),
+        close=Decimal(close),
+        volume=1200,
+        trade_count=600,
+        vwap=Decimal("150.1234"),
     )
 
 
@@ -97,8 +112,14 @@ def form_data(ticker: Ticker, **overrides) -> dict:
 
 
 NEW_TICKER = Ticker(
-    name="Acme Corp", sector="Industrials", start_price=Decimal("100.00"), drift=0.04,
-    volatility=0.22, min_price=Decimal("5.00"), max_price=Decimal("900.00"), tick_interval_ms=250,
+    name="Acme Corp",
+    sector="Industrials",
+    start_price=Decimal("100.00"),
+    drift=0.04,
+    volatility=0.22,
+    min_price=Decimal("5.00"),
+    max_price=Decimal("900.00"),
+    tick_interval_ms=250,
 )
 
 
@@ -150,9 +171,18 @@ def changelist_rows(response) -> dict[str, dict]:
 def seeded_row(symbol: str, *, active=True, last_price="-", last_tick="-") -> dict:
     name, sector, start, drift, vol, low, high = SEEDED_ROWS[symbol]
     return {
-        "symbol": symbol, "name": name, "sector": sector, "start_price": start, "drift": drift,
-        "volatility": vol, "min_price": low, "max_price": high, "tick_interval_ms": "100",
-        "is_active": active, "last_price": last_price, "last_tick_time": last_tick,
+        "symbol": symbol,
+        "name": name,
+        "sector": sector,
+        "start_price": start,
+        "drift": drift,
+        "volatility": vol,
+        "min_price": low,
+        "max_price": high,
+        "tick_interval_ms": "100",
+        "is_active": active,
+        "last_price": last_price,
+        "last_tick_time": last_tick,
     }
 
 
@@ -217,16 +247,20 @@ def test_changelist_lists_the_seeded_tickers_without_ticks(admin_client):
 def test_changelist_shows_the_newest_tick(admin_client, synth):
     newest = today_utc(3, seconds=15)
     # Inserted out of time order, and the newest has neither the highest price nor the highest seq.
-    add_ticks(synth, [
-        (today_utc(1), 7, "150.10", 4),
-        (newest, 5, "151.25", 2),
-        (today_utc(2), 9, "152.40", 3),
-    ])
+    add_ticks(
+        synth,
+        [
+            (today_utc(1), 7, "150.10", 4),
+            (newest, 5, "151.25", 2),
+            (today_utc(2), 9, "152.40", 3),
+        ],
+    )
     response = admin_client.get(CHANGELIST)
     shown = formats.localize(dj_timezone.template_localtime(newest))
     assert changelist_rows(response) == {
-        symbol: seeded_row(symbol, **({"last_price": "151.25", "last_tick": shown}
-                                      if symbol == "SYNTH" else {}))
+        symbol: seeded_row(
+            symbol, **({"last_price": "151.25", "last_tick": shown} if symbol == "SYNTH" else {})
+        )
         for symbol in SEEDED
     }
     annotated = {
@@ -291,17 +325,44 @@ def test_change_page_saves_an_edit(admin_client, synth, config_bumps):
 
 def test_change_page_saves_several_fields(admin_client, synth, config_bumps):
     with config_bumps(1):
-        response = admin_client.post(change_url(synth), form_data(
-            synth, name="Synthetic Corp II", drift="-0.1", min_price="20.00",
-            max_price="400.00", tick_interval_ms="60000", seed="7", is_active=None,
-        ))
+        response = admin_client.post(
+            change_url(synth),
+            form_data(
+                synth,
+                name="Synthetic Corp II",
+                drift="-0.1",
+                min_price="20.00",
+                max_price="400.00",
+                tick_interval_ms="60000",
+                seed="7",
+                is_active=None,
+            ),
+        )
     assert response.status_code == 302
     stored = snapshot(synth)
-    assert {k: stored[k] for k in ("name", "drift", "min_price", "max_price", "tick_interval_ms",
-                                   "seed", "is_active", "start_price", "symbol")} == {
-        "name": "Synthetic Corp II", "drift": -0.1, "min_price": Decimal("20.00"),
-        "max_price": Decimal("400.00"), "tick_interval_ms": 60000, "seed": 7,
-        "is_active": False, "start_price": Decimal("150.00"), "symbol": "SYNTH",
+    assert {
+        k: stored[k]
+        for k in (
+            "name",
+            "drift",
+            "min_price",
+            "max_price",
+            "tick_interval_ms",
+            "seed",
+            "is_active",
+            "start_price",
+            "symbol",
+        )
+    } == {
+        "name": "Synthetic Corp II",
+        "drift": -0.1,
+        "min_price": Decimal("20.00"),
+        "max_price": Decimal("400.00"),
+        "tick_interval_ms": 60000,
+        "seed": 7,
+        "is_active": False,
+        "start_price": Decimal("150.00"),
+        "symbol": "SYNTH",
     }
 
 
@@ -309,29 +370,55 @@ def test_change_page_saves_several_fields(admin_client, synth, config_bumps):
     "overrides,errors",
     [
         ({"min_price": "1000.00"}, {"max_price": ["Max price must be greater than min price."]}),
-        ({"min_price": "2000.00", "max_price": "100.00"},
-         {"max_price": ["Max price must be greater than min price."]}),
-        ({"start_price": "9.99"},
-         {"start_price": ["Start price must lie within [10.00, 1000.00]."]}),
-        ({"start_price": "1000.01"},
-         {"start_price": ["Start price must lie within [10.00, 1000.00]."]}),
+        (
+            {"min_price": "2000.00", "max_price": "100.00"},
+            {"max_price": ["Max price must be greater than min price."]},
+        ),
+        (
+            {"start_price": "9.99"},
+            {"start_price": ["Start price must lie within [10.00, 1000.00]."]},
+        ),
+        (
+            {"start_price": "1000.01"},
+            {"start_price": ["Start price must lie within [10.00, 1000.00]."]},
+        ),
         ({"volatility": "6"}, {"volatility": ["Ensure this value is less than or equal to 5.0."]}),
-        ({"volatility": "-0.1"},
-         {"volatility": ["Ensure this value is greater than or equal to 0.0."]}),
+        (
+            {"volatility": "-0.1"},
+            {"volatility": ["Ensure this value is greater than or equal to 0.0."]},
+        ),
         ({"drift": "-6"}, {"drift": ["Ensure this value is greater than or equal to -5.0."]}),
-        ({"tick_interval_ms": "0"},
-         {"tick_interval_ms": ["Ensure this value is greater than or equal to 1."]}),
-        ({"tick_interval_ms": "60001"},
-         {"tick_interval_ms": ["Ensure this value is less than or equal to 60000."]}),
+        (
+            {"tick_interval_ms": "0"},
+            {"tick_interval_ms": ["Ensure this value is greater than or equal to 1."]},
+        ),
+        (
+            {"tick_interval_ms": "60001"},
+            {"tick_interval_ms": ["Ensure this value is less than or equal to 60000."]},
+        ),
         ({"tick_interval_ms": "2.5"}, {"tick_interval_ms": ["Enter a whole number."]}),
-        ({"min_price": "0.00"},
-         {"min_price": ["Ensure this value is greater than or equal to 0.01."]}),
+        (
+            {"min_price": "0.00"},
+            {"min_price": ["Ensure this value is greater than or equal to 0.01."]},
+        ),
         ({"seed": "-1"}, {"seed": ["Ensure this value is greater than or equal to 0."]}),
         ({"name": ""}, {"name": ["This field is required."]}),
     ],
-    ids=["min-eq-max", "min-above-max", "start-below", "start-above", "vol-6", "vol-negative",
-         "drift-6", "interval-0", "interval-60001", "interval-fraction", "min-zero",
-         "seed-negative", "name-blank"],
+    ids=[
+        "min-eq-max",
+        "min-above-max",
+        "start-below",
+        "start-above",
+        "vol-6",
+        "vol-negative",
+        "drift-6",
+        "interval-0",
+        "interval-60001",
+        "interval-fraction",
+        "min-zero",
+        "seed-negative",
+        "name-blank",
+    ],
 )
 def test_bad_edit_rerenders_with_the_field_error_and_changes_nothing(
     admin_client, synth, config_bumps, overrides, errors
@@ -343,7 +430,7 @@ def test_bad_edit_rerenders_with_the_field_error_and_changes_nothing(
     assert response.context["adminform"].form.errors == errors
     html = response.content.decode()
     assert "Please correct the error below." in html
-    (field, (message,)), = errors.items()
+    ((field, (message,)),) = errors.items()
     assert re.search(
         rf'<ul class="errorlist" id="id_{field}_error"><li>{re.escape(escape(message))}</li></ul>',
         html,
@@ -382,14 +469,32 @@ def test_add_page_creates_a_ticker_with_a_random_seed(admin_client, config_bumps
         [*SEEDED, "ACME", "ACME-2"]
     )
     acme = Ticker.objects.get(symbol="ACME")
-    created = Ticker.objects.filter(pk=acme.pk).values(
-        "symbol", "name", "sector", "start_price", "drift", "volatility", "min_price",
-        "max_price", "tick_interval_ms", "is_active",
-    ).get()
+    created = (
+        Ticker.objects.filter(pk=acme.pk)
+        .values(
+            "symbol",
+            "name",
+            "sector",
+            "start_price",
+            "drift",
+            "volatility",
+            "min_price",
+            "max_price",
+            "tick_interval_ms",
+            "is_active",
+        )
+        .get()
+    )
     assert created == {
-        "symbol": "ACME", "name": "Acme Corp", "sector": "Industrials",
-        "start_price": Decimal("100.00"), "drift": 0.04, "volatility": 0.22,
-        "min_price": Decimal("5.00"), "max_price": Decimal("900.00"), "tick_interval_ms": 250,
+        "symbol": "ACME",
+        "name": "Acme Corp",
+        "sector": "Industrials",
+        "start_price": Decimal("100.00"),
+        "drift": 0.04,
+        "volatility": 0.22,
+        "min_price": Decimal("5.00"),
+        "max_price": Decimal("900.00"),
+        "tick_interval_ms": 250,
         "is_active": True,
     }
     other = Ticker.objects.get(symbol="ACME-2")
@@ -426,9 +531,7 @@ def test_add_page_rejects_a_bad_symbol(admin_client, config_bumps, symbol, error
 
 
 def test_add_page_rejects_bounds_that_do_not_fit(admin_client):
-    response = admin_client.post(
-        ADD, form_data(NEW_TICKER, symbol="BOUNDS", start_price="1.00")
-    )
+    response = admin_client.post(ADD, form_data(NEW_TICKER, symbol="BOUNDS", start_price="1.00"))
     assert response.status_code == 200
     assert response.context["adminform"].form.errors == {
         "start_price": ["Start price must lie within [5.00, 900.00]."]
@@ -546,10 +649,13 @@ def _ms(when: datetime) -> str:
 def test_change_page_shows_recent_ticks_and_bars(admin_client, synth):
     base = today_utc(1)
     # 12 ticks 100 ms apart; only the newest 10 are shown, newest first.
-    add_ticks(synth, [
-        (base + timedelta(milliseconds=100 * k), 100 + k, f"{150 + k}.25", k + 1)
-        for k in range(12)
-    ])
+    add_ticks(
+        synth,
+        [
+            (base + timedelta(milliseconds=100 * k), 100 + k, f"{150 + k}.25", k + 1)
+            for k in range(12)
+        ],
+    )
     for minute in range(3):
         add_bar(synth, base + timedelta(minutes=minute), close=f"150.3{minute}")
     add_bar(synth, base, timeframe="5m")  # not a 1-minute bar: not shown
@@ -558,13 +664,27 @@ def test_change_page_shows_recent_ticks_and_bars(admin_client, synth):
     response = admin_client.get(change_url(synth))
     assert response.status_code == 200
     assert readonly_value(response, "recent_ticks") == [
-        [_ms(base + timedelta(milliseconds=100 * k)), str(100 + k), f"{150 + k}.25",
-         f"{150 + k}.20", f"{150 + k}.30", str(k + 1)]
+        [
+            _ms(base + timedelta(milliseconds=100 * k)),
+            str(100 + k),
+            f"{150 + k}.25",
+            f"{150 + k}.20",
+            f"{150 + k}.30",
+            str(k + 1),
+        ]
         for k in range(11, 1, -1)
     ]
     assert readonly_value(response, "recent_bars") == [
-        [(base + timedelta(minutes=minute)).strftime("%Y-%m-%d %H:%M"), "150.00", "150.50",
-         "149.90", f"150.3{minute}", "1200", "600", "150.1234"]
+        [
+            (base + timedelta(minutes=minute)).strftime("%Y-%m-%d %H:%M"),
+            "150.00",
+            "150.50",
+            "149.90",
+            f"150.3{minute}",
+            "1200",
+            "600",
+            "150.1234",
+        ]
         for minute in (2, 1, 0)
     ]
     html = response.content.decode()

@@ -1,7 +1,7 @@
 """`manage.py backfill`: exact grid coverage, re-runs, joining history, interrupts, bars."""
 
 import math
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.core.management import call_command
@@ -12,7 +12,7 @@ from ticks.backfill import plan_backfill, write_plan
 from ticks.models import Tick, Ticker, TickerState
 
 pytestmark = pytest.mark.django_db
-UTC = timezone.utc
+UTC = UTC
 
 
 def end_time() -> datetime:
@@ -74,7 +74,13 @@ def test_one_day_on_an_empty_database_fills_every_grid_point_once():
     assert len(report) == 5
     for _, count, distinct, low, high, off_grid, broken in report:
         assert (count, distinct, low, high, off_grid, broken) == (
-            864_000, 864_000, -864_000, -1, 0, 0)
+            864_000,
+            864_000,
+            -864_000,
+            -1,
+            0,
+            0,
+        )
     assert Tick.objects.count() == 4_320_000
     bounds = query("SELECT min(time), max(time) FROM ticks_tick")[0]
     assert bounds == (end - timedelta(days=1), end - timedelta(milliseconds=100))
@@ -99,8 +105,11 @@ def test_the_written_ticks_have_planner_statistics():
 
 
 def _series(symbol):
-    return list(Tick.objects.filter(ticker__symbol=symbol).order_by("time")
-                .values_list("time", "seq", "price"))
+    return list(
+        Tick.objects.filter(ticker__symbol=symbol)
+        .order_by("time")
+        .values_list("time", "seq", "price")
+    )
 
 
 def test_another_day_before_joins_without_gap_or_jump():
@@ -108,8 +117,9 @@ def test_another_day_before_joins_without_gap_or_jump():
     call_command("backfill", hours=2, end=end.isoformat(), tickers="synth,tech", no_progress=True)
     seam = Tick.objects.filter(ticker__symbol="SYNTH").order_by("time").first()
     call_command("backfill", hours=4, end=end.isoformat(), tickers="SYNTH", no_progress=True)
-    (_, count, distinct, low, high, off_grid, broken), = [
-        r for r in grid_report() if r[0] == Ticker.objects.get(symbol="SYNTH").pk]
+    ((_, count, distinct, low, high, off_grid, broken),) = [
+        r for r in grid_report() if r[0] == Ticker.objects.get(symbol="SYNTH").pk
+    ]
     assert (count, distinct, low, high, off_grid, broken) == (144_000, 144_000, -144_000, -1, 0, 0)
     series = _series("SYNTH")
     i = next(k for k, row in enumerate(series) if row[0] == seam.time)
@@ -137,14 +147,19 @@ def test_an_interrupted_backfill_leaves_no_hole_and_resumes():
         write_plan(plan, chunk=timedelta(minutes=30), on_progress=stop_after_two_chunks)
     partial = grid_report()
     # Newest chunks were written first, each committed: contiguous up to the end.
-    for _, count, distinct, low, high, off_grid, broken in partial:
+    for _, count, _distinct, low, high, off_grid, broken in partial:
         assert count == -low and high == -1 and broken == 0 and off_grid == 0
         assert 0 < count < 108_000
-    call_command("backfill", hours=3, end=end.isoformat(), tickers="SYNTH,ENERGY",
-                 no_progress=True)
+    call_command("backfill", hours=3, end=end.isoformat(), tickers="SYNTH,ENERGY", no_progress=True)
     for _, count, distinct, low, high, off_grid, broken in grid_report():
         assert (count, distinct, low, high, off_grid, broken) == (
-            108_000, 108_000, -108_000, -1, 0, 0)
+            108_000,
+            108_000,
+            -108_000,
+            -1,
+            0,
+            0,
+        )
 
 
 def test_backfill_is_reproducible():

@@ -1,6 +1,6 @@
 """The NumPy-built binary COPY: every value survives the round trip through PostgreSQL."""
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import numpy as np
@@ -20,14 +20,19 @@ def test_row_layout_is_fixed_width():
 
 def test_round_trip_of_extreme_values():
     synth = Ticker.objects.get(symbol="SYNTH")
-    now_ms = int(datetime.now(timezone.utc).timestamp() * 1000) // 100 * 100
+    now_ms = int(datetime.now(UTC).timestamp() * 1000) // 100 * 100
     cents = np.array([1, 2, 99, 100, 10_000, 15_234, 99_999_999, 100_000_000, MAX_CENTS])
     n = len(cents)
     time_ms = now_ms - 100 * np.arange(n)[::-1]
     seq = np.arange(-3, n - 3, dtype=np.int64) * 1_000_000_000_000
     rows = encode_rows(
-        ticker_id=np.full(n, synth.pk), time_ms=time_ms, seq=seq, price_cents=cents,
-        bid_cents=np.maximum(cents - 1, 0), ask_cents=cents + 0, volume=np.arange(1, n + 1) * 7,
+        ticker_id=np.full(n, synth.pk),
+        time_ms=time_ms,
+        seq=seq,
+        price_cents=cents,
+        bid_cents=np.maximum(cents - 1, 0),
+        ask_cents=cents + 0,
+        volume=np.arange(1, n + 1) * 7,
     )
     with transaction.atomic(), connection.cursor() as cursor:
         copy_rows(cursor.connection.cursor(), rows)
@@ -43,18 +48,33 @@ def test_round_trip_of_extreme_values():
 @pytest.mark.parametrize("bad", [-1, MAX_CENTS + 1])
 def test_prices_outside_numeric_12_2_are_refused_before_sending(bad):
     with pytest.raises(ValueError, match="numeric"):
-        encode_rows(ticker_id=np.array([1]), time_ms=np.array([0]), seq=np.array([0]),
-                    price_cents=np.array([bad]), bid_cents=np.array([1]),
-                    ask_cents=np.array([3]), volume=np.array([1]))
+        encode_rows(
+            ticker_id=np.array([1]),
+            time_ms=np.array([0]),
+            seq=np.array([0]),
+            price_cents=np.array([bad]),
+            bid_cents=np.array([1]),
+            ask_cents=np.array([3]),
+            volume=np.array([1]),
+        )
 
 
 def test_a_duplicate_tick_fails_the_whole_copy():
     synth = Ticker.objects.get(symbol="SYNTH")
-    now_ms = int(datetime.now(timezone.utc).timestamp() * 1000) // 100 * 100
-    one = dict(ticker_id=np.array([synth.pk] * 2), time_ms=np.array([now_ms] * 2),
-               seq=np.array([1, 2]), price_cents=np.array([100, 100]),
-               bid_cents=np.array([99, 99]), ask_cents=np.array([101, 101]),
-               volume=np.array([1, 1]))
-    with pytest.raises(psycopg.errors.UniqueViolation), transaction.atomic(), connection.cursor() as cursor:
+    now_ms = int(datetime.now(UTC).timestamp() * 1000) // 100 * 100
+    one = dict(
+        ticker_id=np.array([synth.pk] * 2),
+        time_ms=np.array([now_ms] * 2),
+        seq=np.array([1, 2]),
+        price_cents=np.array([100, 100]),
+        bid_cents=np.array([99, 99]),
+        ask_cents=np.array([101, 101]),
+        volume=np.array([1, 1]),
+    )
+    with (
+        pytest.raises(psycopg.errors.UniqueViolation),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
         copy_rows(cursor.connection.cursor(), encode_rows(**one))
     assert Tick.objects.count() == 0

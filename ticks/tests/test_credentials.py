@@ -27,8 +27,9 @@ def test_a_key_is_stored_hashed_and_looked_up_by_its_digest():
 
 
 @pytest.mark.parametrize("how", ["revoke", "delete"])
-def test_revoked_keys_are_announced_after_the_commit_only(how, announced,
-                                                          django_capture_on_commit_callbacks):
+def test_revoked_keys_are_announced_after_the_commit_only(
+    how, announced, django_capture_on_commit_callbacks
+):
     gone, raw = api_keys.api_key_create(name="gone")
     api_keys.api_key_create(name="kept")
     change = api_keys.api_key_revoke if how == "revoke" else api_keys.api_key_delete
@@ -50,10 +51,13 @@ def test_revoking_nothing_announces_nothing(announced, django_capture_on_commit_
 def test_stream_tokens_are_signed_read_only_and_expire(settings):
     token = stream_tokens.dashboard_token_issue()
     assert stream_tokens.dashboard_token_valid(token)
-    assert stream_tokens.dashboard_token_id(token) == signing.loads(
-        token, salt=stream_tokens.SALT)["id"]
+    assert (
+        stream_tokens.dashboard_token_id(token)
+        == signing.loads(token, salt=stream_tokens.SALT)["id"]
+    )
     assert not stream_tokens.dashboard_token_valid(token[:-1] + "x")
     assert not stream_tokens.dashboard_token_valid(
-        signing.dumps({"scope": "write", "id": "x"}, salt=stream_tokens.SALT))
+        signing.dumps({"scope": "write", "id": "x"}, salt=stream_tokens.SALT)
+    )
     settings.DASHBOARD_TOKEN_MAX_AGE_S = -1
     assert not stream_tokens.dashboard_token_valid(token)

@@ -21,8 +21,10 @@ def test_a_read_done_before_its_callback_is_attached_does_not_deadlock(monkeypat
 
     monkeypatch.setattr(deadline, "_pool", lambda: Instant())
     answer = []
-    worker = threading.Thread(target=lambda: answer.append(
-        deadline.read_within(lambda: 42, key="instant", timeout=1)), daemon=True)
+    worker = threading.Thread(
+        target=lambda: answer.append(deadline.read_within(lambda: 42, key="instant", timeout=1)),
+        daemon=True,
+    )
     started = time.monotonic()
     worker.start()
     worker.join(timeout=5)

@@ -15,15 +15,23 @@ from ticks.engine import (
     TickBatch,
     TickerParams,
     advance,
+    noise,
     rewind,
     sector_id,
     steps_due,
 )
-from ticks.engine import noise
 from ticks.engine.noise import BLOCK
 
-FIELDS = ("ticker_index", "seq", "time_ms", "price_cents", "bid_cents", "ask_cents", "volume",
-          "log_price")
+FIELDS = (
+    "ticker_index",
+    "seq",
+    "time_ms",
+    "price_cents",
+    "bid_cents",
+    "ask_cents",
+    "volume",
+    "log_price",
+)
 ANCHOR = 1_700_000_000_000  # a multiple of every interval used below
 DAY_PER_100MS = 86_400 * 10  # time scale at which a 100 ms step is one simulated day
 
@@ -35,14 +43,42 @@ def make_params(rows):
 @pytest.fixture
 def mixed():
     """Four tickers on three intervals, two sharing a sector, one with bounds."""
-    params = make_params([
-        {"seed": 11, "drift": 0.05, "volatility": 0.2, "interval_ms": 100, "sector": "Technology",
-         "min_price": 10, "max_price": 1000},
-        {"seed": 12, "drift": 0.08, "volatility": 0.3, "interval_ms": 100, "sector": "Technology"},
-        {"seed": 13, "drift": -0.03, "volatility": 0.15, "interval_ms": 250, "sector": "Finance"},
-        {"seed": 14, "drift": 0.02, "volatility": 0.6, "interval_ms": 1000, "sector": "Energy",
-         "min_price": 50, "max_price": 80},
-    ])
+    params = make_params(
+        [
+            {
+                "seed": 11,
+                "drift": 0.05,
+                "volatility": 0.2,
+                "interval_ms": 100,
+                "sector": "Technology",
+                "min_price": 10,
+                "max_price": 1000,
+            },
+            {
+                "seed": 12,
+                "drift": 0.08,
+                "volatility": 0.3,
+                "interval_ms": 100,
+                "sector": "Technology",
+            },
+            {
+                "seed": 13,
+                "drift": -0.03,
+                "volatility": 0.15,
+                "interval_ms": 250,
+                "sector": "Finance",
+            },
+            {
+                "seed": 14,
+                "drift": 0.02,
+                "volatility": 0.6,
+                "interval_ms": 1000,
+                "sector": "Energy",
+                "min_price": 50,
+                "max_price": 80,
+            },
+        ]
+    )
     state = EngineState.initial(start_price=[150.0, 320.0, 85.0, 65.0], anchor_time_ms=ANCHOR)
     return params, state, MarketConfig(market_seed=3, time_scale=50_000.0)
 
@@ -79,19 +115,23 @@ def test_noise_blocks_are_keyed_by_index_not_by_history():
     # any sub-range, in any order, from a cold or a warm cache, gives the same draws
     noise.cache_clear()
     part = noise.normals(k0, k1, 17, 3000)
-    assert np.array_equal(part, whole[2 * BLOCK + 5 + 17:][:3000])
-    assert np.array_equal(noise.normals(k0, k1, -1, 2), whole[2 * BLOCK + 4:2 * BLOCK + 6])
+    assert np.array_equal(part, whole[2 * BLOCK + 5 + 17 :][:3000])
+    assert np.array_equal(noise.normals(k0, k1, -1, 2), whole[2 * BLOCK + 4 : 2 * BLOCK + 6])
     # the documented definition: block b = Philox(key=[k0, k1], counter=[0, 0, 0, b]) normals
     for block in (-1, 0, 1):
-        gen = np.random.Generator(np.random.Philox(
-            key=np.array([k0, k1], dtype=np.uint64),
-            counter=np.array([0, 0, 0, block % 2**64], dtype=np.uint64)))
+        gen = np.random.Generator(
+            np.random.Philox(
+                key=np.array([k0, k1], dtype=np.uint64),
+                counter=np.array([0, 0, 0, block % 2**64], dtype=np.uint64),
+            )
+        )
         start = (block + 2) * BLOCK + 5
-        assert np.array_equal(gen.standard_normal(BLOCK), whole[start:start + BLOCK])
+        assert np.array_equal(gen.standard_normal(BLOCK), whole[start : start + BLOCK])
     # other key words, other draws
-    assert not np.array_equal(noise.normals(k0 + 1, k1, 0, 8), whole[2 * BLOCK + 5:][:8])
-    assert not np.array_equal(noise.normals(k0, noise.volume_stream(), 0, 8),
-                              whole[2 * BLOCK + 5:][:8])
+    assert not np.array_equal(noise.normals(k0 + 1, k1, 0, 8), whole[2 * BLOCK + 5 :][:8])
+    assert not np.array_equal(
+        noise.normals(k0, noise.volume_stream(), 0, 8), whole[2 * BLOCK + 5 :][:8]
+    )
 
 
 def test_live_calls_hit_the_block_cache():
@@ -177,8 +217,11 @@ def test_rewind_is_bit_identical_across_chunks(mixed):
 
 
 def test_state_dict_roundtrip_is_exact():
-    state = EngineState(seq=[-5, 7], time_ms=[ANCHOR, ANCHOR + 3],
-                        log_price=[np.log(150.0), np.nextafter(np.log(3.2), 10)])
+    state = EngineState(
+        seq=[-5, 7],
+        time_ms=[ANCHOR, ANCHOR + 3],
+        log_price=[np.log(150.0), np.nextafter(np.log(3.2), 10)],
+    )
     back = roundtrip(state)
     assert np.array_equal(back.seq, state.seq)
     assert np.array_equal(back.time_ms, state.time_ms)
@@ -200,11 +243,19 @@ def test_empty_requests():
 
 
 def test_steps_due_on_and_off_grid():
-    params = make_params([{"seed": 1, "drift": 0.0, "volatility": 0.2, "interval_ms": 100,
-                           "sector": "X"}] * 2)
+    params = make_params(
+        [{"seed": 1, "drift": 0.0, "volatility": 0.2, "interval_ms": 100, "sector": "X"}] * 2
+    )
     state = EngineState(seq=[0, 0], time_ms=[1000, 1050], log_price=[0.0, 0.0])
-    expected = {900: [0, 0], 1000: [0, 0], 1099: [0, 0], 1100: [1, 1], 1250: [2, 2],
-                1999: [9, 9], 2000: [10, 10]}
+    expected = {
+        900: [0, 0],
+        1000: [0, 0],
+        1099: [0, 0],
+        1100: [1, 1],
+        1250: [2, 2],
+        1999: [9, 9],
+        2000: [10, 10],
+    }
     for now, due in expected.items():
         assert steps_due(state, params, now).tolist() == due, now
     assert steps_due(state, params, np.array([1100, 1099])).tolist() == [1, 0]
@@ -246,8 +297,9 @@ def test_interval_change_keeps_seq_and_uses_the_real_gap():
 
 def test_first_step_from_off_grid_anchor_is_the_real_gap():
     market = MarketConfig(market_correlation=0, sector_correlation=0, time_scale=DAY_PER_100MS)
-    params = make_params([{"seed": 9, "drift": 0.0, "volatility": 0.2, "interval_ms": 100,
-                           "sector": "X"}])
+    params = make_params(
+        [{"seed": 9, "drift": 0.0, "volatility": 0.2, "interval_ms": 100, "sector": "X"}]
+    )
     state = EngineState.initial(start_price=50.0, anchor_time_ms=1030)
     batch, _ = advance(params, state, 2, market)
     assert batch.time_ms.tolist() == [1100, 1200]
@@ -325,8 +377,9 @@ def test_huge_prices_do_not_overflow():
 
 def test_volume_grows_with_absolute_return():
     market = MarketConfig(time_scale=DAY_PER_100MS)
-    params = make_params([{"seed": s, "drift": 0.0, "volatility": 0.25, "sector": "A"}
-                          for s in (1, 2)])
+    params = make_params(
+        [{"seed": s, "drift": 0.0, "volatility": 0.25, "sector": "A"} for s in (1, 2)]
+    )
     state = EngineState.initial(start_price=100.0, anchor_time_ms=[ANCHOR, ANCHOR])
     batch, _ = advance(params, state, 50_000, market)
     abs_r, volume = [], []
@@ -347,7 +400,10 @@ def test_volume_grows_with_absolute_return():
 # bounds
 
 
-def _band_fractions(log_price, lo, hi, width=np.log(1.005)):
+BAND_WIDTH = np.log(1.005)
+
+
+def _band_fractions(log_price, lo, hi, width=BAND_WIDTH):
     mid = 0.5 * (lo + hi)
     return {
         "low": np.mean(log_price <= lo + width),
@@ -358,8 +414,10 @@ def _band_fractions(log_price, lo, hi, width=np.log(1.005)):
 
 def test_bounds_reflect_without_piling_up_where_clamping_would():
     lo_p, hi_p = 50.0, 200.0
-    rows = [{"seed": 21, "drift": 0.0, "volatility": 0.6, "sector": "A"},
-            {"seed": 22, "drift": 0.5, "volatility": 0.6, "sector": "A"}]
+    rows = [
+        {"seed": 21, "drift": 0.0, "volatility": 0.6, "sector": "A"},
+        {"seed": 22, "drift": 0.5, "volatility": 0.6, "sector": "A"},
+    ]
     bounded = make_params([{**r, "min_price": lo_p, "max_price": hi_p} for r in rows])
     free = make_params(rows)
     market = MarketConfig(time_scale=DAY_PER_100MS)
@@ -391,28 +449,50 @@ def test_bounds_reflect_without_piling_up_where_clamping_would():
 
 
 def test_one_sided_bounds_are_never_crossed():
-    params = make_params([
-        {"seed": 31, "drift": 0.0, "volatility": 0.8, "sector": "A", "min_price": 50.0},
-        {"seed": 32, "drift": 0.0, "volatility": 0.8, "sector": "A", "max_price": 200.0},
-    ])
+    params = make_params(
+        [
+            {"seed": 31, "drift": 0.0, "volatility": 0.8, "sector": "A", "min_price": 50.0},
+            {"seed": 32, "drift": 0.0, "volatility": 0.8, "sector": "A", "max_price": 200.0},
+        ]
+    )
     state = EngineState.initial(start_price=[60.0, 180.0], anchor_time_ms=ANCHOR)
     batch, end = advance(params, state, 20_000, MarketConfig(time_scale=DAY_PER_100MS))
     low, high = (batch.ticker_index == i for i in (0, 1))
     assert batch.price_cents[low].min() >= 5000 and batch.log_price[low].min() >= np.log(50)
     assert batch.price_cents[high].max() <= 20000 and batch.log_price[high].max() <= np.log(200)
     # the free path went past the bound (so the reflection did work)
-    free, _ = advance(make_params([{**r, "min_price": None, "max_price": None} for r in (
-        {"seed": 31, "drift": 0.0, "volatility": 0.8, "sector": "A"},
-        {"seed": 32, "drift": 0.0, "volatility": 0.8, "sector": "A"})]), state, 20_000,
-        MarketConfig(time_scale=DAY_PER_100MS))
+    free, _ = advance(
+        make_params(
+            [
+                {**r, "min_price": None, "max_price": None}
+                for r in (
+                    {"seed": 31, "drift": 0.0, "volatility": 0.8, "sector": "A"},
+                    {"seed": 32, "drift": 0.0, "volatility": 0.8, "sector": "A"},
+                )
+            ]
+        ),
+        state,
+        20_000,
+        MarketConfig(time_scale=DAY_PER_100MS),
+    )
     assert free.log_price[low].min() < np.log(50)
     assert free.log_price[high].max() > np.log(200)
 
 
 def test_rounding_to_the_cent_stays_inside_the_bounds():
     # [50.004, 50.026] holds the cents 50.01 and 50.02 only: 50.00 and 50.03 would be outside
-    params = make_params([{"seed": 33, "drift": 0.0, "volatility": 1.0, "sector": "A",
-                           "min_price": 50.004, "max_price": 50.026}])
+    params = make_params(
+        [
+            {
+                "seed": 33,
+                "drift": 0.0,
+                "volatility": 1.0,
+                "sector": "A",
+                "min_price": 50.004,
+                "max_price": 50.026,
+            }
+        ]
+    )
     state = EngineState.initial(start_price=50.01, anchor_time_ms=ANCHOR)
     batch, _ = advance(params, state, 2000, MarketConfig(time_scale=DAY_PER_100MS))
     assert set(batch.price_cents.tolist()) == {5001, 5002}
@@ -455,17 +535,28 @@ def test_rewind_then_advance_returns_to_the_anchor(mixed):
 
 def test_rewind_joins_the_forward_path_without_a_jump():
     market = MarketConfig(time_scale=DAY_PER_100MS)
-    params = make_params([{"seed": s, "drift": 0.05, "volatility": 0.3, "sector": "A"}
-                          for s in (41, 42, 43)])
+    params = make_params(
+        [{"seed": s, "drift": 0.05, "volatility": 0.3, "sector": "A"} for s in (41, 42, 43)]
+    )
     anchor = EngineState.initial(start_price=[100.0, 20.0, 500.0], anchor_time_ms=ANCHOR)
     back, _ = rewind(params, anchor, 2000, market)
     forward, _ = advance(params, anchor, 2000, market)
     step_sd = 0.3 * np.sqrt(1 / 365)
     for i in range(3):
-        x = np.concatenate([back.log_price[back.ticker_index == i], anchor.log_price[i:i + 1],
-                            forward.log_price[forward.ticker_index == i]])
-        t = np.concatenate([back.time_ms[back.ticker_index == i], [ANCHOR],
-                            forward.time_ms[forward.ticker_index == i]])
+        x = np.concatenate(
+            [
+                back.log_price[back.ticker_index == i],
+                anchor.log_price[i : i + 1],
+                forward.log_price[forward.ticker_index == i],
+            ]
+        )
+        t = np.concatenate(
+            [
+                back.time_ms[back.ticker_index == i],
+                [ANCHOR],
+                forward.time_ms[forward.ticker_index == i],
+            ]
+        )
         assert np.all(np.diff(t) == 100)  # one continuous grid through the anchor
         r = np.diff(x)
         seam = r[1999:2001]  # into and out of the anchor
@@ -474,8 +565,9 @@ def test_rewind_joins_the_forward_path_without_a_jump():
 
 
 def test_rewind_from_an_off_grid_anchor_lands_on_the_grid():
-    params = make_params([{"seed": 5, "drift": 0.0, "volatility": 0.2, "interval_ms": 100,
-                           "sector": "A"}])
+    params = make_params(
+        [{"seed": 5, "drift": 0.0, "volatility": 0.2, "interval_ms": 100, "sector": "A"}]
+    )
     anchor = EngineState.initial(start_price=10.0, anchor_time_ms=1050, seq=7)
     batch, earliest = rewind(params, anchor, 3, MarketConfig())
     assert batch.time_ms.tolist() == [800, 900, 1000]
@@ -487,40 +579,53 @@ def test_rewind_from_an_off_grid_anchor_lands_on_the_grid():
 # validation
 
 
-@pytest.mark.parametrize(("kwargs", "message"), [
-    ({"market_correlation": -0.1}, "correlations must be >= 0"),
-    ({"sector_correlation": -0.01}, "correlations must be >= 0"),
-    ({"market_correlation": 0.6, "sector_correlation": 0.5}, "must be <= 1"),
-    ({"market_correlation": float("nan")}, "market_correlation must be finite"),
-    ({"time_scale": 0}, "time_scale .* must be > 0"),
-    ({"time_scale": -5}, "time_scale .* must be > 0"),
-    ({"spread_bps": -1}, "spread_bps must be >= 0"),
-    ({"base_volume": 0}, "base_volume must be > 0"),
-    ({"market_seed": -1}, "market_seed must be in"),
-    ({"market_seed": 2**63}, "market_seed must be in"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"market_correlation": -0.1}, "correlations must be >= 0"),
+        ({"sector_correlation": -0.01}, "correlations must be >= 0"),
+        ({"market_correlation": 0.6, "sector_correlation": 0.5}, "must be <= 1"),
+        ({"market_correlation": float("nan")}, "market_correlation must be finite"),
+        ({"time_scale": 0}, "time_scale .* must be > 0"),
+        ({"time_scale": -5}, "time_scale .* must be > 0"),
+        ({"spread_bps": -1}, "spread_bps must be >= 0"),
+        ({"base_volume": 0}, "base_volume must be > 0"),
+        ({"market_seed": -1}, "market_seed must be in"),
+        ({"market_seed": 2**63}, "market_seed must be in"),
+    ],
+)
 def test_market_config_validation(kwargs, message):
     with pytest.raises(ValueError, match=message):
         MarketConfig(**kwargs)
 
 
-GOOD_ROW = {"seed": 1, "drift": 0.05, "volatility": 0.2, "interval_ms": 100, "sector": "A",
-            "min_price": 10, "max_price": 1000}
+GOOD_ROW = {
+    "seed": 1,
+    "drift": 0.05,
+    "volatility": 0.2,
+    "interval_ms": 100,
+    "sector": "A",
+    "min_price": 10,
+    "max_price": 1000,
+}
 
 
-@pytest.mark.parametrize(("change", "message"), [
-    ({"volatility": -0.1}, "volatility must be finite and >= 0"),
-    ({"volatility": float("inf")}, "volatility must be finite and >= 0"),
-    ({"drift": float("nan")}, "drift must be finite"),
-    ({"interval_ms": 0}, r"interval_ms must be in \[1, 60000\]"),
-    ({"interval_ms": 60_001}, r"interval_ms must be in \[1, 60000\]"),
-    ({"seed": -3}, r"seed must be in \[0, 2\*\*63\)"),
-    ({"seed": 2**63}, r"seed must be in \[0, 2\*\*63\)"),
-    ({"seed": 2**64}, "seed is out of the int64 range"),
-    ({"min_price": 2000}, "min_price must be below max_price"),
-    ({"min_price": -1}, "min_price must be >= 0"),
-    ({"max_price": 0}, "max_price must be > 0"),
-])
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"volatility": -0.1}, "volatility must be finite and >= 0"),
+        ({"volatility": float("inf")}, "volatility must be finite and >= 0"),
+        ({"drift": float("nan")}, "drift must be finite"),
+        ({"interval_ms": 0}, r"interval_ms must be in \[1, 60000\]"),
+        ({"interval_ms": 60_001}, r"interval_ms must be in \[1, 60000\]"),
+        ({"seed": -3}, r"seed must be in \[0, 2\*\*63\)"),
+        ({"seed": 2**63}, r"seed must be in \[0, 2\*\*63\)"),
+        ({"seed": 2**64}, "seed is out of the int64 range"),
+        ({"min_price": 2000}, "min_price must be below max_price"),
+        ({"min_price": -1}, "min_price must be >= 0"),
+        ({"max_price": 0}, "max_price must be > 0"),
+    ],
+)
 def test_ticker_params_validation(change, message):
     with pytest.raises(ValueError, match=message):
         make_params([{**GOOD_ROW, **change}])

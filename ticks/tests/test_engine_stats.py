@@ -78,8 +78,14 @@ def simulate(drift, vol, sectors, market, steps=STEPS, seed0=1000, keep=0):
     """Log-return moments of ``steps`` daily steps of tickers with the given parameters."""
     n = len(drift)
     params = TickerParams.from_rows(
-        {"seed": seed0 + i, "drift": drift[i], "volatility": vol[i], "sector": sectors[i],
-         "interval_ms": INTERVAL_MS} for i in range(n)
+        {
+            "seed": seed0 + i,
+            "drift": drift[i],
+            "volatility": vol[i],
+            "sector": sectors[i],
+            "interval_ms": INTERVAL_MS,
+        }
+        for i in range(n)
     )
     state = EngineState.initial(start_price=100.0, anchor_time_ms=[1_700_000_000_000] * n)
     moments = Moments(n, keep)
@@ -122,8 +128,13 @@ def normality_test(sample, alpha=0.01):
 def seed_run():
     """The five seed tickers, default correlations, 2e6 daily steps each."""
     sectors = [t[1] for t in SEED_TICKERS]
-    return simulate(DRIFT, VOL, sectors, MarketConfig(market_seed=7, time_scale=TIME_SCALE),
-                    keep=NORMALITY_SAMPLE)
+    return simulate(
+        DRIFT,
+        VOL,
+        sectors,
+        MarketConfig(market_seed=7, time_scale=TIME_SCALE),
+        keep=NORMALITY_SAMPLE,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -131,8 +142,13 @@ def euler_run():
     """The classic mistake: paths whose log drift is mu instead of mu - sigma²/2 (configured drift
     mu + sigma²/2 gives exactly that), independent seeds."""
     sectors = [t[1] for t in SEED_TICKERS]
-    return simulate(DRIFT + VOL**2 / 2, VOL, sectors,
-                    MarketConfig(market_seed=8, time_scale=TIME_SCALE), seed0=5000)
+    return simulate(
+        DRIFT + VOL**2 / 2,
+        VOL,
+        sectors,
+        MarketConfig(market_seed=8, time_scale=TIME_SCALE),
+        seed0=5000,
+    )
 
 
 def test_one_step_is_one_day():
@@ -200,8 +216,9 @@ def test_pairwise_correlations(seed_run):
 
 def test_no_correlation_when_both_are_zero():
     sectors = [t[1] for t in SEED_TICKERS]
-    market = MarketConfig(market_seed=9, market_correlation=0.0, sector_correlation=0.0,
-                          time_scale=TIME_SCALE)
+    market = MarketConfig(
+        market_seed=9, market_correlation=0.0, sector_correlation=0.0, time_scale=TIME_SCALE
+    )
     m = simulate(DRIFT, VOL, sectors, market, steps=1_000_000, seed0=9000)
     off_diagonal = m.corr[~np.eye(5, dtype=bool)]
     assert np.all(np.abs(off_diagonal) < 0.01), m.corr
@@ -209,13 +226,14 @@ def test_no_correlation_when_both_are_zero():
 
 def test_tickers_on_different_intervals_are_uncorrelated():
     """Factors are keyed by interval: a 100 ms and a 200 ms ticker share none."""
-    rows = [{"seed": 1, "drift": 0.0, "volatility": 0.2, "sector": "Technology",
-             "interval_ms": 100},
-            {"seed": 2, "drift": 0.0, "volatility": 0.2, "sector": "Technology",
-             "interval_ms": 200}]
+    rows = [
+        {"seed": 1, "drift": 0.0, "volatility": 0.2, "sector": "Technology", "interval_ms": 100},
+        {"seed": 2, "drift": 0.0, "volatility": 0.2, "sector": "Technology", "interval_ms": 200},
+    ]
     params = TickerParams.from_rows(rows)
-    market = MarketConfig(market_seed=3, market_correlation=0.3, sector_correlation=0.5,
-                          time_scale=TIME_SCALE)
+    market = MarketConfig(
+        market_seed=3, market_correlation=0.3, sector_correlation=0.5, time_scale=TIME_SCALE
+    )
     state = EngineState.initial(start_price=100.0, anchor_time_ms=[0, 0])
     batch, _ = advance(params, state, [400_000, 200_000], market)
     fast = batch.log_price[batch.ticker_index == 0][1::2]  # on the 200 ms grid

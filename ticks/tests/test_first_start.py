@@ -1,6 +1,6 @@
 """The history a first start fills behind the live market (ticks.first_start)."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.core.management import call_command
@@ -12,7 +12,7 @@ from ticks.generation import ticks_generate_steps
 from ticks.models import Tick, Ticker
 
 pytestmark = pytest.mark.django_db
-UTC = timezone.utc
+UTC = UTC
 SYMBOLS = ["ENERGY", "FINANCE", "HEALTH", "SYNTH", "TECH"]
 
 

@@ -1,7 +1,7 @@
 """The flush (ticks.flush): the durable buffer into PostgreSQL, exactly once."""
 
 import json
-from datetime import timedelta, timezone
+from datetime import UTC, timedelta
 
 import pytest
 
@@ -14,7 +14,7 @@ from ticks.models import Ticker, TickerState
 from .live_helpers import as_db_rows, db_ticks, replay
 
 pytestmark = pytest.mark.django_db
-UTC = timezone.utc
+UTC = UTC
 
 
 def test_flush_stores_exactly_the_streamed_ticks_and_the_exact_state(live_redis, t0):
@@ -46,8 +46,7 @@ def test_a_flush_that_died_before_acknowledging_is_merged_without_duplicates(liv
     assert [row[0] for row in db_ticks("SYNTH")] == list(range(21))
 
 
-def test_a_flusher_whose_lease_was_taken_over_leaves_its_entries_to_the_new_holder(
-        live_redis, t0):
+def test_a_flusher_whose_lease_was_taken_over_leaves_its_entries_to_the_new_holder(live_redis, t0):
     from ticks import flush
 
     ticks_generate(now=t0)

@@ -1,6 +1,6 @@
 """`manage.py generate --steps N`: on the grid, never past now, continuing the same path."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.core.management import call_command
@@ -10,12 +10,15 @@ from ticks.generation import ticks_generate_steps
 from ticks.models import Bar, Tick, Ticker, TickerState
 
 pytestmark = pytest.mark.django_db
-UTC = timezone.utc
+UTC = UTC
 
 
 def series(symbol):
-    return list(Tick.objects.filter(ticker__symbol=symbol).order_by("time")
-                .values_list("seq", "time", "price"))
+    return list(
+        Tick.objects.filter(ticker__symbol=symbol)
+        .order_by("time")
+        .values_list("seq", "time", "price")
+    )
 
 
 def test_generate_advances_active_tickers_on_their_grid_up_to_now():

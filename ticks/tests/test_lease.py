@@ -85,8 +85,9 @@ def test_a_lease_is_at_least_100_ms():
 def test_the_renewal_thread_renews_only_what_is_held(name, live_redis, monkeypatch):
     renewed = []
     original = Lease.renew
-    monkeypatch.setattr(lease_module.Lease, "renew",
-                        lambda self: renewed.append(self.name) or original(self))
+    monkeypatch.setattr(
+        lease_module.Lease, "renew", lambda self: renewed.append(self.name) or original(self)
+    )
     with lease(name, ttl_ms=200):
         time.sleep(0.3)
     count = len(renewed)

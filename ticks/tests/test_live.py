@@ -2,7 +2,7 @@
 catch-up, Redis loss, ticker edits, publishing."""
 
 import asyncio
-from datetime import timedelta, timezone
+from datetime import UTC, timedelta
 
 import pytest
 from asgiref.sync import async_to_sync, sync_to_async
@@ -21,7 +21,7 @@ from ticks.models import Ticker
 from .live_helpers import as_db_rows, db_ticks, replay
 
 pytestmark = pytest.mark.django_db
-UTC = timezone.utc
+UTC = UTC
 
 
 def test_first_cycle_starts_every_active_ticker_on_the_grid(live_redis, t0):
@@ -44,7 +44,8 @@ def test_late_missed_and_doubled_beats_make_no_gap_and_no_duplicate(live_redis, 
         ticks = replay(live_redis, symbol)
         assert [t["seq"] for t in ticks] == list(range(12))
         assert [t["timestamp"] for t in ticks] == [
-            int(t0.timestamp() * 1000) + 100 * k for k in range(12)]
+            int(t0.timestamp() * 1000) + 100 * k for k in range(12)
+        ]
 
 
 def test_the_path_does_not_depend_on_beat_timing(live_redis, t0):
@@ -70,12 +71,20 @@ def test_a_held_lock_or_a_stale_state_writes_nothing(live_redis, t0):
     stale = LiveState.loads(current)
     # A second writer that read an older state loses the compare-and-set, entirely.
     ok = live_store.commit_cycle(
-        tickers=[TickerWrite(id=str(synth.pk),
-                             expected=LiveState(stale.seq - 1, stale.time_ms - 100,
-                                                stale.log_price).dumps(),
-                             state=LiveState(stale.seq + 1, stale.time_ms + 100, 0.0),
-                             symbol="SYNTH", records=[(stale.time_ms + 100, "{}")])],
-        rows=b"junk", meta={"n": 1}, count=1, now_ms=stale.time_ms + 100)
+        tickers=[
+            TickerWrite(
+                id=str(synth.pk),
+                expected=LiveState(stale.seq - 1, stale.time_ms - 100, stale.log_price).dumps(),
+                state=LiveState(stale.seq + 1, stale.time_ms + 100, 0.0),
+                symbol="SYNTH",
+                records=[(stale.time_ms + 100, "{}")],
+            )
+        ],
+        rows=b"junk",
+        meta={"n": 1},
+        count=1,
+        now_ms=stale.time_ms + 100,
+    )
     assert ok is False
     assert live_redis.hget(KEYS.state, str(synth.pk)).decode() == current
     assert live_redis.xlen(KEYS.buffer) == 1 and len(replay(live_redis, "SYNTH")) == 1
@@ -172,5 +181,3 @@ def test_each_cycle_is_published_to_the_ticker_groups(live_redis, t0):
     assert message["type"] == "market.ticks"
     assert [t["seq"] for t in message["ticks"]] == [0]
     assert message["ticks"] == replay(live_redis, "SYNTH")
-
-

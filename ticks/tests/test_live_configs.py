@@ -1,6 +1,6 @@
 """The generator's ticker-config cache (ticks.live_configs): reloaded in the background, never on the cycle's path."""
 
-from datetime import timedelta, timezone
+from datetime import UTC, timedelta
 
 import pytest
 from django.db import OperationalError
@@ -9,13 +9,13 @@ from ticks.config_version import bump_config_version
 from ticks.live import ticks_generate
 from ticks.models import Ticker
 
-
 pytestmark = pytest.mark.django_db
-UTC = timezone.utc
+UTC = UTC
 
 
 def test_generation_continues_on_cached_configs_when_the_database_is_down(
-        live_redis, t0, monkeypatch):
+    live_redis, t0, monkeypatch
+):
     ticks_generate(now=t0)
     bump_config_version()  # forces a reload, which fails
 
@@ -37,8 +37,9 @@ def test_with_no_active_ticker_the_database_is_not_read_every_beat(live_redis, t
     assert ticks_generate(now=t0).skipped == "no active tickers"
     calls = []
     real_filter = Ticker.objects.filter
-    monkeypatch.setattr(Ticker.objects, "filter",
-                        lambda *a, **k: calls.append(1) or real_filter(*a, **k))
+    monkeypatch.setattr(
+        Ticker.objects, "filter", lambda *a, **k: calls.append(1) or real_filter(*a, **k)
+    )
     for k in range(1, 11):
         ticks_generate(now=t0 + timedelta(milliseconds=100 * k))
     assert calls == []
@@ -55,8 +56,9 @@ def test_a_hung_config_reload_never_delays_a_cycle(live_redis, t0, monkeypatch, 
     ticks_generate(now=t0)  # the first configs: read by the cycle itself
     release = threading.Event()
     real_filter = Ticker.objects.filter
-    monkeypatch.setattr(Ticker.objects, "filter",
-                        lambda *a, **k: release.wait(20) and real_filter(*a, **k))
+    monkeypatch.setattr(
+        Ticker.objects, "filter", lambda *a, **k: release.wait(20) and real_filter(*a, **k)
+    )
     bump_config_version()
     took = []
     try:

@@ -1,6 +1,6 @@
 """Ticker validation, the read-only symbol, protected deletion, seeds, and the seeded rows."""
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
@@ -54,7 +54,9 @@ def test_volatility_bounds_are_inclusive(volatility):
 
 @pytest.mark.parametrize("low,high", [("100", "100"), ("200", "100")])
 def test_min_not_below_max_is_rejected(low, high):
-    errors = errors_of(make(min_price=Decimal(low), max_price=Decimal(high), start_price=Decimal(low)))
+    errors = errors_of(
+        make(min_price=Decimal(low), max_price=Decimal(high), start_price=Decimal(low))
+    )
     assert errors["max_price"] == ["Max price must be greater than min price."]
 
 
@@ -83,7 +85,9 @@ def test_bad_symbols_are_rejected(symbol):
     assert "symbol" in errors_of(make(symbol=symbol))
 
 
-@pytest.mark.parametrize("symbol,stored", [("brk.b", "BRK.B"), ("x-1", "X-1"), ("a" * 12, "A" * 12)])
+@pytest.mark.parametrize(
+    "symbol,stored", [("brk.b", "BRK.B"), ("x-1", "X-1"), ("a" * 12, "A" * 12)]
+)
 def test_symbols_are_stored_upper_case(symbol, stored):
     ticker = make(symbol=symbol)
     ticker.full_clean()
@@ -141,13 +145,15 @@ def test_blank_seed_gets_a_random_one_and_an_explicit_one_is_kept():
 
 def _tick(ticker, when):
     price = Decimal("100.00")
-    return Tick(ticker=ticker, time=when, seq=0, price=price, bid=price - 1, ask=price + 1, volume=5)
+    return Tick(
+        ticker=ticker, time=when, seq=0, price=price, bid=price - 1, ask=price + 1, volume=5
+    )
 
 
 def test_deleting_a_ticker_with_ticks_is_refused():
     ticker = make()
     ticker.save()
-    Tick.objects.bulk_create([_tick(ticker, datetime.now(timezone.utc))])
+    Tick.objects.bulk_create([_tick(ticker, datetime.now(UTC))])
     with pytest.raises(ProtectedError, match="protected foreign keys"):
         ticker.delete()
     # The database refuses too, for deletes that bypass Django.
@@ -160,10 +166,20 @@ def test_deleting_a_ticker_with_ticks_is_refused():
 def test_deleting_a_ticker_with_bars_only_is_refused_and_without_data_works():
     ticker = make()
     ticker.save()
-    now = datetime.now(timezone.utc).replace(second=0, microsecond=0)
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
     p = Decimal("1.00")
-    Bar.objects.create(ticker=ticker, timeframe="1m", time=now, open=p, high=p, low=p, close=p,
-                       volume=1, trade_count=1, vwap=p)
+    Bar.objects.create(
+        ticker=ticker,
+        timeframe="1m",
+        time=now,
+        open=p,
+        high=p,
+        low=p,
+        close=p,
+        volume=1,
+        trade_count=1,
+        vwap=p,
+    )
     with pytest.raises(ProtectedError):
         ticker.delete()
     Bar.objects.filter(ticker=ticker).delete()
@@ -183,8 +199,15 @@ SEEDED = {
 
 def test_migration_seeds_the_five_seed_tickers():
     rows = {
-        t.symbol: (t.name, t.sector, str(t.start_price), t.drift, t.volatility,
-                   str(t.min_price), str(t.max_price))
+        t.symbol: (
+            t.name,
+            t.sector,
+            str(t.start_price),
+            t.drift,
+            t.volatility,
+            str(t.min_price),
+            str(t.max_price),
+        )
         for t in Ticker.objects.all()
     }
     assert rows == SEEDED

@@ -19,10 +19,10 @@ import pytest
 import redis
 from django.db import connection
 
-from ticks.models import Ticker
 from testsupport.checks import assert_gap_free, bar_mismatches, grid_report
 from testsupport.services import PrivatePostgres, PrivateRedis, free_port
 from testsupport.stack import ROOT, Stack
+from ticks.models import Ticker
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 logger = logging.getLogger(__name__)
@@ -59,7 +59,8 @@ class Probe:
 
     def drained(self) -> bool:
         return self.buffered() == 0 and not self.r.exists(
-            self.key("dirty"), self.key("lock", "flush"), self.key("lock", "rollup"))
+            self.key("dirty"), self.key("lock", "flush"), self.key("lock", "rollup")
+        )
 
     def cursor(self):
         conn = psycopg.connect(self.database_url, autocommit=True)
@@ -76,7 +77,9 @@ class Probe:
             cur.execute(
                 "SELECT t.seq, (extract(epoch FROM t.time) * 1000)::bigint, t.price::float8, "
                 "t.bid::float8, t.ask::float8, t.volume FROM ticks_tick t JOIN ticks_ticker k "
-                "ON k.id = t.ticker_id WHERE k.symbol = %s ORDER BY t.time", [symbol])
+                "ON k.id = t.ticker_id WHERE k.symbol = %s ORDER BY t.time",
+                [symbol],
+            )
             return cur.fetchall()
 
 
@@ -93,8 +96,14 @@ def drain_and_stop(stack: Stack, probe: Probe) -> None:
 
 
 def market_status_command(stack: Stack) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "manage.py", "market_status", "--json"], cwd=ROOT,
-                          env=stack.env, capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "manage.py", "market_status", "--json"],
+        cwd=ROOT,
+        env=stack.env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 @pytest.fixture
@@ -103,15 +112,21 @@ def market():
     the first ticks and returns ``(stack, probe)``; every stack is stopped afterwards."""
     started = []
 
-    def start(*, database_url: str, redis_url: str, env: dict | None = None,
-              web: bool = False) -> tuple[Stack, Probe]:
-        stack = Stack(database_url=database_url, redis_url=redis_url, env=env,
-                      web_port=free_port() if web else None)
+    def start(
+        *, database_url: str, redis_url: str, env: dict | None = None, web: bool = False
+    ) -> tuple[Stack, Probe]:
+        stack = Stack(
+            database_url=database_url,
+            redis_url=redis_url,
+            env=env,
+            web_port=free_port() if web else None,
+        )
         started.append(stack)
         probe = Probe(stack, redis_url, database_url)
         stack.start("generator", "worker", "beat", *(["web"] if web else []))
-        stack.wait_for(lambda: all(probe.quote(s) for s in SYMBOLS), timeout=30,
-                       what="the first ticks")
+        stack.wait_for(
+            lambda: all(probe.quote(s) for s in SYMBOLS), timeout=30, what="the first ticks"
+        )
         return stack, probe
 
     yield start
@@ -151,8 +166,11 @@ def test_a_killed_generator_worker_leaves_no_gap_and_no_duplicate(market):
     time.sleep(3)
     stack.start("generator")
     carry_on_ms = (time.time() + 2) * 1000
-    stack.wait_for(lambda: probe.quote("SYNTH")["timestamp"] > carry_on_ms, timeout=30,
-                   what="the restarted generator to carry on for 2 s")
+    stack.wait_for(
+        lambda: probe.quote("SYNTH")["timestamp"] > carry_on_ms,
+        timeout=30,
+        what="the restarted generator to carry on for 2 s",
+    )
     drain_and_stop(stack, probe)
     report, mismatched_bars = probe.report()
     assert_gap_free(report, SYMBOLS, min_count=90)
@@ -160,9 +178,21 @@ def test_a_killed_generator_worker_leaves_no_gap_and_no_duplicate(market):
 
 
 def _migrate(database_url: str) -> None:
-    subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0",
-                    "--settings=config.settings.test"], cwd=ROOT, check=True, timeout=180,
-                   env={**__import__("os").environ, "DATABASE_URL": database_url})
+    subprocess.run(
+        [
+            sys.executable,
+            "manage.py",
+            "migrate",
+            "--noinput",
+            "-v",
+            "0",
+            "--settings=config.settings.test",
+        ],
+        cwd=ROOT,
+        check=True,
+        timeout=180,
+        env={**__import__("os").environ, "DATABASE_URL": database_url},
+    )
 
 
 @pytest.fixture
@@ -188,7 +218,8 @@ def private_redis():
 
 
 def test_the_stream_survives_a_database_outage_and_the_buffer_drains(
-        market, private_postgres, private_redis):
+    market, private_postgres, private_redis
+):
     stack, probe = market(database_url=private_postgres.url, redis_url=private_redis.url)
     time.sleep(3)
     private_postgres.stop()
@@ -207,7 +238,8 @@ def test_the_stream_survives_a_database_outage_and_the_buffer_drains(
 
 
 def test_after_redis_is_flushed_the_lost_ticks_are_regenerated_identically(
-        market, private_postgres, private_redis):
+    market, private_postgres, private_redis
+):
     stack, probe = market(database_url=private_postgres.url, redis_url=private_redis.url)
     time.sleep(4)
     before = {s: probe.replay(s) for s in SYMBOLS}  # includes ticks not yet flushed
@@ -250,7 +282,8 @@ def test_admin_edits_apply_to_the_running_market(market):
     late = [t for t in tech_ticks if t["timestamp"] > edited + 1_000]
     assert len(late) >= 4 and all(t["timestamp"] % 500 == 0 for t in late)
     assert [t["seq"] for t in tech_ticks] == list(
-        range(tech_ticks[0]["seq"], tech_ticks[0]["seq"] + len(tech_ticks)))
+        range(tech_ticks[0]["seq"], tech_ticks[0]["seq"] + len(tech_ticks))
+    )
     stored = probe.db_ticks("TECH")
     assert [row[0] for row in stored] == list(range(stored[0][0], stored[0][0] + len(stored)))
     steps = {b[1] - a[1] for a, b in zip(stored, stored[1:])}
@@ -269,12 +302,17 @@ def readyz(port: int) -> tuple[int, float]:
 
 
 def test_a_hung_database_stalls_neither_generation_nor_readyz(
-        market, private_postgres, private_redis):
+    market, private_postgres, private_redis
+):
     """Every PostgreSQL process stopped (SIGSTOP) for 8 s, over several of the generator's config
     reloads (1 s here): the live feed keeps moving, /readyz answers 503 fast, and afterwards
     every grid point is stored exactly once."""
-    stack, probe = market(database_url=private_postgres.url, redis_url=private_redis.url,
-                          env={"GENERATION_CONFIG_RELOAD_S": "1"}, web=True)
+    stack, probe = market(
+        database_url=private_postgres.url,
+        redis_url=private_redis.url,
+        env={"GENERATION_CONFIG_RELOAD_S": "1"},
+        web=True,
+    )
     stack.wait_for(lambda: readyz(stack.web_port)[0] == 200, timeout=30, what="/readyz 200")
     time.sleep(2)
     lags, probes = [], []
@@ -292,7 +330,9 @@ def test_a_hung_database_stalls_neither_generation_nor_readyz(
     logger.info("hung 8 s: worst quote lag %.0f ms; readyz %s", stall_ms, probes)
     assert stall_ms < 1_000, (stall_ms, stack.logs())
     assert len(probes) >= 3 and all(status == 503 and took < 2.0 for status, took in probes), (
-        probes, stack.logs())
+        probes,
+        stack.logs(),
+    )
     stack.wait_for(lambda: readyz(stack.web_port)[0] == 200, timeout=30, what="/readyz 200")
     stack.wait_for(lambda: probe.buffered() < 100, timeout=30, what="the buffer to drain")
     drain_and_stop(stack, probe)
@@ -302,7 +342,8 @@ def test_a_hung_database_stalls_neither_generation_nor_readyz(
 
 
 def test_a_killed_flush_lease_holder_delays_persistence_by_at_most_5_s(
-        market, private_postgres, private_redis):
+    market, private_postgres, private_redis
+):
     """A flush is held mid-write (the ticks table locked by another session), its lease renewed
     meanwhile, past its 3 s TTL; the pool child holding it is killed (SIGKILL) and the table
     unlocked: the next flush commits within 5 s."""
@@ -312,8 +353,9 @@ def test_a_killed_flush_lease_holder_delays_persistence_by_at_most_5_s(
     locker = psycopg.connect(probe.database_url)
     try:
         locker.execute("LOCK TABLE ticks_tick IN ACCESS EXCLUSIVE MODE")
-        holder = stack.wait_for(lambda: probe.r.get(lease_key), timeout=10,
-                                what="a flush holding its lease").decode()
+        holder = stack.wait_for(
+            lambda: probe.r.get(lease_key), timeout=10, what="a flush holding its lease"
+        ).decode()
         time.sleep(4.5)  # longer than the lease's TTL: renewed by its holder
         assert probe.r.get(lease_key).decode() == holder
         os.kill(int(holder.split(":")[1]), signal.SIGKILL)
@@ -322,9 +364,14 @@ def test_a_killed_flush_lease_holder_delays_persistence_by_at_most_5_s(
         locker.rollback()
         locker.close()
     flushed_ms = stack.wait_for(
-        lambda: (int(probe.r.get(probe.key("flushed_at")) or 0) > killed_ms
-                 and int(probe.r.get(probe.key("flushed_at")))), timeout=30,
-        what="the next flush", interval=0.05)
+        lambda: (
+            int(probe.r.get(probe.key("flushed_at")) or 0) > killed_ms
+            and int(probe.r.get(probe.key("flushed_at")))
+        ),
+        timeout=30,
+        what="the next flush",
+        interval=0.05,
+    )
     delay_ms = flushed_ms - killed_ms
     logger.info("killed flush lease holder: next flush committed %.0f ms later", delay_ms)
     assert delay_ms <= 5_000, (delay_ms, stack.logs())

@@ -1,6 +1,6 @@
 """The bar refresh (ticks.refresh): flushed ticks rolled up and announced."""
 
-from datetime import timedelta, timezone
+from datetime import UTC, timedelta
 
 import pytest
 
@@ -11,9 +11,8 @@ from ticks.live_store import KEYS
 from ticks.models import Bar, Tick
 from ticks.refresh import bars_refresh
 
-
 pytestmark = pytest.mark.django_db
-UTC = timezone.utc
+UTC = UTC
 
 
 def test_after_redis_loses_the_refresh_range_the_bars_are_still_completed(live_redis, t0):
@@ -29,8 +28,9 @@ def test_after_redis_loses_the_refresh_range_the_bars_are_still_completed(live_r
     ticks_flush()
     bars_refresh()
     bar = Bar.objects.get(ticker__symbol="SYNTH", timeframe="1m", time=t0)
-    minute = Tick.objects.filter(ticker__symbol="SYNTH", time__gte=t0,
-                                 time__lt=t0 + timedelta(minutes=1)).order_by("time")
+    minute = Tick.objects.filter(
+        ticker__symbol="SYNTH", time__gte=t0, time__lt=t0 + timedelta(minutes=1)
+    ).order_by("time")
     assert bar.trade_count == minute.count() == 600
     assert bar.close == minute.last().price
 

@@ -1,6 +1,6 @@
 """Bars: buckets labelled by their start, equal to aggregates of their ticks, idempotent."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -9,7 +9,7 @@ from ticks.models import Bar, Tick, Ticker
 from ticks.rollup import bars_rollup, ceil_to, floor_to
 
 pytestmark = pytest.mark.django_db
-UTC = timezone.utc
+UTC = UTC
 
 
 def hour_start() -> datetime:
@@ -20,8 +20,17 @@ def add_ticks(ticker, start, prices_volumes, step=timedelta(seconds=20)):
     ticks = []
     for i, (price, volume) in enumerate(prices_volumes):
         p = Decimal(price)
-        ticks.append(Tick(ticker=ticker, time=start + i * step, seq=i, price=p,
-                          bid=p - Decimal("0.01"), ask=p + Decimal("0.01"), volume=volume))
+        ticks.append(
+            Tick(
+                ticker=ticker,
+                time=start + i * step,
+                seq=i,
+                price=p,
+                bid=p - Decimal("0.01"),
+                ask=p + Decimal("0.01"),
+                volume=volume,
+            )
+        )
     Tick.objects.bulk_create(ticks)
 
 
@@ -37,30 +46,62 @@ def test_floor_and_ceil_align_to_utc_buckets():
     assert floor_to(t, timedelta(minutes=5)) == datetime(2026, 11, 28, 13, 45, tzinfo=UTC)
     assert ceil_to(t, timedelta(hours=1)) == datetime(2026, 11, 28, 14, tzinfo=UTC)
     assert ceil_to(datetime(2026, 11, 28, tzinfo=UTC), timedelta(days=1)) == datetime(
-        2026, 11, 28, tzinfo=UTC)
+        2026, 11, 28, tzinfo=UTC
+    )
 
 
 def test_bars_are_ohlcv_of_their_bucket_at_every_level():
     synth = Ticker.objects.get(symbol="SYNTH")
     start = hour_start()
     # Three ticks a minute (every 20 s) over 2 minutes.
-    add_ticks(synth, start, [("10.00", 1), ("12.00", 3), ("9.00", 2),
-                             ("11.00", 4), ("11.50", 1), ("10.50", 5)])
+    add_ticks(
+        synth,
+        start,
+        [("10.00", 1), ("12.00", 3), ("9.00", 2), ("11.00", 4), ("11.50", 1), ("10.50", 5)],
+    )
     bars_rollup(start=start, end=start + timedelta(minutes=2))
     m1 = Decimal("10.6667")  # (10*1 + 12*3 + 9*2) / 6
     m2 = Decimal("10.8000")  # (11*4 + 11.5*1 + 10.5*5) / 10 = 10.8
     assert bars(synth, "1m") == [
         (start, Decimal("10.00"), Decimal("12.00"), Decimal("9.00"), Decimal("9.00"), 6, 3, m1),
-        (start + timedelta(minutes=1), Decimal("11.00"), Decimal("11.50"), Decimal("10.50"),
-         Decimal("10.50"), 10, 3, m2),
+        (
+            start + timedelta(minutes=1),
+            Decimal("11.00"),
+            Decimal("11.50"),
+            Decimal("10.50"),
+            Decimal("10.50"),
+            10,
+            3,
+            m2,
+        ),
     ]
     combined = Decimal("10.7500")  # (64 + 108) / 16
     for tf in ("5m", "1h"):
-        assert bars(synth, tf) == [(start, Decimal("10.00"), Decimal("12.00"), Decimal("9.00"),
-                                    Decimal("10.50"), 16, 6, combined)]
+        assert bars(synth, tf) == [
+            (
+                start,
+                Decimal("10.00"),
+                Decimal("12.00"),
+                Decimal("9.00"),
+                Decimal("10.50"),
+                16,
+                6,
+                combined,
+            )
+        ]
     day = start.replace(hour=0)
-    assert bars(synth, "1d") == [(day, Decimal("10.00"), Decimal("12.00"), Decimal("9.00"),
-                                  Decimal("10.50"), 16, 6, combined)]
+    assert bars(synth, "1d") == [
+        (
+            day,
+            Decimal("10.00"),
+            Decimal("12.00"),
+            Decimal("9.00"),
+            Decimal("10.50"),
+            16,
+            6,
+            combined,
+        )
+    ]
     assert Bar.objects.exclude(ticker=synth).count() == 0
 
 
@@ -75,8 +116,14 @@ def test_rollup_is_idempotent_and_late_runs_converge():
     # More ticks arrive in the open bucket; a later run over a narrower window refreshes it.
     add_ticks(synth, start + timedelta(seconds=40), [("8.00", 2)])
     bars_rollup(start=start + timedelta(seconds=40), end=start + timedelta(seconds=41))
-    assert bars(synth, "1m")[0][1:7] == (Decimal("10.00"), Decimal("12.00"), Decimal("8.00"),
-                                         Decimal("8.00"), 6, 3)
+    assert bars(synth, "1m")[0][1:7] == (
+        Decimal("10.00"),
+        Decimal("12.00"),
+        Decimal("8.00"),
+        Decimal("8.00"),
+        6,
+        3,
+    )
     assert bars(synth, "1d")[0][3] == Decimal("8.00")
 
 

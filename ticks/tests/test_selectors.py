@@ -23,8 +23,10 @@ def test_the_latest_quote_record_sync_and_async(live_redis):
     assert live_reads.latest_quote_record("TECH") is None
 
     async def read():
-        return (await live_reads.alatest_quote_record("SYNTH"),
-                await live_reads.latest_records(["SYNTH", "TECH"]),
-                await live_reads.quoted_symbols())
+        return (
+            await live_reads.alatest_quote_record("SYNTH"),
+            await live_reads.latest_records(["SYNTH", "TECH"]),
+            await live_reads.quoted_symbols(),
+        )
 
     assert async_to_sync(read)() == (b'{"seq":3}', {"SYNTH": '{"seq":3}'}, {"SYNTH"})

@@ -2,7 +2,7 @@
 
 import json
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.core.management import call_command
@@ -12,7 +12,7 @@ from ticks.live import ticks_generate
 from ticks.status import market_status
 
 pytestmark = pytest.mark.django_db
-UTC = timezone.utc
+UTC = UTC
 
 
 def run_status(capsys, *args):
@@ -71,6 +71,8 @@ def test_the_storage_layout_is_shown(live_redis, capsys, tick_backend):
     else:
         assert storage["layout"] == "hypertable" and storage["parts"] >= 1
         assert storage["retention_days"] == 30 and storage["compress_after_days"] == 2
-        assert (f"storage: TimescaleDB {storage['version']} hypertable, {storage['parts']} chunks"
-                in out)
+        assert (
+            f"storage: TimescaleDB {storage['version']} hypertable, {storage['parts']} chunks"
+            in out
+        )
         assert "compressed after 2 days; retention 30 days" in out

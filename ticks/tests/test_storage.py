@@ -6,7 +6,7 @@ Tests of one layout carry its marker and skip on the other (README, "Testing on 
 
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import psycopg
@@ -15,11 +15,10 @@ from django.db import DatabaseError, connection, transaction
 
 from ticks import services
 from ticks.models import Tick, Ticker
-from ticks.storage import partitions, schema
-from ticks.storage import tick_storage
+from ticks.storage import partitions, schema, tick_storage
 from ticks.storage.backend import Backend, choose_backend, current_backend, timescaledb_available
 
-UTC = timezone.utc
+UTC = UTC
 
 
 def today() -> datetime:
@@ -28,8 +27,15 @@ def today() -> datetime:
 
 def tick(ticker, when, seq=0, price="100.00"):
     p = Decimal(price)
-    return Tick(ticker=ticker, time=when, seq=seq, price=p, bid=p - Decimal("0.05"),
-                ask=p + Decimal("0.05"), volume=10)
+    return Tick(
+        ticker=ticker,
+        time=when,
+        seq=seq,
+        price=p,
+        bid=p - Decimal("0.05"),
+        ask=p + Decimal("0.05"),
+        volume=10,
+    )
 
 
 def partition_of(ticker, when) -> str:
@@ -119,7 +125,10 @@ def test_maintenance_creates_partitions_ahead():
 def _direct_connection() -> psycopg.Connection:
     s = connection.settings_dict
     return psycopg.connect(
-        host=s["HOST"], port=s["PORT"] or 5432, user=s["USER"], dbname=s["NAME"],
+        host=s["HOST"],
+        port=s["PORT"] or 5432,
+        user=s["USER"],
+        dbname=s["NAME"],
         password=s["PASSWORD"] or None,
     )
 
@@ -218,6 +227,7 @@ def test_dropping_partitions_refuses_to_run_inside_a_transaction():
 
 # --- TimescaleDB: selected only when the extension can be created -----------------------------
 
+
 class ScriptedCursor:
     """Answers the catalogue queries as a server with the given extension state would,
     and records every other statement instead of running it."""
@@ -292,6 +302,7 @@ def test_partitioned_branch_issues_a_range_partitioned_parent():
 
 # --- The seam in TimescaleDB mode: no partition DDL on any write path --------------------------
 
+
 @pytest.fixture
 def recorded_sql():
     """Every statement sent through Django's cursors while the test runs."""
@@ -333,15 +344,17 @@ def _write_through_every_path(now: datetime) -> dict[str, int]:
     ticks_generate(now=now + timedelta(seconds=3))
     counts["flush"] = ticks_flush().ticks
     synth = Ticker.objects.filter(symbol="SYNTH")
-    plan = plan_backfill(tickers=list(synth), duration=timedelta(minutes=5),
-                         end=now - timedelta(minutes=1), now=now)
+    plan = plan_backfill(
+        tickers=list(synth), duration=timedelta(minutes=5), end=now - timedelta(minutes=1), now=now
+    )
     counts["backfill"] = write_plan(plan)
     return counts
 
 
 @pytest.mark.django_db
 def test_timescaledb_storage_issues_no_partition_ddl_on_any_write(
-        timescale_mode, recorded_sql, live_redis):
+    timescale_mode, recorded_sql, live_redis
+):
     now = today() + timedelta(hours=1)
     counts = _write_through_every_path(now)
     assert counts["generate"] == 100 and counts["flush"] > 0 and counts["backfill"] == 3581
@@ -371,8 +384,10 @@ class PolicyCursor(ScriptedCursor):
 
     def execute(self, sql, params=None):
         if "timescaledb_information.jobs" in sql:
-            self._rows = [(name, c.get("drop_after"), c.get("compress_after"))
-                          for name, c in self.policies.items()]
+            self._rows = [
+                (name, c.get("drop_after"), c.get("compress_after"))
+                for name, c in self.policies.items()
+            ]
             return
         self.params.append(params)
         self._rows = []
@@ -401,8 +416,10 @@ class PolicyConnection:
         return self._cursor
 
 
-POLICIES = {"policy_retention": {"drop_after": "30 days", "hypertable_id": 1},
-            "policy_compression": {"compress_after": "2 days", "hypertable_id": 1}}
+POLICIES = {
+    "policy_retention": {"drop_after": "30 days", "hypertable_id": 1},
+    "policy_compression": {"compress_after": "2 days", "hypertable_id": 1},
+}
 
 
 @pytest.mark.django_db
@@ -436,8 +453,9 @@ def test_timescaledb_maintenance_drops_chunks_past_retention_and_creates_nothing
 
     cursor = PolicyCursor(POLICIES)
     now = datetime(2026, 12, 1, 12, tzinfo=UTC)
-    result = TimescaleStorage().maintain(PolicyConnection(cursor), now=now, retention_days=30,
-                                         ahead_days=3)
+    result = TimescaleStorage().maintain(
+        PolicyConnection(cursor), now=now, retention_days=30, ahead_days=3
+    )
     assert (result.created, result.policies) == ([], [])
     assert cursor.executed == [
         "SET LOCAL lock_timeout = '5s'",
@@ -446,9 +464,18 @@ def test_timescaledb_maintenance_drops_chunks_past_retention_and_creates_nothing
     assert cursor.params[-1] == ["ticks_tick", now, 30]
 
 
-@pytest.mark.parametrize("stored,days", [("30 days", 30), ("1 day", 1), ("7 days", 7),
-                                         ("1 mon", 30), ("2 weeks", 14), (None, None),
-                                         ("12:00:00", None)])
+@pytest.mark.parametrize(
+    "stored,days",
+    [
+        ("30 days", 30),
+        ("1 day", 1),
+        ("7 days", 7),
+        ("1 mon", 30),
+        ("2 weeks", 14),
+        (None, None),
+        ("12:00:00", None),
+    ],
+)
 def test_policy_intervals_are_read_in_days(stored, days):
     from ticks.storage.timescale import _days
 
@@ -472,4 +499,5 @@ def test_a_flush_whose_partition_went_away_makes_it_again(live_redis):
     assert report.ticks == 55 and report.skipped is None
     assert Tick.objects.filter(time__gte=far - timedelta(seconds=1)).count() == 55
     assert partition_of(Ticker.objects.get(symbol="SYNTH"), far) == partitions.partition_name(
-        far.date())
+        far.date()
+    )

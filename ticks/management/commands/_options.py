@@ -1,6 +1,6 @@
 """Parsing helpers shared by the market's management commands."""
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from django.core.management.base import CommandError
 from django.utils.dateparse import parse_datetime
@@ -14,8 +14,10 @@ def parse_end(value: str | None) -> datetime | None:
         return None
     parsed = parse_datetime(value.strip().replace("Z", "+00:00")) if value.strip() else None
     if parsed is None:
-        raise CommandError(f"--end {value!r} is not an ISO 8601 date-time (e.g. 2026-11-28T12:00Z).")
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+        raise CommandError(
+            f"--end {value!r} is not an ISO 8601 date-time (e.g. 2026-11-28T12:00Z)."
+        )
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def resolve_tickers(value: str | None, *, active_only: bool = True) -> list[Ticker]:

@@ -7,7 +7,11 @@ from django.utils import timezone
 from tqdm import tqdm
 
 from ticks.backfill import (
-    BackfillError, history_window, plan_backfill, rollup_range, write_plan,
+    BackfillError,
+    history_window,
+    plan_backfill,
+    rollup_range,
+    write_plan,
 )
 
 from ._options import parse_end, resolve_tickers
@@ -31,7 +35,9 @@ class Command(BaseCommand):
         length = options["days"] if options["days"] is not None else options["hours"]
         if length is None or not length > 0:
             raise CommandError("--days/--hours must be a positive number.")
-        duration = timedelta(days=length) if options["days"] is not None else timedelta(hours=length)
+        duration = (
+            timedelta(days=length) if options["days"] is not None else timedelta(hours=length)
+        )
         end = parse_end(options["end"]) or timezone.now()
         tickers = resolve_tickers(options["tickers"])
         try:
@@ -44,13 +50,16 @@ class Command(BaseCommand):
         quiet = options["no_progress"]
         hours = max(1, int((max(plan.state.time_ms) / 1000 - plan.start.timestamp()) // 3600) + 1)
         with history_window(plan):
-            with tqdm(total=plan.total, unit="tick", unit_scale=True, desc="ticks",
-                      disable=quiet) as bar:
+            with tqdm(
+                total=plan.total, unit="tick", unit_scale=True, desc="ticks", disable=quiet
+            ) as bar:
                 written = write_plan(plan, on_progress=bar.update)
             with tqdm(total=hours, unit="h", desc="bars", disable=quiet) as bar:
                 bars = rollup_range(plan, on_progress=bar.update)
         per = ", ".join(f"{t.symbol} {n:,}" for t, n in zip(plan.tickers, plan.steps) if n)
-        self.stdout.write(self.style.SUCCESS(
-            f"Backfilled {written:,} ticks from {plan.start.isoformat()} ({per}); "
-            f"bars upserted: {bars}"
-        ))
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Backfilled {written:,} ticks from {plan.start.isoformat()} ({per}); "
+                f"bars upserted: {bars}"
+            )
+        )

@@ -24,4 +24,6 @@ class Command(BaseCommand):
             )
         result = ticks_generate_steps(now=timezone.now(), max_steps=steps)
         per = ", ".join(f"{symbol} {n}" for symbol, n in result.per_ticker.items())
-        self.stdout.write(self.style.SUCCESS(f"Generated {result.ticks} ticks ({per or 'no active tickers'})."))
+        self.stdout.write(
+            self.style.SUCCESS(f"Generated {result.ticks} ticks ({per or 'no active tickers'}).")
+        )

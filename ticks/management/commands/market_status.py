@@ -13,8 +13,10 @@ def _age(now_ms: int, stamp: int | None) -> str:
 
 
 class Command(BaseCommand):
-    help = ("Per-ticker lag and rate, buffer depth, last flush and rollup, the storage layout; "
-            "exit 1 when stalled.")
+    help = (
+        "Per-ticker lag and rate, buffer depth, last flush and rollup, the storage layout; "
+        "exit 1 when stalled."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--json", action="store_true", help="machine-readable output")
@@ -26,11 +28,17 @@ class Command(BaseCommand):
         else:
             self.stdout.write(f"{'ticker':<12} {'last tick':>14} {'lag':>9} {'ticks/min':>10}")
             for t in status.tickers:
-                last = "-" if t.last_tick_ms is None else time.strftime(
-                    "%H:%M:%S", time.gmtime(t.last_tick_ms / 1000)) + f".{t.last_tick_ms % 1000:03d}"
+                last = (
+                    "-"
+                    if t.last_tick_ms is None
+                    else time.strftime("%H:%M:%S", time.gmtime(t.last_tick_ms / 1000))
+                    + f".{t.last_tick_ms % 1000:03d}"
+                )
                 lag = "-" if t.lag_ms is None else f"{t.lag_ms / 1000:.2f} s"
                 flag = ("  STALLED" if t.stalled else "") + ("  STALE" if t.stale else "")
-                self.stdout.write(f"{t.symbol:<12} {last:>14} {lag:>9} {t.ticks_last_minute:>10}{flag}")
+                self.stdout.write(
+                    f"{t.symbol:<12} {last:>14} {lag:>9} {t.ticks_last_minute:>10}{flag}"
+                )
             self.stdout.write(
                 f"\nbuffer: {status.buffer_ticks} ticks in {status.buffer_entries} entries\n"
                 f"last generation: {_age(status.now_ms, status.generated_at_ms)}\n"
