@@ -7,7 +7,7 @@ PORT ?= 3000
 HOST ?= 127.0.0.1
 export PORT HOST
 
-.PHONY: run _migrate _createsuperuser test test-storage test-system-deps install database migrate superuser bench clean clean-data
+.PHONY: run _migrate _createsuperuser lint test test-storage test-system-deps install database migrate superuser bench clean clean-data
 
 # Runs a command with a database and Redis: DATABASE_URL/REDIS_URL when set, otherwise the embedded
 # PostgreSQL and Valkey (data in .data/), started once for the command and stopped after it.
@@ -79,7 +79,14 @@ test-system-deps:
 # folder, removed after the run): testsupport/pytest_plugin.py, loaded by pytest.ini.
 # Two xdist workers (TEST_WORKERS=0 runs in one process); see conftest.py for what stays together.
 TEST_WORKERS ?= 2
-test: install test-system-deps
+# The architecture's import contracts and the style checks (both configured in pyproject.toml;
+# docs/architecture.md explains the contracts). `make test` runs them first.
+lint: install
+	$(BIN)/lint-imports --no-cache
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+test: install test-system-deps lint
 	$(BIN)/python -m pytest $(if $(filter-out 0,$(TEST_WORKERS)),-n $(TEST_WORKERS) --dist loadgroup) $(PYTEST_ARGS)
 
 # The tests of everything whose SQL differs between the TimescaleDB and the partitioned layout;
