@@ -1,8 +1,9 @@
 """The tickers, cached in the process and reloaded when their configuration version moves.
 
 Every request names a ticker. The cache is checked against the version counter that ticker
-saves bump (``ticks.config_version``, one Redis GET) at most every ``VERSION_CHECK_SECONDS``,
-so an edit shows within that time and a lookup costs no query at all. A symbol that is not
+saves bump (``ticks.config_version``, one Redis GET) at most once per generation cycle
+(``GENERATE_INTERVAL_MS``: the generator reads the same counter every cycle), so an edit shows
+here as soon as the generator applies it, and a lookup costs no query at all. A symbol that is not
 cached is looked up in the database before being called unknown, so a new ticker is served at
 once.
 
@@ -19,6 +20,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 import redis
+from django.conf import settings
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
@@ -27,7 +29,13 @@ from ticks.models import Ticker
 from ticks.selectors import ticker_directory, ticker_id_by_symbol
 
 SYMBOL = re.compile(r"[A-Z0-9.\-]{1,12}")
-VERSION_CHECK_SECONDS = 1.0
+
+
+def version_check_seconds() -> float:
+    """How old the cached version may get: one generation cycle (100 ms by default), so REST
+    and the generator see an edit within the same cycle. A GET of one small key that often is
+    nothing next to the requests it saves."""
+    return settings.GENERATE_INTERVAL_MS / 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +69,7 @@ class TickerDirectory:
     def _fresh(self) -> dict[str, TickerInfo] | None:
         """The cached tickers while their version needs no check, else None. No I/O."""
         version, tickers, checked = self._state
-        if version is None or time.monotonic() - checked >= VERSION_CHECK_SECONDS:
+        if version is None or time.monotonic() - checked >= version_check_seconds():
             return None
         return tickers
 

@@ -158,10 +158,20 @@ class Stack:
         return {name: proc.poll() is None for name, proc in self.procs.items()}
 
     def logs(self) -> str:
-        return "\n".join(
-            f"--- {p.name}\n{p.read_text(errors='replace')[-4000:]}"
-            for p in sorted(self.workdir.glob("*.log"))
-        )
+        """Each process's log: its warning and error lines (the first 20: why it failed), then
+        its last 4000 characters."""
+        parts = []
+        for path in sorted(self.workdir.glob("*.log")):
+            text = path.read_text(errors="replace")
+            alarms = [
+                line for line in text.splitlines() if " WARNING " in line or " ERROR " in line
+            ]
+            parts.append(
+                f"--- {path.name}\n"
+                + "".join(f"{a}\n" for a in alarms[:20])
+                + f"[...]\n{text[-4000:]}"
+            )
+        return "\n".join(parts)
 
     def wait_for(self, predicate, *, timeout: float, interval: float = 0.2, what: str = ""):
         deadline = time.monotonic() + timeout

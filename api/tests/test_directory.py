@@ -39,3 +39,18 @@ def test_a_new_ticker_is_found_on_a_miss():
     )
     Ticker.objects.bulk_create([new])  # no post_save: the cache is not told
     assert directory.get("newco").symbol == "NEWCO"
+
+
+def test_an_edit_in_another_process_is_served_within_one_generation_cycle(client, settings):
+    """Another process's edit reaches this one through the version counter: by the time the
+    generator (which reads it every cycle) applies the edit, /tickers shows it too."""
+    import time
+
+    from ticks.config_version import bump_config_version
+
+    assert client.get("/api/v1/tickers").status_code == 200  # cached, version read
+    Ticker.objects.filter(symbol="SYNTH").update(name="Edited elsewhere")  # no signal here
+    bump_config_version()  # what the other process's commit does
+    time.sleep(settings.GENERATE_INTERVAL_MS / 1000 + 0.02)
+    synth = next(t for t in client.get("/api/v1/tickers").json()["data"] if t["ticker"] == "SYNTH")
+    assert synth["name"] == "Edited elsewhere"

@@ -538,7 +538,14 @@ def test_pages_work_under_the_production_csp(production_market, browser):
     page.click("input[type=submit]")
     page.wait_for_url(f"{base}/admin/")
     assert page.locator("#site-name").is_visible()
+    page.set_viewport_size({"width": 1366, "height": 768})  # a laptop's screen
     _strict_policy(page.goto(f"{base}/admin/ticks/ticker/"))
+    # The change list fits: no column cut off at the right edge, no sideways scrolling.
+    right, scroll_width, width = page.evaluate(
+        "() => [document.querySelector('#result_list').getBoundingClientRect().right, "
+        "document.documentElement.scrollWidth, window.innerWidth]"
+    )
+    assert right <= width and scroll_width <= width, (right, scroll_width, width)
     page.locator("#action-toggle").check()  # admin/js/actions.js selects every row
     assert page.locator("input.action-select:checked").count() == 5
     assert page.locator(".action-counter").inner_text().startswith("5 of 5")

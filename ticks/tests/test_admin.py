@@ -169,17 +169,12 @@ def changelist_rows(response) -> dict[str, dict]:
 
 
 def seeded_row(symbol: str, *, active=True, last_price="-", last_tick="-") -> dict:
-    name, sector, start, drift, vol, low, high = SEEDED_ROWS[symbol]
+    name, sector, _start, _drift, vol, _low, _high = SEEDED_ROWS[symbol]
     return {
         "symbol": symbol,
         "name": name,
         "sector": sector,
-        "start_price": start,
-        "drift": drift,
         "volatility": vol,
-        "min_price": low,
-        "max_price": high,
-        "tick_interval_ms": "100",
         "is_active": active,
         "last_price": last_price,
         "last_tick_time": last_tick,
