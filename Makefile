@@ -92,9 +92,10 @@ test: install test-system-deps lint
 # The tests of everything whose SQL differs between the TimescaleDB and the partitioned layout;
 # point DATABASE_URL at a TimescaleDB server to run them there (README, "Testing on TimescaleDB").
 STORAGE_TESTS := ticks/tests/test_storage.py ticks/tests/test_storage_timescaledb.py \
-	ticks/tests/test_backfill.py ticks/tests/test_live.py ticks/tests/test_generate.py \
-	ticks/tests/test_rollup.py ticks/tests/test_status.py ticks/tests/test_copy.py \
-	ticks/tests/test_pipeline_e2e.py
+	ticks/tests/test_backfill.py ticks/tests/test_first_start.py ticks/tests/test_live.py \
+	ticks/tests/test_flush.py ticks/tests/test_refresh.py ticks/tests/test_live_configs.py \
+	ticks/tests/test_generate.py ticks/tests/test_rollup.py ticks/tests/test_status.py \
+	ticks/tests/test_copy.py ticks/tests/test_pipeline_e2e.py
 test-storage: install
 	$(BIN)/python -m pytest $(STORAGE_TESTS) $(PYTEST_ARGS)
 
