@@ -9,6 +9,7 @@ import re
 import subprocess
 import sys
 import time
+import uuid
 
 import environ
 import psycopg
@@ -69,7 +70,9 @@ class LiveStack:
 def _database_url() -> str:
     base = os.environ["DATABASE_URL"]  # set for the session (config.services)
     name = environ.Env.db_url_config(base)["NAME"]
-    return base.rsplit("/", 1)[0] + f"/{name}_wse2e"
+    # Unique per fixture instance: two instances (two workers, or a module resumed after another
+    # module's test) must never drop each other's database.
+    return base.rsplit("/", 1)[0] + f"/{name}_wse2e_{uuid.uuid4().hex[:8]}"
 
 
 def _drop_database(url: str) -> None:
