@@ -10,6 +10,10 @@ import pytest
 PROCESS_GROUP = "real-processes"
 
 
+# tryfirst: pytest-xdist's worker reads the xdist_group marks in its own
+# pytest_collection_modifyitems (to tag each test's id with its group); marks added after it has
+# run are ignored, and the group's tests would then be spread over both workers.
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items):
     for item in items:
         if item.get_closest_marker("e2e") or item.path.name == "test_embedded.py":
