@@ -122,6 +122,17 @@ def _stored_quote(ticker: TickerInfo) -> tuple[dict, str]:
     return quote_from_row(ticker.symbol, row), "database"
 
 
+def _series_page(*, fetch, ticker: TickerInfo, timeframe: str | None, fmt: str, **window) -> Page:
+    """One page of a ticker's ticks (``timeframe`` None) or bars, read by ``fetch``."""
+
+    def neighbour(**where):
+        return series_neighbour_ms(ticker_id=ticker.id, timeframe=timeframe, **where)
+
+    return page_read(
+        fetch=fetch, row_ms=partial(row_time_ms, fmt=fmt), neighbour=neighbour, **window
+    )
+
+
 def history_page(
     *,
     ticker: TickerInfo,
@@ -139,13 +150,11 @@ def history_page(
     def fetch(**window):
         return tick_range(ticker_id=ticker.id, symbol=ticker.symbol, fmt=fmt, **window)
 
-    def neighbour(**where):
-        return series_neighbour_ms(ticker_id=ticker.id, timeframe=None, **where)
-
-    return page_read(
+    return _series_page(
         fetch=fetch,
-        row_ms=partial(row_time_ms, fmt=fmt),
-        neighbour=neighbour,
+        ticker=ticker,
+        timeframe=None,
+        fmt=fmt,
         start=start,
         end=end,
         limit=limit,
@@ -174,13 +183,11 @@ def bars_page(
             ticker_id=ticker.id, symbol=ticker.symbol, timeframe=timeframe, fmt=fmt, **window
         )
 
-    def neighbour(**where):
-        return series_neighbour_ms(ticker_id=ticker.id, timeframe=timeframe, **where)
-
-    return page_read(
+    return _series_page(
         fetch=fetch,
-        row_ms=partial(row_time_ms, fmt=fmt),
-        neighbour=neighbour,
+        ticker=ticker,
+        timeframe=timeframe,
+        fmt=fmt,
         start=start,
         end=end,
         limit=limit,
