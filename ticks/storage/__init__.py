@@ -31,10 +31,15 @@ _LAYOUTS: dict[Backend, type[TickStorage]] = {
 _chosen: dict[tuple[str, str], TickStorage] = {}
 
 
+def database_key(connection) -> tuple[str, str]:
+    """What a choice of layout is remembered by: the connection's alias and database name."""
+    return connection.alias, connection.settings_dict["NAME"]
+
+
 def tick_storage(connection=None) -> TickStorage:
     """The storage of the ticks table on ``connection`` (Django's default one if omitted)."""
     connection = connection or default_connection
-    key = (connection.alias, connection.settings_dict["NAME"])
+    key = database_key(connection)
     storage = _chosen.get(key)
     if storage is None:
         with connection.cursor() as cursor:
@@ -51,6 +56,6 @@ def set_up_tick_table(connection, *, now, retention_days: int, ahead_days: int) 
     """The first migration: create the ticks table in the layout this database supports."""
     with connection.cursor() as cursor:
         backend = create_tick_table(cursor, retention_days=retention_days)
-    storage = _chosen[(connection.alias, connection.settings_dict["NAME"])] = _LAYOUTS[backend]()
+    storage = _chosen[database_key(connection)] = _LAYOUTS[backend]()
     storage.set_up(connection, now=now, retention_days=retention_days, ahead_days=ahead_days)
     return storage

@@ -323,7 +323,7 @@ def timescale_mode(monkeypatch):
     from ticks import storage
     from ticks.storage.timescale import TimescaleStorage
 
-    key = (connection.alias, connection.settings_dict["NAME"])
+    key = storage.database_key(connection)
     monkeypatch.setitem(storage._chosen, key, TimescaleStorage())
     return storage._chosen[key]
 
