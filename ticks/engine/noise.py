@@ -35,6 +35,7 @@ __all__ = [
     "fill",
     "idiosyncratic_stream",
     "market_stream",
+    "quote_size_stream",
     "normals",
     "normals_at",
     "sector_id",
@@ -69,6 +70,7 @@ def sector_id(name: str) -> int:
 # a key even when their first words (seeds) coincide.
 _IDIOSYNCRATIC = _hash64("stream/idiosyncratic")
 _VOLUME = _hash64("stream/volume")
+_QUOTE_SIZE = _hash64("stream/quote-size")
 
 
 def idiosyncratic_stream() -> int:
@@ -79,6 +81,11 @@ def idiosyncratic_stream() -> int:
 def volume_stream() -> int:
     """k1 of a ticker's volume noise V (indexed by the tick's seq)."""
     return _VOLUME
+
+
+def quote_size_stream() -> int:
+    """k1 of a ticker's quote-size noise (draws 2*seq and 2*seq + 1: bid and ask size)."""
+    return _QUOTE_SIZE
 
 
 @lru_cache(maxsize=4096)
