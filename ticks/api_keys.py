@@ -171,3 +171,18 @@ def verify_key(raw: str) -> bool:
 def reset_cache() -> None:
     """Forget every cached lookup (tests, between rolled-back databases)."""
     _cache.clear()
+
+
+def key_pair_lookup(key_id: str | None, secret: str | None) -> int | None:
+    """The id of the active key presented as a vendor's key pair (Alpaca's ``APCA-API-KEY-ID``
+    and ``APCA-API-SECRET-KEY``), or None.
+
+    The pair maps onto one of our keys: the secret is the full key, the id its public prefix
+    (the first ``SHOWN_PREFIX_LENGTH`` characters, shown in the admin's key list). A pair whose
+    id is not the secret's prefix is refused without a lookup. Same cache and deadline as
+    ``key_lookup`` (a key never seen while the database is down raises ``DatabaseError``)."""
+    if not isinstance(key_id, str) or not isinstance(secret, str):
+        return None
+    if not _well_formed(secret) or key_id != secret[:SHOWN_PREFIX_LENGTH]:
+        return None
+    return key_lookup(secret)

@@ -26,6 +26,23 @@ def test_a_key_is_stored_hashed_and_looked_up_by_its_digest():
     assert api_keys.key_lookup("é") is None and api_keys.key_lookup(None) is None
 
 
+def test_a_vendor_key_pair_is_the_key_prefix_and_the_key():
+    key, raw = api_keys.api_key_create(name="alpaca bot")
+    assert api_keys.key_pair_lookup(key.prefix, raw) == key.pk
+    assert api_keys.key_pair_lookup(raw[:11], raw) == key.pk
+    other, other_raw = api_keys.api_key_create(name="other")
+    assert api_keys.key_pair_lookup(other.prefix, raw) is None  # id of another key
+    assert api_keys.key_pair_lookup(raw, raw) is None  # the id is the prefix, not the key
+    assert api_keys.key_pair_lookup(key.prefix, raw + "x") is None
+    assert (
+        api_keys.key_pair_lookup(None, raw) is None
+        and api_keys.key_pair_lookup(key.prefix, None) is None
+    )
+    api_keys.api_key_revoke(keys=ApiKey.objects.filter(pk=key.pk))
+    assert api_keys.key_pair_lookup(key.prefix, raw) is None
+    assert api_keys.key_pair_lookup(other.prefix, other_raw) == other.pk
+
+
 @pytest.mark.parametrize("how", ["revoke", "delete"])
 def test_revoked_keys_are_announced_after_the_commit_only(
     how, announced, django_capture_on_commit_callbacks
