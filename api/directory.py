@@ -51,6 +51,7 @@ class TickerInfo:
     max_price: Decimal
     is_active: bool
     tick_interval_ms: int
+    seed: int = 0  # the price path's seed (Alpaca quote sizes derive from it)
 
 
 def _load() -> dict[str, TickerInfo]:

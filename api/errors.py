@@ -20,6 +20,8 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
+from .alpaca import errors as alpaca_errors
+
 logger = logging.getLogger(__name__)
 
 API_PREFIX = "/api/"
@@ -172,8 +174,16 @@ def not_found(request, *args, **kwargs) -> HttpResponse:
     )
 
 
+def _alpaca(request) -> bool:
+    """Under ``/v2/`` (the Alpaca dialect): errors in Alpaca's form (``api.alpaca.errors``)."""
+    return request.path.startswith(alpaca_errors.PREFIX)
+
+
 def handler404(request, exception=None):
-    """``config.urls.handler404``: the envelope under ``/api/``, Django's page elsewhere."""
+    """``config.urls.handler404``: the envelope under ``/api/``, Alpaca's form under ``/v2/``,
+    Django's page elsewhere."""
+    if _alpaca(request):
+        return alpaca_errors.endpoint_not_found(request)
     if request.path.startswith(API_PREFIX):
         return not_found(request)
     return defaults.page_not_found(request, exception)
@@ -181,13 +191,18 @@ def handler404(request, exception=None):
 
 def handler400(request, exception=None):
     """``config.urls.handler400`` (a bad Host header, a request too large ...)."""
+    if _alpaca(request):
+        return alpaca_errors.handler400(request)
     if request.path.startswith(API_PREFIX):
         return json_error(status.HTTP_400_BAD_REQUEST, "bad_request", "Bad request.")
     return defaults.bad_request(request, exception)
 
 
 def handler500(request):
-    """``config.urls.handler500``: the envelope under ``/api/``, Django's page elsewhere."""
+    """``config.urls.handler500``: the envelope under ``/api/``, Alpaca's form under ``/v2/``,
+    Django's page elsewhere."""
+    if _alpaca(request):
+        return alpaca_errors.handler500(request)
     if request.path.startswith(API_PREFIX):
         return json_error(
             status.HTTP_500_INTERNAL_SERVER_ERROR, "internal_error", "Internal error."

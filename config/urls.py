@@ -6,10 +6,13 @@ from django.urls import include, path
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include("api.urls")),
+    # The Alpaca Market Data v2 dialect and Trading-API reads (no trailing slashes).
+    path("v2/", include("api.alpaca.urls")),
     path("", include("marketsite.urls")),
 ]
 
-# Errors Django answers itself: the API's error envelope under /api/, Django's pages elsewhere.
+# Errors Django answers itself: the API's error envelope under /api/, Alpaca's form under /v2/,
+# Django's pages elsewhere.
 handler400 = "api.errors.handler400"
 handler404 = "api.errors.handler404"
 handler500 = "api.errors.handler500"

@@ -112,3 +112,13 @@ async def check_seq(symbol: str, seq: int) -> None:
             raise ReplayUnavailable(symbol)
     elif await _moved_past(symbol, seq):
         raise ReplayUnavailable(symbol)
+
+
+def latest_quote_records(symbols) -> dict[str, bytes]:
+    """The latest tick record (JSON bytes) of each of ``symbols`` that has one, in one round
+    trip; raises ``redis.RedisError``."""
+    symbols = list(symbols)
+    if not symbols:
+        return {}
+    values = get_redis().hmget(KEYS.quotes, symbols)
+    return {s: v for s, v in zip(symbols, values) if v}

@@ -128,6 +128,7 @@ def ticker_directory() -> list[dict]:
             "max_price",
             "is_active",
             "tick_interval_ms",
+            "seed",
         )
     )
 
