@@ -1,11 +1,12 @@
-"""``python -m bench <name> [options]``: ingest, pipeline, publish, rest, ws (those present)."""
+"""``python -m bench <name> [options]``: ingest, pipeline, publish, rest, ws, alpaca (those
+present)."""
 
 import argparse
 import importlib
 import importlib.util
 import sys
 
-NAMES = ("ingest", "pipeline", "publish", "rest", "ws")
+NAMES = ("ingest", "pipeline", "publish", "rest", "ws", "alpaca")
 
 
 def available() -> dict:

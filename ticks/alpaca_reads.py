@@ -82,9 +82,7 @@ _BAR_TEXT = """'{{"t":"' || to_char({col} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24
     || ',"n":' || {n} || ',"vw":' || {vw} || '}}'"""
 
 _STORED_BARS = (
-    "SELECT "
-    + _EPOCH_MS.format(col='"time"')
-    + " AS ms, "
+    """SELECT "time" AS ts, """
     + _BAR_TEXT.format(
         col='"time"', o="open", h="high", l="low", c="close", v="volume", n="trade_count", vw="vwap"
     )
@@ -94,9 +92,7 @@ _STORED_BARS = (
 )
 
 _AGGREGATED_BARS = (
-    "SELECT "
-    + _EPOCH_MS.format(col="bucket")
-    + " AS ms, "
+    "SELECT bucket AS ts, "
     + _BAR_TEXT.format(col="bucket", o="o", h="h", l="lo", c="c", v="v", n="n", vw="vw")
     + """ AS txt FROM (
         SELECT {bucket} AS bucket, (array_agg(open ORDER BY "time"))[1] AS o, max(high) AS h,
@@ -111,7 +107,7 @@ _AGGREGATED_BARS = (
 )
 
 _TICKS = (
-    "SELECT "
+    """SELECT "time" AS ts, """
     + _EPOCH_MS.format(col='"time"')
     + """ AS ms, (price * 100)::bigint AS p, volume AS v, (bid * 100)::bigint AS b,
            (ask * 100)::bigint AS a, seq
@@ -122,7 +118,7 @@ _TICKS = (
 _PAGE = """SELECT s.ord, r.* FROM unnest(%(ids)s::bigint[], %(lo)s::timestamptz[],
     %(hi)s::timestamptz[], %(src_hi)s::timestamptz[]) WITH ORDINALITY AS s(id, lo, hi, src_hi, ord)
 CROSS JOIN LATERAL ({inner}) r
-ORDER BY s.ord, r.ms {dir} LIMIT %(limit)s"""
+ORDER BY s.ord, r.ts {dir} LIMIT %(limit)s"""
 
 
 def _bounds(tickers: Sequence[TickerRef], window: PageWindow) -> tuple[list, dict]:
@@ -148,13 +144,29 @@ def _bounds(tickers: Sequence[TickerRef], window: PageWindow) -> tuple[list, dic
     return chosen, params
 
 
-def _statement(inner: str, descending: bool) -> str:
+# Bar pages are joined in PostgreSQL too: one row per ticker (its JSON array, its row count
+# and its last row's time) instead of one per bar, and how many rows the page read (limit + 1
+# means there is a next page).
+_JOINED = """WITH page AS ({page}), numbered AS (
+    SELECT ord, ts, txt, row_number() OVER (ORDER BY ord, ts {dir}) AS rn FROM page)
+SELECT ord, '[' || string_agg(txt, ',' ORDER BY rn) || ']', count(*),
+       {last_ms}, (SELECT count(*) FROM page)
+  FROM numbered WHERE rn < %(limit)s GROUP BY ord ORDER BY ord""".replace(
+    "{last_ms}", _EPOCH_MS.format(col="(array_agg(ts ORDER BY rn DESC))[1]")
+)
+
+
+def _statement(inner: str, descending: bool, joined: bool = False) -> str:
     direction = "DESC" if descending else "ASC"
-    return _PAGE.replace("{inner}", inner).replace("{dir}", direction)
+    sql = _PAGE.replace("{inner}", inner)
+    if joined:
+        sql = _JOINED.replace("{page}", sql)
+    return sql.replace("{dir}", direction)
 
 
-def _read(inner: str, tickers, window: PageWindow, extra: dict, src_hi=None):
-    """``(tickers read, rows)`` of one page statement; rows are ``(ord, ms, ...)``."""
+def _read(inner: str, tickers, window: PageWindow, extra: dict, src_hi=None, joined=False):
+    """``(tickers read, rows)`` of one page statement; rows are ``(ord, time, ...)``, or with
+    ``joined`` ``(ord, JSON array, count, last ms, rows read)``."""
     chosen, params = _bounds(tickers, window)
     if not chosen:
         return chosen, []
@@ -162,7 +174,7 @@ def _read(inner: str, tickers, window: PageWindow, extra: dict, src_hi=None):
         params["src_hi"] = [src_hi(hi) for hi in params["hi"]]
     params.update(limit=window.limit + 1, **extra)
     with connection.cursor() as cursor:
-        cursor.execute(_statement(inner, window.descending), params)
+        cursor.execute(_statement(inner, window.descending, joined), params)
         return chosen, cursor.fetchall()
 
 
@@ -170,7 +182,7 @@ def _next(chosen, rows: list, limit: int) -> tuple[str, int] | None:
     if len(rows) <= limit:
         return None
     last = rows[limit - 1]
-    return chosen[last[0] - 1].symbol, last[1]
+    return chosen[last[0] - 1].symbol, last[2]
 
 
 def _grouped(chosen, rows: list) -> dict[int, list]:
@@ -183,7 +195,7 @@ def _grouped(chosen, rows: list) -> dict[int, list]:
 def bars_page(*, tickers: Sequence[TickerRef], frame: BarFrame, window: PageWindow) -> SeriesPage:
     """A page of ``frame`` bars of ``tickers`` (sorted by symbol)."""
     if frame.stored:
-        chosen, rows = _read(_STORED_BARS, tickers, window, {"tf": frame.stored})
+        chosen, rows = _read(_STORED_BARS, tickers, window, {"tf": frame.stored}, joined=True)
     else:
         # A bucket labelled at ``hi`` reaches past it: its source bars are read to its end.
         chosen, rows = _read(
@@ -192,14 +204,14 @@ def bars_page(*, tickers: Sequence[TickerRef], frame: BarFrame, window: PageWind
             window,
             {"tf": frame.source, "stride": frame.stride()},
             src_hi=frame.bucket_end,
+            joined=True,
         )
-    page_rows = rows[: window.limit]
-    out = {}
-    for ord_, group in _grouped(chosen, page_rows).items():
-        out[chosen[ord_ - 1].symbol] = ("[" + ",".join(r[2] for r in group) + "]").encode()
-    page = SeriesPage(rows=out, next=_next(chosen, rows, window.limit))
-    page.count = len(page_rows)
-    return page
+    out = {chosen[ord_ - 1].symbol: text.encode() for ord_, text, _, _, _ in rows}
+    cursor = None
+    if rows and rows[-1][4] > window.limit:
+        ord_, _, _, last_ms, _ = rows[-1]
+        cursor = (chosen[ord_ - 1].symbol, last_ms)
+    return SeriesPage(rows=out, next=cursor, count=sum(row[2] for row in rows))
 
 
 def _tick_page(tickers, window: PageWindow, build) -> SeriesPage:
@@ -209,7 +221,7 @@ def _tick_page(tickers, window: PageWindow, build) -> SeriesPage:
     for ord_, group in _grouped(chosen, page_rows).items():
         ticker = chosen[ord_ - 1]
         ticks = [
-            TickPayload(ticker.symbol, p, v, b, a, ms, seq) for _, ms, p, v, b, a, seq in group
+            TickPayload(ticker.symbol, p, v, b, a, ms, seq) for _, _, ms, p, v, b, a, seq in group
         ]
         out[ticker.symbol] = orjson.dumps(build(ticker, ticks))
     page = SeriesPage(rows=out, next=_next(chosen, rows, window.limit))
@@ -279,7 +291,7 @@ def latest_ticks(tickers: Sequence[TickerRef]) -> dict[str, TickPayload]:
     if missing:
         with connection.cursor() as cursor:
             cursor.execute(_LATEST_TICKS, {"ids": [t.id for t in missing], "limit": 1})
-            for ord_, ms, p, v, b, a, seq in cursor.fetchall():
+            for ord_, _, ms, p, v, b, a, seq in cursor.fetchall():
                 symbol = missing[ord_ - 1].symbol
                 found[symbol] = TickPayload(symbol, p, v, b, a, ms, seq)
     return {t.symbol: found[t.symbol] for t in tickers if t.symbol in found}
