@@ -39,6 +39,7 @@ class JsonOnly(BaseContentNegotiation):
 
 
 class AlpacaView(ApiView):
+    schema = None  # Alpaca's API, documented by Alpaca and the README: not in our OpenAPI schema
     http_method_names = ["get", "head"]
     authentication_classes = [KeyPairAuthentication]
     renderer_classes = [ORJSONRenderer]
