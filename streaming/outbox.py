@@ -30,8 +30,17 @@ class Outbox:
     ``paused`` and ``write(frames)`` that puts frames on the wire itself; it calls ``wake()``
     when it can take frames again."""
 
-    def __init__(self, send: Callable[[dict], Awaitable[None]], *, limit: int, direct=None) -> None:
+    def __init__(
+        self,
+        send: Callable[[dict], Awaitable[None]],
+        *,
+        limit: int,
+        direct=None,
+        overflow_frame: Frame | None = None,
+    ) -> None:
         self._send = send
+        # What a slow client gets before it is closed (default: /ws's slow_client error).
+        self._overflow_frame = overflow_frame
         self._direct = direct
         self.limit = limit
         self._frames: deque[Frame] = deque()
@@ -123,20 +132,16 @@ class Outbox:
                             direct.write(batch)
                             continue
                         self._direct = None  # this connection needs the ASGI path
-                    await send({"type": "websocket.send", "text": frames.popleft().text})
+                    await send(frames.popleft().asgi())
                 if not frames:
                     self._drained.set()
             if self.overflowed:
-                await send(
-                    {
-                        "type": "websocket.send",
-                        "text": error(
-                            ErrorCode.SLOW_CLIENT,
-                            "the connection fell too far behind the stream and is closed; reconnect "
-                            "and resubscribe with since to resume without a gap",
-                        ).text,
-                    }
+                last = self._overflow_frame or error(
+                    ErrorCode.SLOW_CLIENT,
+                    "the connection fell too far behind the stream and is closed; reconnect "
+                    "and resubscribe with since to resume without a gap",
                 )
+                await send(last.asgi())
                 await send({"type": "websocket.close", "code": SLOW_CLIENT_CLOSE_CODE})
         finally:
             self._drained.set()
