@@ -37,8 +37,10 @@ class Outbox:
         limit: int,
         direct=None,
         overflow_frame: Frame | None = None,
+        overflow_close_code: int = SLOW_CLIENT_CLOSE_CODE,
     ) -> None:
         self._send = send
+        self._overflow_close_code = overflow_close_code
         # What a slow client gets before it is closed (default: /ws's slow_client error).
         self._overflow_frame = overflow_frame
         self._direct = direct
@@ -142,7 +144,7 @@ class Outbox:
                     "and resubscribe with since to resume without a gap",
                 )
                 await send(last.asgi())
-                await send({"type": "websocket.close", "code": SLOW_CLIENT_CLOSE_CODE})
+                await send({"type": "websocket.close", "code": self._overflow_close_code})
         finally:
             self._drained.set()
 

@@ -39,7 +39,9 @@ from .session import AlpacaSession
 logger = logging.getLogger(__name__)
 
 FEEDS = ("iex", "sip", "delayed_sip", "test")
-CLOSE_CODE = 1008  # policy violation: after a fatal error (402, 404, 406, 407)
+# After a fatal error (402, 404, 406, 407): 4008, "policy violation" (1008) in the range left to
+# applications (autobahn, under daphne, refuses any other server close code but 1000).
+CLOSE_CODE = 4008
 KEY_HEADER, SECRET_HEADER = b"apca-api-key-id", b"apca-api-secret-key"
 
 
@@ -72,6 +74,7 @@ class AlpacaConsumer(AsyncWebsocketConsumer):
             limit=settings.WS_SEND_QUEUE_LIMIT,
             direct=direct_writer(self.base_send),
             overflow_frame=protocol.error(self.codec, Code.SLOW_CLIENT),
+            overflow_close_code=CLOSE_CODE,
         )
         self.outbox.start()
         hub = get_hub()

@@ -37,7 +37,7 @@ def keys(settings, monkeypatch):
 async def test_bad_credentials_get_402_and_the_connection_closes(market, keys):
     async with alpaca(auth=False) as client:
         assert await client.auth(PREFIX, GOOD + "y") == error(402, "auth failed")
-        assert await client.recv() == ("close", 1008)
+        assert await client.recv() == ("close", 4008)
     async with alpaca(auth=False, packed=True) as client:
         assert await client.auth(None, None) == error(402, "auth failed")
     headers = [(b"apca-api-key-id", PREFIX.encode()), (b"apca-api-secret-key", b"nope")]
@@ -61,7 +61,7 @@ async def test_connection_limit_per_key_across_both_streams(market, keys, settin
         assert await first.auth(PREFIX, GOOD) == AUTHENTICATED
         async with alpaca(auth=False, packed=True) as third:
             assert await third.auth(PREFIX, GOOD) == error(406, "connection limit exceeded")
-            assert await third.recv() == ("close", 1008)
+            assert await third.recv() == ("close", 4008)
         from channels.testing import WebsocketCommunicator
 
         from config.asgi import application
@@ -114,7 +114,7 @@ async def test_a_revoked_key_closes_its_alpaca_connections(market, keys):
         await client.subscribe(trades=["SYNTH"])
         await get_channel_layer().group_send("apikey.7", {"type": "apikey.revoked"})
         assert await client.recv() == error(402, "auth failed")
-        assert await client.recv() == ("close", 1008)
+        assert await client.recv() == ("close", 4008)
 
 
 def test_connected_constant_is_alpacas():

@@ -108,7 +108,7 @@ async def test_auth_timeout_closes(market, settings):
     settings.ALPACA_STREAM_AUTH_TIMEOUT_S = 0.2
     async with alpaca(auth=False) as client:
         assert await client.recv() == error(404, "auth timeout")
-        assert await client.recv() == ("close", 1008)
+        assert await client.recv() == ("close", 4008)
 
 
 @asynctest
@@ -269,7 +269,7 @@ async def test_a_slow_client_gets_407_and_is_closed(market, settings):
         for s in range(1, 10):  # at once: the writer has no chance to run in between
             hub.dispatch({"type": "market.ticks", "ticks": [tick("SYNTH", s)]})
         assert await client.recv() == error(407, "slow client")
-        assert await client.recv() == ("close", 1008)
+        assert await client.recv() == ("close", 4008)
 
 
 # --- helpers ----------------------------------------------------------------------------------------
