@@ -153,7 +153,7 @@ class AlpacaConsumer(AsyncWebsocketConsumer):
 
     def _auth_timeout(self) -> None:
         if not self.authenticated and not self.closing:
-            asyncio.ensure_future(self._fail(Code.AUTH_TIMEOUT))
+            self._timeout_task = asyncio.ensure_future(self._fail(Code.AUTH_TIMEOUT))
 
     async def _key_revoked(self) -> None:
         logger.info("closing an Alpaca stream connection: its API key was revoked")
