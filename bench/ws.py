@@ -145,7 +145,11 @@ def _percentile(hist: list[int], q: float) -> float:
     return HIST_MS
 
 
-def trial(kind: str, n: int, *, batch: bool, args, env: dict) -> dict:
+def trial(
+    kind: str, n: int, *, batch: bool, args, env: dict, load=load_main, mode: str | None = None
+) -> dict:
+    """One trial: ``load`` (a load generator's main, ``ws_client.load_main`` by default; the
+    Alpaca stream bench passes its own) with ``batch`` as its mode flag; ``mode`` labels it."""
     warm = round(args.warmup * 10)
     cycles = round(args.seconds * 10)
     first, last = warm, warm + cycles - 1
@@ -156,7 +160,7 @@ def trial(kind: str, n: int, *, batch: bool, args, env: dict) -> dict:
         for share in shares:
             parent, child = ctx.Pipe()
             p = ctx.Process(
-                target=load_main, daemon=True, args=(server.port, share, batch, first, last, child)
+                target=load, daemon=True, args=(server.port, share, batch, first, last, child)
             )
             p.start()
             procs.append(p)
@@ -176,7 +180,7 @@ def trial(kind: str, n: int, *, batch: bool, args, env: dict) -> dict:
     expected = n * 5 * cycles
     result = {
         "kind": kind,
-        "mode": "batch" if batch else "per tick",
+        "mode": mode or ("batch" if batch else "per tick"),
         "n": n,
         "connected": connected,
         "ticks_s": ticks / args.seconds,

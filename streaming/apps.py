@@ -10,7 +10,7 @@ class StreamingConfig(AppConfig):
         from .auth import key_revocations
         from .publish import publisher
 
-        # The domain announces new ticks and bars (the stream publishes them) and revoked API
-        # keys (their open connections are closed).
+        # The domain announces new ticks, bars and trading statuses (the stream publishes them)
+        # and revoked API keys (their open connections are closed).
         announce.register(publisher)
         announce.register(key_revocations)

@@ -14,7 +14,7 @@ import uuid
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
-from . import auth, protocol
+from . import auth, connection_limit, protocol
 from .daphne_io import direct_writer
 from .hub import get_hub
 from .outbox import Outbox
@@ -22,6 +22,8 @@ from .protocol import ErrorCode, Ping, ProtocolError, Subscribe
 from .session import Session
 
 logger = logging.getLogger(__name__)
+
+TOO_MANY_CONNECTIONS_CLOSE_CODE = 4429
 
 
 class RateLimiter:
@@ -62,12 +64,24 @@ class MarketConsumer(AsyncWebsocketConsumer):
     session: Session | None = None
     outbox: Outbox | None = None
     key_watch: auth.KeyWatch | None = None
+    slot: str | None = None
     client_id = ""
 
     async def connect(self) -> None:
         await self.accept()
         access = await auth.connection_access(self.scope)
         if access.allowed and access.key_id is not None:
+            self.slot = await connection_limit.acquire(access.key_id)
+            if self.slot is None:
+                await self.send(
+                    text_data=protocol.error(
+                        ErrorCode.TOO_MANY_CONNECTIONS,
+                        "this API key already holds WS_MAX_CONNECTIONS_PER_KEY="
+                        f"{settings.WS_MAX_CONNECTIONS_PER_KEY} open stream connections",
+                    ).text
+                )
+                await self.close(code=TOO_MANY_CONNECTIONS_CLOSE_CODE)
+                return
             self.key_watch = auth.KeyWatch(access.key_id, on_revoked=self._key_revoked)
             if not await self.key_watch.start():  # revoked since the first check
                 await self._key_revoked()
@@ -162,6 +176,7 @@ class MarketConsumer(AsyncWebsocketConsumer):
             logger.info("WebSocket %s closed (code %s)", self.client_id, code)
         if self.key_watch is not None:
             await self.key_watch.stop()
+        await connection_limit.release(self.slot)
         if self.session is not None:
             await self.session.close()
         if self.outbox is not None:

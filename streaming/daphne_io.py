@@ -32,7 +32,7 @@ def prepared(frame) -> PreparedMessage:
     """The frame as autobahn's broadcast API prepares it (server side: unmasked), once."""
     message = frame.prepared
     if message is None:
-        message = frame.prepared = PreparedMessage(frame.text.encode(), False, False, True)
+        message = frame.prepared = PreparedMessage(frame.payload(), frame.binary, False, True)
     return message
 
 

@@ -1,6 +1,7 @@
 """Per-process fan-out of the market stream to this process's WebSocket connections.
 
-One hub per server process (per event loop) joins the ``ticks.all`` and ``bars.all`` groups
+One hub per server process (per event loop) joins the ``ticks.all``, ``bars.all`` and
+``status.all`` groups
 with a single channel of its own, so with channels-redis's pub/sub layer the process holds one
 Redis subscription per group however many clients it serves, and a generation cycle costs the
 publisher one ``PUBLISH`` whatever the number of clients. Each message is decoded once and each
@@ -22,7 +23,7 @@ import weakref
 from channels.layers import get_channel_layer
 
 from .protocol import Frame, bar_frame, encode, tick_frame, ticks_frame
-from .publish import ALL_BARS_GROUP, ALL_TICKS_GROUP
+from .publish import ALL_BARS_GROUP, ALL_STATUS_GROUP, ALL_TICKS_GROUP
 
 logger = logging.getLogger(__name__)
 
@@ -32,13 +33,14 @@ PROBE_WAIT_S = 0.25
 class Cycle:
     """One published batch of ticks, with its frames built lazily and at most once."""
 
-    __slots__ = ("ticks", "jsons", "_frames", "_batches")
+    __slots__ = ("ticks", "jsons", "_frames", "_batches", "ext")
 
     def __init__(self, ticks: list[dict]) -> None:
         self.ticks = ticks
         self.jsons = [encode(t) for t in ticks]
         self._frames: list[Frame] | None = None
         self._batches: dict[tuple[int, ...], Frame] = {}
+        self.ext: dict = {}  # other dialects' views of the cycle, each built once (by its name)
 
     @property
     def frames(self) -> list[Frame]:
@@ -56,11 +58,12 @@ class Cycle:
 
 
 class BarUpdate:
-    __slots__ = ("bars", "frames")
+    __slots__ = ("bars", "frames", "ext")
 
     def __init__(self, bars: list[dict]) -> None:
         self.bars = bars
         self.frames = [bar_frame(encode(b)) for b in bars]
+        self.ext: dict = {}
 
 
 class _Link:
@@ -79,8 +82,18 @@ class Hub:
     def __init__(self, layer) -> None:
         self.layer = layer
         self.sessions: set = set()
+        # Process-wide state of a dialect (the Alpaca stream's minute-bar closes): objects with
+        # any of on_bars(update), on_statuses(statuses) and reset(), told before the sessions.
+        self.observers: dict[str, object] = {}
         self._link: _Link | None = None
         self._start: asyncio.Task | None = None
+
+    def observer(self, name: str, factory):
+        """The hub's observer called ``name``, made by ``factory(hub)`` the first time."""
+        found = self.observers.get(name)
+        if found is None:
+            found = self.observers[name] = factory(self)
+        return found
 
     def add(self, session) -> None:
         self.sessions.add(session)
@@ -91,6 +104,9 @@ class Hub:
         if not self.sessions and self._start is not None:
             start, link = self._start, self._link
             self._start = self._link = None
+            for observer in self.observers.values():  # what they saw may be stale next time
+                if hasattr(observer, "reset"):
+                    observer.reset()
             asyncio.get_running_loop().create_task(self._stop(start, link))
 
     async def ready(self) -> None:
@@ -114,6 +130,7 @@ class Hub:
         link.reader = loop.create_task(self._read(channel, link))
         await layer.group_add(ALL_TICKS_GROUP, channel)
         await layer.group_add(ALL_BARS_GROUP, channel)
+        await layer.group_add(ALL_STATUS_GROUP, channel)
         # A probe published to a group subscribed after those two: once it comes back, the
         # subscriptions before it are live too (one connection, commands in order).
         link.probe = f"hub.probe.{uuid.uuid4().hex}"
@@ -137,6 +154,10 @@ class Hub:
                     if message.get("probe") == link.probe and not link.probed.done():
                         link.probed.set_result(True)
                     continue
+                for observer in list(self.observers.values()):
+                    prepare = getattr(observer, "prepare", None)
+                    if prepare is not None:  # e.g. what a dialect must read first
+                        await prepare(message)
                 self.dispatch(message)
             except asyncio.CancelledError:
                 raise
@@ -152,8 +173,15 @@ class Hub:
                 session.on_ticks(cycle)
         elif kind == "market.bars":
             update = BarUpdate(message["bars"])
+            for observer in list(self.observers.values()):
+                if hasattr(observer, "on_bars"):
+                    observer.on_bars(update)
             for session in list(self.sessions):
                 session.on_bars(update)
+        elif kind == "market.statuses":
+            for observer in list(self.observers.values()):
+                if hasattr(observer, "on_statuses"):
+                    observer.on_statuses(message["statuses"])
 
     async def _stop(self, start: asyncio.Task, link: _Link | None) -> None:
         if link is None:
@@ -170,6 +198,7 @@ class Hub:
         try:
             await self.layer.group_discard(ALL_TICKS_GROUP, link.channel)
             await self.layer.group_discard(ALL_BARS_GROUP, link.channel)
+            await self.layer.group_discard(ALL_STATUS_GROUP, link.channel)
         except Exception:
             logger.warning("leaving the market groups failed", exc_info=True)
 

@@ -30,8 +30,19 @@ class Outbox:
     ``paused`` and ``write(frames)`` that puts frames on the wire itself; it calls ``wake()``
     when it can take frames again."""
 
-    def __init__(self, send: Callable[[dict], Awaitable[None]], *, limit: int, direct=None) -> None:
+    def __init__(
+        self,
+        send: Callable[[dict], Awaitable[None]],
+        *,
+        limit: int,
+        direct=None,
+        overflow_frame: Frame | None = None,
+        overflow_close_code: int = SLOW_CLIENT_CLOSE_CODE,
+    ) -> None:
         self._send = send
+        self._overflow_close_code = overflow_close_code
+        # What a slow client gets before it is closed (default: /ws's slow_client error).
+        self._overflow_frame = overflow_frame
         self._direct = direct
         self.limit = limit
         self._frames: deque[Frame] = deque()
@@ -123,21 +134,17 @@ class Outbox:
                             direct.write(batch)
                             continue
                         self._direct = None  # this connection needs the ASGI path
-                    await send({"type": "websocket.send", "text": frames.popleft().text})
+                    await send(frames.popleft().asgi())
                 if not frames:
                     self._drained.set()
             if self.overflowed:
-                await send(
-                    {
-                        "type": "websocket.send",
-                        "text": error(
-                            ErrorCode.SLOW_CLIENT,
-                            "the connection fell too far behind the stream and is closed; reconnect "
-                            "and resubscribe with since to resume without a gap",
-                        ).text,
-                    }
+                last = self._overflow_frame or error(
+                    ErrorCode.SLOW_CLIENT,
+                    "the connection fell too far behind the stream and is closed; reconnect "
+                    "and resubscribe with since to resume without a gap",
                 )
-                await send({"type": "websocket.close", "code": SLOW_CLIENT_CLOSE_CODE})
+                await send(last.asgi())
+                await send({"type": "websocket.close", "code": self._overflow_close_code})
         finally:
             self._drained.set()
 

@@ -32,6 +32,7 @@ class ErrorCode:
     SLOW_CLIENT = "slow_client"
     UNAUTHORIZED = "unauthorized"
     KEY_REVOKED = "key_revoked"
+    TOO_MANY_CONNECTIONS = "too_many_connections"
     UNAVAILABLE = "unavailable"
 
 
@@ -210,13 +211,43 @@ class Frame:
     encoding of the message (``streaming.daphne_io`` does, under daphne)."""
 
     __slots__ = ("text", "prepared")
+    binary = False
 
     def __init__(self, text: str) -> None:
         self.text = text
         self.prepared = None
 
+    def payload(self) -> bytes:
+        """The frame's bytes on the wire (UTF-8 text)."""
+        return self.text.encode()
+
+    def asgi(self) -> dict:
+        """The ASGI ``websocket.send`` event of this frame."""
+        return {"type": "websocket.send", "text": self.text}
+
     def __repr__(self) -> str:
         return f"Frame({self.text!r})"
+
+
+class BinaryFrame(Frame):
+    """A binary server message (the Alpaca dialect's msgpack), shared the same way."""
+
+    __slots__ = ("data",)
+    binary = True
+
+    def __init__(self, data: bytes) -> None:
+        self.text = None
+        self.data = data
+        self.prepared = None
+
+    def payload(self) -> bytes:
+        return self.data
+
+    def asgi(self) -> dict:
+        return {"type": "websocket.send", "bytes": self.data}
+
+    def __repr__(self) -> str:
+        return f"BinaryFrame({self.data!r})"
 
 
 def _frame(message: dict) -> Frame:

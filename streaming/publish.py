@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 
-from ticks.payloads import BarPayload, TickPayload
+from ticks.payloads import BarPayload, StatusPayload, TickPayload
 
 from .fenced import channels_redis_publish as layer_fastpath
 
@@ -23,6 +23,7 @@ logger = logging.getLogger(__name__)
 
 ALL_TICKS_GROUP = "ticks.all"
 ALL_BARS_GROUP = "bars.all"
+ALL_STATUS_GROUP = "status.all"  # tickers' trading status changes (the Alpaca dialect's "s")
 _SAFE = re.compile(r"[^A-Za-z0-9.\-]")  # group names allow [A-Za-z0-9._-]
 
 # The Redis channel of a group on the pub/sub layer (bench/ws.py and tests watch it).
@@ -88,6 +89,18 @@ def bar_wire(bar: BarPayload) -> dict:
         "trade_count": bar.trade_count,
         "vwap": float(bar.vwap),
     }
+
+
+def status_wire(status: StatusPayload) -> dict:
+    """A trading status change as published: ``time`` in epoch ms."""
+    return {"ticker": status.ticker, "status": status.status, "time": status.time_ms}
+
+
+def status_messages(statuses: Iterable[dict]) -> list[tuple[str, dict]]:
+    statuses = list(statuses)
+    return (
+        [(ALL_STATUS_GROUP, {"type": "market.statuses", "statuses": statuses})] if statuses else []
+    )
 
 
 async def _send_all(messages: list[tuple[str, dict]]) -> None:
@@ -156,6 +169,17 @@ def publish_bars(bars: Iterable[dict]) -> None:
         logger.warning("publishing %d bar messages failed", len(messages), exc_info=True)
 
 
+def publish_statuses(statuses: Iterable[dict]) -> None:
+    """Publish tickers' trading status changes (``status_wire`` dicts)."""
+    messages = status_messages(statuses)
+    if not messages:
+        return
+    try:
+        _send(messages)
+    except Exception:
+        logger.warning("publishing %d status changes failed", len(messages), exc_info=True)
+
+
 async def apublish(messages: list[tuple[str, dict]]) -> None:
     """The same from async code (tests, benchmarks): through the layer's public API."""
     await _send_all(messages)
@@ -171,6 +195,9 @@ class StreamPublisher:
 
     def on_bars(self, bars: Sequence[BarPayload]) -> None:
         publish_bars([bar_wire(b) for b in bars])
+
+    def on_statuses(self, statuses: Sequence[StatusPayload]) -> None:
+        publish_statuses([status_wire(s) for s in statuses])
 
     def __repr__(self) -> str:
         return "streaming.publish.StreamPublisher"

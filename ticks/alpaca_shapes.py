@@ -24,10 +24,11 @@ from __future__ import annotations
 import numpy as np
 
 from .engine.sizes import quote_sizes
-from .payloads import BarPayload, TickPayload
+from .payloads import STATUS_HALTED, STATUS_TRADING, BarPayload, StatusPayload, TickPayload
 
 __all__ = [
     "EXCHANGE",
+    "TRADING_STATUS_CODES",
     "QUOTE_CONDITIONS",
     "TAPE",
     "TRADE_CONDITIONS",
@@ -37,6 +38,7 @@ __all__ = [
     "tick_sizes",
     "time_ns",
     "trade_fields",
+    "trading_status_fields",
 ]
 
 EXCHANGE = "E"
@@ -106,3 +108,19 @@ def rfc3339_ns(time_ms: int) -> str:
     seconds, ms = divmod(time_ms, 1000)
     stamp = np.datetime64(seconds, "s").astype(str)
     return f"{stamp}.{ms:03d}000000Z"
+
+
+# Trading status messages (``T: "s"``), in the codes of the UTP tape (Nasdaq; our tape is "C"):
+# status (sc, sm) and reason (rc, rm). A ticker deactivated in the admin is a halt for operational
+# reasons; activated again, trading resumes (no reason code: UTP sends none on a resumption).
+TRADING_STATUS_CODES = {
+    STATUS_HALTED: ("H", "Trading Halt", "O1", "Operations Halt; Contact Market Operations"),
+    STATUS_TRADING: ("T", "Trading Resumption", "", ""),
+}
+
+
+def trading_status_fields(status: StatusPayload, t: object) -> dict:
+    """An Alpaca trading status message's fields (every field alpaca-py's ``TradingStatus``
+    requires) with ``t`` as its time field."""
+    sc, sm, rc, rm = TRADING_STATUS_CODES[status.status]
+    return {"t": t, "sc": sc, "sm": sm, "rc": rc, "rm": rm, "z": TAPE}

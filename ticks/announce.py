@@ -1,7 +1,8 @@
 """How the domain tells the layers above it about what happened, without knowing them.
 
 The generator announces each committed cycle's ticks, the bar refresh the bars it rolled up,
-``ticks.api_keys`` the keys revoked or deleted (after the commit). Whoever wants them
+``ticks.api_keys`` the keys revoked or deleted (after the commit), ``ticks.trading_status`` the
+tickers halted (deactivated) or trading again (activated). Whoever wants them
 (``streaming``, in its ``AppConfig.ready()``) registers a listener: an object with any of the
 ``Listener`` methods. ``ticks`` imports nothing of theirs. A plain registry rather than Django
 signals: the tick announcement runs every generation cycle (100 ms) and is a loop over a tuple
@@ -15,7 +16,7 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from typing import Protocol
 
-from .payloads import BarPayload, TickPayload
+from .payloads import BarPayload, StatusPayload, TickPayload
 
 logger = logging.getLogger(__name__)
 
@@ -33,8 +34,11 @@ class Listener(Protocol):
     def on_keys_revoked(self, key_ids: Sequence[int]) -> None:
         """API keys revoked or deleted (committed): their open connections must close."""
 
+    def on_statuses(self, statuses: Sequence[StatusPayload]) -> None:
+        """Tickers' trading status changed (committed): deactivated (halted) or activated."""
 
-EVENTS = ("on_ticks", "on_bars", "on_keys_revoked")
+
+EVENTS = ("on_ticks", "on_bars", "on_keys_revoked", "on_statuses")
 _listeners: tuple[object, ...] = ()
 _handlers: dict[str, tuple[Callable, ...]] = {event: () for event in EVENTS}
 
@@ -87,3 +91,8 @@ def announce_bars(bars: Sequence[BarPayload]) -> None:
 def announce_keys_revoked(key_ids: Sequence[int]) -> None:
     if key_ids:
         _announce("on_keys_revoked", key_ids)
+
+
+def announce_statuses(statuses: Sequence[StatusPayload]) -> None:
+    if statuses:
+        _announce("on_statuses", statuses)

@@ -38,3 +38,18 @@ class BarPayload(NamedTuple):
     volume: int
     trade_count: int
     vwap: Decimal
+
+
+class StatusPayload(NamedTuple):
+    """A ticker's trading status changed at ``time_ms``: ``status`` is one of ``STATUSES``."""
+
+    ticker: str
+    status: str
+    time_ms: int
+
+
+#: A ticker deactivated (in the admin): no ticks until it is activated again.
+STATUS_HALTED = "halted"
+#: A ticker (re)activated: ticks resume.
+STATUS_TRADING = "trading"
+STATUSES = (STATUS_HALTED, STATUS_TRADING)

@@ -300,3 +300,13 @@ def ticker_stats(*, ticker_id: int, start, end, coarse: str) -> dict:
     )[0]
     keys = ("tick_count", "open", "high", "low", "close", "vwap", "volume", "sum_r2", "seconds")
     return dict(zip(keys, row))
+
+
+def ticker_seeds() -> dict[str, int]:
+    """Every ticker's random seed by symbol (quote sizes are a function of it and the seq)."""
+    return dict(Ticker.objects.values_list("symbol", "seed"))
+
+
+def daily_bars(*, day_start) -> list[BarPayload]:
+    """Every ticker's ``1d`` bar of the UTC day starting at ``day_start`` (the day so far)."""
+    return bars_between(timeframe="1d", start=day_start, end=day_start + timedelta(days=1))

@@ -47,8 +47,9 @@ async def test_many_connections_share_one_subscription_and_one_publish(redis_lay
             clients.append(client)
             await subscribe(client, tickers=["SYNTH"] if i % 2 else "*")
         await get_hub().ready()
-        # The process's hub: its own channel and the two market groups; nothing per client.
-        assert subscriptions() == {"channels": 3, "ticks.all": 1}
+        # The process's hub: its own channel and the three market groups (ticks, bars, trading
+        # statuses); nothing per client.
+        assert subscriptions() == {"channels": 4, "ticks.all": 1}
         await asyncio.to_thread(publish_ticks, {"SYNTH": [tick("SYNTH", 1)]})
         for client in clients:
             assert await client.receive_json_from(timeout=5) == {

@@ -1,0 +1,143 @@
+"""The Alpaca dialect's process-wide part, an observer of the process's hub
+(``streaming.hub.Hub.observer``): it turns what the hub receives into ``Batch``es once, and
+hands them to the process's Alpaca sessions.
+
+- Ticks: each cycle's trades and quotes (``tick_batch``), built when the first session asks.
+  Before the hub dispatches a cycle, ``prepare`` makes sure the seeds of its tickers are known.
+- Minute bars (``T: "b"``): the bar refresh publishes the open bar and the one just closed as
+  they change. A minute bar is sent once it is closed, and it is closed when a later bar of the
+  same ticker appears: the ticks reach the database in time order, so by then the closed bar
+  holds all its ticks (about 1-3 s after the minute, the flush and refresh cadence). A bar that
+  changes after it was sent goes out again as ``T: "u"`` (updatedBars). The first bars seen of a
+  ticker (after the process subscribed) only start the tracking.
+- Daily bars (``T: "d"``): when minute bars close, the day so far of those tickers (their ``1d``
+  bar, rolled up by the same refresh) is read once for the process and sent.
+- Trading statuses (``T: "s"``): a ticker deactivated (halted) or activated (trading) in the
+  admin (``ticks.trading_status``).
+"""
+
+import asyncio
+import logging
+from datetime import UTC, datetime
+
+from asgiref.sync import sync_to_async
+
+from ticks.deadline import read_within
+from ticks.payloads import BarPayload, StatusPayload
+from ticks.selectors import daily_bars
+
+from .batches import Batch, bar_item, bar_payload, status_item, tick_batch
+from .seeds import Seeds
+
+logger = logging.getLogger(__name__)
+
+NAME = "alpaca"
+KEEP_SENT = 3  # sent minute bars remembered per ticker (for updatedBars)
+DAY_MS = 86_400_000
+READ_DEADLINE_S = 2.0
+
+
+class AlpacaFanout:
+    def __init__(self, hub) -> None:
+        self.hub = hub
+        self.seeds = Seeds()
+        self.open: dict[str, BarPayload] = {}  # ticker -> its newest minute bar (not sent)
+        self.sent: dict[str, dict[int, BarPayload]] = {}  # ticker -> time -> bar sent
+        self._tasks: set[asyncio.Task] = set()
+
+    def reset(self) -> None:
+        self.open.clear()
+        self.sent.clear()
+
+    # --- from the hub ---------------------------------------------------------------------
+
+    async def prepare(self, message: dict) -> None:
+        if message.get("type") == "market.ticks":
+            await self.seeds.ensure({t["ticker"] for t in message["ticks"]})
+
+    def ticks(self, cycle) -> Batch:
+        """The cycle's trades and quotes (built once per cycle)."""
+        batch = cycle.ext.get(NAME)
+        if batch is None:
+            batch = cycle.ext[NAME] = tick_batch(cycle.ticks, self.seeds.get)
+        return batch
+
+    def on_bars(self, update) -> None:
+        by_symbol: dict[str, list[BarPayload]] = {}
+        for bar in update.bars:
+            if bar["timeframe"] == "1m":
+                by_symbol.setdefault(bar["ticker"], []).append(bar_payload(bar))
+        items, closed = [], []
+        for symbol, bars in by_symbol.items():
+            bars.sort(key=lambda b: b.time_ms)
+            if symbol not in self.open:
+                self.open[symbol] = bars[-1]
+                continue
+            for bar in bars:
+                current = self.open[symbol]
+                if bar.time_ms == current.time_ms:
+                    self.open[symbol] = bar
+                elif bar.time_ms > current.time_ms:
+                    items.append(bar_item("bars", "b", current))
+                    self._remember(current)
+                    closed.append(current)
+                    self.open[symbol] = bar
+                else:
+                    sent = self.sent.get(symbol, {}).get(bar.time_ms)
+                    if sent is not None and sent != bar:
+                        items.append(bar_item("updatedBars", "u", bar))
+                        self._remember(bar)
+        if items:
+            self.dispatch(Batch(items))
+        if closed:
+            self._spawn(self._send_daily(closed))
+
+    def on_statuses(self, statuses: list[dict]) -> None:
+        items = [status_item(StatusPayload(s["ticker"], s["status"], s["time"])) for s in statuses]
+        if items:
+            self.dispatch(Batch(items))
+
+    # --- helpers ------------------------------------------------------------------------------
+
+    def dispatch(self, batch: Batch) -> None:
+        for session in list(self.hub.sessions):
+            take = getattr(session, "on_alpaca", None)
+            if take is not None:
+                take(batch)
+
+    def _remember(self, bar: BarPayload) -> None:
+        sent = self.sent.setdefault(bar.ticker, {})
+        sent[bar.time_ms] = bar
+        while len(sent) > KEEP_SENT:
+            del sent[min(sent)]
+
+    def _spawn(self, coroutine) -> None:
+        task = asyncio.get_running_loop().create_task(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _send_daily(self, closed: list[BarPayload]) -> None:
+        """The day so far (``1d`` bars) of the tickers whose minute bars just closed."""
+        days: dict[int, set[str]] = {}
+        for bar in closed:
+            days.setdefault(bar.time_ms - bar.time_ms % DAY_MS, set()).add(bar.ticker)
+        items = []
+        for day_ms, symbols in sorted(days.items()):
+            start = datetime.fromtimestamp(day_ms / 1000, UTC)
+            try:
+                bars = await sync_to_async(read_within, thread_sensitive=False)(
+                    lambda start=start: daily_bars(day_start=start),
+                    key=("alpaca-daily", day_ms),
+                    timeout=READ_DEADLINE_S,
+                    what="daily bars",
+                )
+            except Exception:
+                logger.warning("reading the daily bars failed; none sent this minute")
+                return
+            items += [bar_item("dailyBars", "d", b) for b in bars if b.ticker in symbols]
+        if items:
+            self.dispatch(Batch(items))
+
+
+def get_fanout(hub) -> AlpacaFanout:
+    return hub.observer(NAME, AlpacaFanout)

@@ -1,0 +1,65 @@
+"""The tickers' seeds in this process, which the quotes' sizes are computed from
+(``ticks.alpaca_shapes.tick_sizes``).
+
+Read from the database off the event loop (``READ_DEADLINE_S`` at most), once when first
+needed, again when a cycle names a symbol not known yet (at most every ``MISS_RETRY_S``) and in
+the background every ``TTL_S`` (a seed edited in the admin). A symbol whose seed cannot be read
+(a process started while the database is down) streams its trades without quotes until it can:
+a quote never goes out without its sizes.
+"""
+
+import asyncio
+import logging
+import time
+
+from asgiref.sync import sync_to_async
+from django.db import DatabaseError
+
+from ticks.deadline import read_within
+from ticks.selectors import ticker_seeds
+
+logger = logging.getLogger(__name__)
+
+TTL_S = 60.0
+MISS_RETRY_S = 5.0
+READ_DEADLINE_S = 2.0
+
+
+class Seeds:
+    def __init__(self) -> None:
+        self.known: dict[str, int] = {}
+        self.loaded_at = 0.0
+        self.tried_at = -MISS_RETRY_S
+        self._task: asyncio.Task | None = None
+
+    def get(self, symbol: str) -> int | None:
+        return self.known.get(symbol)
+
+    async def ensure(self, symbols) -> None:
+        """Make sure the seeds of ``symbols`` are known, if the database can tell."""
+        now = time.monotonic()
+        missing = any(s not in self.known for s in symbols)
+        if missing and now - self.tried_at >= MISS_RETRY_S:
+            await self._refresh()
+        elif self.loaded_at and now - self.loaded_at > TTL_S:
+            self._refresh_soon()
+
+    def _refresh_soon(self) -> None:
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(self._load())
+
+    async def _refresh(self) -> None:
+        self._refresh_soon()
+        await asyncio.shield(self._task)
+
+    async def _load(self) -> None:
+        self.tried_at = time.monotonic()
+        try:
+            seeds = await sync_to_async(read_within, thread_sensitive=False)(
+                ticker_seeds, key="alpaca-seeds", timeout=READ_DEADLINE_S, what="ticker seeds"
+            )
+        except DatabaseError:
+            logger.warning("database unreachable: ticker seeds not refreshed")
+            return
+        self.known = seeds
+        self.loaded_at = time.monotonic()

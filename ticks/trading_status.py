@@ -1,0 +1,37 @@
+"""Tickers' trading status: a ticker deactivated (in the admin, the shell or a service) is halted,
+activated again it is trading. The change is announced once the transaction commits
+(``ticks.announce.announce_statuses``), whichever way the ticker was changed: a bulk update
+through ``ticks.services.tickers_set_active`` or a save of the model (``ticks.signals``).
+
+The stream's Alpaca dialect turns each into a trading status message (``T: "s"``,
+``ticks.alpaca_shapes.trading_status_fields``); halts and sessions of later versions are meant
+to announce through here too.
+"""
+
+import time
+from collections.abc import Iterable
+
+from django.db import transaction
+
+from . import announce
+from .payloads import STATUS_HALTED, STATUS_TRADING, StatusPayload
+
+
+def status_of(active: bool) -> str:
+    return STATUS_TRADING if active else STATUS_HALTED
+
+
+def statuses_announce_on_commit(*, changes: Iterable[tuple[str, bool]]) -> None:
+    """Announce ``(symbol, now active)`` changes when the current transaction commits (at once
+    outside one), stamped with the commit's time."""
+    changes = list(changes)
+    if not changes:
+        return
+
+    def committed() -> None:
+        now_ms = int(time.time() * 1000)
+        announce.announce_statuses(
+            [StatusPayload(symbol, status_of(active), now_ms) for symbol, active in changes]
+        )
+
+    transaction.on_commit(committed)
