@@ -119,7 +119,7 @@ def run(args) -> int:
         # The ceiling's rows: exactly what the backfill will generate, built beforehand.
         _truncate()
         plan = _plan(args.hours)
-        prebuilt = [rows for rows, _, _ in _chunks(plan, timedelta(minutes=30))]
+        prebuilt = [rows for rows, *_ in _chunks(plan, timedelta(minutes=30))]
 
         def measure_ceiling(prebuilt=prebuilt):
             return _ceiling(prebuilt)
