@@ -171,8 +171,10 @@ __all__ = [
 ]
 
 
-def engine_throughput(n_tickers: int = 5, steps: int = 864_000, chunk: int = 36_000) -> float:
+def engine_throughput(
+    n_tickers: int = 5, steps: int = 864_000, chunk: int = 36_000, model: dict | None = None
+) -> float:
     """Ticks per second of ``advance`` (see ``ticks.engine.speed``)."""
     from .speed import engine_throughput as run
 
-    return run(n_tickers=n_tickers, steps=steps, chunk=chunk)
+    return run(n_tickers=n_tickers, steps=steps, chunk=chunk, model=model)
