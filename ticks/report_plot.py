@@ -27,14 +27,23 @@ def write_plot(reports: list[TickerReport], path: str) -> None:
         r = r[np.isfinite(r)]
         hist, acfs, profile = row
         sd = np.std(r)
-        edges = np.linspace(-6 * sd, 6 * sd, 121)
-        hist.hist(np.clip(r, edges[0], edges[-1]), bins=edges, density=True, alpha=0.6,
-                  label="1-minute log returns")  # fmt: skip
-        grid = np.linspace(edges[0], edges[-1], 400)
+        # bins no narrower than two cents of price (finer ones would show the cent grid), out
+        # to 10 sd; moves beyond (jumps) are counted in the outermost bins and in the legend
+        tick = np.min(np.abs(r[r != 0])) if np.any(r != 0) else sd
+        width = max(sd / 8, 2 * tick)
+        reach = 10 * sd
+        edges = np.arange(-reach - width, reach + 2 * width, width)
+        beyond = int(np.sum(np.abs(r) > reach))
+        counts, _, _ = hist.hist(
+            np.clip(r, edges[0], edges[-1]), bins=edges, density=True, alpha=0.6,
+            label=f"1-minute log returns ({beyond} beyond ±10 sd)",
+        )  # fmt: skip
+        grid = np.linspace(edges[0], edges[-1], 800)
         hist.plot(grid, np.exp(-0.5 * (grid / sd) ** 2) / (sd * math.sqrt(2 * math.pi)), "k-",
                   label="normal, same sd")  # fmt: skip
         hist.set_yscale("log")
-        hist.set_ylim(bottom=0.5 / (len(r) * (edges[1] - edges[0])))
+        hist.set_ylim(0.5 / (len(r) * width), 3 * counts.max())
+        hist.set_xlabel("log return")
         hist.set_title(f"{report.symbol} ({report.model}): returns vs normal")
         hist.legend(fontsize=8)
         full = series.returns
