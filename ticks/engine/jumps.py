@@ -19,6 +19,8 @@ also for the first step after an off-grid anchor or an interval change.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 from scipy.stats import poisson
 
@@ -45,6 +47,23 @@ def jumps_between(
     expected jumps per tick: (seqs, log sizes), one entry per jump, ascending seq."""
     if per_tick <= 0 or hi < lo:
         return np.empty(0, dtype=np.int64), np.empty(0)
+    first, last = lo // JUMP_BLOCK, hi // JUMP_BLOCK
+    if first == last:  # the live case (a few ticks per call): the block's jumps, cached
+        seqs, sizes = _block_jumps(int(seed), float(per_tick), first, float(mean), float(spread))
+        keep = (seqs >= lo) & (seqs <= hi)
+        return seqs[keep], sizes[keep]
+    return _jumps(seed, per_tick, lo, hi, mean, spread)
+
+
+@lru_cache(maxsize=4096)
+def _block_jumps(seed: int, per_tick: float, block: int, mean: float, spread: float):
+    lo = block * JUMP_BLOCK
+    seqs, sizes = _jumps(seed, per_tick, lo, lo + JUMP_BLOCK - 1, mean, spread)
+    seqs.flags.writeable = sizes.flags.writeable = False
+    return seqs, sizes
+
+
+def _jumps(seed: int, per_tick: float, lo: int, hi: int, mean: float, spread: float):
     first, last = lo // JUMP_BLOCK, hi // JUMP_BLOCK
     u = np.empty(last - first + 1)
     noise.fill_uniform(int(seed), noise.jump_stream(), first, len(u), u)

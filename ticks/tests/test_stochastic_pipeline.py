@@ -135,3 +135,28 @@ def test_a_backfill_joins_the_stochastic_live_series_volatility_included(
     change = np.abs(np.diff(np.log(spread)))
     assert max(change[2999], change[6199]) <= np.quantile(change, 0.999)
     assert math.isfinite(sd) and sd > 0
+
+
+def test_generate_continues_a_stochastic_path_exactly(stochastic_synth):
+    from datetime import datetime
+
+    from ticks.generation import ticks_generate_steps
+
+    def series():
+        return list(
+            Tick.objects.filter(ticker=stochastic_synth)
+            .order_by("time")
+            .values_list("seq", "price", "bid", "ask", "volume")
+        )
+
+    now = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+    ticks_generate_steps(now=now, max_steps=400)
+    once = series()
+    Tick.objects.all().delete()
+    TickerState.objects.all().delete()
+    start = now - timedelta(seconds=40)
+    ticks_generate_steps(now=start + timedelta(seconds=10), max_steps=100)
+    assert vol_loads(TickerState.objects.get(ticker=stochastic_synth).vol_state) is not None
+    for k in (20, 30, 40):
+        ticks_generate_steps(now=start + timedelta(seconds=k), max_steps=400)
+    assert series() == once
