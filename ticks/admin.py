@@ -28,7 +28,7 @@ class TickerAdmin(admin.ModelAdmin):
     )
     list_display_links = ("symbol", "name")
     list_editable = ("is_active",)
-    list_filter = ("sector", "is_active")
+    list_filter = ("sector", "is_active", "volatility_model")
     search_fields = ("symbol", "name", "sector")
     ordering = ("symbol",)
     actions = ("activate", "deactivate")
@@ -48,6 +48,24 @@ class TickerAdmin(admin.ModelAdmin):
                     "seed",
                 ),
                 "description": "Changes apply to the live market from its next step.",
+            },
+        ),
+        (
+            "Volatility model and jumps",
+            {
+                "fields": (
+                    "volatility_model",
+                    "vol_of_vol",
+                    "vol_half_life_short",
+                    "vol_half_life_long",
+                    "leverage",
+                    "jump_rate",
+                    "jump_mean",
+                    "jump_spread",
+                ),
+                "description": "The stochastic model's parameters apply only when it is chosen; "
+                "jumps apply to either model (rate 0: none). Changes apply to the live market "
+                "from its next step; `volatility` stays the long-run average volatility.",
             },
         ),
         ("Recent data", {"fields": ("recent_ticks", "recent_bars")}),

@@ -32,6 +32,7 @@ from .market import (
     stored_state_at_oldest,
     ticker_params,
     to_ms,
+    vol_dumps,
 )
 from .models import Ticker, TickerState
 from .rollup import bars_rollup
@@ -94,9 +95,14 @@ def plan_backfill(
         iv = ticker.tick_interval_ms
         oldest = stored_state_at_oldest(ticker)
         if oldest is None:
-            anchor = (0, first_grid_at_or_after(end_ms, iv), math.log(float(ticker.start_price)))
+            anchor = (
+                0,
+                first_grid_at_or_after(end_ms, iv),
+                math.log(float(ticker.start_price)),
+                None,
+            )
         else:
-            anchor = oldest
+            anchor = oldest  # with the volatility factors there when known
         anchors.append(anchor)
         steps.append(max(0, (anchor[1] - start_ms) // iv) if anchor[1] > start_ms else 0)
         fresh.append(oldest is None)
@@ -111,14 +117,16 @@ def plan_backfill(
 
 
 def _chunks(plan: BackfillPlan, chunk: timedelta):
-    """Yield ``(rows, count, newest_states)`` newest chunk first; ``newest_states`` (first chunk
-    only) maps ticker index -> exact engine state of its newest backfilled tick."""
+    """Yield ``(rows, count, newest_states, oldest_factors)`` newest chunk first;
+    ``newest_states`` (first chunk only) maps ticker index -> exact engine state of its newest
+    backfilled tick; ``oldest_factors`` maps ticker index -> (seq, volatility factors) of its
+    oldest tick so far (stochastic tickers), so that a later backfill continues them."""
     params = ticker_params(plan.tickers)
     market = market_config()
     ids = np.array([t.pk for t in plan.tickers], dtype=np.int64)
     per_chunk = np.maximum(1, to_ms_delta(chunk) // params.interval_ms)
     state, remaining = plan.state, plan.steps.copy()
-    newest: dict[int, tuple[int, int, float]] = {}
+    newest: dict[int, tuple] = {}
     first = True
     while remaining.any():
         if first:
@@ -133,10 +141,16 @@ def _chunks(plan: BackfillPlan, chunk: timedelta):
                     int(state.seq[i]),
                     int(state.time_ms[i]),
                     float(state.log_price[i]),
+                    vol_dumps(state.vol[i]),
                 )
+        oldest = {
+            int(i): (int(state.seq[i]), vol)
+            for i in np.flatnonzero(steps > 0)
+            if (vol := vol_dumps(state.vol[i])) is not None
+        }
         rows = encode_batch(batch, ids)
         remaining -= steps
-        yield rows, len(batch), newest
+        yield rows, len(batch), newest, oldest
         newest, first = {}, False
 
 
@@ -203,13 +217,22 @@ def write_plan(
                 break
             if isinstance(item, BaseException):
                 raise item
-            rows, count, newest = item
+            rows, count, newest, oldest = item
             with transaction.atomic(), connection.cursor() as cursor:
                 copy_rows(cursor.connection.cursor(), rows)
-                for index, (seq, time_ms, log_price) in newest.items():
+                for index, (seq, time_ms, log_price, vol) in newest.items():
                     TickerState.objects.update_or_create(
                         ticker=plan.tickers[index],
-                        defaults={"seq": seq, "time": from_ms(time_ms), "log_price": log_price},
+                        defaults={
+                            "seq": seq,
+                            "time": from_ms(time_ms),
+                            "log_price": log_price,
+                            "vol_state": vol,
+                        },
+                    )
+                for index, (seq, vol) in oldest.items():
+                    TickerState.objects.filter(ticker=plan.tickers[index]).update(
+                        oldest_seq=seq, oldest_vol_state=vol
                     )
             written += count
             if on_progress:

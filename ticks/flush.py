@@ -29,10 +29,10 @@ LEASE_NAME = "flush"
 LEASE_TTL_MS = 3_000  # renewed while flushing: a killed flusher delays the next by this at most
 
 _STATE_UPSERT = """
-INSERT INTO ticks_tickerstate (ticker_id, seq, "time", log_price, updated_at)
-VALUES (%s, %s, %s, %s, now())
+INSERT INTO ticks_tickerstate (ticker_id, seq, "time", log_price, vol_state, updated_at)
+VALUES (%s, %s, %s, %s, %s::jsonb, now())
 ON CONFLICT (ticker_id) DO UPDATE SET seq = EXCLUDED.seq, "time" = EXCLUDED."time",
-    log_price = EXCLUDED.log_price, updated_at = now()
+    log_price = EXCLUDED.log_price, vol_state = EXCLUDED.vol_state, updated_at = now()
 WHERE ticks_tickerstate.seq < EXCLUDED.seq
 """
 
@@ -68,8 +68,15 @@ def _write(rows: bytes, states: dict, *, merge: bool) -> None:
             cursor.executemany(
                 _STATE_UPSERT,
                 [
-                    (int(tid), seq, from_ms(t), float.fromhex(x))
-                    for tid, (seq, t, x) in states.items()
+                    # [seq, t, x] or, with stochastic volatility, [seq, t, x, factors]
+                    (
+                        int(tid),
+                        entry[0],
+                        from_ms(entry[1]),
+                        float.fromhex(entry[2]),
+                        json.dumps(entry[3]) if len(entry) > 3 else None,
+                    )
+                    for tid, entry in states.items()
                 ],
             )
 

@@ -18,6 +18,7 @@ from .market import (
     stored_state_at_newest,
     ticker_params,
     to_ms,
+    vol_dumps,
 )
 from .models import Ticker, TickerState
 from .rollup import bars_rollup
@@ -33,10 +34,10 @@ class GenerateResult:
     per_ticker: dict[str, int]
 
 
-def starting_state(ticker: Ticker, *, now_ms: int, max_steps: int) -> tuple[int, int, float]:
+def starting_state(ticker: Ticker, *, now_ms: int, max_steps: int) -> tuple:
     """The state generation continues from: the newest stored tick, or, for a ticker without
     ticks, a virtual tick at its start price ``max_steps`` grid points before now (seq -1, so
-    the first real tick is seq 0)."""
+    the first real tick is seq 0): ``(seq, time_ms, log_price[, vol])``."""
     stored = stored_state_at_newest(ticker)
     if stored is not None:
         return stored
@@ -71,6 +72,7 @@ def ticks_generate_steps(*, now: datetime, max_steps: int) -> GenerateResult:
                     "seq": int(new_state.seq[i]),
                     "time": from_ms(int(new_state.time_ms[i])),
                     "log_price": float(new_state.log_price[i]),
+                    "vol_state": vol_dumps(new_state.vol[i]),
                 },
             )
         moved = [tickers[i].pk for i in np.flatnonzero(steps > 0)]

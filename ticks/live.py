@@ -15,7 +15,7 @@ atomic Redis commit, then the ticks are announced to whoever listens: ``ticks.an
 
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 import numpy as np
@@ -29,11 +29,13 @@ from .live_configs import ConfigCache, active_configs
 from .live_store import KEYS, LiveState, TickerWrite, tick_record
 from .market import (
     encode_batch,
+    engine_state,
     fresh_start,
     from_ms,
     grid_point_before,
     stored_state_at_newest,
     to_ms,
+    vol_dumps,
 )
 from .models import Ticker
 from .payloads import TickPayload
@@ -84,7 +86,7 @@ def _initial_state(ticker: Ticker, now_ms: int) -> LiveState | None:
     try:
         stored = stored_state_at_newest(ticker)
         if stored is not None:
-            seq, time_ms, log_price = stored
+            seq, time_ms, log_price, vol = stored
             rolled_from = series_neighbour_ms(
                 ticker_id=ticker.pk, timeframe="1m", at=from_ms(time_ms + 1), before=True
             )
@@ -97,7 +99,7 @@ def _initial_state(ticker: Ticker, now_ms: int) -> LiveState | None:
         return None
     if stored is not None:
         live_store.mark_dirty(rolled_from, time_ms)
-        return LiveState(seq=seq, time_ms=time_ms, log_price=log_price)
+        return LiveState(seq=seq, time_ms=time_ms, log_price=log_price, vol=vol)
     return LiveState(*fresh_start(ticker, now_ms=now_ms))
 
 
@@ -151,7 +153,7 @@ def _plan(configs: ConfigCache, raw_states: dict[bytes, bytes], now_ms: int) -> 
                         id=tid,
                         expected=raw.decode(),
                         symbol=f"#{tid}",
-                        state=LiveState(state.seq, state.time_ms, state.log_price, False),
+                        state=replace(state, active=False),
                     )
                 )
     if not configs.tickers:
@@ -168,7 +170,7 @@ def _plan(configs: ConfigCache, raw_states: dict[bytes, bytes], now_ms: int) -> 
         moved = raw is None or not state.active
         if not state.active:
             # Re-activated: resume at the last price from now, not by replaying the pause.
-            state = LiveState(state.seq, grid_point_before(now_ms, iv), state.log_price)
+            state = replace(state, time_ms=grid_point_before(now_ms, iv), active=True)
         elif now_ms // iv - state.time_ms // iv > max_gap_steps[i]:
             skipped_to = grid_point_before(now_ms, iv, steps_back=max_gap_steps[i])
             logger.warning(
@@ -179,7 +181,7 @@ def _plan(configs: ConfigCache, raw_states: dict[bytes, bytes], now_ms: int) -> 
                 skipped_to,
             )
             plan.gaps.append(ticker.symbol)
-            state = LiveState(state.seq, skipped_to, state.log_price)
+            state = replace(state, time_ms=skipped_to)
             moved = True
         plan.tickers.append(
             PlannedTicker(
@@ -200,10 +202,8 @@ def _advance(plan: CyclePlan, configs: ConfigCache, now_ms: int):
     never builds a batch too large for memory or for one Redis command."""
     planned = plan.tickers
     params = configs.params.take(np.array([p.index for p in planned]))
-    start = engine.EngineState(
-        seq=np.array([p.start.seq for p in planned], dtype=np.int64),
-        time_ms=np.array([p.start.time_ms for p in planned], dtype=np.int64),
-        log_price=np.array([p.start.log_price for p in planned], dtype=np.float64),
+    start = engine_state(
+        [(p.start.seq, p.start.time_ms, p.start.log_price, p.start.vol) for p in planned]
     )
     per_ticker_cap = max(1, MAX_TICKS_PER_CYCLE // len(planned))
     steps = np.minimum(engine.steps_due(start, params, now_ms), per_ticker_cap)
@@ -224,6 +224,8 @@ def _package(plan: CyclePlan, batch, new) -> tuple[list[TickerWrite], dict[str, 
         )
     )
     new_seq, new_time, new_x = new.seq.tolist(), new.time_ms.tolist(), new.log_price.tolist()
+    known = np.isfinite(new.vol).all(axis=1).tolist()  # constant tickers: nan, no factors
+    new_vol = [tuple(row) if ok else None for row, ok in zip(new.vol.tolist(), known)]
     bounds = batch.offsets(len(plan.tickers)).tolist()
     make_tick = TickPayload._make  # measured 3x faster than calling the class per tick
     writes: list[TickerWrite] = []
@@ -241,11 +243,21 @@ def _package(plan: CyclePlan, batch, new) -> tuple[list[TickerWrite], dict[str, 
                 id=str(planned.ticker.pk),
                 expected=planned.expected,
                 symbol=symbol,
-                state=LiveState(new_seq[j], new_time[j], new_x[j]),
+                state=LiveState(new_seq[j], new_time[j], new_x[j], vol=new_vol[j]),
                 records=[(t[5], tick_record(t)) for t in ticks],
             )
         )  # t[5]: time_ms
     return writes, ticks_by_symbol
+
+
+def _state_entry(new, j: int) -> list:
+    """``[seq, time_ms, log_price hex]`` (+ the volatility factors, when known) for the flush's
+    TickerState."""
+    entry = [int(new.seq[j]), int(new.time_ms[j]), float(new.log_price[j]).hex()]
+    vol = vol_dumps(new.vol[j])
+    if vol is not None:
+        entry.append(vol)
+    return entry
 
 
 def _commit(plan: CyclePlan, writes: list[TickerWrite], batch, new, steps, now_ms: int) -> bool:
@@ -261,12 +273,7 @@ def _commit(plan: CyclePlan, writes: list[TickerWrite], batch, new, steps, now_m
             "t1": int(batch.time_ms.max()),
             # The exact state at each ticker's last tick of this entry, for TickerState.
             "states": {
-                str(tickers[j].pk): [
-                    int(new.seq[j]),
-                    int(new.time_ms[j]),
-                    float(new.log_price[j]).hex(),
-                ]
-                for j in np.flatnonzero(steps > 0).tolist()
+                str(tickers[j].pk): _state_entry(new, j) for j in np.flatnonzero(steps > 0).tolist()
             },
         }
     return live_store.commit_cycle(tickers=writes, rows=rows, meta=meta, count=count, now_ms=now_ms)

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 import orjson
 from django.conf import settings
 
+from .market import vol_dumps, vol_loads
 from .payloads import TickPayload
 from .redis_store import get_redis, key
 
@@ -96,17 +97,28 @@ KEYS = Keys()
 @dataclass(frozen=True)
 class LiveState:
     """A ticker's engine state in Redis. ``active`` False marks a paused ticker, so that when it
-    is re-activated it resumes at its last price from now instead of catching up the pause."""
+    is re-activated it resumes at its last price from now instead of catching up the pause.
+    ``vol``: the volatility factors of a ``stochastic`` ticker (exact, as ``float.hex``), None
+    when unknown or unused; a state without them (every state stored before they existed, and
+    every ``constant`` ticker's) has no ``v`` key, so its text is what it always was."""
 
     seq: int
     time_ms: int
     log_price: float
     active: bool = True
+    vol: tuple[float, ...] | None = None
 
     def dumps(self) -> str:
-        return orjson.dumps(
-            {"seq": self.seq, "t": self.time_ms, "x": self.log_price.hex(), "on": int(self.active)}
-        ).decode()
+        data = {
+            "seq": self.seq,
+            "t": self.time_ms,
+            "x": self.log_price.hex(),
+            "on": int(self.active),
+        }
+        vol = vol_dumps(self.vol)
+        if vol is not None:
+            data["v"] = vol
+        return orjson.dumps(data).decode()
 
     @classmethod
     def loads(cls, raw: bytes | str) -> "LiveState":
@@ -116,6 +128,7 @@ class LiveState:
             time_ms=int(data["t"]),
             log_price=float.fromhex(data["x"]),
             active=bool(data["on"]),
+            vol=vol_loads(data.get("v")),
         )
 
 

@@ -4,9 +4,19 @@ import math
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
+import numpy as np
 from django.conf import settings
 
-from .engine import EngineState, MarketConfig, TickBatch, TickerParams, sector_id
+from .engine import (
+    MODELS,
+    N_COMPONENTS,
+    EngineState,
+    MarketConfig,
+    TickBatch,
+    TickerParams,
+    advance,
+    sector_id,
+)
 from .models import Tick, Ticker, TickerState
 from .storage.copy import encode_rows
 
@@ -31,9 +41,35 @@ def ticker_params(tickers: Sequence[Ticker]) -> TickerParams:
             "min_price": float(t.min_price),
             "max_price": float(t.max_price),
             "sector": sector_id(t.sector),
+            "volatility_model": MODELS.index(t.volatility_model),
+            "vol_of_vol": t.vol_of_vol,
+            "vol_half_lives": (t.vol_half_life_short, t.vol_half_life_long),
+            "leverage": t.leverage,
+            "jump_rate": t.jump_rate,
+            "jump_mean": t.jump_mean,
+            "jump_spread": t.jump_spread,
         }
         for t in tickers
     )
+
+
+def vol_dumps(vol) -> list[str] | None:
+    """Volatility factors as float.hex strings (exact), or None when unknown (nan)."""
+    values = [float(v) for v in np.ravel(vol)] if vol is not None else []
+    if len(values) != N_COMPONENTS or any(math.isnan(v) for v in values):
+        return None
+    return [v.hex() for v in values]
+
+
+def vol_loads(raw) -> tuple[float, ...] | None:
+    """The inverse of ``vol_dumps`` (None, or a malformed value: unknown)."""
+    if not isinstance(raw, list | tuple) or len(raw) != N_COMPONENTS:
+        return None
+    try:
+        values = tuple(float.fromhex(v) if isinstance(v, str) else float(v) for v in raw)
+    except (TypeError, ValueError):
+        return None
+    return values if all(math.isfinite(v) for v in values) else None
 
 
 def to_ms(moment: datetime) -> int:
@@ -81,35 +117,66 @@ def encode_batch(batch: TickBatch, ticker_ids) -> bytes:
     )
 
 
-def stored_state_at_newest(ticker: Ticker) -> tuple[int, int, float] | None:
-    """``(seq, time_ms, log_price)`` at the ticker's newest stored tick, or None without ticks.
+def stored_state_at_newest(ticker: Ticker) -> tuple[int, int, float, tuple | None] | None:
+    """``(seq, time_ms, log_price, vol)`` at the ticker's newest stored tick, or None without
+    ticks.
 
     The exact engine state is used when its checkpoint matches the newest tick; otherwise the
-    log of the stored (cent-rounded) price continues the path from within half a cent.
+    log of the stored (cent-rounded) price continues the path from within half a cent, and the
+    volatility factors are unknown (None: the engine starts them from a stationary draw).
     """
     newest = Tick.objects.filter(ticker=ticker).order_by("-time").first()
     if newest is None:
         return None
     checkpoint = TickerState.objects.filter(ticker=ticker).first()
     if checkpoint and checkpoint.seq == newest.seq and checkpoint.time == newest.time:
-        return checkpoint.seq, to_ms(checkpoint.time), checkpoint.log_price
-    return newest.seq, to_ms(newest.time), math.log(float(newest.price))
+        return (
+            checkpoint.seq,
+            to_ms(checkpoint.time),
+            checkpoint.log_price,
+            vol_loads(checkpoint.vol_state),
+        )
+    return newest.seq, to_ms(newest.time), math.log(float(newest.price)), None
 
 
-def stored_state_at_oldest(ticker: Ticker) -> tuple[int, int, float] | None:
-    """``(seq, time_ms, log_price)`` at the ticker's oldest stored tick, or None."""
+def stored_state_at_oldest(ticker: Ticker) -> tuple[int, int, float, tuple | None] | None:
+    """``(seq, time_ms, log_price, vol)`` at the ticker's oldest stored tick, or None.
+
+    The volatility factors (a backfill of a ``stochastic`` ticker continues them backwards) are
+    the ones a backfill stored for that tick; for a live series' first tick (seq 0) they are
+    recomputed exactly, as the live market stepped there from its fresh start; otherwise unknown.
+    """
     oldest = Tick.objects.filter(ticker=ticker).order_by("time").first()
     if oldest is None:
         return None
-    return oldest.seq, to_ms(oldest.time), math.log(float(oldest.price))
+    seq, time_ms, log_price = oldest.seq, to_ms(oldest.time), math.log(float(oldest.price))
+    vol = None
+    checkpoint = TickerState.objects.filter(ticker=ticker).first()
+    if checkpoint is not None and checkpoint.oldest_seq == seq:
+        vol = vol_loads(checkpoint.oldest_vol_state)
+    elif seq == 0 and ticker.volatility_model != "constant":
+        vol = first_tick_vol(ticker, time_ms)
+    return seq, time_ms, log_price, vol
 
 
-def engine_state(rows: Sequence[tuple[int, int, float]]) -> EngineState:
-    import numpy as np
-
-    seq, time_ms, log_price = zip(*rows) if rows else ((), (), ())
-    return EngineState(
-        seq=np.array(seq, dtype=np.int64),
-        time_ms=np.array(time_ms, dtype=np.int64),
-        log_price=np.array(log_price, dtype=np.float64),
+def first_tick_vol(ticker: Ticker, time_ms: int) -> tuple | None:
+    """The volatility factors at a series' first tick (seq 0): one engine step from the fresh
+    start's virtual tick (seq -1, one interval before, factors unknown), as ``fresh_start``."""
+    params = ticker_params([ticker])
+    virtual = EngineState.initial(
+        start_price=1.0, anchor_time_ms=time_ms - ticker.tick_interval_ms, seq=-1
     )
+    _, state = advance(params, virtual, 1, market_config())
+    return vol_loads(vol_dumps(state.vol[0]))
+
+
+def engine_state(rows: Sequence[tuple]) -> EngineState:
+    """Engine state of ``(seq, time_ms, log_price[, vol])`` rows (vol None: unknown)."""
+    seq = np.array([r[0] for r in rows], dtype=np.int64)
+    time_ms = np.array([r[1] for r in rows], dtype=np.int64)
+    log_price = np.array([r[2] for r in rows], dtype=np.float64)
+    vol = np.full((len(rows), N_COMPONENTS), np.nan)
+    for i, row in enumerate(rows):
+        if len(row) > 3 and row[3] is not None:
+            vol[i] = row[3]
+    return EngineState(seq=seq, time_ms=time_ms, log_price=log_price, vol=vol)

@@ -15,6 +15,18 @@ MIN_TICK_INTERVAL_MS = 1
 MAX_TICK_INTERVAL_MS = 60_000
 MAX_VOLATILITY = 5.0
 MAX_ABS_DRIFT = 5.0
+MAX_VOL_OF_VOL = 1.5
+MIN_HALF_LIFE_S = 1.0
+MAX_HALF_LIFE_S = 365 * 86_400.0
+MAX_JUMP_RATE = 10_000.0
+MAX_JUMP_SIZE = 0.5
+
+
+class VolatilityModel(models.TextChoices):
+    """The engine's volatility models (``ticks.engine.MODELS``)."""
+
+    CONSTANT = "constant", "constant (GBM)"
+    STOCHASTIC = "stochastic", "stochastic (clustered volatility, leverage)"
 
 
 def protect_if_any(collector, field, sub_objs, using):
@@ -85,6 +97,56 @@ class Ticker(models.Model):
         validators=[MinValueValidator(0), MaxValueValidator(SEED_MAX)],
         help_text="Random seed of this ticker's path; leave blank for a random one.",
     )
+    # The volatility model and jumps (the README's "The price model"; ticks/engine's docstring).
+    volatility_model = models.CharField(
+        max_length=12,
+        choices=VolatilityModel.choices,
+        default=VolatilityModel.CONSTANT,
+        help_text="constant: plain GBM. stochastic: volatility clusters (two mean-reverting "
+        "components), with a leverage effect; `volatility` stays its long-run average.",
+    )
+    vol_of_vol = models.FloatField(
+        "vol of vol",
+        default=0.5,
+        validators=[MinValueValidator(0.0), MaxValueValidator(MAX_VOL_OF_VOL)],
+        help_text="Stochastic model: standard deviation of the log volatility, 0–1.5 "
+        "(0.5: the volatility is mostly within a factor e of its median).",
+    )
+    vol_half_life_short = models.FloatField(
+        "short half-life (s)",
+        default=300.0,
+        validators=[MinValueValidator(MIN_HALF_LIFE_S), MaxValueValidator(MAX_HALF_LIFE_S)],
+        help_text="Stochastic model: half-life of the fast volatility component, in simulated "
+        "seconds (300 = 5 minutes).",
+    )
+    vol_half_life_long = models.FloatField(
+        "long half-life (s)",
+        default=172_800.0,
+        validators=[MinValueValidator(MIN_HALF_LIFE_S), MaxValueValidator(MAX_HALF_LIFE_S)],
+        help_text="Stochastic model: half-life of the slow volatility component, in simulated "
+        "seconds (172800 = 2 days); longer than the short one.",
+    )
+    leverage = models.FloatField(
+        default=-0.5,
+        validators=[MinValueValidator(-1.0), MaxValueValidator(1.0)],
+        help_text="Stochastic model: correlation of the ticker's own price shocks with its "
+        "volatility shocks, -1–1 (negative: falling prices raise the volatility).",
+    )
+    jump_rate = models.FloatField(
+        default=0.0,
+        validators=[MinValueValidator(0.0), MaxValueValidator(MAX_JUMP_RATE)],
+        help_text="Jumps per simulated year, 0–10000 (0: no jumps). Either model.",
+    )
+    jump_mean = models.FloatField(
+        default=0.0,
+        validators=[MinValueValidator(-MAX_JUMP_SIZE), MaxValueValidator(MAX_JUMP_SIZE)],
+        help_text="Mean log size of a jump, -0.5–0.5 (-0.02: about -2%).",
+    )
+    jump_spread = models.FloatField(
+        default=0.0,
+        validators=[MinValueValidator(0.0), MaxValueValidator(MAX_JUMP_SIZE)],
+        help_text="Standard deviation of a jump's log size, 0–0.5.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -112,6 +174,29 @@ class Ticker(models.Model):
             models.CheckConstraint(
                 condition=models.Q(symbol__regex=SYMBOL_PATTERN), name="ticker_symbol_format"
             ),
+            models.CheckConstraint(
+                condition=models.Q(volatility_model__in=VolatilityModel.values),
+                name="ticker_volatility_model",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(vol_of_vol__gte=0)
+                & models.Q(vol_of_vol__lte=MAX_VOL_OF_VOL)
+                & models.Q(vol_half_life_short__gte=MIN_HALF_LIFE_S)
+                & models.Q(vol_half_life_long__lte=MAX_HALF_LIFE_S)
+                & models.Q(vol_half_life_short__lt=models.F("vol_half_life_long"))
+                & models.Q(leverage__gte=-1)
+                & models.Q(leverage__lte=1),
+                name="ticker_stochastic_volatility_range",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(jump_rate__gte=0)
+                & models.Q(jump_rate__lte=MAX_JUMP_RATE)
+                & models.Q(jump_mean__gte=-MAX_JUMP_SIZE)
+                & models.Q(jump_mean__lte=MAX_JUMP_SIZE)
+                & models.Q(jump_spread__gte=0)
+                & models.Q(jump_spread__lte=MAX_JUMP_SIZE),
+                name="ticker_jump_range",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -128,6 +213,9 @@ class Ticker(models.Model):
                 errors["start_price"] = (
                     f"Start price must lie within [{self.min_price}, {self.max_price}]."
                 )
+        short, long = self.vol_half_life_short, self.vol_half_life_long
+        if short is not None and long is not None and not short < long:
+            errors["vol_half_life_long"] = "The long half-life must be longer than the short one."
         if self.pk is not None:
             stored = Ticker.objects.filter(pk=self.pk).values_list("symbol", flat=True).first()
             if stored is not None and stored != self.symbol:
@@ -208,6 +296,15 @@ class TickerState(models.Model):
     seq = models.BigIntegerField()
     time = models.DateTimeField()
     log_price = models.FloatField(help_text="Unreflected log price at this tick.")
+    vol_state = models.JSONField(
+        null=True,
+        blank=True,
+        help_text="Stochastic volatility: the factors at this tick (float.hex strings).",
+    )
+    # The factors at the oldest tick a backfill wrote, so a later backfill further back joins
+    # its volatility too (the oldest tick's price is in the ticks table).
+    oldest_seq = models.BigIntegerField(null=True, blank=True)
+    oldest_vol_state = models.JSONField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     def __str__(self) -> str:

@@ -39,3 +39,58 @@ def storage_maintain(*, now: datetime) -> MaintenanceResult:
         retention_days=settings.TICK_RETENTION_DAYS,
         ahead_days=settings.TICK_PARTITIONS_AHEAD_DAYS,
     )
+
+
+#: The demo tickers ``manage.py demo_tickers`` creates (README, "The price model").
+DEMO_TICKERS = (
+    {
+        "symbol": "SVJ",
+        "name": "Stochastic Volatility & Jumps Demo",
+        "seed": 2026_12_18,
+        "sector": "Demo",
+        "start_price": "100.00",
+        "drift": 0.05,
+        "volatility": 0.3,
+        "min_price": "1.00",
+        "max_price": "10000.00",
+        "volatility_model": "stochastic",
+        "vol_of_vol": 0.6,
+        "vol_half_life_short": 300.0,
+        "vol_half_life_long": 172_800.0,
+        "leverage": -0.6,
+        "jump_rate": 100.0,
+        "jump_mean": -0.01,
+        "jump_spread": 0.02,
+    },
+    {
+        "symbol": "SVOL",
+        "name": "Stochastic Volatility Demo",
+        "seed": 2026_12_19,
+        "sector": "Demo",
+        "start_price": "50.00",
+        "drift": 0.03,
+        "volatility": 0.25,
+        "min_price": "1.00",
+        "max_price": "5000.00",
+        "volatility_model": "stochastic",
+        "vol_of_vol": 0.5,
+        "leverage": -0.5,
+    },
+)
+
+
+def tickers_create_demo() -> list[tuple[str, bool]]:
+    """Create the demo tickers that do not exist yet (validated like an admin edit); existing
+    ones are left untouched. Returns ``(symbol, created)`` pairs."""
+    done = []
+    with transaction.atomic():
+        for spec in DEMO_TICKERS:
+            if Ticker.objects.filter(symbol=spec["symbol"]).exists():
+                done.append((spec["symbol"], False))
+                continue
+            ticker = Ticker(**spec)
+            ticker.full_clean()
+            ticker.save()
+            done.append((spec["symbol"], True))
+    logger.info("demo tickers: %s", ", ".join(f"{s} {'created' if c else 'kept'}" for s, c in done))
+    return done

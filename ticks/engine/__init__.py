@@ -18,6 +18,46 @@ Price path
     sum SEEDED with the state's x (x0 + inc_1, + inc_2, ...), never added afterwards, so splitting
     a run into batches of any sizes gives bit-identical floats.
 
+Volatility models (``TickerParams.vol_model``; jumps on top of either)
+    ``constant`` (the default): the GBM step above, sigma fixed. It never goes through the code
+    of the other models (tickers are grouped by model), so it is today's GBM bit for bit (a
+    golden test pins it).
+
+    ``stochastic``: sigma_t = sigma * exp(h_t - v), h_t = y_1 + y_2 the sum of two independent
+    stationary Gaussian AR(1) components (exact discretizations of Ornstein-Uhlenbeck
+    processes) with half-lives ``vol_half_lives`` in SIMULATED seconds (default 5 minutes and 2
+    days) and stationary variance v/2 each, v = ``vol_of_vol``². Then E[sigma_t²] = sigma²:
+    ``volatility`` keeps its meaning, the square root of the long-run mean instantaneous
+    variance (jumps excluded). One step of dt from tick s-1 to s::
+
+        x_s   = x_{s-1} + (mu - lambda kappa - sigma_{s-1}²/2) dt + sigma_{s-1} sqrt(dt) Z_s + J_s
+        y_j,s = phi_j y_j,{s-1} + s_j eta_j,s,   phi_j = 2^(-dt_sim / half_life_j),
+                                                 s_j = sqrt(v/2 (1 - phi_j²))
+
+    The return of a step uses the volatility at its start (sigma_{s-1} is known before Z_s), so
+    returns are uncorrelated however volatile. eta_j are the ticker's own volatility shocks
+    (``noise.vol_stream(j)``, indexed by seq). Leverage: the ticker's own noise E_s is replaced
+    by sqrt(1 - rho²) E_s + rho (eta_1,s + eta_2,s)/sqrt(2), rho = ``leverage`` (default -0.5),
+    before the market and sector factors are added, so a down move raises the volatility of the
+    next steps while the cross-ticker correlations keep their meaning (the correlation of the
+    TOTAL return shock with the volatility shock is rho sqrt(1 - rho_m - rho_s)). The AR(1)s run
+    as linear filters (``scipy.signal.lfilter`` with the state as initial condition: element n
+    is x_n + phi y_{n-1} whatever the split, so batches are bit-identical). The state carries
+    the components (``EngineState.vol``); an unknown state (NaN: a new ticker, a model switch, a
+    state rebuilt from a stored price) starts from a stationary draw keyed by (seed, seq).
+
+    Spread and volume follow the volatility: the half-spread uses sigma_s at the tick in place of
+    sigma; the volume is multiplied by exp(h_{s-1} - v/2) (mean 1) and takes eta_1,s as its
+    noise V (so it also rises a little with the volatility shock).
+
+Jumps (``jumps`` module)
+    Compound Poisson: ``jump_rate`` per year, log sizes N(``jump_mean``, ``jump_spread``²),
+    off by default. Drawn per block of 1024 seqs (a Poisson count, uniform positions, normal
+    sizes, all counter-based), which is exactly an independent Poisson(rate dt) number of jumps
+    per tick at no per-tick cost; a tick's jump depends on its seq only. The drift is
+    compensated (lambda kappa, kappa = exp(mean + spread²/2) - 1), so E[S_{t+dt}/S_t] =
+    exp(drift dt) still. A step with N jumps has (1 + 4N) times its volume.
+
 Bounds
     Prices stay in [min_price, max_price] by reflecting x in log space into
     [log(min_price), log(max_price)] (folding with period 2L, L = log(max/min); one-sided
@@ -74,14 +114,35 @@ Backward (``rewind``)
     cents). An off-grid virtual anchor's own increment shares its grid index, hence its factor
     draws (not its own noise), with the grid step before it: one step, once per ticker.
 
+    Stochastic volatility is not time-reversible as a whole (running a path backwards flips the
+    leverage: volatility would rise BEFORE down moves), so its history is not the forward
+    recursion undone but a draw of the past given the present, with the same law as a forward
+    path: each component is a stationary Gaussian AR(1), which IS time-reversible, so going back
+    y_{s-1} = phi y_s + s xi_s (xi_s: the ticker's volatility shock number s) has the same law
+    as going forward. The forward shock that this pair of factors implies,
+    eta_s = (y_s - phi y_{s-1}) / s = (sqrt(1 - phi²) / sd) y_s - phi xi_s, is then a standard
+    normal independent of y_{s-1}, exactly as forward, and the price shock of step s is built
+    from it as forward (Z_s with the leverage, then the factors), with sigma_{s-1} before the
+    step. So leverage runs forward in time in the history too, every backfilled statistic is the
+    forward one, and the history joins the anchor's price and volatility state without a jump
+    (it needs the factors at the anchor: ``EngineState.vol``; unknown ones start from the
+    stationary draw). Rewinding from a state and advancing from the result do not retrace each
+    other (for ``constant`` they do): each direction is a draw of its own side. Jumps belong to
+    seqs, so they are the same in both directions.
+
 Cost
     Dominated by the normal draws (about 3 per tick for the seed tickers: E and V per tick, M and S
     per grid point); a call is vectorized over tickers and steps, tickers with very different
     step counts are grouped by powers of two, so a ragged request pads at most 2x. Split very large
     requests (say over 1e6 ticks) into chunks: the results are bit-identical.
 
+Cost
+    Stochastic volatility adds the ticker's two volatility shocks per tick (its volume noise is
+    one of them) and two linear filters; jumps cost nothing per tick (``bench ingest`` measures
+    both against plain GBM).
+
 Public API: ``MarketConfig``, ``TickerParams``, ``EngineState``, ``TickBatch``, ``steps_due``,
-``advance``, ``rewind``, ``sector_id``, ``reflect``, ``engine_throughput``.
+``advance``, ``rewind``, ``sector_id``, ``reflect``, ``engine_throughput``, ``MODELS``.
 """
 
 from .bounds import log_bounds, reflect
@@ -89,11 +150,14 @@ from .gbm import YEAR_MS, advance, rewind, steps_due
 from .noise import BLOCK, sector_id
 from .params import EngineState, MarketConfig, TickerParams
 from .quotes import TickBatch
+from .stochastic import MODELS, N_COMPONENTS
 
 __all__ = [
     "BLOCK",
     "YEAR_MS",
     "EngineState",
+    "MODELS",
+    "N_COMPONENTS",
     "MarketConfig",
     "TickBatch",
     "TickerParams",
@@ -107,8 +171,10 @@ __all__ = [
 ]
 
 
-def engine_throughput(n_tickers: int = 5, steps: int = 864_000, chunk: int = 36_000) -> float:
+def engine_throughput(
+    n_tickers: int = 5, steps: int = 864_000, chunk: int = 36_000, model: dict | None = None
+) -> float:
     """Ticks per second of ``advance`` (see ``ticks.engine.speed``)."""
     from .speed import engine_throughput as run
 
-    return run(n_tickers=n_tickers, steps=steps, chunk=chunk)
+    return run(n_tickers=n_tickers, steps=steps, chunk=chunk, model=model)

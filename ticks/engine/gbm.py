@@ -13,6 +13,7 @@ import numpy as np
 
 from . import noise
 from .bounds import log_bounds, reflect_inplace
+from .extended import Extended
 from .params import EngineState, MarketConfig, TickerParams
 from .quotes import TickBatch, cent_limits, fill_quotes, spread_factor
 
@@ -78,6 +79,7 @@ class _Group:
         k: np.ndarray,
         g: np.ndarray,
         market: MarketConfig,
+        extended: bool = False,
     ) -> None:
         self.g = g
         self.k = k[g]
@@ -100,6 +102,8 @@ class _Group:
         # (mu - sigma^2/2) and the dt conversion, computed once so that every use is bit-identical
         self.drift_term = self.mu - 0.5 * self.sigma * self.sigma
         self.dt_per_ms = market.time_scale / YEAR_MS
+        # stochastic volatility / jumps: only groups of such tickers (plain GBM never is)
+        self.ext = Extended(self, params, state, g) if extended else None
 
     def alloc(self, cols: int) -> np.ndarray:
         # zeros when ragged: the padding must hold finite numbers (it is computed, then dropped)
@@ -133,14 +137,18 @@ class _Group:
                 else:
                     fill(k0, k1, s, n, view[::-1] if reverse else view)
 
-    def own_streams(self, z: np.ndarray, v: np.ndarray, start: np.ndarray, reverse: bool) -> None:
-        """The ticker's own draws: E into ``z`` (z.shape[1] - K + k per row), V into ``v``."""
+    def own_streams(
+        self, z: np.ndarray, v: np.ndarray | None, start: np.ndarray, reverse: bool
+    ) -> None:
+        """The ticker's own draws: E into ``z`` (z.shape[1] - K + k per row), V into ``v``
+        (unless None: stochastic volatility takes its volume noise from the factor shocks)."""
         seeds = self.seed.tolist()
         extra = z.shape[1] - self.K  # rewind needs one more return draw than ticks
         self.fill(
             z, seeds, [noise.idiosyncratic_stream()] * len(seeds), start, self.k + extra, reverse
         )
-        self.fill(v, seeds, [noise.volume_stream()] * len(seeds), start, self.k, reverse)
+        if v is not None:
+            self.fill(v, seeds, [noise.volume_stream()] * len(seeds), start, self.k, reverse)
 
     def combine(
         self,
@@ -174,14 +182,19 @@ class _Group:
             z += f
 
     def quotes(self, y: np.ndarray, z: np.ndarray, v: np.ndarray):
+        half, scale = self.half[:, None], None
+        if self.ext is not None:  # spread and volume from the volatility at each tick, jumps
+            half = self.ext.half_spreads(self.market.spread_bps)
+            scale = self.ext.volume_scale()
         return fill_quotes(
             y,
             z,
             v,
             self.lo_c[:, None],
             self.hi_c[:, None],
-            self.half[:, None],
+            half,
             self.market.base_volume,
+            scale,
         )
 
 
@@ -191,15 +204,23 @@ def _forward(grp: _Group) -> tuple[dict[str, np.ndarray], tuple[np.ndarray, ...]
     first_n = grp.t0 // iv + 1
     first_t = first_n * iv
     seq1 = grp.seq0 + 1
-    z, v = grp.alloc(K), grp.alloc(K)
+    ext = grp.ext
+    stochastic = ext is not None and ext.stochastic
+    z, v = grp.alloc(K), None if stochastic else grp.alloc(K)
     grp.own_streams(z, v, seq1, False)
+    if ext is not None:  # the volatility path, and the leverage mixed into E
+        vol_noise = ext.forward_factors(z, seq1, iv, first_t - grp.t0)
+        v = vol_noise if stochastic else v
     grp.combine(z, first_n, False)
 
-    a, b = grp.coefficients(iv)
-    a0, b0 = grp.coefficients(first_t - grp.t0)  # real gap: differs after an interval change
-    x = z * b[:, None]
-    x += a[:, None]
-    x[:, 0] = z[:, 0] * b0 + a0
+    if ext is None:
+        a, b = grp.coefficients(iv)
+        a0, b0 = grp.coefficients(first_t - grp.t0)  # real gap: differs after an interval change
+        x = z * b[:, None]
+        x += a[:, None]
+        x[:, 0] = z[:, 0] * b0 + a0
+    else:
+        x = ext.increments(z, seq1, iv, first_t - grp.t0, False)
     x[:, 0] += grp.x0  # seeding the cumulative sum: x0 + inc_1, then + inc_2, ...
     np.cumsum(x, axis=1, out=x)
     x_last = x[rows, k - 1].copy()
@@ -223,7 +244,8 @@ def _forward(grp: _Group) -> tuple[dict[str, np.ndarray], tuple[np.ndarray, ...]
         "volume": pick(volume),
         "log_price": pick(x),
     }
-    new_state = (grp.seq0 + k, first_t + (k - 1) * iv, x_last)
+    vol = None if ext is None else ext.vol_last
+    new_state = (grp.seq0 + k, first_t + (k - 1) * iv, x_last, vol)
     return out, new_state
 
 
@@ -235,16 +257,24 @@ def _backward(grp: _Group) -> tuple[dict[str, np.ndarray], tuple[np.ndarray, ...
     rows = np.arange(len(grp.g))
     prev_n = (grp.t0 - 1) // iv  # latest grid point strictly before the anchor
     prev_t = prev_n * iv
-    z, v = grp.alloc(K + 1), grp.alloc(K)
+    ext = grp.ext
+    stochastic = ext is not None and ext.stochastic
+    z, v = grp.alloc(K + 1), None if stochastic else grp.alloc(K)
     grp.own_streams(z, v, grp.seq0 - k, True)  # E: seqs s0 .. s0-k; V: s0-1 .. s0-k
+    if ext is not None:  # the volatility path backwards, and the leverage mixed into E
+        vol_noise = ext.backward_factors(z, grp.seq0 - k, iv, grp.t0 - prev_t)
+        v = vol_noise if stochastic else v
     # factors: column 0 at the anchor's grid index, columns 1..k at prev_n, prev_n - 1, ...
     grp.combine(z, prev_n - k + 1, True, col=1, anchor_n=grp.t0 // iv)
 
-    a, b = grp.coefficients(iv)
-    a0, b0 = grp.coefficients(grp.t0 - prev_t)
-    x = z[:, :K] * b[:, None]
-    x += a[:, None]
-    x[:, 0] = z[:, 0] * b0 + a0
+    if ext is None:
+        a, b = grp.coefficients(iv)
+        a0, b0 = grp.coefficients(grp.t0 - prev_t)
+        x = z[:, :K] * b[:, None]
+        x += a[:, None]
+        x[:, 0] = z[:, 0] * b0 + a0
+    else:
+        x = ext.increments(z[:, :K], grp.seq0, iv, grp.t0 - prev_t, True)
     np.negative(x, out=x)
     x[:, 0] += grp.x0  # seeded: x0 + (-inc_0) == x0 - inc_0
     np.cumsum(x, axis=1, out=x)
@@ -269,7 +299,8 @@ def _backward(grp: _Group) -> tuple[dict[str, np.ndarray], tuple[np.ndarray, ...
         "volume": pick(volume),
         "log_price": pick(x),
     }
-    new_state = (grp.seq0 - k, prev_t - (k - 1) * iv, x_last)
+    vol = None if ext is None else ext.vol_last
+    new_state = (grp.seq0 - k, prev_t - (k - 1) * iv, x_last, vol)
     return out, new_state
 
 
@@ -287,21 +318,33 @@ def _run(
     active = np.flatnonzero(k > 0)
     if len(active) == 0:
         return TickBatch.empty(), new_state
-    # groups of similar step counts: floor(log2 k) equal => padding wastes < 50%
-    bucket = np.floor(np.log2(k[active])).astype(np.int64)
-    groups = []
-    for b in np.unique(bucket):
-        g = active[bucket == b]
-        # and at most ~GROUP_TICKS ticks per group (whole rows): the dozen (rows, steps) arrays
-        # of a group then stay cache-sized, which is up to 3x faster than one huge rectangle
-        rows = max(1, GROUP_TICKS // int(k[g].max()))
-        groups.extend(g[i : i + rows] for i in range(0, len(g), rows))
+    # groups of similar step counts: floor(log2 k) equal => padding wastes < 50%; tickers with
+    # stochastic volatility or jumps in groups of their own (plain GBM keeps its own code path)
+    kind_of = np.where(params.vol_model == 1, 2, np.where(params.jump_rate > 0, 1, 0))
+    groups, kinds = [], []
+    for kind in (0, 1, 2):  # plain GBM, constant volatility with jumps, stochastic volatility
+        members = active[kind_of[active] == kind]
+        if len(members) == 0:
+            continue
+        bucket = np.floor(np.log2(k[members])).astype(np.int64)
+        for b in np.unique(bucket):
+            g = members[bucket == b]
+            # and at most ~GROUP_TICKS ticks per group (whole rows): the dozen (rows, steps)
+            # arrays of a group then stay cache-sized, up to 3x faster than one huge rectangle
+            rows = max(1, GROUP_TICKS // int(k[g].max()))
+            for i in range(0, len(g), rows):
+                groups.append(g[i : i + rows])
+                kinds.append(kind)
     total = int(k.sum())
-    results = [step_fn(_Group(params, state, k, g, market)) for g in groups]
+    results = [
+        step_fn(_Group(params, state, k, g, market, kind > 0)) for g, kind in zip(groups, kinds)
+    ]
     offsets = np.concatenate(([0], np.cumsum(k)))
     batch: dict[str, np.ndarray] | None = None
-    for g, (out, (seq, time_ms, log_price)) in zip(groups, results):
+    for g, (out, (seq, time_ms, log_price, vol)) in zip(groups, results):
         new_state.seq[g], new_state.time_ms[g], new_state.log_price[g] = seq, time_ms, log_price
+        if vol is not None:
+            new_state.vol[g] = vol
         if len(groups) == 1:
             batch = out
             break

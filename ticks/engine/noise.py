@@ -15,6 +15,10 @@ overlap.
 
 Blocks are kept in a small thread-safe LRU cache, so a live caller asking for one draw per ticker
 every 100 ms generates each block once, not once per call.
+
+A few streams hold uniform draws on [0, 1) instead (``fill_uniform``: the same blocks with
+``random(BLOCK)`` in place of ``standard_normal(BLOCK)``, cached separately): the jump counts,
+which only compare a draw with a small probability.
 """
 
 from __future__ import annotations
@@ -33,14 +37,22 @@ __all__ = [
     "cache_clear",
     "cache_info",
     "fill",
+    "fill_uniform",
     "idiosyncratic_stream",
+    "jump_position_stream",
+    "jump_size_stream",
+    "jump_stream",
     "market_stream",
     "quote_size_stream",
     "normals",
     "normals_at",
+    "normals_sparse",
+    "uniforms_sparse",
     "sector_id",
     "sector_stream",
     "set_cache_blocks",
+    "vol_init_stream",
+    "vol_stream",
     "volume_stream",
 ]
 
@@ -88,6 +100,39 @@ def quote_size_stream() -> int:
     return _QUOTE_SIZE
 
 
+_VOL = tuple(_hash64(f"stream/vol/{j}") for j in range(8))
+_VOL_INIT = _hash64("stream/vol-init")
+_JUMP = _hash64("stream/jump")
+_JUMP_SIZE = _hash64("stream/jump-size")
+_JUMP_POSITION = _hash64("stream/jump-position")
+
+
+def vol_stream(component: int) -> int:
+    """k1 of the shocks of a ticker's volatility component ``component`` (indexed by seq)."""
+    return _VOL[component]
+
+
+def vol_init_stream() -> int:
+    """k1 of the stationary draws that start an unknown volatility state (draw
+    ``n_components * seq + j`` for component j at a state of sequence number ``seq``)."""
+    return _VOL_INIT
+
+
+def jump_stream() -> int:
+    """k1 of a ticker's UNIFORM jump-count draws (``fill_uniform``; one per block of seqs)."""
+    return _JUMP
+
+
+def jump_position_stream() -> int:
+    """k1 of a ticker's UNIFORM jump-position draws (``uniforms_sparse``; see ``jumps``)."""
+    return _JUMP_POSITION
+
+
+def jump_size_stream() -> int:
+    """k1 of a ticker's jump-size noise (``normals_sparse``; see ``jumps``)."""
+    return _JUMP_SIZE
+
+
 @lru_cache(maxsize=4096)
 def market_stream(interval_ms: int) -> int:
     """k1 of the market factor M on the grid of ``interval_ms`` (indexed by time_ms // interval)."""
@@ -103,8 +148,9 @@ def sector_stream(interval_ms: int, sector: int) -> int:
 class _BlockCache:
     """LRU cache of read-only blocks keyed by (k0, k1, block index), guarded by a lock."""
 
-    def __init__(self, capacity: int) -> None:
+    def __init__(self, capacity: int, uniform: bool = False) -> None:
         self.capacity = capacity
+        self.uniform = uniform
         self._blocks: OrderedDict[tuple[int, int, int], np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
         self._local = threading.local()
@@ -135,17 +181,19 @@ class _BlockCache:
         return gen
 
     def generate(self, k0: int, k1: int, block: int) -> np.ndarray:
-        out = self._rekey(k0, k1, block).standard_normal(BLOCK)
+        gen = self._rekey(k0, k1, block)
+        out = gen.random(BLOCK) if self.uniform else gen.standard_normal(BLOCK)
         out.flags.writeable = False
         return out
 
     def generate_into(self, k0: int, k1: int, block: int, out: np.ndarray) -> None:
         """Block straight into ``out`` (BLOCK float64s), bypassing the cache."""
         gen = self._rekey(k0, k1, block)
+        draw = gen.random if self.uniform else gen.standard_normal
         if out.flags.c_contiguous:
-            gen.standard_normal(out=out)
+            draw(out=out)
         else:
-            out[:] = gen.standard_normal(BLOCK)
+            out[:] = draw(BLOCK)
 
     def peek(self, key: tuple[int, int, int]) -> np.ndarray | None:
         with self._lock:
@@ -175,12 +223,14 @@ class _BlockCache:
 
 
 _cache = _BlockCache(CACHE_BLOCKS)
+_uniform_cache = _BlockCache(CACHE_BLOCKS // 8, uniform=True)
 
 
 def _after_fork_in_child() -> None:
     # a forked worker (Celery prefork) must not inherit a lock held by another parent thread
-    _cache._lock = threading.Lock()
-    _cache._local = threading.local()
+    for cache in (_cache, _uniform_cache):
+        cache._lock = threading.Lock()
+        cache._local = threading.local()
 
 
 if hasattr(os, "register_at_fork"):
@@ -199,6 +249,7 @@ def set_cache_blocks(capacity: int) -> None:
 
 def cache_clear() -> None:
     _cache.clear()
+    _uniform_cache.clear()
 
 
 def cache_info() -> dict[str, int]:
@@ -241,7 +292,16 @@ def fill(k0: int, k1: int, start: int, count: int, out: np.ndarray) -> None:
     ``out`` without being cached (bulk requests would only flush the cache); the partly used
     blocks at either end, which the next live call continues from, go through the cache.
     """
-    cache = _cache
+    _fill(_cache, k0, k1, start, count, out)
+
+
+def fill_uniform(k0: int, k1: int, start: int, count: int, out: np.ndarray) -> None:
+    """``fill`` for a uniform stream: draws on [0, 1), block b = ``random(BLOCK)`` of the same
+    Philox key and counter."""
+    _fill(_uniform_cache, k0, k1, start, count, out)
+
+
+def _fill(cache: _BlockCache, k0: int, k1: int, start: int, count: int, out: np.ndarray) -> None:
     block, offset = divmod(start, BLOCK)  # floor division: negative indices work too
     if offset + count <= BLOCK:  # the common live case: one block
         out[:] = cache.get(k0, k1, block)[offset : offset + count]
@@ -270,3 +330,27 @@ def normals_at(k0: int, k1: int, indices: np.ndarray) -> np.ndarray:
     lo = int(indices.min())
     span = normals(k0, k1, lo, int(indices.max()) - lo + 1)
     return span[indices - lo]
+
+
+def normals_sparse(k0: int, k1: int, indices: np.ndarray) -> np.ndarray:
+    """Draws at ``indices`` far apart (say jump times): only the blocks holding them are read,
+    through the cache, instead of the whole covering range."""
+    return _sparse(_cache, k0, k1, indices)
+
+
+def uniforms_sparse(k0: int, k1: int, indices: np.ndarray) -> np.ndarray:
+    """``normals_sparse`` of a uniform stream."""
+    return _sparse(_uniform_cache, k0, k1, indices)
+
+
+def _sparse(cache: _BlockCache, k0: int, k1: int, indices: np.ndarray) -> np.ndarray:
+    indices = np.asarray(indices, dtype=np.int64)
+    out = np.empty(indices.shape, dtype=np.float64)
+    if indices.size == 0:
+        return out
+    flat, dest = indices.reshape(-1), out.reshape(-1)
+    blocks = np.floor_divide(flat, BLOCK)
+    for block in np.unique(blocks).tolist():
+        rows = np.flatnonzero(blocks == block)
+        dest[rows] = cache.get(int(k0), int(k1), block)[flat[rows] - block * BLOCK]
+    return out

@@ -10,6 +10,13 @@ from typing import Any
 import numpy as np
 
 from .noise import sector_id
+from .stochastic import (
+    DEFAULT_HALF_LIVES_S,
+    DEFAULT_LEVERAGE,
+    DEFAULT_VOL_OF_VOL,
+    MODELS,
+    N_COMPONENTS,
+)
 
 __all__ = ["EngineState", "MarketConfig", "TickerParams", "MAX_INTERVAL_MS", "MIN_INTERVAL_MS"]
 
@@ -111,11 +118,33 @@ def _int_vector(name: str, value: Any) -> np.ndarray:
     return _vector(name, raw, np.int64)
 
 
+def _model_index(value: Any) -> int:
+    if isinstance(value, str):
+        if value.strip().lower() not in MODELS:
+            raise ValueError(f"volatility_model must be one of {', '.join(MODELS)}, got {value!r}")
+        return MODELS.index(value.strip().lower())
+    return int(value)
+
+
+_OPTIONAL_DEFAULTS = {
+    "vol_of_vol": DEFAULT_VOL_OF_VOL,
+    "leverage": DEFAULT_LEVERAGE,
+    "jump_rate": 0.0,
+    "jump_mean": 0.0,
+    "jump_spread": 0.0,
+}
+
+
 @dataclass(frozen=True, eq=False)
 class TickerParams:
     """Per-ticker parameters, as arrays of length N (one element per ticker).
 
-    ``min_price`` of 0 or nan and ``max_price`` of inf or nan disable that bound.
+    ``min_price`` of 0 or nan and ``max_price`` of inf or nan disable that bound. The volatility
+    model and jump parameters are optional (default: ``constant`` volatility, no jumps):
+    ``vol_model`` 0 (constant) or 1 (stochastic); ``vol_of_vol``, the sd of the stationary log
+    volatility; ``vol_half_lives``, (N, 2) half-lives of its components in simulated seconds;
+    ``leverage`` in [-1, 1]; ``jump_rate`` per year (>= 0), ``jump_mean`` and ``jump_spread``
+    (>= 0) of the log jump size.
     """
 
     seed: np.ndarray
@@ -125,6 +154,13 @@ class TickerParams:
     min_price: np.ndarray
     max_price: np.ndarray
     sector: np.ndarray
+    vol_model: np.ndarray | None = None
+    vol_of_vol: np.ndarray | None = None
+    vol_half_lives: np.ndarray | None = None
+    leverage: np.ndarray | None = None
+    jump_rate: np.ndarray | None = None
+    jump_mean: np.ndarray | None = None
+    jump_spread: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         for name in ("seed", "interval_ms", "sector"):
@@ -132,6 +168,7 @@ class TickerParams:
         for name in ("drift", "volatility", "min_price", "max_price"):
             object.__setattr__(self, name, _vector(name, getattr(self, name), np.float64))
         n = len(self.seed)
+        self._init_extensions(n)
         for f in fields(self):
             if len(getattr(self, f.name)) != n:
                 raise ValueError(
@@ -161,6 +198,54 @@ class TickerParams:
         lo_c, hi_c = np.ceil(lo[both] * 100 - 1e-6), np.floor(hi[both] * 100 + 1e-6)
         if np.any(lo[both] >= hi[both]) or np.any(lo_c > hi_c):
             raise ValueError("min_price must be below max_price, with at least one cent between")
+        self._check_extensions()
+
+    def _init_extensions(self, n: int) -> None:
+        model = self.vol_model
+        model = np.zeros(n, dtype=np.int64) if model is None else _int_vector("vol_model", model)
+        object.__setattr__(self, "vol_model", model.astype(np.int8))
+        self.vol_model.flags.writeable = False
+        for name, default in _OPTIONAL_DEFAULTS.items():
+            value = getattr(self, name)
+            value = np.full(n, default) if value is None else value
+            object.__setattr__(self, name, _vector(name, value, np.float64))
+        hl = self.vol_half_lives
+        if hl is None:
+            hl = np.tile(np.array(DEFAULT_HALF_LIVES_S), (n, 1))
+        try:
+            hl = np.array(hl, dtype=np.float64).reshape(n, N_COMPONENTS)
+        except (TypeError, ValueError):
+            raise ValueError(
+                f"vol_half_lives must be {N_COMPONENTS} numbers per ticker (shape (N, "
+                f"{N_COMPONENTS}))"
+            ) from None
+        hl.flags.writeable = False
+        object.__setattr__(self, "vol_half_lives", hl)
+
+    def _check_extensions(self) -> None:
+        if np.any((self.vol_model < 0) | (self.vol_model >= len(MODELS))):
+            raise ValueError(f"vol_model must be in [0, {len(MODELS) - 1}] ({', '.join(MODELS)})")
+        vv = self.vol_of_vol
+        if not np.all(np.isfinite(vv)) or np.any(vv < 0) or np.any(vv > 3):
+            raise ValueError("vol_of_vol must be in [0, 3]")
+        hl = self.vol_half_lives
+        if not np.all(np.isfinite(hl)) or np.any(hl <= 0):
+            raise ValueError("vol_half_lives must be finite and > 0 (simulated seconds)")
+        lev = self.leverage
+        if not np.all(np.isfinite(lev)) or np.any(np.abs(lev) > 1):
+            raise ValueError("leverage must be in [-1, 1]")
+        if not np.all(np.isfinite(self.jump_rate)) or np.any(self.jump_rate < 0):
+            raise ValueError("jump_rate must be finite and >= 0 (jumps per year)")
+        if not np.all(np.isfinite(self.jump_mean)):
+            raise ValueError("jump_mean must be finite")
+        sp = self.jump_spread
+        if not np.all(np.isfinite(sp)) or np.any(sp < 0):
+            raise ValueError("jump_spread must be finite and >= 0")
+
+    @property
+    def extended(self) -> np.ndarray:
+        """Tickers that are not plain GBM: stochastic volatility or jumps (bool, per ticker)."""
+        return (self.vol_model != 0) | (self.jump_rate > 0)
 
     def __len__(self) -> int:
         return len(self.seed)
@@ -189,6 +274,10 @@ class TickerParams:
             return [missing if v is None else float(v) for v in values]
 
         sectors = [sector_id(s) if isinstance(s, str) else int(s) for s in col("sector", 0)]
+        optional = {
+            name: [float(v) for v in col(name, default)]
+            for name, default in _OPTIONAL_DEFAULTS.items()
+        }
         return cls(
             seed=col("seed"),
             drift=[float(v) for v in col("drift")],
@@ -197,11 +286,21 @@ class TickerParams:
             min_price=price(col("min_price", float("nan")), float("nan")),
             max_price=price(col("max_price", float("nan")), float("nan")),
             sector=np.array(sectors, dtype=np.int64),
+            vol_model=[_model_index(v) for v in col("volatility_model", "constant")],
+            vol_half_lives=[
+                [float(h) for h in v] for v in col("vol_half_lives", DEFAULT_HALF_LIVES_S)
+            ],
+            **optional,
         )
 
     def take(self, index: Any) -> TickerParams:
         """The parameters of a subset of tickers (an index array or a boolean mask)."""
         return TickerParams(**{f.name: getattr(self, f.name)[index] for f in fields(self)})
+
+    @property
+    def component_sd(self) -> np.ndarray:
+        """Stationary sd of each log-volatility component (the variance split equally)."""
+        return self.vol_of_vol / np.sqrt(N_COMPONENTS)
 
 
 @dataclass(eq=False)
@@ -209,12 +308,17 @@ class EngineState:
     """Per-ticker state AT the last generated tick (or the earliest one, when rewinding).
 
     ``log_price`` is the UNREFLECTED log price x (the bounds are applied to outputs only), so the
-    state never depends on the bounds and stays valid if they are changed.
+    state never depends on the bounds and stays valid if they are changed. ``vol`` (N, 2) holds
+    the log-volatility components of ``stochastic`` tickers at that tick; NaN means unknown (a
+    new ticker, a model switch, a state rebuilt from a stored price): the engine then starts from
+    a stationary draw keyed by (seed, seq), the same every time. Constant tickers carry it
+    unchanged.
     """
 
     seq: np.ndarray
     time_ms: np.ndarray
     log_price: np.ndarray
+    vol: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         self.seq = np.array(self.seq, dtype=np.int64).reshape(-1)
@@ -224,17 +328,30 @@ class EngineState:
             raise ValueError("EngineState arrays must have the same length")
         if not np.all(np.isfinite(self.log_price)):
             raise ValueError("log_price must be finite")
+        n = len(self.seq)
+        if self.vol is None:
+            self.vol = np.full((n, N_COMPONENTS), np.nan)
+        else:
+            vol = np.array(self.vol, dtype=np.float64)
+            if vol.size != n * N_COMPONENTS:
+                raise ValueError(f"vol must hold {N_COMPONENTS} numbers per ticker")
+            self.vol = vol.reshape(n, N_COMPONENTS)
+            if np.any(np.isinf(self.vol)):
+                raise ValueError("vol must be finite (or nan: unknown)")
 
     def __len__(self) -> int:
         return len(self.seq)
 
     @classmethod
-    def initial(cls, *, start_price: Any, anchor_time_ms: Any, seq: Any = 0) -> EngineState:
+    def initial(
+        cls, *, start_price: Any, anchor_time_ms: Any, seq: Any = 0, vol: Any = None
+    ) -> EngineState:
         """A virtual tick at ``anchor_time_ms`` with price ``start_price`` and sequence ``seq``.
 
         Scalars broadcast against arrays. The first generated tick follows it on the ticker's grid
         (seq + 1); history rewound from it ends just before it (seq - 1). Put the anchor on the
-        grid (a multiple of the interval) unless there is a reason not to.
+        grid (a multiple of the interval) unless there is a reason not to. ``vol``: the volatility
+        components, default unknown (nan).
         """
         price = np.asarray([float(p) for p in np.ravel(start_price)], dtype=np.float64)
         if np.ndim(start_price) == 0:
@@ -245,14 +362,21 @@ class EngineState:
             price, np.asarray(anchor_time_ms, dtype=np.int64), np.asarray(seq, dtype=np.int64)
         )
         return cls(
-            seq=seqs.reshape(-1), time_ms=time_ms.reshape(-1), log_price=np.log(price).reshape(-1)
+            seq=seqs.reshape(-1),
+            time_ms=time_ms.reshape(-1),
+            log_price=np.log(price).reshape(-1),
+            vol=vol,
         )
 
     def copy(self) -> EngineState:
-        return EngineState(self.seq.copy(), self.time_ms.copy(), self.log_price.copy())
+        return EngineState(
+            self.seq.copy(), self.time_ms.copy(), self.log_price.copy(), self.vol.copy()
+        )
 
     def take(self, index: Any) -> EngineState:
-        return EngineState(self.seq[index], self.time_ms[index], self.log_price[index])
+        return EngineState(
+            self.seq[index], self.time_ms[index], self.log_price[index], self.vol[index]
+        )
 
     def to_dict(self) -> dict[str, list]:
         """JSON-ready dict; floats as ``float.hex`` so that ``from_dict`` restores them exactly."""
@@ -260,15 +384,21 @@ class EngineState:
             "seq": [int(v) for v in self.seq],
             "time_ms": [int(v) for v in self.time_ms],
             "log_price": [float(v).hex() for v in self.log_price],
+            "vol": [[float(v).hex() for v in row] for row in self.vol.tolist()],
         }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> EngineState:
+        """The inverse of ``to_dict``; a dict without ``vol`` (saved before stochastic
+        volatility existed) restores as unknown factors."""
+
         def parse(v: Any) -> float:
             return float.fromhex(v) if isinstance(v, str) else float(v)
 
+        vol = data.get("vol")
         return cls(
             seq=np.array([int(v) for v in data["seq"]], dtype=np.int64),
             time_ms=np.array([int(v) for v in data["time_ms"]], dtype=np.int64),
             log_price=np.array([parse(v) for v in data["log_price"]], dtype=np.float64),
+            vol=None if vol is None else [[parse(v) for v in row] for row in vol],
         )

@@ -91,11 +91,13 @@ def fill_quotes(
     hi_c: np.ndarray,
     half_frac: np.ndarray,
     base_volume: float,
+    volume_scale: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Price, bid, ask and volume (int64 arrays shaped like ``y``).
 
     ``y``: reflected log price; ``z``: the tick's return noise (read only); ``v``: its volume noise
-    (OVERWRITTEN, used as scratch). ``lo_c``, ``hi_c``, ``half_frac`` broadcast against ``y``.
+    (OVERWRITTEN, used as scratch). ``lo_c``, ``hi_c``, ``half_frac`` broadcast against ``y``;
+    ``volume_scale`` (stochastic volatility, jumps), if given, multiplies the volume.
     """
     tmp = np.minimum(y, LOG_PRICE_CAP)
     np.exp(tmp, out=tmp)
@@ -119,6 +121,8 @@ def fill_quotes(
     np.abs(z, out=tmp)
     tmp += 0.5
     tmp *= v
+    if volume_scale is not None:
+        tmp *= volume_scale
     tmp *= base_volume
     np.rint(tmp, out=tmp)
     np.clip(tmp, 1.0, _MAX_VOLUME, out=tmp)

@@ -103,6 +103,14 @@ def form_data(ticker: Ticker, **overrides) -> dict:
         "max_price": str(ticker.max_price),
         "tick_interval_ms": str(ticker.tick_interval_ms),
         "seed": "" if ticker.seed is None else str(ticker.seed),
+        "volatility_model": ticker.volatility_model,
+        "vol_of_vol": repr(ticker.vol_of_vol),
+        "vol_half_life_short": repr(ticker.vol_half_life_short),
+        "vol_half_life_long": repr(ticker.vol_half_life_long),
+        "leverage": repr(ticker.leverage),
+        "jump_rate": repr(ticker.jump_rate),
+        "jump_mean": repr(ticker.jump_mean),
+        "jump_spread": repr(ticker.jump_spread),
         "_save": "Save",
     }
     if not ticker.is_active:
@@ -697,3 +705,67 @@ def test_add_page_has_no_recent_data_section(admin_client):
     html = admin_client.get(ADD).content.decode()
     assert "field-recent_ticks" not in html
     assert "No ticks yet." not in html
+
+
+def test_volatility_model_and_jumps_are_edited_and_applied_live(admin_client, synth, config_bumps):
+    with config_bumps(1):
+        response = admin_client.post(
+            change_url(synth),
+            form_data(
+                synth,
+                volatility_model="stochastic",
+                vol_of_vol="0.7",
+                vol_half_life_short="120",
+                vol_half_life_long="86400",
+                leverage="-0.6",
+                jump_rate="12",
+                jump_mean="-0.02",
+                jump_spread="0.03",
+            ),
+        )
+    assert response.status_code == 302
+    assert Ticker.objects.filter(pk=synth.pk).values(
+        "volatility_model", "vol_of_vol", "vol_half_life_short", "vol_half_life_long",
+        "leverage", "jump_rate", "jump_mean", "jump_spread",
+    ).get() == {
+        "volatility_model": "stochastic", "vol_of_vol": 0.7, "vol_half_life_short": 120.0,
+        "vol_half_life_long": 86400.0, "leverage": -0.6, "jump_rate": 12.0,
+        "jump_mean": -0.02, "jump_spread": 0.03,
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "overrides,errors",
+    [
+        (
+            {"volatility_model": "garch"},
+            {
+                "volatility_model": [
+                    "Select a valid choice. garch is not one of the available choices."
+                ]
+            },
+        ),
+        (
+            {"vol_half_life_short": "7200", "vol_half_life_long": "3600"},
+            {"vol_half_life_long": ["The long half-life must be longer than the short one."]},
+        ),
+        (
+            {"leverage": "-1.5"},
+            {"leverage": ["Ensure this value is greater than or equal to -1.0."]},
+        ),
+        ({"vol_of_vol": "2"}, {"vol_of_vol": ["Ensure this value is less than or equal to 1.5."]}),
+        (
+            {"jump_rate": "-1"},
+            {"jump_rate": ["Ensure this value is greater than or equal to 0.0."]},
+        ),
+        ({"jump_spread": "abc"}, {"jump_spread": ["Enter a number."]}),
+    ],
+)
+def test_bad_model_parameters_are_rejected_and_change_nothing(
+    admin_client, synth, overrides, errors
+):
+    before = snapshot(synth)
+    response = admin_client.post(change_url(synth), form_data(synth, **overrides))
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors == errors
+    assert snapshot(synth) == before
