@@ -81,7 +81,7 @@ class BarFrame:
             )
         index = f"(floor((({year} - 1970) * 12 + {month} - 1)::numeric / {self.amount})::int"
         start = f"{index} * {self.amount})"
-        return f"make_timestamptz(1970 + {start} / 12, {start} % 12 + 1, 1, 0, 0, 0, 'UTC')"
+        return f"make_timestamptz(1970 + {start} / 12, mod({start}, 12) + 1, 1, 0, 0, 0, 'UTC')"
 
     def stride(self) -> timedelta | None:
         if self.unit in _CLOCK:
