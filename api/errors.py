@@ -21,6 +21,7 @@ from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
 from .alpaca import errors as alpaca_errors
+from .massive import errors as massive_errors
 
 logger = logging.getLogger(__name__)
 
@@ -182,6 +183,8 @@ def _alpaca(request) -> bool:
 def handler404(request, exception=None):
     """``config.urls.handler404``: the envelope under ``/api/``, Alpaca's form under ``/v2/``,
     Django's page elsewhere."""
+    if massive_errors.is_massive(request.path):
+        return massive_errors.endpoint_not_found(request)
     if _alpaca(request):
         return alpaca_errors.endpoint_not_found(request)
     if request.path.startswith(API_PREFIX):
@@ -191,6 +194,8 @@ def handler404(request, exception=None):
 
 def handler400(request, exception=None):
     """``config.urls.handler400`` (a bad Host header, a request too large ...)."""
+    if massive_errors.is_massive(request.path):
+        return massive_errors.handler400(request)
     if _alpaca(request):
         return alpaca_errors.handler400(request)
     if request.path.startswith(API_PREFIX):
@@ -201,6 +206,8 @@ def handler400(request, exception=None):
 def handler500(request):
     """``config.urls.handler500``: the envelope under ``/api/``, Alpaca's form under ``/v2/``,
     Django's page elsewhere."""
+    if massive_errors.is_massive(request.path):
+        return massive_errors.handler500(request)
     if _alpaca(request):
         return alpaca_errors.handler500(request)
     if request.path.startswith(API_PREFIX):

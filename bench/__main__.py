@@ -1,4 +1,4 @@
-"""``python -m bench <name> [options]``: ingest, pipeline, publish, rest, ws, alpaca (those
+"""``python -m bench <name> [options]``: ingest, pipeline, publish, rest, ws, alpaca, massive (those
 present)."""
 
 import argparse
@@ -6,7 +6,7 @@ import importlib
 import importlib.util
 import sys
 
-NAMES = ("ingest", "pipeline", "publish", "rest", "ws", "alpaca")
+NAMES = ("ingest", "pipeline", "publish", "rest", "ws", "alpaca", "massive")
 
 
 def available() -> dict:

@@ -13,10 +13,10 @@ from datetime import date
 
 import orjson
 from django.utils import timezone
-from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.response import Response
 
 from api.base import ApiView, now
+from api.negotiation import JsonOnly
 from api.renderers import ORJSONRenderer
 from ticks import alpaca_reads, alpaca_trading
 
@@ -26,16 +26,6 @@ from .errors import exception_handler, invalid, not_found
 from .paging import decode_token, encode_token
 
 MAX_CALENDAR_DAYS = 3660
-
-
-class JsonOnly(BaseContentNegotiation):
-    """Always JSON, whatever ``Accept`` or ``?format=`` say (Alpaca answers JSON)."""
-
-    def select_parser(self, request, parsers):
-        return parsers[0] if parsers else None
-
-    def select_renderer(self, request, renderers, format_suffix=None):
-        return renderers[0], renderers[0].media_type
 
 
 class AlpacaView(ApiView):

@@ -91,3 +91,7 @@ def recent_ticks():
     rows = [(start + timedelta(seconds=i), 100 + i / 100, 10 + i) for i in range(600)]
     store_ticks("SYNTH", rows)
     return rows
+
+
+# The backfilled day behind a real daphne of the vendor dialects' end-to-end tests (module scope).
+from api.tests.backfilled_day import service  # noqa: E402, F401

@@ -251,7 +251,7 @@ def _copy_for_test(folder: Path, *, port: int, upstream: int) -> Path:
         (r"^user \S+;\n", ""),
         (r"^error_log \S+", f"error_log {folder}/error.log"),
         (r"^pid \S+;", f"pid {folder}/nginx.pid;"),
-        (r"access_log \S+;", f"access_log {folder}/access.log;"),
+        (r"access_log \S+ masked;", f"access_log {folder}/access.log masked;"),
         (r"server web:3000;", f"server 127.0.0.1:{upstream};"),
         (r"listen 3000;", f"listen 127.0.0.1:{port};"),
         (r"client_body_timeout 10s;", f"client_body_timeout {TEST_TIMEOUT_S}s;"),
@@ -422,3 +422,28 @@ def test_the_proxy_enforces_limits_and_passes_websockets(proxy):
     assert upgrade["headers"]["upgrade"].lower() == "websocket"
     assert "upgrade" in upgrade["headers"]["connection"].lower()
     assert upgrade["headers"]["x-forwarded-for"] == "127.0.0.1"
+
+
+def test_the_access_log_masks_an_api_key_in_the_query():
+    """The ``map`` that masks ``?apiKey=`` in the logged request line (PCRE; checked here with
+    Python's ``re``, which names groups ``(?P<...>)``)."""
+    text = NGINX_CONF.read_text()
+    pattern, value = re.search(r'"~\*(\^.*\$)" "(.*)";', text).groups()
+    regex = re.compile(pattern.replace("(?<", "(?P<"), re.IGNORECASE)
+
+    def logged(request: str) -> str:
+        match = regex.match(request)
+        if match is None:
+            return request
+        return value.replace("${masked_head}", match["masked_head"]).replace(
+            "${masked_tail}", match["masked_tail"]
+        )
+
+    assert logged("GET /v3/trades/SYNTH?apiKey=sm_secret&limit=5 HTTP/1.1") == (
+        "GET /v3/trades/SYNTH?apiKey=***&limit=5 HTTP/1.1"
+    )
+    assert logged("GET /v1/marketstatus/now?apikey=sm_secret HTTP/1.1") == (
+        "GET /v1/marketstatus/now?apikey=*** HTTP/1.1"
+    )
+    assert logged("GET /api/v1/tickers HTTP/1.1") == "GET /api/v1/tickers HTTP/1.1"
+    assert "access_log /var/log/nginx/access.log masked;" in text
