@@ -13,7 +13,17 @@ RESULTS = Path(__file__).with_name("RESULTS.md")
 
 
 def setup_django(*, suffix: str = "bench") -> str:
-    """Point Django at a private database (``<name>_<suffix>``), create and migrate it."""
+    """Point Django at a private database (``<name>_<suffix>``), create and migrate it.
+
+    Django is set up once per process: when an earlier part of the same run (``bench alpaca``'s
+    REST part before its stream part) already did it, the run stays on that part's database
+    and settings, and this returns its URL. Pointing the subprocesses at a second, unmigrated
+    database while this process stays on the first is what made the combined run's ``/ws``
+    baseline lose every message."""
+    from django.apps import apps
+
+    if apps.ready:
+        return os.environ["DATABASE_URL"]
     import environ
 
     from config import services
