@@ -22,7 +22,9 @@ from .protocol import ErrorCode, Frame, error
 
 logger = logging.getLogger(__name__)
 
-SLOW_CLIENT_CLOSE_CODE = 1008  # policy violation
+# 4008: "policy violation" (1008) in the range a server may send: autobahn, under daphne, refuses
+# any close code but 1000 and 3000-4999 (it raised inside the outbox task, and no close was sent).
+SLOW_CLIENT_CLOSE_CODE = 4008
 
 
 class Outbox:

@@ -150,7 +150,7 @@ async def test_a_client_that_falls_behind_gets_slow_client_and_is_closed(market,
         await market.commit(*[tick("SYNTH", s) for s in range(1, 11)])
         error = await client.receive_json_from()
         assert (error["type"], error["code"]) == ("error", ErrorCode.SLOW_CLIENT)
-        assert await client.receive_output() == {"type": "websocket.close", "code": 1008}
+        assert await client.receive_output() == {"type": "websocket.close", "code": 4008}
 
 
 # --- origins ------------------------------------------------------------------------------------

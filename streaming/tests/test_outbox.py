@@ -7,7 +7,9 @@ import functools
 
 import pytest
 
+from streaming import auth, consumers
 from streaming import daphne_io as daphne
+from streaming.alpaca import consumer as alpaca_consumer
 from streaming.fenced import twisted_tcp
 from streaming.outbox import SLOW_CLIENT_CLOSE_CODE, Outbox
 from streaming.protocol import Frame
@@ -239,3 +241,28 @@ async def test_a_lost_connection_releases_a_replay_waiting_for_room(direct):
     writer.stopProducing()  # Twisted: the connection is lost
     await asyncio.wait_for(replaying, 1)
     await outbox.close()
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        SLOW_CLIENT_CLOSE_CODE,
+        auth.UNAUTHORIZED_CLOSE_CODE,
+        auth.KEY_REVOKED_CLOSE_CODE,
+        consumers.TOO_MANY_CONNECTIONS_CLOSE_CODE,
+        alpaca_consumer.CLOSE_CODE,
+    ],
+)
+def test_every_close_code_we_send_is_one_daphne_can_send(code):
+    """Daphne closes through autobahn, which refuses any server close code but 1000 and
+    3000-4999 (it raises instead of closing: a 1008 never reached the client)."""
+    from autobahn.websocket.protocol import WebSocketProtocol
+
+    sent = []
+    protocol = WebSocketProtocol()
+    protocol.state = WebSocketProtocol.STATE_OPEN
+    protocol.sendCloseFrame = lambda code=None, reasonUtf8=None, isReply=False: sent.append(code)
+    protocol.sendClose(code=code)
+    assert sent == [code]
+    with pytest.raises(Exception, match="invalid close code"):
+        protocol.sendClose(code=1008)
