@@ -14,7 +14,7 @@ import signal
 import time
 from pathlib import Path
 
-from config.embedded.errors import ServiceError
+from config.embedded.errors import PortTaken, ServiceError
 from config.embedded.ports import free_port
 from config.embedded.postgres import EmbeddedPostgres
 from config.embedded.valkey import EmbeddedValkey
@@ -25,6 +25,24 @@ logger = logging.getLogger("config.embedded")
 LOCK_FILE = "services.lock"
 PORTS_FILE = "ports.json"  # the last ports used, tried first so addresses stay put
 DEFAULT_PORTS = {"postgres": 15432, "valkey": 16379}
+
+
+START_ATTEMPTS = 3
+
+
+def _start_on_a_free_port(server: "EmbeddedPostgres | EmbeddedValkey") -> None:
+    """A first start: when the chosen port is taken before the server binds it (another
+    embedded server starting at the same moment, e.g. two test runs or two `make run` in
+    other folders), start again on a port the OS picks, up to ``START_ATTEMPTS`` times."""
+    for attempt in range(1, START_ATTEMPTS + 1):
+        try:
+            server.start()
+            return
+        except PortTaken as exc:
+            if attempt == START_ATTEMPTS:
+                raise
+            server.port = free_port()
+            logger.warning("%s; starting on port %s instead", exc, server.port)
 
 
 class EmbeddedServices:
@@ -60,14 +78,14 @@ class EmbeddedServices:
                 )
                 self.postgres.stop_leftover()  # first, so that its port is free again
                 self.postgres.port = free_port(ports.get("postgres"))
-                self.postgres.start()
+                _start_on_a_free_port(self.postgres)
             if self.want_redis:
                 self.valkey = EmbeddedValkey(
                     self.folder / "valkey",
                     temporary=self.temporary,
                     port=free_port(ports.get("valkey")),
                 )
-                self.valkey.start()
+                _start_on_a_free_port(self.valkey)
             self._write_state()
         except BaseException:
             self.stop()

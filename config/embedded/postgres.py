@@ -22,7 +22,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from config.embedded.errors import ServiceError
+from config.embedded.errors import PortTaken, ServiceError
 from config.embedded.ports import port_taken
 from config.services import process_running
 
@@ -233,7 +233,7 @@ class EmbeddedPostgres:
 
     def start(self) -> "EmbeddedPostgres":
         if port_taken(self.port):
-            raise ServiceError(
+            raise PortTaken(
                 f"embedded PostgreSQL cannot listen on 127.0.0.1:{self.port}: the port is taken"
             )
         self._prepare()
@@ -257,7 +257,7 @@ class EmbeddedPostgres:
             self.stop()  # a half-started server must not stay behind
             log = self.log.read_text(errors="replace") if self.log.exists() else ""
             if "could not bind" in log or "Address already in use" in log:
-                raise ServiceError(
+                raise PortTaken(
                     f"embedded PostgreSQL cannot listen on 127.0.0.1:{self.port}: the port is taken"
                 )
             raise ServiceError(

