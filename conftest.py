@@ -20,6 +20,35 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.xdist_group(PROCESS_GROUP))
 
 
+class _GroupCheck:
+    """Fails the run when pytest-xdist did not put the group's tests together.
+
+    pytest-xdist's ``--dist loadgroup`` tags each grouped test's id with its group (its worker's
+    own ``pytest_collection_modifyitems``); a pytest whose node ids it can no longer rewrite
+    (pytest 9.2 with pytest-xdist 3.8) silently spreads the group over every worker, and the
+    real-process tests then compete for the cores and time out. Registered on xdist workers
+    only, it runs after every other implementation of the hook."""
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_collection_modifyitems(self, config, items):
+        if not config.getvalue("loadgroup"):
+            return
+        loose = [
+            i.nodeid for i in items if i.get_closest_marker("xdist_group") and "@" not in i.nodeid
+        ]
+        if loose:
+            raise pytest.UsageError(
+                f"pytest-xdist did not group {len(loose)} tests (e.g. {loose[0]}): this "
+                "pytest and pytest-xdist do not work together; use the versions pinned in "
+                "requirements.txt"
+            )
+
+
+def pytest_configure(config):
+    if hasattr(config, "workerinput"):  # an xdist worker
+        config.pluginmanager.register(_GroupCheck(), "process-group-check")
+
+
 @pytest.fixture(scope="session")
 def tick_backend(django_db_setup, django_db_blocker):
     """The layout of the test database's ticks table (TimescaleDB hypertable or partitioned)."""
