@@ -4,10 +4,20 @@ import socket
 
 import pytest
 
-# `make test` runs the suite on two xdist workers. Tests that start real processes (daphne,
-# celery, embedded servers) or time their deliveries stay together on one worker, one at a time,
-# so they never compete with each other for the two cores; the rest is spread over both.
+# `make test` runs the suite on two xdist workers. The tests of a module that starts real
+# processes (daphne, celery, embedded servers) stay together on one worker, in order, so the
+# module's processes and data are set up once (split over two workers, each would build them);
+# two such modules may run at once, one per worker. All of them on one worker would be safest
+# for the timed tests but makes that worker's share alone longer than the suite's budget.
 PROCESS_GROUP = "real-processes"
+
+
+def process_group(item) -> str | None:
+    """The xdist group of a test that starts real processes (one per module), else None."""
+    if item.get_closest_marker("e2e") or item.path.name == "test_embedded.py":
+        module = item.path.relative_to(item.config.rootpath).with_suffix("")
+        return f"{PROCESS_GROUP}-{'.'.join(module.parts)}"
+    return None
 
 
 # tryfirst: pytest-xdist's worker reads the xdist_group marks in its own
@@ -16,8 +26,9 @@ PROCESS_GROUP = "real-processes"
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items):
     for item in items:
-        if item.get_closest_marker("e2e") or item.path.name == "test_embedded.py":
-            item.add_marker(pytest.mark.xdist_group(PROCESS_GROUP))
+        group = process_group(item)
+        if group is not None:
+            item.add_marker(pytest.mark.xdist_group(group))
 
 
 class _GroupCheck:
