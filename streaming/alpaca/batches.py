@@ -1,5 +1,5 @@
 """Alpaca messages of one send, encoded once per process and encoding, shared by every
-connection that wants the same ones.
+connection that wants the same ones (``streaming.batches.Batch``).
 
 A ``Batch`` holds the messages of one generation cycle (a trade and a quote per tick), one bar
 refresh (closed and updated minute bars), one daily-bar read or one status change. Each message
@@ -20,6 +20,11 @@ from ticks.alpaca_shapes import (
 )
 from ticks.payloads import BarPayload, StatusPayload, TickPayload
 
+from ..batches import Batch
+from ..minute_bars import bar_payload
+
+__all__ = ["Batch", "Item", "bar_item", "bar_payload", "status_item", "tick_batch"]
+
 
 class Item:
     """One message: its channel, symbol, type ``T``, time (epoch ms) and its fields, given the
@@ -36,46 +41,8 @@ class Item:
     def message(self, codec) -> dict:
         return {"T": self.kind, "S": self.symbol, **self.fields(codec.time(self.time_ms))}
 
-
-class Batch:
-    """``items``: the messages (fixed); copies under an alias get indices after them."""
-
-    __slots__ = ("items", "_copies", "_pieces", "_frames", "_aliases")
-
-    def __init__(self, items: list[Item]) -> None:
-        self.items = items
-        self._copies: list[Item] = []
-        self._pieces: dict[str, dict[int, bytes]] = {}
-        self._frames: dict[tuple, object] = {}
-        self._aliases: dict[tuple[int, str], int] = {}
-
-    def alias(self, index: int, symbol: str) -> int:
-        """The index of message ``index`` under another symbol (made once)."""
-        found = self._aliases.get((index, symbol))
-        if found is None:
-            item = self.items[index]
-            self._copies.append(Item(item.channel, symbol, item.kind, item.time_ms, item.fields))
-            found = self._aliases[(index, symbol)] = len(self.items) + len(self._copies) - 1
-        return found
-
-    def _item(self, index: int) -> Item:
-        n = len(self.items)
-        return self.items[index] if index < n else self._copies[index - n]
-
-    def frame(self, codec, indices: tuple[int, ...]):
-        """The array of messages ``indices``, in ``codec``'s encoding."""
-        key = (codec.name, indices)
-        frame = self._frames.get(key)
-        if frame is None:
-            pieces = self._pieces.setdefault(codec.name, {})
-            out = []
-            for i in indices:
-                piece = pieces.get(i)
-                if piece is None:
-                    piece = pieces[i] = codec.piece(self._item(i).message(codec))
-                out.append(piece)
-            frame = self._frames[key] = codec.frame(out)
-        return frame
+    def renamed(self, symbol: str) -> "Item":
+        return Item(self.channel, symbol, self.kind, self.time_ms, self.fields)
 
 
 def _cents(value: float) -> int:
@@ -125,22 +92,6 @@ def tick_batch(ticks: list[dict], seed_of: Callable[[str], int | None]) -> Batch
                 )
             )
     return Batch(items)
-
-
-def bar_payload(bar: dict) -> BarPayload:
-    """A published bar (``/ws`` bar dict) as the domain's payload."""
-    return BarPayload(
-        bar["ticker"],
-        bar["timeframe"],
-        bar["time"],
-        bar["open"],
-        bar["high"],
-        bar["low"],
-        bar["close"],
-        bar["volume"],
-        bar["trade_count"],
-        bar["vwap"],
-    )
 
 
 def bar_item(channel: str, kind: str, bar: BarPayload) -> Item:
