@@ -15,6 +15,9 @@ under another name (Alpaca's ``FAKEPACA``), ``renamed(symbol)``. A codec has a `
 
 from collections.abc import Callable
 
+from ticks.alpaca_shapes import tick_sizes
+from ticks.payloads import TickPayload
+
 
 class Batch:
     """``items``: the messages (fixed); copies under an alias get indices after them."""
@@ -62,3 +65,39 @@ class Batch:
                 out.append(piece)
             frame = self._frames[key] = codec.frame(out)
         return frame
+
+
+def _cents(value: float) -> int:
+    return round(value * 100)
+
+
+def sized_ticks(
+    ticks: list[dict], seed_of: Callable[[str], int | None]
+) -> tuple[list[TickPayload], dict[int, tuple[int, int]]]:
+    """A published cycle's ticks (``/ws`` tick dicts) as the domain's payloads, and the quote
+    sizes (bid, ask) of each by index, for the tickers whose seed is known
+    (``ticks.alpaca_shapes.tick_sizes``: the same sizes in every dialect)."""
+    payloads = [
+        TickPayload(
+            t["ticker"],
+            _cents(t["price"]),
+            t["volume"],
+            _cents(t["bid"]),
+            _cents(t["ask"]),
+            t["timestamp"],
+            t["seq"],
+        )
+        for t in ticks
+    ]
+    by_symbol: dict[str, list[int]] = {}
+    for i, tick in enumerate(payloads):
+        by_symbol.setdefault(tick.ticker, []).append(i)
+    sizes: dict[int, tuple[int, int]] = {}
+    for symbol, indices in by_symbol.items():
+        seed = seed_of(symbol)
+        if seed is None:
+            continue
+        bids, asks = tick_sizes(seed, [payloads[i] for i in indices])
+        for i, bid, ask in zip(indices, bids, asks):
+            sizes[i] = (bid, ask)
+    return payloads, sizes

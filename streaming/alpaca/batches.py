@@ -14,13 +14,12 @@ from collections.abc import Callable
 from ticks.alpaca_shapes import (
     bar_fields,
     quote_fields,
-    tick_sizes,
     trade_fields,
     trading_status_fields,
 )
-from ticks.payloads import BarPayload, StatusPayload, TickPayload
+from ticks.payloads import BarPayload, StatusPayload
 
-from ..batches import Batch
+from ..batches import Batch, sized_ticks
 from ..minute_bars import bar_payload
 
 __all__ = ["Batch", "Item", "bar_item", "bar_payload", "status_item", "tick_batch"]
@@ -45,36 +44,10 @@ class Item:
         return Item(self.channel, symbol, self.kind, self.time_ms, self.fields)
 
 
-def _cents(value: float) -> int:
-    return round(value * 100)
-
-
 def tick_batch(ticks: list[dict], seed_of: Callable[[str], int | None]) -> Batch:
     """A trade and a quote for each tick of a published cycle (``/ws`` tick dicts), in order.
     A tick whose ticker's seed is unknown has no quote (its sizes cannot be computed)."""
-    payloads = [
-        TickPayload(
-            t["ticker"],
-            _cents(t["price"]),
-            t["volume"],
-            _cents(t["bid"]),
-            _cents(t["ask"]),
-            t["timestamp"],
-            t["seq"],
-        )
-        for t in ticks
-    ]
-    by_symbol: dict[str, list[int]] = {}
-    for i, tick in enumerate(payloads):
-        by_symbol.setdefault(tick.ticker, []).append(i)
-    sizes: dict[int, tuple[int, int]] = {}
-    for symbol, indices in by_symbol.items():
-        seed = seed_of(symbol)
-        if seed is None:
-            continue
-        bids, asks = tick_sizes(seed, [payloads[i] for i in indices])
-        for i, bid, ask in zip(indices, bids, asks):
-            sizes[i] = (bid, ask)
+    payloads, sizes = sized_ticks(ticks, seed_of)
     items: list[Item] = []
     for i, tick in enumerate(payloads):
         items.append(
