@@ -4,9 +4,10 @@ in their own processes, measured like ``bench/ws_client.py``'s and built on
 
 Each client does the handshake, sends ``auth`` when ``connected``, then ``subscribe`` to
 ``T.<sym>,Q.<sym>`` of the five tickers, and is ready once the ten subscriptions are confirmed.
-Per frame it counts the trades (``ev: "T"``) whose ``q`` (the tick's seq) is in the measured
-window and takes the latency of the frame's first message (receipt - its ``t``, the publish
-time in epoch ms).
+Per frame it counts the trades (``ev: "T"``) when their ``q`` (the tick's seq, the same for a
+cycle's ticks) is in the measured window and takes the latency of the frame's first message
+(receipt - its ``t``, the publish time in epoch ms), reading the frame as ``bench/ws_client.py``
+reads ``/ws``'s: the numbers found in the text, one frame in ``SAMPLE_EVERY`` parsed whole.
 """
 
 import asyncio
@@ -16,7 +17,7 @@ import os
 import time
 
 from . import alpaca_stream_client
-from .ws_client import CONNECT_CONCURRENCY, HIST_MS, SYMBOLS, Stats
+from .ws_client import CONNECT_CONCURRENCY, HIST_MS, SAMPLE_EVERY, SYMBOLS, Stats
 
 AUTH = {"action": "auth", "params": "bench"}
 SUBSCRIBE = {
@@ -24,6 +25,7 @@ SUBSCRIBE = {
     "params": ",".join(f"{c}.{s}" for s in SYMBOLS for c in ("T", "Q")),
 }
 TOPICS = 2 * len(SYMBOLS)
+DIGITS = frozenset(b"0123456789")
 
 
 class Client(alpaca_stream_client.Client):
@@ -43,18 +45,27 @@ class Client(alpaca_stream_client.Client):
         )
 
     def on_message(self, payload: bytes, now: float) -> None:
+        """As ``bench/ws_client.py`` reads ``/ws``: a data frame (a cycle's trades and quotes,
+        all of one ``seq``) is read for its first ``q`` and ``t`` and its trades counted, without
+        parsing it; one in ``SAMPLE_EVERY`` is parsed whole as a shape check."""
         stats = self.stats
-        messages = json.loads(payload)
-        first = messages[0]
-        ev = first.get("ev")
-        if ev in ("T", "Q"):
+        i = payload.find(b'"q":')
+        if i >= 0:
             stats.frames += 1
-            trades = [m for m in messages if m["ev"] == "T" and stats.first <= m["q"] <= stats.last]
-            if trades:
-                stats.ticks += len(trades)
-                stats.hist[min(max(int(now - first["t"]), 0), HIST_MS)] += 1
+            if not stats.frames % SAMPLE_EVERY and any(
+                m["ev"] not in ("T", "Q") for m in json.loads(payload)
+            ):
+                stats.errors += 1
+            end = i + 4
+            while payload[end] in DIGITS:
+                end += 1
+            if stats.first <= int(payload[i + 4 : end]) <= stats.last:
+                stats.ticks += payload.count(b'"ev":"T"')
+                k = payload.find(b'"t":')
+                sent = int(payload[k + 4 : payload.find(b",", k)])
+                stats.hist[min(max(int(now - sent), 0), HIST_MS)] += 1
             return
-        for m in messages:
+        for m in json.loads(payload):
             status = m.get("status")
             if status == "connected":
                 self.send_message(AUTH)
