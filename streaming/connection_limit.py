@@ -1,5 +1,6 @@
-"""``WS_MAX_CONNECTIONS_PER_KEY``: how many streaming connections (``/ws`` and the Alpaca
-dialect's ``/v2/{feed}`` together) one API key may hold open, across every server process.
+"""``WS_MAX_CONNECTIONS_PER_KEY``: how many streaming connections (``/ws``, the Alpaca dialect's
+``/v2/{feed}`` and the Massive dialect's ``/stocks`` together) one API key may hold open, across
+every server process.
 
 The count lives in Redis (``ticks.connection_slots``: one expiring entry per open connection);
 this module is a process's side of it: it takes a slot when a connection authenticates with a

@@ -20,8 +20,10 @@ from django.db import connection
 
 from .alpaca_shapes import tick_sizes, time_ns
 from .bar_frames import BarFrame
+from .market import from_ms
 from .market_clock import TradingDay, market_clock, trading_days
 from .massive_shapes import (
+    DayTotals,
     agg_fields,
     last_quote_fields,
     last_trade_fields,
@@ -42,6 +44,7 @@ from .series_reads import (
 
 __all__ = [
     "aggregates_page",
+    "day_totals_through",
     "grouped_daily",
     "last_quote",
     "last_trade",
@@ -216,4 +219,39 @@ def market_status(*, now: datetime) -> dict:
         "exchanges": {"nasdaq": state, "nyse": state, "otc": state},
         "market": state,
         "serverTime": shown.isoformat(timespec="seconds"),
+    }
+
+
+_DAY_TOTALS = """
+SELECT t.symbol, d.open, d.volume - coalesce(sum(m.volume), 0),
+       d.vwap * d.volume - coalesce(sum(m.vwap * m.volume), 0)
+FROM ticks_bar d
+JOIN ticks_ticker t ON t.id = d.ticker_id
+LEFT JOIN ticks_bar m
+       ON m.ticker_id = d.ticker_id AND m.timeframe = '1m'
+      AND m."time" > %(minute)s AND m."time" < %(day_end)s
+WHERE d.timeframe = '1d' AND d."time" = %(day)s AND t.symbol = ANY(%(symbols)s)
+GROUP BY t.symbol, d.open, d.volume, d.vwap
+"""
+
+
+def day_totals_through(*, minute_ms: int, symbols: Sequence[str]) -> dict[str, DayTotals]:
+    """The day so far of ``symbols`` through the minute starting at ``minute_ms`` (its UTC day,
+    as the daily bars count it): the day's ``1d`` bar less the day's ``1m`` bars after that
+    minute, in one statement, so from one snapshot of the rollup (which writes both in one
+    transaction). Symbols without a daily bar are left out."""
+    day_ms = minute_ms - minute_ms % 86_400_000
+    params = {
+        "minute": from_ms(minute_ms),
+        "day": from_ms(day_ms),
+        "day_end": from_ms(day_ms + 86_400_000),
+        "symbols": list(symbols),
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(_DAY_TOTALS, params)
+        rows = cursor.fetchall()
+    return {
+        symbol: DayTotals(float(open_), int(volume), float(price_volume))
+        for symbol, open_, volume, price_volume in rows
+        if volume > 0
     }

@@ -1,5 +1,6 @@
 """Our ticks and bars in Massive's (formerly Polygon.io's) shapes: one owner for the REST
-dialect (``api.massive``) and, later, its WebSocket.
+dialect (``api.massive``) and its WebSocket stream (``streaming.massive``, the ``stream_*``
+shapes at the end).
 
 Every tick of ours is one Massive trade and one quote:
 
@@ -27,10 +28,13 @@ condition ``TRADE_CONDITIONS`` (0, "Regular Sale", the Alpaca dialect's ``"@"``)
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from .alpaca_shapes import time_ns
 from .payloads import BarPayload, TickPayload
 
 __all__ = [
+    "DayTotals",
     "EXCHANGE",
     "QUOTE_CONDITIONS",
     "TAPE",
@@ -39,6 +43,9 @@ __all__ = [
     "last_quote_fields",
     "last_trade_fields",
     "quote_fields",
+    "stream_agg",
+    "stream_quote",
+    "stream_trade",
     "trade_fields",
 ]
 
@@ -132,4 +139,80 @@ def agg_fields(bar: BarPayload, *, ticker: bool = False) -> dict:
         t=bar.time_ms,
         n=bar.trade_count,
     )
+    return out
+
+
+# --- the WebSocket stream (``/stocks``): one-letter keys, times in epoch milliseconds ----------
+# Trade ``{"ev": "T", "sym", "x", "i", "z", "p", "s", "c", "t", "q"}``, quote ``{"ev": "Q",
+# "sym", "bx", "bp", "bs", "ax", "ap", "as", "c", "t", "q", "z"}`` (``c`` one condition code,
+# as Massive's stream writes quote conditions) and aggregate ``{"ev": "A" | "AM", "sym", "v",
+# "av", "op", "vw", "o", "c", "h", "l", "a", "z", "s", "e"}``: ``v`` the window's volume, ``vw``
+# its VWAP, ``z`` its average trade size, ``s``/``e`` its start and end; ``av``, ``op`` and ``a``
+# the day so far (its volume, opening price and VWAP through the window's end: ``DayTotals``),
+# left out when the day is not known.
+
+
+@dataclass(frozen=True)
+class DayTotals:
+    """The day so far of one ticker: its opening price, volume and sum of price x volume."""
+
+    open: float
+    volume: int
+    price_volume: float
+
+
+def stream_trade(tick: TickPayload) -> dict:
+    return {
+        "ev": "T",
+        "sym": tick.ticker,
+        "x": EXCHANGE,
+        "i": str(tick.seq),
+        "z": TAPE,
+        "p": tick.price_cents / 100,
+        "s": tick.volume,
+        "c": list(TRADE_CONDITIONS),
+        "t": tick.time_ms,
+        "q": tick.seq,
+    }
+
+
+def stream_quote(tick: TickPayload, bid_size: int, ask_size: int) -> dict:
+    return {
+        "ev": "Q",
+        "sym": tick.ticker,
+        "bx": EXCHANGE,
+        "bp": tick.bid_cents / 100,
+        "bs": bid_size,
+        "ax": EXCHANGE,
+        "ap": tick.ask_cents / 100,
+        "as": ask_size,
+        "c": QUOTE_CONDITIONS[0],
+        "t": tick.time_ms,
+        "q": tick.seq,
+        "z": TAPE,
+    }
+
+
+def stream_agg(
+    ev: str,
+    symbol: str,
+    *,
+    start_ms: int,
+    end_ms: int,
+    ohlc: tuple[float, float, float, float],
+    volume: int,
+    vwap: float,
+    trades: int,
+    day: DayTotals | None,
+) -> dict:
+    """An aggregate (``ev`` ``"A"`` per second, ``"AM"`` per minute) of ``[start_ms, end_ms)``."""
+    o, h, low, c = ohlc
+    out = {"ev": ev, "sym": symbol, "v": volume}
+    if day is not None:
+        out["av"] = day.volume
+        out["op"] = day.open
+    out.update(vw=round(vwap, 4), o=o, c=c, h=h, l=low)
+    if day is not None and day.volume:
+        out["a"] = round(day.price_volume / day.volume, 4)
+    out.update(z=round(volume / trades) if trades else 0, s=start_ms, e=end_ms)
     return out

@@ -228,13 +228,15 @@ WS_MAX_MESSAGES_PER_SECOND = env.float("WS_MAX_MESSAGES_PER_SECOND", default=20.
 # all five tickers tick by tick, so only a stalled connection reaches it (then: slow_client).
 WS_SEND_QUEUE_LIMIT = env.int("WS_SEND_QUEUE_LIMIT", default=2000)
 API_KEYS_REQUIRED = env.bool("API_KEYS_REQUIRED", default=False)
-# Streaming connections (/ws and /v2/{feed} together) one API key may hold open, counted across
-# every server process; 0: no limit. Connections without a key are not counted.
+# Streaming connections (/ws, /v2/{feed} and /stocks together) one API key may hold open, counted
+# across every server process; 0: no limit. Connections without a key are not counted.
 WS_MAX_CONNECTIONS_PER_KEY = env.int("WS_MAX_CONNECTIONS_PER_KEY", default=10)
 # The Alpaca stream (/v2/{feed}): the ticker the test feed's FAKEPACA stands for, and how long a
 # client has to authenticate after connecting (Alpaca's 10 s).
 ALPACA_FAKEPACA_TICKER = env("ALPACA_FAKEPACA_TICKER", default="SYNTH")
 ALPACA_STREAM_AUTH_TIMEOUT_S = 10.0
+# The Massive stream (/stocks): seconds a connection has to send its auth message.
+MASSIVE_STREAM_AUTH_TIMEOUT_S = 10.0
 CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=[])
 
 # Requests per client (API key, else IP) as "<n>/<second|minute|hour|day>"; empty = no limit.

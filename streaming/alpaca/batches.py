@@ -1,5 +1,5 @@
 """Alpaca messages of one send, encoded once per process and encoding, shared by every
-connection that wants the same ones.
+connection that wants the same ones (``streaming.batches.Batch``).
 
 A ``Batch`` holds the messages of one generation cycle (a trade and a quote per tick), one bar
 refresh (closed and updated minute bars), one daily-bar read or one status change. Each message
@@ -14,11 +14,15 @@ from collections.abc import Callable
 from ticks.alpaca_shapes import (
     bar_fields,
     quote_fields,
-    tick_sizes,
     trade_fields,
     trading_status_fields,
 )
-from ticks.payloads import BarPayload, StatusPayload, TickPayload
+from ticks.payloads import BarPayload, StatusPayload
+
+from ..batches import Batch, sized_ticks
+from ..minute_bars import bar_payload
+
+__all__ = ["Batch", "Item", "bar_item", "bar_payload", "status_item", "tick_batch"]
 
 
 class Item:
@@ -36,78 +40,14 @@ class Item:
     def message(self, codec) -> dict:
         return {"T": self.kind, "S": self.symbol, **self.fields(codec.time(self.time_ms))}
 
-
-class Batch:
-    """``items``: the messages (fixed); copies under an alias get indices after them."""
-
-    __slots__ = ("items", "_copies", "_pieces", "_frames", "_aliases")
-
-    def __init__(self, items: list[Item]) -> None:
-        self.items = items
-        self._copies: list[Item] = []
-        self._pieces: dict[str, dict[int, bytes]] = {}
-        self._frames: dict[tuple, object] = {}
-        self._aliases: dict[tuple[int, str], int] = {}
-
-    def alias(self, index: int, symbol: str) -> int:
-        """The index of message ``index`` under another symbol (made once)."""
-        found = self._aliases.get((index, symbol))
-        if found is None:
-            item = self.items[index]
-            self._copies.append(Item(item.channel, symbol, item.kind, item.time_ms, item.fields))
-            found = self._aliases[(index, symbol)] = len(self.items) + len(self._copies) - 1
-        return found
-
-    def _item(self, index: int) -> Item:
-        n = len(self.items)
-        return self.items[index] if index < n else self._copies[index - n]
-
-    def frame(self, codec, indices: tuple[int, ...]):
-        """The array of messages ``indices``, in ``codec``'s encoding."""
-        key = (codec.name, indices)
-        frame = self._frames.get(key)
-        if frame is None:
-            pieces = self._pieces.setdefault(codec.name, {})
-            out = []
-            for i in indices:
-                piece = pieces.get(i)
-                if piece is None:
-                    piece = pieces[i] = codec.piece(self._item(i).message(codec))
-                out.append(piece)
-            frame = self._frames[key] = codec.frame(out)
-        return frame
-
-
-def _cents(value: float) -> int:
-    return round(value * 100)
+    def renamed(self, symbol: str) -> "Item":
+        return Item(self.channel, symbol, self.kind, self.time_ms, self.fields)
 
 
 def tick_batch(ticks: list[dict], seed_of: Callable[[str], int | None]) -> Batch:
     """A trade and a quote for each tick of a published cycle (``/ws`` tick dicts), in order.
     A tick whose ticker's seed is unknown has no quote (its sizes cannot be computed)."""
-    payloads = [
-        TickPayload(
-            t["ticker"],
-            _cents(t["price"]),
-            t["volume"],
-            _cents(t["bid"]),
-            _cents(t["ask"]),
-            t["timestamp"],
-            t["seq"],
-        )
-        for t in ticks
-    ]
-    by_symbol: dict[str, list[int]] = {}
-    for i, tick in enumerate(payloads):
-        by_symbol.setdefault(tick.ticker, []).append(i)
-    sizes: dict[int, tuple[int, int]] = {}
-    for symbol, indices in by_symbol.items():
-        seed = seed_of(symbol)
-        if seed is None:
-            continue
-        bids, asks = tick_sizes(seed, [payloads[i] for i in indices])
-        for i, bid, ask in zip(indices, bids, asks):
-            sizes[i] = (bid, ask)
+    payloads, sizes = sized_ticks(ticks, seed_of)
     items: list[Item] = []
     for i, tick in enumerate(payloads):
         items.append(
@@ -125,22 +65,6 @@ def tick_batch(ticks: list[dict], seed_of: Callable[[str], int | None]) -> Batch
                 )
             )
     return Batch(items)
-
-
-def bar_payload(bar: dict) -> BarPayload:
-    """A published bar (``/ws`` bar dict) as the domain's payload."""
-    return BarPayload(
-        bar["ticker"],
-        bar["timeframe"],
-        bar["time"],
-        bar["open"],
-        bar["high"],
-        bar["low"],
-        bar["close"],
-        bar["volume"],
-        bar["trade_count"],
-        bar["vwap"],
-    )
 
 
 def bar_item(channel: str, kind: str, bar: BarPayload) -> Item:

@@ -4,12 +4,9 @@ hands them to the process's Alpaca sessions.
 
 - Ticks: each cycle's trades and quotes (``tick_batch``), built when the first session asks.
   Before the hub dispatches a cycle, ``prepare`` makes sure the seeds of its tickers are known.
-- Minute bars (``T: "b"``): the bar refresh publishes the open bar and the one just closed as
-  they change. A minute bar is sent once it is closed, and it is closed when a later bar of the
-  same ticker appears: the ticks reach the database in time order, so by then the closed bar
-  holds all its ticks (about 1-3 s after the minute, the flush and refresh cadence). A bar that
-  changes after it was sent goes out again as ``T: "u"`` (updatedBars). The first bars seen of a
-  ticker (after the process subscribed) only start the tracking.
+- Minute bars (``T: "b"``): sent once closed (``streaming.minute_bars``: when a later bar of
+  the same ticker appears). A bar that changes after it was sent goes out again as ``T: "u"``
+  (updatedBars).
 - Daily bars (``T: "d"``): when minute bars close, the day so far of those tickers (their ``1d``
   bar, rolled up by the same refresh) is read once for the process and sent.
 - Trading statuses (``T: "s"``): a ticker deactivated (halted) or activated (trading) in the
@@ -26,7 +23,8 @@ from ticks.deadline import read_within
 from ticks.payloads import BarPayload, StatusPayload
 from ticks.selectors import daily_bars
 
-from .batches import Batch, bar_item, bar_payload, status_item, tick_batch
+from ..minute_bars import MinuteCloses
+from .batches import Batch, bar_item, status_item, tick_batch
 from .seeds import Seeds
 
 logger = logging.getLogger(__name__)
@@ -41,12 +39,12 @@ class AlpacaFanout:
     def __init__(self, hub) -> None:
         self.hub = hub
         self.seeds = Seeds()
-        self.open: dict[str, BarPayload] = {}  # ticker -> its newest minute bar (not sent)
+        self.minutes = MinuteCloses()  # which minute bars are closed
         self.sent: dict[str, dict[int, BarPayload]] = {}  # ticker -> time -> bar sent
         self._tasks: set[asyncio.Task] = set()
 
     def reset(self) -> None:
-        self.open.clear()
+        self.minutes.reset()
         self.sent.clear()
 
     # --- from the hub ---------------------------------------------------------------------
@@ -63,30 +61,16 @@ class AlpacaFanout:
         return batch
 
     def on_bars(self, update) -> None:
-        by_symbol: dict[str, list[BarPayload]] = {}
-        for bar in update.bars:
-            if bar["timeframe"] == "1m":
-                by_symbol.setdefault(bar["ticker"], []).append(bar_payload(bar))
-        items, closed = [], []
-        for symbol, bars in by_symbol.items():
-            bars.sort(key=lambda b: b.time_ms)
-            if symbol not in self.open:
-                self.open[symbol] = bars[-1]
-                continue
-            for bar in bars:
-                current = self.open[symbol]
-                if bar.time_ms == current.time_ms:
-                    self.open[symbol] = bar
-                elif bar.time_ms > current.time_ms:
-                    items.append(bar_item("bars", "b", current))
-                    self._remember(current)
-                    closed.append(current)
-                    self.open[symbol] = bar
-                else:
-                    sent = self.sent.get(symbol, {}).get(bar.time_ms)
-                    if sent is not None and sent != bar:
-                        items.append(bar_item("updatedBars", "u", bar))
-                        self._remember(bar)
+        closed, late = self.minutes.feed(update.bars)
+        items = []
+        for bar in closed:
+            items.append(bar_item("bars", "b", bar))
+            self._remember(bar)
+        for bar in late:
+            sent = self.sent.get(bar.ticker, {}).get(bar.time_ms)
+            if sent is not None and sent != bar:
+                items.append(bar_item("updatedBars", "u", bar))
+                self._remember(bar)
         if items:
             self.dispatch(Batch(items))
         if closed:
