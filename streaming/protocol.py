@@ -106,8 +106,7 @@ def parse(raw: str | bytes, *, max_bytes: int) -> Request:
         return extra(data)
     raise ProtocolError(
         ErrorCode.UNKNOWN_TYPE,
-        f"unknown message type {_short(kind)!r}; expected subscribe, unsubscribe or ping"
-        + "".join(f", {name}" for name in EXTRA_TYPES),
+        f"unknown message type {_short(kind)!r}; expected subscribe, unsubscribe or ping",
     )
 
 

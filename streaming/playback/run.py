@@ -35,13 +35,11 @@ class Refused(Exception):
         self.code, self.message, self.extra = code, message, extra
 
 
-async def open_range(
-    *, symbols, playback_range: Range, key_id: int | None
-) -> tuple[list[PlaybackTicker], limits.Slot]:
-    """The tickers to play and a slot under the limits, or ``Refused``."""
+async def check_range(*, symbols, playback_range: Range) -> list[PlaybackTicker]:
+    """The tickers of a range that may be played back (``symbols`` None: all), or ``Refused``."""
     now_ms = int(time.time() * 1000)
     try:
-        tickers = await run_read(
+        return await run_read(
             lambda: playback_range_check(
                 symbols=symbols,
                 start_ms=playback_range.start_ms,
@@ -54,11 +52,22 @@ async def open_range(
     except DatabaseError:
         logger.warning("playback: checking a range failed", exc_info=True)
         raise Refused(UNAVAILABLE, "stored data is unavailable for a moment; try again") from None
+
+
+async def take_slot(key_id: int | None) -> limits.Slot:
+    """A place under the limits, or ``Refused`` (``too_many_playbacks``)."""
     try:
-        slot = await limits.acquire(key_id)
+        return await limits.acquire(key_id)
     except limits.LimitReached as e:
         raise Refused(TOO_MANY_PLAYBACKS, str(e)) from None
-    return tickers, slot
+
+
+async def open_range(
+    *, symbols, playback_range: Range, key_id: int | None
+) -> tuple[list[PlaybackTicker], limits.Slot]:
+    """The tickers to play and a slot under the limits, or ``Refused`` (nothing held)."""
+    tickers = await check_range(symbols=symbols, playback_range=playback_range)
+    return tickers, await take_slot(key_id)
 
 
 class PlaybackRun:
