@@ -14,7 +14,8 @@ The parts, from the database to a client:
 - ``player.Player``: the loop: events from the source, waited for by the pacer, rendered into
   frames by the dialect, put into the connection's bounded outbox with back-pressure (it waits
   while the outbox holds more than a quarter of its limit, which under daphne's fenced transport
-  means while the client is not reading) and at most ``PLAYBACK_MAX_RATE`` messages a second.
+  means while the client is not reading) and within ``PLAYBACK_MAX_RATE`` messages a second for
+  all the playbacks of the process together.
 - ``limits``: playbacks per API key (across processes) and per process.
 
 A dialect brings only its messages and its control: ``ws`` (``/ws``: the ``playback``,

@@ -5,13 +5,15 @@ Back-pressure: the outbox (``streaming.outbox``) is bounded and closes a client 
 until the outbox holds at most a quarter of its limit, and a group is never more than a quarter.
 Under daphne with the fenced transport (``FAST_WS_DIRECT_WRITE``) frames wait in the outbox
 exactly while Twisted holds the connection's buffer full, so a playback at "max" goes as fast as
-the client reads; without it, ``PLAYBACK_MAX_RATE`` alone bounds it. The rate cap holds at every
-speed, and the loop yields to the event loop after every group: live clients of the process
-share it with the playbacks.
+the client reads; without it, ``PLAYBACK_MAX_RATE`` alone bounds it. That cap is for all the
+playbacks of a process together (they share its budget) and holds at every speed, and the loop
+yields to the event loop after every group of at most ``GROUP`` messages: live clients of the
+process share it with the playbacks, whose cost to them is bounded by the cap.
 """
 
 import asyncio
 import time
+import weakref
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,7 +21,7 @@ from dataclasses import dataclass, field
 from .pacer import Pacer
 from .source import TICK, Event, PlaybackSource
 
-GROUP = 200  # events per put at most (also bounded by a quarter of the outbox)
+GROUP = 100  # events per put at most (also bounded by a quarter of the outbox)
 
 
 @dataclass
@@ -55,8 +57,6 @@ class Player:
         self.max_rate = max_rate
         self.progress = Progress()
         self._group = max(1, min(GROUP, outbox.limit // 4))
-        self._tokens = 0.0
-        self._tokens_at = time.monotonic()
 
     async def run(self) -> Progress:
         """Play the whole range (cancel the task to stop it); returns what was sent."""
@@ -83,15 +83,41 @@ class Player:
         return self.progress
 
     async def _room(self, count: int) -> None:
-        """Wait until the outbox has room (the client read) and the rate cap allows ``count``."""
+        """Wait until the outbox has room (the client read) and the process's playback budget
+        allows ``count`` more messages."""
         outbox = self.outbox
         if len(outbox) > outbox.limit // 4:
             await outbox.wait_below(outbox.limit // 4)
-        if self.max_rate > 0:
-            now = time.monotonic()
-            burst = max(self.max_rate / 10, float(self._group))
-            self._tokens = min(burst, self._tokens + (now - self._tokens_at) * self.max_rate)
-            self._tokens_at = now
-            self._tokens -= count
-            if self._tokens < 0:
-                await asyncio.sleep(-self._tokens / self.max_rate)
+        await _budget().take(count, self.max_rate)
+
+
+class _Budget:
+    """``PLAYBACK_MAX_RATE`` messages a second for all the playbacks of a process together: each
+    takes what it sends and, past the budget, sleeps off its share of the debt."""
+
+    def __init__(self) -> None:
+        self.tokens = 0.0
+        self.at = time.monotonic()
+
+    async def take(self, count: int, rate: float) -> None:
+        if rate <= 0:
+            return
+        now = time.monotonic()
+        self.tokens = min(rate / 20, self.tokens + (now - self.at) * rate)  # bursts of 50 ms
+        self.at = now
+        self.tokens -= count
+        if self.tokens < 0:
+            await asyncio.sleep(-self.tokens / rate)
+
+
+_budgets: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Budget]" = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _budget() -> _Budget:
+    loop = asyncio.get_running_loop()
+    budget = _budgets.get(loop)
+    if budget is None:
+        budget = _budgets[loop] = _Budget()
+    return budget
