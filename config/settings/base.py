@@ -237,12 +237,12 @@ ALPACA_FAKEPACA_TICKER = env("ALPACA_FAKEPACA_TICKER", default="SYNTH")
 # Playback of stored ranges (/ws "playback", the Alpaca feed /v2/playback): at most this many
 # running at once per API key (across processes; 0: no limit) and per daphne process, the longest
 # range one may cover, and the messages a second all the playbacks of a process send together at
-# most (at speed "max" each is also paced by its client's reading); 5000 is about a third of what
-# one daphne process sends, so playbacks never crowd out its live clients.
+# most (at speed "max" each is also paced by its client's reading). bench playback: at 2000 the
+# live clients' p99 did not move with 5 playbacks at max; at 5000 it rose tenfold (2 shared cores).
 PLAYBACK_MAX_PER_KEY = env.int("PLAYBACK_MAX_PER_KEY", default=2)
 PLAYBACK_MAX_PER_PROCESS = env.int("PLAYBACK_MAX_PER_PROCESS", default=20)
 PLAYBACK_MAX_RANGE_SECONDS = env.int("PLAYBACK_MAX_RANGE_SECONDS", default=86400)
-PLAYBACK_MAX_RATE = env.float("PLAYBACK_MAX_RATE", default=5000.0)
+PLAYBACK_MAX_RATE = env.float("PLAYBACK_MAX_RATE", default=2000.0)
 ALPACA_STREAM_AUTH_TIMEOUT_S = 10.0
 CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=[])
 
