@@ -18,8 +18,11 @@ from . import auth, connection_limit, protocol
 from .daphne_io import direct_writer
 from .hub import get_hub
 from .outbox import Outbox
+from .playback import ws as ws_playback
 from .protocol import ErrorCode, Ping, ProtocolError, Subscribe
 from .session import Session
+
+ws_playback.register()
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +66,7 @@ class MarketConsumer(AsyncWebsocketConsumer):
 
     session: Session | None = None
     outbox: Outbox | None = None
+    playback: ws_playback.WsPlayback | None = None
     key_watch: auth.KeyWatch | None = None
     slot: str | None = None
     client_id = ""
@@ -103,6 +107,12 @@ class MarketConsumer(AsyncWebsocketConsumer):
         self.session = Session(
             self.outbox, hub=get_hub(), max_subscriptions=settings.WS_MAX_SUBSCRIPTIONS
         )
+        self.playback = ws_playback.WsPlayback(
+            self.outbox,
+            self.session,
+            key_id=access.key_id,
+            max_tickers=settings.WS_MAX_SUBSCRIPTIONS,
+        )
         self.limiter = RateLimiter(settings.WS_MAX_MESSAGES_PER_SECOND)
         self.client_id = uuid.uuid4().hex
         self.outbox.put(protocol.connected(client_id=self.client_id, timestamp=_now_ms()))
@@ -131,7 +141,10 @@ class MarketConsumer(AsyncWebsocketConsumer):
             if isinstance(request, Ping):
                 self.outbox.put(protocol.pong(timestamp=_now_ms()))
             elif isinstance(request, Subscribe):
+                self.playback.check_not_playing()
                 await self.session.subscribe(request)
+            elif isinstance(request, (ws_playback.PlaybackRequest, ws_playback.PlaybackControl)):
+                await self.playback.handle(request)
             else:
                 await self.session.unsubscribe(request)
         except ProtocolError as e:
@@ -177,6 +190,8 @@ class MarketConsumer(AsyncWebsocketConsumer):
         if self.key_watch is not None:
             await self.key_watch.stop()
         await connection_limit.release(self.slot)
+        if self.playback is not None:
+            await self.playback.close()
         if self.session is not None:
             await self.session.close()
         if self.outbox is not None:

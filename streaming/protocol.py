@@ -72,6 +72,10 @@ class Ping:
 
 Request = Subscribe | Unsubscribe | Ping
 
+#: More message types and their parsers (``data`` -> request), added by the features that
+#: handle them (``streaming.playback.ws``: ``playback``, ``pause``, ``resume``, ``stop``).
+EXTRA_TYPES: dict = {}
+
 
 def parse(raw: str | bytes, *, max_bytes: int) -> Request:
     """One client frame → a request; ``ProtocolError`` for anything malformed."""
@@ -97,6 +101,9 @@ def parse(raw: str | bytes, *, max_bytes: int) -> Request:
         return Unsubscribe(tickers=tickers, channels=_channels(data, default=CHANNELS))
     if kind == "ping":
         return Ping()
+    extra = EXTRA_TYPES.get(kind)
+    if extra is not None:
+        return extra(data)
     raise ProtocolError(
         ErrorCode.UNKNOWN_TYPE,
         f"unknown message type {_short(kind)!r}; expected subscribe, unsubscribe or ping",

@@ -36,21 +36,22 @@ return 1
 """
 
 
-def slots_key(key_id: int) -> str:
-    return key("wsconn", int(key_id))
+def slots_key(key_id: int, pool: str = "wsconn") -> str:
+    """The sorted set of a key's slots in ``pool`` (stream connections; playbacks: "playback")."""
+    return key(pool, int(key_id))
 
 
 def _now_ms() -> int:
     return int(time.time() * 1000)
 
 
-async def slot_acquire(*, key_id: int, connection: str, limit: int) -> bool:
+async def slot_acquire(*, key_id: int, connection: str, limit: int, pool: str = "wsconn") -> bool:
     """Take a slot of key ``key_id`` for ``connection`` (an id unique to it): False when the key
     already holds ``limit`` live ones (``limit`` 0: no limit)."""
     now, ttl = _now_ms(), int(SLOT_TTL_S * 1000)
     try:
         taken = await loop_redis().eval(
-            _ACQUIRE, 1, slots_key(key_id), now, now + ttl, connection, int(limit), ttl
+            _ACQUIRE, 1, slots_key(key_id, pool), now, now + ttl, connection, int(limit), ttl
         )
     except redis.RedisError:
         logger.warning("could not count the connections of API key %s; allowing", key_id)
@@ -58,28 +59,28 @@ async def slot_acquire(*, key_id: int, connection: str, limit: int) -> bool:
     return bool(taken)
 
 
-async def slots_refresh(*, slots: list[tuple[int, str]]) -> None:
+async def slots_refresh(*, slots: list[tuple[int, str]], pool: str = "wsconn") -> None:
     """Keep the given ``(key id, connection)`` slots alive for another ``SLOT_TTL_S``."""
     if not slots:
         return
     now, ttl = _now_ms(), int(SLOT_TTL_S * 1000)
     pipe = loop_redis().pipeline(transaction=False)
     for key_id, connection in slots:
-        pipe.zadd(slots_key(key_id), {connection: now + ttl})
-        pipe.pexpire(slots_key(key_id), ttl)
+        pipe.zadd(slots_key(key_id, pool), {connection: now + ttl})
+        pipe.pexpire(slots_key(key_id, pool), ttl)
     try:
         await pipe.execute()
     except redis.RedisError:
         logger.warning("could not refresh %d streaming connection slots", len(slots))
 
 
-async def slot_release(*, key_id: int, connection: str) -> None:
+async def slot_release(*, key_id: int, connection: str, pool: str = "wsconn") -> None:
     try:
-        await loop_redis().zrem(slots_key(key_id), connection)
+        await loop_redis().zrem(slots_key(key_id, pool), connection)
     except redis.RedisError:
         logger.warning("could not release a connection slot of API key %s", key_id)
 
 
-async def slots_held(*, key_id: int) -> int:
+async def slots_held(*, key_id: int, pool: str = "wsconn") -> int:
     """Live slots of key ``key_id`` (expired ones not counted)."""
-    return await loop_redis().zcount(slots_key(key_id), _now_ms(), "+inf")
+    return await loop_redis().zcount(slots_key(key_id, pool), _now_ms(), "+inf")

@@ -62,6 +62,7 @@ class AlpacaConsumer(AsyncWebsocketConsumer):
     key_watch: auth.KeyWatch | None = None
     slot: str | None = None
     authenticated = False
+    key_id: int | None = None  # the API key the client authenticated with (keys required)
     closing = False
     _timer: asyncio.TimerHandle | None = None
 
@@ -77,15 +78,7 @@ class AlpacaConsumer(AsyncWebsocketConsumer):
             overflow_close_code=CLOSE_CODE,
         )
         self.outbox.start()
-        hub = get_hub()
-        self.session = AlpacaSession(
-            self.outbox,
-            codec=self.codec,
-            hub=hub,
-            fanout=get_fanout(hub),
-            alias=settings.ALPACA_FAKEPACA_TICKER if feed == "test" else None,
-            max_symbols=settings.WS_MAX_SUBSCRIPTIONS,
-        )
+        self.session = self.make_session(feed)
         self.limiter = RateLimiter(settings.WS_MAX_MESSAGES_PER_SECOND)
         self.outbox.put(protocol.success(self.codec, "connected"))
         key, secret = _header_credentials(self.scope)
@@ -96,6 +89,17 @@ class AlpacaConsumer(AsyncWebsocketConsumer):
                 settings.ALPACA_STREAM_AUTH_TIMEOUT_S, self._auth_timeout
             )
         logger.info("Alpaca stream connected: /v2/%s (%s)", feed, self.codec.name)
+
+    def make_session(self, feed: str):
+        hub = get_hub()
+        return AlpacaSession(
+            self.outbox,
+            codec=self.codec,
+            hub=hub,
+            fanout=get_fanout(hub),
+            alias=settings.ALPACA_FAKEPACA_TICKER if feed == "test" else None,
+            max_symbols=settings.WS_MAX_SUBSCRIPTIONS,
+        )
 
     async def receive(self, text_data=None, bytes_data=None) -> None:
         if self.session is None or self.closing:
@@ -146,6 +150,7 @@ class AlpacaConsumer(AsyncWebsocketConsumer):
             if not await self.key_watch.start():
                 await self._key_revoked()
                 return
+        self.key_id = key_id
         self.authenticated = True
         if self._timer is not None:
             self._timer.cancel()
@@ -162,7 +167,7 @@ class AlpacaConsumer(AsyncWebsocketConsumer):
     def _error(self, code: int) -> None:
         self.outbox.put(protocol.error(self.codec, code))
 
-    async def _fail(self, code: int) -> None:
+    async def _fail(self, code: int, msg: str | None = None) -> None:
         """A fatal error: what is queued goes out (briefly waited for), then the error, then the
         close."""
         if self.closing:
@@ -175,7 +180,7 @@ class AlpacaConsumer(AsyncWebsocketConsumer):
         except TimeoutError:
             pass
         await self.outbox.close()
-        frame = protocol.error(self.codec, code)
+        frame = protocol.error(self.codec, code, msg)
         if frame.binary:
             await self.send(bytes_data=frame.data)
         else:

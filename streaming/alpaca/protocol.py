@@ -209,8 +209,9 @@ def success(codec, msg: str) -> Frame:
     return control(codec, {"T": "success", "msg": msg})
 
 
-def error(codec, code: int) -> Frame:
-    return control(codec, {"T": "error", "code": code, "msg": MESSAGES[code]})
+def error(codec, code: int, msg: str | None = None) -> Frame:
+    """An error; ``msg`` replaces the code's usual message (playback says what was wrong)."""
+    return control(codec, {"T": "error", "code": code, "msg": msg or MESSAGES[code]})
 
 
 def subscription(codec, channels: dict[str, list[str]]) -> Frame:

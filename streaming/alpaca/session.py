@@ -66,6 +66,12 @@ class AlpacaSession:
         """Minute bars come through the fanout (``on_alpaca``), once they close."""
 
     def on_alpaca(self, batch: Batch) -> None:
+        frame = self.frame_for(batch)
+        if frame is not None:
+            self.outbox.put(frame)
+
+    def frame_for(self, batch: Batch):
+        """The frame of the messages of ``batch`` this connection wants (None: none)."""
         subs, alias = self.subs, self.alias
         wanted: list[int] = []
         for i, item in enumerate(batch.items):
@@ -76,8 +82,7 @@ class AlpacaSession:
                 wanted.append(i)
             if alias is not None and item.symbol == alias and FAKEPACA in names:
                 wanted.append(batch.alias(i, FAKEPACA))
-        if wanted:
-            self.outbox.put(batch.frame(self.codec, tuple(wanted)))
+        return batch.frame(self.codec, tuple(wanted)) if wanted else None
 
     async def close(self) -> None:
         if self._registered:
