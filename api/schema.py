@@ -88,6 +88,10 @@ class QuoteOut(serializers.Serializer):
     bid = _price()
     ask = _price()
     seq = serializers.IntegerField(help_text="Per-ticker tick counter (negative for backfill).")
+    status = serializers.ChoiceField(
+        choices=["trading", "halted"],
+        help_text="halted: the ticker is deactivated or in a halt event (no ticks meanwhile).",
+    )
 
 
 class BarOut(serializers.Serializer):

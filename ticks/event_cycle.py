@@ -3,7 +3,7 @@ calls in its cycle.
 
 - ``hold_for_new_events``: while the generator's cached configuration is older than the config
   version (a reload is under way), it does not generate past the start of an event just created
-  (``FENCE_KEY``, written when an event commits): the event's ticks are never generated without
+  (``fence_key()``, written when an event commits): the event's ticks are never generated without
   it, however late the reload.
 - ``advance``: the engine step with the events of the planned tickers.
 - ``announce_cycle``: the cycle's ticks and the halts starting or ending in it, in time order per
@@ -24,19 +24,23 @@ from .redis_store import get_redis, key
 
 logger = logging.getLogger(__name__)
 
-FENCE_KEY = key("events", "fence")  # event id -> start_ms
 FENCE_MEMORY_MS = 10_000  # fences older than this (relative to now) no longer hold anything
 ANNOUNCE_HORIZON_MS = 60_000  # a halt edge further in the past than this is not announced
 _announced: set[str] = set()  # halt edges this process announced or saw announced
 
 
+def fence_key() -> str:
+    """event id -> start_ms of the events created lately."""
+    return key("events", "fence")
+
+
 def fence_event(*, event_id: int, start_ms: int) -> None:
     """Written when an event commits, before the config version moves."""
     client = get_redis()
-    client.hset(FENCE_KEY, str(event_id), start_ms)
-    old = [k for k, v in client.hgetall(FENCE_KEY).items() if int(v) < start_ms - 3_600_000]
+    client.hset(fence_key(), str(event_id), start_ms)
+    old = [k for k, v in client.hgetall(fence_key()).items() if int(v) < start_ms - 3_600_000]
     if old:
-        client.hdel(FENCE_KEY, *old)
+        client.hdel(fence_key(), *old)
 
 
 def hold_for_new_events(now_ms: int, *, loaded: int | None, current: int) -> int:
@@ -44,7 +48,7 @@ def hold_for_new_events(now_ms: int, *, loaded: int | None, current: int) -> int
     if loaded == current:
         return now_ms
     try:
-        starts = [int(v) for v in get_redis().hvals(FENCE_KEY)]
+        starts = [int(v) for v in get_redis().hvals(fence_key())]
     except redis.RedisError:
         return now_ms
     pending = [s for s in starts if s > now_ms - FENCE_MEMORY_MS]

@@ -30,6 +30,7 @@ from .event_cycle import fence_event
 from .live_store import KEYS, LiveState
 from .market import from_ms, to_ms
 from .models import EventKind, EventScope, MarketEvent, Ticker
+from .payloads import STATUS_HALTED, STATUS_TRADING
 from .redis_store import get_redis, key
 from .selectors import ticker_list_with_last_tick
 
@@ -50,7 +51,11 @@ ENGINE_KIND = {
     EventKind.VOLATILITY: VOLATILITY,
     EventKind.HALT: HALT,
 }
-HALTS_KEY = key("events", "halts")  # symbol -> JSON [[start_ms, end_ms, reason], ...]
+
+
+def halts_key() -> str:
+    """symbol -> JSON ``[[start_ms, end_ms, reason], ...]``: the halts not over a day ago."""
+    return key("events", "halts")
 
 
 @dataclass
@@ -427,15 +432,15 @@ def event_state(event: MarketEvent, now: datetime) -> str:
 
 
 def halts_publish() -> None:
-    now_ms = to_ms(timezone.now())
+    since_ms = to_ms(timezone.now() - timedelta(days=1))  # the recent past and the future
     by_symbol: dict[str, list] = {}
     for w in halt_windows():
-        if w.end_ms > now_ms:
+        if w.end_ms > since_ms:
             by_symbol.setdefault(w.symbol, []).append([w.start_ms, w.end_ms, w.reason])
     pipe = get_redis().pipeline(transaction=True)
-    pipe.delete(HALTS_KEY)
+    pipe.delete(halts_key())
     if by_symbol:
-        pipe.hset(HALTS_KEY, mapping={s: orjson.dumps(v) for s, v in by_symbol.items()})
+        pipe.hset(halts_key(), mapping={s: orjson.dumps(v) for s, v in by_symbol.items()})
     pipe.execute()
 
 
@@ -453,7 +458,7 @@ class _HaltCache:
             with self._lock:
                 if now - self._read_at >= settings.GENERATE_INTERVAL_MS / 1000:
                     try:
-                        raw = get_redis().hgetall(HALTS_KEY)
+                        raw = get_redis().hgetall(halts_key())
                         self._windows = {k.decode(): orjson.loads(v) for k, v in raw.items()}
                     except (redis.RedisError, orjson.JSONDecodeError):
                         logger.warning("could not read the halts; using the last ones")
@@ -475,3 +480,10 @@ def halt_at(symbol: str, at_ms: int) -> tuple[str, int, int] | None:
         if start <= at_ms < end:
             return reason, start, end
     return None
+
+
+def trading_status(*, symbol: str, active: bool, at_ms: int) -> str:
+    """``halted`` (deactivated, or in a halt at ``at_ms``) or ``trading``."""
+    if not active or halt_at(symbol, at_ms) is not None:
+        return STATUS_HALTED
+    return STATUS_TRADING
