@@ -11,7 +11,7 @@ from ticks.models import EventKind, EventScope
 
 from .base import ApiView, now, ok, ticker_or_404
 from .inputs import ChoiceParam
-from .schema import _errors
+from .schema import _BAD, _NOT_FOUND, _errors
 from .shapes import iso_ms
 
 
@@ -69,7 +69,7 @@ EVENTS_SCHEMA = {
                 "meta": inline_serializer("EventsMeta", {"count": serializers.IntegerField()}),
             },
         ),
-        **_errors(),
+        **_errors((400, _BAD), (404, _NOT_FOUND)),
     },
 }
 
