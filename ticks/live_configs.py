@@ -11,6 +11,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 
+import redis
 from django.conf import settings
 from django.db import DatabaseError, connection
 
@@ -46,7 +47,10 @@ def _load_configs(version: int) -> ConfigCache:
         market=market_config(),
     )
     cache.events, cache.halts = event_schedule(tickers)
-    halts_publish()  # the readers' copy (REST, freshness), also rebuilt after Redis lost it
+    try:
+        halts_publish()  # the readers' copy (REST, freshness), also rebuilt after Redis lost it
+    except redis.RedisError:
+        logger.warning("could not publish the halts to Redis; the next reload tries again")
     logger.info("loaded %d active ticker config(s) (version %s)", len(tickers), version)
     return cache
 
