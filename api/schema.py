@@ -80,7 +80,7 @@ class TickerOut(serializers.Serializer):
     tick_rate = serializers.FloatField(help_text="Ticks per second.")
 
 
-class QuoteOut(serializers.Serializer):
+class TickOut(serializers.Serializer):
     time = _time()
     ticker = serializers.CharField()
     price = _price()
@@ -88,6 +88,13 @@ class QuoteOut(serializers.Serializer):
     bid = _price()
     ask = _price()
     seq = serializers.IntegerField(help_text="Per-ticker tick counter (negative for backfill).")
+
+
+class QuoteOut(TickOut):
+    status = serializers.ChoiceField(
+        choices=["trading", "halted"],
+        help_text="halted: the ticker is deactivated or in a halt event (no ticks meanwhile).",
+    )
 
 
 class BarOut(serializers.Serializer):
@@ -188,7 +195,7 @@ def envelope(name: str, data, meta) -> type[serializers.Serializer]:
 
 TickersEnvelope = envelope("TickersEnvelope", TickerOut(many=True), CountMeta())
 QuoteEnvelope = envelope("QuoteEnvelope", QuoteOut(), QuoteMeta())
-HistoryEnvelope = envelope("HistoryEnvelope", QuoteOut(many=True), PageMeta())
+HistoryEnvelope = envelope("HistoryEnvelope", TickOut(many=True), PageMeta())
 BarsEnvelope = envelope("BarsEnvelope", BarOut(many=True), BarsMeta())
 StatsEnvelope = envelope("StatsEnvelope", StatsOut(), StatsMeta())
 TimeEnvelope = envelope("TimeEnvelope", TimeOut(), serializers.DictField())

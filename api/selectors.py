@@ -13,8 +13,10 @@ from functools import partial
 import orjson
 import redis
 from asgiref.sync import sync_to_async
+from django.utils import timezone
 from rest_framework import status
 
+from ticks.events import trading_status
 from ticks.freshness import age_ms, is_stale
 from ticks.live_reads import alatest_quote_record, latest_quote_record
 from ticks.market import to_ms
@@ -67,7 +69,8 @@ def quote_get(*, ticker: TickerInfo, prefetched=NOT_FETCHED) -> tuple[dict, str]
         except redis.RedisError:
             raw = None
     live = _live_quote(raw)
-    return (live, "live") if live is not None else _stored_quote(ticker)
+    quote, source = (live, "live") if live is not None else _stored_quote(ticker)
+    return _with_status(quote, ticker), source
 
 
 async def quote_get_async(
@@ -83,8 +86,18 @@ async def quote_get_async(
             raw = None
     live = _live_quote(raw)
     if live is not None:
-        return live, "live"
-    return await sync_to_async(_stored_quote)(ticker)
+        return _with_status(live, ticker), "live"
+    quote, source = await sync_to_async(_stored_quote)(ticker)
+    return _with_status(quote, ticker), source
+
+
+def _with_status(quote: dict, ticker: TickerInfo) -> dict:
+    """The quote with its ticker's ``status``: ``halted`` (deactivated, or in a halt event)
+    or ``trading``."""
+    quote["status"] = trading_status(
+        symbol=ticker.symbol, active=ticker.is_active, at_ms=to_ms(timezone.now())
+    )
+    return quote
 
 
 def quote_meta(*, ticker: TickerInfo, quote: dict, source: str, now: datetime) -> dict:

@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 
 from . import views
 from .errors import not_found
+from .events import EventListApi
 
 app_name = "api"
 
@@ -22,6 +23,7 @@ urlpatterns = [
     *endpoint("bars/<str:ticker>", views.BarListApi.as_view(), "bars"),
     *endpoint("stats/<str:ticker>", views.StatsDetailApi.as_view(), "stats"),
     *endpoint("time", views.ServerTimeApi.as_view(), "time"),
+    *endpoint("events", EventListApi.as_view(), "events"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     # The split view: its init script is a separate request (`?script`), not inline, so the page
     # works under the Content-Security-Policy; the template moves the page's inline style out too.

@@ -22,7 +22,7 @@ import weakref
 
 from channels.layers import get_channel_layer
 
-from .protocol import Frame, bar_frame, encode, tick_frame, ticks_frame
+from .protocol import Frame, bar_frame, encode, status_frame, tick_frame, ticks_frame
 from .publish import ALL_BARS_GROUP, ALL_STATUS_GROUP, ALL_TICKS_GROUP
 
 logger = logging.getLogger(__name__)
@@ -182,6 +182,11 @@ class Hub:
             for observer in list(self.observers.values()):
                 if hasattr(observer, "on_statuses"):
                     observer.on_statuses(message["statuses"])
+            frames = [(s, status_frame(s)) for s in message["statuses"]]
+            for session in list(self.sessions):
+                take = getattr(session, "on_statuses", None)
+                if take is not None:  # /ws sessions: a ``status`` message per ticker
+                    take(frames)
 
     async def _stop(self, start: asyncio.Task, link: _Link | None) -> None:
         if link is None:

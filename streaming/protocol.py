@@ -6,7 +6,8 @@ pinned for clients (README, "WebSocket API"): numbers as numbers, times in epoch
 Client: ``{"type": "subscribe", "tickers": [...] | "SYM" | "*", "channels"?: ["ticks", "bars"],
 "since"?: ms, "from_seq"?: {"SYM": n}, "batch"?: bool}``, ``unsubscribe`` (``tickers``,
 optional ``channels``) and ``ping``. Server: ``connected``, ``subscribed``/``unsubscribed``,
-``tick``, ``ticks`` (batch mode), ``bar``, ``pong`` and ``error``.
+``tick``, ``ticks`` (batch mode), ``bar``, ``status`` (a subscribed ticker halted or trading
+again), ``pong`` and ``error``.
 """
 
 import math
@@ -289,6 +290,12 @@ def ticks_frame(tick_jsons) -> Frame:
 
 def bar_frame(bar_json: str) -> Frame:
     return Frame('{"type":"bar","data":' + bar_json + "}")
+
+
+def status_frame(status: dict) -> Frame:
+    """A ``status`` message: a ticker halted or trading again (``{ticker, status, reason,
+    time}``, ``time`` in epoch ms)."""
+    return _frame({"type": "status", "data": status})
 
 
 def encode(data: dict) -> str:

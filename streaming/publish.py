@@ -93,7 +93,12 @@ def bar_wire(bar: BarPayload) -> dict:
 
 def status_wire(status: StatusPayload) -> dict:
     """A trading status change as published: ``time`` in epoch ms."""
-    return {"ticker": status.ticker, "status": status.status, "time": status.time_ms}
+    return {
+        "ticker": status.ticker,
+        "status": status.status,
+        "reason": status.reason,
+        "time": status.time_ms,
+    }
 
 
 def status_messages(statuses: Iterable[dict]) -> list[tuple[str, dict]]:

@@ -106,6 +106,17 @@ class Session:
         if frames:
             self.outbox.put_many(frames)
 
+    def on_statuses(self, statuses: list) -> None:
+        """Trading status changes ``(data, frame)``, for the tickers subscribed (either
+        channel), in the order they come: after the ticks before them, before those after."""
+        frames = [
+            frame
+            for status, frame in statuses
+            if self.ticks.wants(status["ticker"]) or self.bars.wants(status["ticker"])
+        ]
+        if frames:
+            self.outbox.put_many(frames)
+
     def _accept(self, tick: dict) -> bool:
         symbol, seq = tick["ticker"], tick["seq"]
         last = self.last_seq.get(symbol)

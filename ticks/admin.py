@@ -1,14 +1,19 @@
-"""Admin for ticker configurations.
+"""Admin for ticker configurations and scenario events.
 
 Ticks and bars have composite primary keys, which the admin cannot register; the ticker's page
 shows read-only summaries of its recent ticks and bars instead.
 """
 
+from datetime import timedelta
+
+from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
-from . import selectors, services
-from .models import Ticker, Timeframe
+from . import events, selectors, services
+from .models import MarketEvent, Ticker, Timeframe
 
 RECENT_ROWS = 10
 
@@ -154,3 +159,149 @@ def _table(header, rows):
         ((format_html_join("", "<td>{}</td>", ((c,) for c in row)),) for row in rows),
     )
     return format_html("<table><thead><tr>{}</tr></thead><tbody>{}</tbody></table>", head, body)
+
+
+class MarketEventForm(forms.ModelForm):
+    """The add page of an event: the server sets its start (``start`` here is "not before"),
+    end and tickers (``ticks.events.event_plan``)."""
+
+    duration_s = forms.FloatField(
+        label="duration (s)",
+        required=False,
+        min_value=0,
+        help_text="Move, volatility spike or halt: how long, in seconds (300 = 5 minutes).",
+    )
+    start = forms.DateTimeField(
+        label="not before (UTC)",
+        required=False,
+        help_text="Leave blank to start as soon as possible (a second or two from now: after "
+        "the newest tick of every ticker it touches). Times are UTC.",
+    )
+
+    class Meta:
+        model = MarketEvent
+        fields = ("kind", "scope", "sector", "ticker", "change_pct", "vol_factor", "reason")
+
+    FIELD_OF = {"duration": "duration_s"}
+
+    def clean(self):
+        data = super().clean()
+        if self.errors:
+            return data
+        seconds = data.get("duration_s")
+        self.arguments = {
+            "kind": data.get("kind"),
+            "scope": data.get("scope"),
+            "sector": data.get("sector") or "",
+            "ticker": data.get("ticker"),
+            "change_pct": data.get("change_pct"),
+            "vol_factor": data.get("vol_factor"),
+            "duration": None if seconds in (None, 0) else timedelta(seconds=seconds),
+            "start": data.get("start"),
+            "reason": data.get("reason") or "",
+        }
+        try:
+            self.plan = events.event_plan(**self.arguments)
+        except ValidationError as e:
+            if hasattr(e, "error_dict"):
+                for field, errors in e.error_dict.items():
+                    self.add_error(self.FIELD_OF.get(field, field), errors)
+            else:
+                self.add_error(None, e)
+        return data
+
+
+@admin.register(MarketEvent)
+class MarketEventAdmin(admin.ModelAdmin):
+    form = MarketEventForm
+    list_display = ("id", "kind", "target", "size", "start", "end", "state", "reason")
+    list_filter = ("kind", "scope")
+    ordering = ("-start",)
+    actions = ("cancel",)
+    readonly_fields = ("touched",)
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # events are the market's history: cancel a future one instead
+
+    def has_change_permission(self, request, obj=None):
+        return False  # immutable once created
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return (
+                "kind",
+                "scope",
+                "sector",
+                "ticker",
+                "change_pct",
+                "vol_factor",
+                "duration_s",
+                "start",
+                "reason",
+            )
+        return (
+            "kind",
+            "scope",
+            "sector",
+            "ticker",
+            "change_pct",
+            "vol_factor",
+            "start",
+            "end",
+            "reason",
+            "touched",
+            "cancelled_at",
+            "created_at",
+        )
+
+    def save_model(self, request, obj, form, change):
+        event = events.event_create(**form.arguments)
+        obj.pk = event.pk
+        obj.start, obj.end = event.start, event.end
+        self.message_user(
+            request,
+            f"The {event.kind} starts at {event.start:%Y-%m-%d %H:%M:%S} UTC and touches "
+            f"{event.tickers.count()} ticker(s).",
+            messages.SUCCESS,
+        )
+
+    def save_related(self, request, form, formsets, change):
+        pass  # the tickers are the service's
+
+    @admin.display(description="target")
+    def target(self, obj):
+        if obj.scope == "sector":
+            return f"sector {obj.sector}"
+        if obj.scope == "ticker":
+            return obj.ticker.symbol if obj.ticker_id else "?"
+        return "market" if obj.kind != "resume" else "halted tickers"
+
+    @admin.display(description="size")
+    def size(self, obj):
+        if obj.change_pct is not None:
+            return f"{obj.change_pct:+g}%"
+        if obj.vol_factor is not None:
+            return f"×{obj.vol_factor:g}"
+        return ""
+
+    @admin.display(description="status")
+    def state(self, obj):
+        return events.event_state(obj, timezone.now())
+
+    @admin.display(description="tickers")
+    def touched(self, obj):
+        return ", ".join(sorted(t.symbol for t in obj.tickers.all())) or "none"
+
+    @admin.action(description="Cancel selected events (only those not started)")
+    def cancel(self, request, queryset):
+        done, refused = 0, []
+        for event in queryset:
+            try:
+                events.event_cancel(event=event)
+                done += 1
+            except ValidationError as e:
+                refused.append(f"#{event.pk}: {' '.join(e.messages)}")
+        if done:
+            self.message_user(request, f"Cancelled {done} event(s).", messages.SUCCESS)
+        for message in refused:
+            self.message_user(request, message, messages.ERROR)

@@ -23,6 +23,8 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from . import engine
+from .engine import events as engine_events
+from .events import event_schedule
 from .market import (
     encode_batch,
     engine_state,
@@ -56,6 +58,7 @@ class BackfillPlan:
     state: engine.EngineState  # the anchor (earliest tick or virtual tick) of every ticker
     steps: np.ndarray  # ticks to write per ticker
     fresh: np.ndarray  # bool: the ticker had no ticks
+    events: object = None  # the tickers' scenario events (``ticks.events.event_schedule``)
 
     @property
     def total(self) -> int:
@@ -106,13 +109,18 @@ def plan_backfill(
         anchors.append(anchor)
         steps.append(max(0, (anchor[1] - start_ms) // iv) if anchor[1] > start_ms else 0)
         fresh.append(oldest is None)
+    state = engine_state(anchors)
+    # scenario events in the range are reproduced; a halt's grid points are not ticks
+    events, _ = event_schedule(list(tickers))
+    steps = engine_events.steps_back(state, ticker_params(tickers), start_ms, steps, events)
     return BackfillPlan(
         tickers=list(tickers),
         start=start,
         end=end,
-        state=engine_state(anchors),
-        steps=np.array(steps, dtype=np.int64),
+        state=state,
+        steps=steps,
         fresh=np.array(fresh, dtype=bool),
+        events=events,
     )
 
 
@@ -134,7 +142,7 @@ def _chunks(plan: BackfillPlan, chunk: timedelta):
             steps = np.minimum(remaining, 1)
         else:
             steps = np.minimum(remaining, per_chunk)
-        batch, state = engine.rewind(params, state, steps, market)
+        batch, state = engine_events.rewind(params, state, steps, market, plan.events)
         if first:
             for i in np.flatnonzero(plan.fresh & (steps > 0)):
                 newest[int(i)] = (

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import redis
 from django.conf import settings
 
+from .events import halt_at
 from .live_store import KEYS, LiveState
 from .redis_store import get_redis
 from .selectors import active_ticker_feeds
@@ -46,6 +47,8 @@ def age_ms(last_tick_ms: int, now_ms: int) -> int:
 
 def is_stale(*, symbol: str, last_tick_ms: int | None, tick_interval_ms: int, now_ms: int) -> bool:
     if last_tick_ms is None or not market_open(symbol, now_ms):
+        return False
+    if halt_at(symbol, now_ms) is not None:  # a halt event: no ticks are due
         return False
     return age_ms(last_tick_ms, now_ms) > stale_after_ms(tick_interval_ms)
 

@@ -8,7 +8,8 @@ from datetime import datetime
 import numpy as np
 from django.db import connection, transaction
 
-from . import engine
+from .engine import events as engine_events
+from .events import event_schedule
 from .market import (
     encode_batch,
     engine_state,
@@ -55,8 +56,9 @@ def ticks_generate_steps(*, now: datetime, max_steps: int) -> GenerateResult:
     now_ms = to_ms(now)
     params = ticker_params(tickers)
     state = engine_state([starting_state(t, now_ms=now_ms, max_steps=max_steps) for t in tickers])
-    steps = np.minimum(engine.steps_due(state, params, now_ms), max_steps)
-    batch, new_state = engine.advance(params, state, steps, market_config())
+    events, _ = event_schedule(tickers)  # scenario events: halts skip grid points
+    steps = np.minimum(engine_events.steps_due(state, params, now_ms, events), max_steps)
+    batch, new_state = engine_events.advance(params, state, steps, market_config(), events)
     if len(batch) == 0:
         return GenerateResult(ticks=0, per_ticker={t.symbol: 0 for t in tickers})
     ids = np.array([t.pk for t in tickers], dtype=np.int64)

@@ -22,7 +22,7 @@ import numpy as np
 from django.conf import settings
 from django.db import DatabaseError
 
-from . import announce, engine, live_store
+from . import event_cycle, live_store
 from .config_version import config_version
 from .lease import lease
 from .live_configs import ConfigCache, active_configs
@@ -116,8 +116,10 @@ def ticks_generate(*, now: datetime) -> CycleReport:
 
 
 def _cycle(now: datetime) -> CycleReport:
-    now_ms = to_ms(now)
-    configs = active_configs(config_version())
+    version = config_version()
+    configs = active_configs(version)
+    # events: never past the start of an event the configs may not have yet
+    now_ms = event_cycle.hold_for_new_events(to_ms(now), loaded=configs.version, current=version)
     plan = _plan(configs, get_redis().hgetall(KEYS.state), now_ms)
     if not configs.tickers:
         if plan.paused:
@@ -133,7 +135,7 @@ def _cycle(now: datetime) -> CycleReport:
         return report
     if not _commit(plan, writes, batch, new, steps, now_ms):
         return CycleReport(skipped="conflict")
-    announce.announce_ticks(ticks_by_symbol)
+    event_cycle.announce_cycle(ticks_by_symbol, configs.halts, now_ms)  # ticks, halt statuses
     report.ticks = len(batch)
     report.tickers = len(plan.tickers)
     return report
@@ -201,14 +203,13 @@ def _advance(plan: CyclePlan, configs: ConfigCache, now_ms: int):
     Catching up after downtime goes in bounded slices (the rest on the next beats), so one cycle
     never builds a batch too large for memory or for one Redis command."""
     planned = plan.tickers
-    params = configs.params.take(np.array([p.index for p in planned]))
     start = engine_state(
         [(p.start.seq, p.start.time_ms, p.start.log_price, p.start.vol) for p in planned]
     )
     per_ticker_cap = max(1, MAX_TICKS_PER_CYCLE // len(planned))
-    steps = np.minimum(engine.steps_due(start, params, now_ms), per_ticker_cap)
-    batch, new = engine.advance(params, start, steps, configs.market)
-    return batch, new, steps
+    # the engine with the planned tickers' scenario events (halts skip grid points)
+    index = np.array([p.index for p in planned])
+    return event_cycle.advance(configs, index, start, now_ms, per_ticker_cap)
 
 
 def _package(plan: CyclePlan, batch, new) -> tuple[list[TickerWrite], dict[str, list[TickPayload]]]:

@@ -11,10 +11,12 @@ import threading
 import time
 from dataclasses import dataclass, field
 
+import redis
 from django.conf import settings
 from django.db import DatabaseError, connection
 
 from . import engine
+from .events import event_schedule, halts_publish
 from .market import market_config, ticker_params
 from .models import Ticker
 
@@ -30,6 +32,9 @@ class ConfigCache:
     tickers: list[Ticker] = field(default_factory=list)
     params: engine.TickerParams | None = None
     market: engine.MarketConfig | None = None
+    # scenario events of these tickers (``ticks.events``): the engine's schedule, the halts
+    events: object = None
+    halts: list = field(default_factory=list)
 
 
 def _load_configs(version: int) -> ConfigCache:
@@ -41,6 +46,11 @@ def _load_configs(version: int) -> ConfigCache:
         params=ticker_params(tickers) if tickers else None,
         market=market_config(),
     )
+    cache.events, cache.halts = event_schedule(tickers)
+    try:
+        halts_publish()  # the readers' copy (REST, freshness), also rebuilt after Redis lost it
+    except redis.RedisError:
+        logger.warning("could not publish the halts to Redis; the next reload tries again")
     logger.info("loaded %d active ticker config(s) (version %s)", len(tickers), version)
     return cache
 

@@ -335,3 +335,78 @@ class ApiKey(models.Model):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None
+
+
+class EventKind(models.TextChoices):
+    """What a scenario event does (``ticks.events``; the engine's ``ticks.engine.events``)."""
+
+    MOVE = "move", "move (crash or rally over a duration)"
+    GAP = "gap", "gap (instantaneous jump)"
+    VOLATILITY = "volatility", "volatility spike (× a factor for a duration)"
+    HALT = "halt", "halt (no ticks for a duration)"
+    RESUME = "resume", "resume (ends a running halt early)"
+
+
+class EventScope(models.TextChoices):
+    MARKET = "market", "the whole market"
+    SECTOR = "sector", "a sector"
+    TICKER = "ticker", "one ticker"
+
+
+class MarketEvent(models.Model):
+    """A scripted change of the market: part of its configuration, so the ticks it shapes are
+    reproduced by catch-up, regeneration and backfill. Created through
+    ``ticks.events.event_create`` (which sets ``start`` at or after the newest tick of every
+    ticker it touches and resolves the scope into ``tickers``); immutable afterwards, a future
+    one can be cancelled."""
+
+    kind = models.CharField(max_length=12, choices=EventKind.choices)
+    scope = models.CharField(max_length=8, choices=EventScope.choices)
+    sector = models.CharField(
+        max_length=50, blank=True, help_text="Sector scope: the sector's name, as in tickers."
+    )
+    ticker = models.ForeignKey(
+        Ticker,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="Ticker scope: the ticker.",
+    )
+    change_pct = models.FloatField(
+        "change (%)",
+        null=True,
+        blank=True,
+        help_text="Move or gap: the price change in percent (-10 = a 10% fall).",
+    )
+    vol_factor = models.FloatField(
+        "volatility factor",
+        null=True,
+        blank=True,
+        help_text="Volatility spike: the volatility's multiplier (3 = three times).",
+    )
+    start = models.DateTimeField(db_index=True)
+    end = models.DateTimeField(help_text="Move, volatility or halt: start + duration.")
+    reason = models.CharField(
+        max_length=100, blank=True, help_text="Shown with a halt's status messages."
+    )
+    tickers = models.ManyToManyField(Ticker, related_name="market_events", blank=True)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["start", "pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(end__gte=models.F("start")), name="market_event_end_after_start"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(kind__in=EventKind.values), name="market_event_kind"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(scope__in=EventScope.values), name="market_event_scope"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} #{self.pk} at {self.start:%Y-%m-%d %H:%M:%S}"

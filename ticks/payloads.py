@@ -41,14 +41,17 @@ class BarPayload(NamedTuple):
 
 
 class StatusPayload(NamedTuple):
-    """A ticker's trading status changed at ``time_ms``: ``status`` is one of ``STATUSES``."""
+    """A ticker's trading status changed at ``time_ms``: ``status`` is one of ``STATUSES``;
+    ``reason`` says why in words (a halt event's reason, "ticker deactivated", ...)."""
 
     ticker: str
     status: str
     time_ms: int
+    reason: str = ""
 
 
-#: A ticker deactivated (in the admin): no ticks until it is activated again.
+#: A ticker deactivated (in the admin) or in a halt (a scenario event): no ticks until it is
+#: activated again or the halt ends.
 STATUS_HALTED = "halted"
 #: A ticker (re)activated: ticks resume.
 STATUS_TRADING = "trading"

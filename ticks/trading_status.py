@@ -4,8 +4,8 @@ activated again it is trading. The change is announced once the transaction comm
 through ``ticks.services.tickers_set_active`` or a save of the model (``ticks.signals``).
 
 The stream's Alpaca dialect turns each into a trading status message (``T: "s"``,
-``ticks.alpaca_shapes.trading_status_fields``); halts and sessions of later versions are meant
-to announce through here too.
+``ticks.alpaca_shapes.trading_status_fields``); halts (scenario events) are announced by the
+generator when it reaches them (``ticks.event_cycle``), through the same announcement.
 """
 
 import time
@@ -15,6 +15,8 @@ from django.db import transaction
 
 from . import announce
 from .payloads import STATUS_HALTED, STATUS_TRADING, StatusPayload
+
+REASONS = {True: "ticker activated", False: "ticker deactivated"}
 
 
 def status_of(active: bool) -> str:
@@ -31,7 +33,10 @@ def statuses_announce_on_commit(*, changes: Iterable[tuple[str, bool]]) -> None:
     def committed() -> None:
         now_ms = int(time.time() * 1000)
         announce.announce_statuses(
-            [StatusPayload(symbol, status_of(active), now_ms) for symbol, active in changes]
+            [
+                StatusPayload(symbol, status_of(active), now_ms, REASONS[active])
+                for symbol, active in changes
+            ]
         )
 
     transaction.on_commit(committed)

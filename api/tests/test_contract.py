@@ -30,8 +30,9 @@ def assert_int(value):
     assert isinstance(value, int) and not isinstance(value, bool), value
 
 
-def assert_quote_shape(row, ticker="SYNTH"):
-    assert list(row) == ["time", "ticker", "price", "volume", "bid", "ask", "seq"]
+def assert_quote_shape(row, ticker="SYNTH", *, quote=True):
+    fields = ["time", "ticker", "price", "volume", "bid", "ask", "seq"]
+    assert list(row) == (fields + ["status"] if quote else fields)  # a quote says its status
     assert_iso(row["time"])
     assert row["ticker"] == ticker
     for field in ("price", "bid", "ask"):
@@ -89,6 +90,7 @@ def test_get_latest_quote_from_the_live_feed(client):
         "bid": "152.28",
         "ask": "152.40",
         "seq": 77,
+        "status": "trading",
     }
     assert_quote_shape(body["data"])
     assert body["meta"] == {"ticker": "SYNTH", "source": "live", "age_ms": 2_500, "stale": False}
@@ -132,6 +134,7 @@ def test_a_quote_reports_its_age_and_whether_the_feed_is_stale(client, age_ms, s
             "bid": "152.28",
             "ask": "152.40",
             "seq": 77,
+            "status": "trading",
         },
         "meta": {"ticker": "SYNTH", "source": "live", "age_ms": age_ms, "stale": stale},
     }
@@ -164,7 +167,7 @@ def test_get_historical_ticks(client, recent_ticks):
     body = envelope(response)
     assert len(body["data"]) == 20
     for row in body["data"]:
-        assert_quote_shape(row)
+        assert_quote_shape(row, quote=False)
     times = [row["time"] for row in body["data"]]
     assert times == sorted(times)
     assert body["data"][0]["price"] == "100.00"

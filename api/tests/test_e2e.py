@@ -111,6 +111,7 @@ def test_the_api_through_daphne(web, recent_ticks):
         "bid": "152.28",
         "ask": "152.40",
         "seq": 7,
+        "status": "trading",
     }
     assert headers["X-RateLimit-Limit"] == "40"
 

@@ -33,6 +33,7 @@ OPERATIONS = {
     "/api/v1/bars/{ticker}",
     "/api/v1/stats/{ticker}",
     "/api/v1/time",
+    "/api/v1/events",
 }
 
 

@@ -522,7 +522,7 @@ def test_pages_work_under_the_production_csp(production_market, browser):
     # Swagger UI: every operation rendered, and one of them run from the page.
     _strict_policy(page.goto(f"{base}/api/v1/docs/"))
     page.wait_for_selector("#swagger-ui .opblock", timeout=15_000)
-    assert page.locator("#swagger-ui .opblock").count() == 7
+    assert page.locator("#swagger-ui .opblock").count() == 8
     time_op = page.locator("#swagger-ui .opblock").filter(has_text="/api/v1/time")
     time_op.locator(".opblock-summary").first.click()
     time_op.get_by_role("button", name="Try it out").click()

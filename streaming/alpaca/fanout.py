@@ -10,7 +10,7 @@ hands them to the process's Alpaca sessions.
 - Daily bars (``T: "d"``): when minute bars close, the day so far of those tickers (their ``1d``
   bar, rolled up by the same refresh) is read once for the process and sent.
 - Trading statuses (``T: "s"``): a ticker deactivated (halted) or activated (trading) in the
-  admin (``ticks.trading_status``).
+  admin (``ticks.trading_status``), and a halt event's start and end (``ticks.event_cycle``).
 """
 
 import asyncio
@@ -77,7 +77,10 @@ class AlpacaFanout:
             self._spawn(self._send_daily(closed))
 
     def on_statuses(self, statuses: list[dict]) -> None:
-        items = [status_item(StatusPayload(s["ticker"], s["status"], s["time"])) for s in statuses]
+        items = [
+            status_item(StatusPayload(s["ticker"], s["status"], s["time"], s.get("reason", "")))
+            for s in statuses
+        ]
         if items:
             self.dispatch(Batch(items))
 

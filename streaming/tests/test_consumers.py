@@ -14,6 +14,7 @@ import pytest
 
 from streaming import replay
 from streaming.protocol import ErrorCode
+from streaming.publish import apublish
 
 from .conftest import asynctest, receive_all, subscribe, tick, ws
 from .ws_helpers import expect_error, now_ms, seqs, usable
@@ -169,3 +170,32 @@ async def test_a_websocket_is_logged_when_it_connects_and_closes(market, caplog)
     assert len(lines) == 2, lines
     assert lines[0].startswith("WebSocket ") and lines[0].endswith(" connected: /ws from ?")
     assert lines[1] == f"WebSocket {lines[0].split()[1]} closed (code 1000)"
+
+
+# --- trading status ---------------------------------------------------------------------------
+
+
+@asynctest
+async def test_status_messages_of_subscribed_tickers_in_order_with_the_ticks(market):
+    from streaming.publish import status_messages, status_wire
+    from ticks.payloads import StatusPayload
+
+    def halted(symbol, status, at):
+        return status_wire(StatusPayload(symbol, status, at, "news pending"))
+
+    async with ws() as client:
+        assert (await subscribe(client, tickers=["SYNTH"]))["type"] == "subscribed"
+        await receive_all(client)
+        await market.commit(tick("SYNTH", 1, 1_000))
+        await apublish(
+            status_messages([halted("SYNTH", "halted", 1_050), halted("TECH", "halted", 1_050)])
+        )
+        await apublish(status_messages([halted("SYNTH", "trading", 5_000)]))
+        await market.commit(tick("SYNTH", 2, 5_000))
+        got = await receive_all(client)
+    assert [m["type"] for m in got] == ["tick", "status", "status", "tick"]
+    assert got[1] == {
+        "type": "status",
+        "data": {"ticker": "SYNTH", "status": "halted", "reason": "news pending", "time": 1_050},
+    }
+    assert got[2]["data"]["status"] == "trading" and got[3]["data"]["seq"] == 2

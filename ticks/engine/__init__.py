@@ -130,6 +130,15 @@ Backward (``rewind``)
     other (for ``constant`` they do): each direction is a draw of its own side. Jumps belong to
     seqs, so they are the same in both directions.
 
+Scenario events (``events`` module)
+    Moves (a drift overlay f(T) - f(S) per step), gaps (a log jump at the first tick at or
+    after a time), volatility spikes (the step's combined noise Z scaled, so the diffusion is
+    k times) and halts (grid points skipped; the next tick spans the halt, seq consecutive),
+    each a function of the ticker and of the step's times only: ``events.advance``/``rewind``/
+    ``steps_due`` give the same ticks whatever the split and in both directions. Without events
+    they are ``advance``/``rewind``/``steps_due`` themselves, and a group of tickers no event
+    touches never runs their code (the golden test pins it).
+
 Cost
     Dominated by the normal draws (about 3 per tick for the seed tickers: E and V per tick, M and S
     per grid point); a call is vectorized over tickers and steps, tickers with very different

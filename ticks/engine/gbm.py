@@ -80,8 +80,11 @@ class _Group:
         g: np.ndarray,
         market: MarketConfig,
         extended: bool = False,
+        overlay=None,
     ) -> None:
         self.g = g
+        # scenario events (``events.Overlay``): None for a group no event touches
+        self.overlay = None if overlay is None else overlay.bind(g)
         self.k = k[g]
         self.K = int(self.k.max())
         self.ragged = bool(self.k.min() != self.K)
@@ -202,6 +205,8 @@ def _forward(grp: _Group) -> tuple[dict[str, np.ndarray], tuple[np.ndarray, ...]
     K, k, iv = grp.K, grp.k, grp.iv
     rows = np.arange(len(grp.g))
     first_n = grp.t0 // iv + 1
+    if grp.overlay is not None:  # --- events: after a halt the grid goes on past it
+        first_n = grp.overlay.first_n(first_n)
     first_t = first_n * iv
     seq1 = grp.seq0 + 1
     ext = grp.ext
@@ -212,6 +217,11 @@ def _forward(grp: _Group) -> tuple[dict[str, np.ndarray], tuple[np.ndarray, ...]
         vol_noise = ext.forward_factors(z, seq1, iv, first_t - grp.t0)
         v = vol_noise if stochastic else v
     grp.combine(z, first_n, False)
+    if grp.overlay is not None:  # --- events: step (S, T] of each column
+        ends = first_t[:, None] + iv[:, None] * np.arange(K, dtype=np.int64)
+        starts = ends - iv[:, None]
+        starts[:, 0] = grp.t0
+        grp.overlay.scale_noise(z, starts, ends)
 
     if ext is None:
         a, b = grp.coefficients(iv)
@@ -221,6 +231,8 @@ def _forward(grp: _Group) -> tuple[dict[str, np.ndarray], tuple[np.ndarray, ...]
         x[:, 0] = z[:, 0] * b0 + a0
     else:
         x = ext.increments(z, seq1, iv, first_t - grp.t0, False)
+    if grp.overlay is not None:
+        grp.overlay.add_drift(x, starts, ends)
     x[:, 0] += grp.x0  # seeding the cumulative sum: x0 + inc_1, then + inc_2, ...
     np.cumsum(x, axis=1, out=x)
     x_last = x[rows, k - 1].copy()
@@ -256,6 +268,8 @@ def _backward(grp: _Group) -> tuple[dict[str, np.ndarray], tuple[np.ndarray, ...
     K, k, iv = grp.K, grp.k, grp.iv
     rows = np.arange(len(grp.g))
     prev_n = (grp.t0 - 1) // iv  # latest grid point strictly before the anchor
+    if grp.overlay is not None:  # --- events: before a halt the grid goes on before it
+        prev_n = grp.overlay.prev_n(prev_n)
     prev_t = prev_n * iv
     ext = grp.ext
     stochastic = ext is not None and ext.stochastic
@@ -266,6 +280,11 @@ def _backward(grp: _Group) -> tuple[dict[str, np.ndarray], tuple[np.ndarray, ...
         v = vol_noise if stochastic else v
     # factors: column 0 at the anchor's grid index, columns 1..k at prev_n, prev_n - 1, ...
     grp.combine(z, prev_n - k + 1, True, col=1, anchor_n=grp.t0 // iv)
+    if grp.overlay is not None:  # --- events: column c is the step into T_c from S_c
+        starts = prev_t[:, None] - iv[:, None] * np.arange(K + 1, dtype=np.int64)
+        ends = starts + iv[:, None]
+        ends[:, 0] = grp.t0
+        grp.overlay.scale_noise(z, starts, ends)
 
     if ext is None:
         a, b = grp.coefficients(iv)
@@ -275,6 +294,8 @@ def _backward(grp: _Group) -> tuple[dict[str, np.ndarray], tuple[np.ndarray, ...
         x[:, 0] = z[:, 0] * b0 + a0
     else:
         x = ext.increments(z[:, :K], grp.seq0, iv, grp.t0 - prev_t, True)
+    if grp.overlay is not None:
+        grp.overlay.add_drift(x, starts[:, :K], ends[:, :K])
     np.negative(x, out=x)
     x[:, 0] += grp.x0  # seeded: x0 + (-inc_0) == x0 - inc_0
     np.cumsum(x, axis=1, out=x)
@@ -309,7 +330,12 @@ def _backward(grp: _Group) -> tuple[dict[str, np.ndarray], tuple[np.ndarray, ...
 
 
 def _run(
-    step_fn, params: TickerParams, state: EngineState, steps: Any, market: MarketConfig
+    step_fn,
+    params: TickerParams,
+    state: EngineState,
+    steps: Any,
+    market: MarketConfig,
+    overlay=None,
 ) -> tuple[TickBatch, EngineState]:
     _check(params, state, market)
     n = len(params)
@@ -337,7 +363,8 @@ def _run(
                 kinds.append(kind)
     total = int(k.sum())
     results = [
-        step_fn(_Group(params, state, k, g, market, kind > 0)) for g, kind in zip(groups, kinds)
+        step_fn(_Group(params, state, k, g, market, kind > 0, overlay))
+        for g, kind in zip(groups, kinds)
     ]
     offsets = np.concatenate(([0], np.cumsum(k)))
     batch: dict[str, np.ndarray] | None = None

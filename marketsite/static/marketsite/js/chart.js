@@ -70,6 +70,46 @@ export class CandleChart {
     this._resize();
   }
 
+  // Scenario events (GET /api/v1/events) drawn over the candles: a line at each start, the
+  // duration shaded, a short label. [{start, end, kind, label}], times in epoch ms.
+  setMarkers(markers) {
+    this.markers = Array.isArray(markers) ? markers : [];
+    this.invalidate();
+  }
+
+  _drawMarkers(visible, xOf, spacing, y0, y1) {
+    if (!this.markers || !this.markers.length || !visible.length) return;
+    const { ctx, colors } = this;
+    const tfMs = TIMEFRAME_MS[this.series.timeframe];
+    const first = visible[0].time;
+    const xAt = (t) => xOf(0) - spacing / 2 + ((t - first) / tfMs) * spacing;
+    const right = xOf(visible.length - 1) + spacing / 2;
+    ctx.save();
+    ctx.font = FONT;
+    ctx.textAlign = "left";
+    ctx.textBaseline = "top";
+    for (const m of this.markers) {
+      const xs = xAt(m.start);
+      const xe = Math.min(xAt(Math.max(m.end, m.start)), right);
+      if (xs > right || xe < xOf(0) - spacing / 2) continue;
+      ctx.fillStyle = colors.cross;
+      ctx.globalAlpha = 0.12;
+      if (xe > xs) ctx.fillRect(xs, y0, xe - xs, y1 - y0);
+      ctx.globalAlpha = 1;
+      ctx.strokeStyle = colors.cross;
+      ctx.setLineDash([6, 3]);
+      ctx.beginPath();
+      ctx.moveTo(Math.round(xs) + 0.5, y0);
+      ctx.lineTo(Math.round(xs) + 0.5, y1);
+      ctx.stroke();
+      ctx.setLineDash([]);
+      ctx.fillStyle = colors.text;
+      ctx.fillText(m.label, Math.round(xs) + 3, y0 + 2);
+    }
+    ctx.restore();
+    this.canvas.dataset.markers = String(this.markers.length);
+  }
+
   setSeries(series, title) {
     this.series = series;
     this.title = title || "";
@@ -216,6 +256,8 @@ export class CandleChart {
       ctx.fillStyle = color;
       ctx.fillRect(x, top, body, Math.max(1, bottom - top));
     });
+
+    this._drawMarkers(visible, xOf, spacing, y0, y1);
 
     // The last price: a dashed line and a label on the axis.
     const last = visible[visible.length - 1];

@@ -151,6 +151,69 @@ function onTick(t) {
   scheduleRender();
 }
 
+// --- Scenario events: halts shown in the table and the chart head, markers on the chart ------
+const halted = new Map(); // symbol -> reason, while halted
+const EVENT_LABELS = { move: "move", gap: "gap", volatility: "vol ×", halt: "halt", resume: "resume" };
+
+function setHalted(symbol, isHalted, reason) {
+  if (isHalted) halted.set(symbol, reason || "halted");
+  else halted.delete(symbol);
+  const rec = tickers.get(symbol);
+  if (rec && rec.row) {
+    rec.row.classList.toggle("halted", isHalted);
+    let badge = rec.row.querySelector(".badge.halt");
+    if (isHalted && !badge) {
+      badge = document.createElement("span");
+      badge.className = "badge halt";
+      badge.textContent = "halted";
+      rec.row.querySelector(".col-symbol .sym")?.after(" ", badge);
+    } else if (!isHalted && badge) {
+      badge.remove();
+    }
+    if (badge) badge.title = reason || "";
+  }
+  if (symbol === view.selected) showHaltState();
+}
+
+function showHaltState() {
+  const box = $("#chart-halt");
+  if (!box) return;
+  const reason = view.selected ? halted.get(view.selected) : undefined;
+  box.hidden = reason === undefined;
+  box.textContent = reason === undefined ? "" : `Halted: ${reason}`;
+}
+
+function onStatus(s) {
+  if (!s || !s.ticker) return;
+  setHalted(s.ticker, s.status === "halted", s.reason);
+  if (s.ticker === view.selected) loadEvents();
+}
+
+function eventLabel(e) {
+  if (e.kind === "volatility") return `vol ×${e.vol_factor}`;
+  if (e.change_pct !== null && e.change_pct !== undefined) {
+    return `${e.kind} ${e.change_pct > 0 ? "+" : ""}${e.change_pct}%`;
+  }
+  return EVENT_LABELS[e.kind] || e.kind;
+}
+
+async function loadEvents() {
+  const symbol = view.selected;
+  if (!symbol) return;
+  try {
+    const { data } = await api.get("events", { ticker: symbol });
+    if (symbol !== view.selected) return;
+    const events = (data || []).filter((e) => e.status !== "cancelled");
+    chart.setMarkers(events.map((e) => ({
+      start: Date.parse(e.start), end: Date.parse(e.end), kind: e.kind, label: eventLabel(e),
+    })));
+    const running = events.find((e) => e.kind === "halt" && e.status === "running");
+    setHalted(symbol, Boolean(running), running ? running.reason || "scheduled halt" : "");
+  } catch {
+    /* markers are a garnish: the next load tries again */
+  }
+}
+
 function onBar(bar) {
   const rec = tickers.get(bar.ticker);
   if (!rec) return;
@@ -197,6 +260,9 @@ function onMessage(msg) {
       break;
     case "bar":
       if (msg.data) onBar(msg.data);
+      break;
+    case "status":
+      onStatus(msg.data);
       break;
     case "subscribed":
       view.awaitingSubscribed = false;
@@ -461,6 +527,9 @@ function select(symbol, { timeframe = view.timeframe, push = true } = {}) {
   if (changed || !view.series) {
     loadBars();
     loadStats();
+    chart.setMarkers([]);
+    showHaltState();
+    loadEvents();
   }
 }
 
@@ -543,6 +612,8 @@ setInterval(() => {
   if (!document.hidden) loadStats();
 }, STATS_EVERY_MS);
 setInterval(pollLatestBars, LATEST_BARS_EVERY_MS);
+loadEvents();
+setInterval(() => { if (!document.hidden) loadEvents(); }, 30_000);
 setInterval(showFeedFreshness, 1_000);
 window.addEventListener("pageshow", (event) => {
   if (event.persisted) tokens.refresh().catch(() => {}); // restored from the back/forward cache

@@ -1,0 +1,124 @@
+"""The live generator's side of scenario events (``ticks.events``): the hooks ``ticks.live``
+calls in its cycle.
+
+- ``hold_for_new_events``: while the generator's cached configuration is older than the config
+  version (a reload is under way), it does not generate past the start of an event just created
+  (``fence_key()``, written when an event commits): the event's ticks are never generated without
+  it, however late the reload.
+- ``advance``: the engine step with the events of the planned tickers.
+- ``announce_cycle``: the cycle's ticks and the halts starting or ending in it, in time order per
+  ticker (ticks before a halt, ``halted``, ``trading`` at its end, ticks after), announced through
+  ``ticks.announce``; each status once (a Redis ``SET NX`` per halt edge, for every generator).
+"""
+
+import logging
+
+import numpy as np
+import orjson
+import redis
+
+from . import announce
+from .engine import events as engine_events
+from .payloads import STATUS_HALTED, STATUS_TRADING, StatusPayload
+from .redis_store import get_redis, key
+
+logger = logging.getLogger(__name__)
+
+FENCE_MEMORY_MS = 10_000  # fences older than this (relative to now) no longer hold anything
+ANNOUNCE_HORIZON_MS = 60_000  # a halt edge further in the past than this is not announced
+_announced: set[str] = set()  # halt edges this process announced or saw announced
+
+
+def fence_key() -> str:
+    """event id -> start_ms of the events created lately."""
+    return key("events", "fence")
+
+
+def fence_event(*, event_id: int, start_ms: int) -> None:
+    """Written when an event commits, before the config version moves."""
+    client = get_redis()
+    client.hset(fence_key(), str(event_id), start_ms)
+    old = [k for k, v in client.hgetall(fence_key()).items() if int(v) < start_ms - 3_600_000]
+    if old:
+        client.hdel(fence_key(), *old)
+
+
+def hold_for_new_events(now_ms: int, *, loaded: int | None, current: int) -> int:
+    """``now_ms``, or just before the start of an event the loaded configuration may not have."""
+    if loaded == current:
+        return now_ms
+    try:
+        starts = [int(v) for v in get_redis().hvals(fence_key())]
+    except redis.RedisError:
+        return now_ms
+    pending = [s for s in starts if s > now_ms - FENCE_MEMORY_MS]
+    return min([now_ms] + [s - 1 for s in pending])
+
+
+def advance(configs, index: np.ndarray, start, now_ms: int, cap: int):
+    """``(batch, new state, steps)`` of the planned tickers (``index`` into the configs)."""
+    params = configs.params.take(index)
+    events = getattr(configs, "events", None)
+    if events is not None and len(events):
+        events = events.take(index, len(configs.params))
+    steps = np.minimum(engine_events.steps_due(start, params, now_ms, events), cap)
+    batch, new = engine_events.advance(params, start, steps, configs.market, events)
+    return batch, new, steps
+
+
+def _edges(halts, now_ms: int) -> list[StatusPayload]:
+    """Halt edges due by ``now_ms`` that no generator announced yet, oldest first."""
+    due = []
+    for w in halts:
+        for at, status, reason in (
+            (w.start_ms, STATUS_HALTED, w.reason),
+            (w.end_ms, STATUS_TRADING, "halt ended"),
+        ):
+            if at <= now_ms and now_ms - at < ANNOUNCE_HORIZON_MS:
+                name = f"{w.symbol}:{w.start_ms}:{status}"
+                if name not in _announced:
+                    due.append((at, name, StatusPayload(w.symbol, status, at, reason)))
+    if not due:
+        return []
+    due.sort(key=lambda item: item[0])
+    try:
+        pipe = get_redis().pipeline(transaction=False)
+        for _, name, _ in due:
+            pipe.set(key("events", "announced", name), 1, nx=True, px=2 * ANNOUNCE_HORIZON_MS)
+        fresh = pipe.execute()
+    except redis.RedisError:
+        logger.warning("could not record announced halts; announcing them next cycle")
+        return []
+    _announced.update(name for _, name, _ in due)
+    if len(_announced) > 10_000:
+        _announced.clear()
+    return [status for (_, _, status), new in zip(due, fresh) if new]
+
+
+def announce_cycle(ticks_by_symbol, halts, now_ms: int) -> None:
+    """Announce the committed cycle's ticks with the halt edges due, in time order."""
+    statuses = _edges(halts, now_ms) if halts else []
+    if not statuses:
+        announce.announce_ticks(ticks_by_symbol)
+        return
+    cuts = sorted({s.time_ms for s in statuses})
+    lower = None
+    for cut in cuts + [None]:
+        part = {}
+        for symbol, ticks in ticks_by_symbol.items():
+            chosen = [
+                t
+                for t in ticks
+                if (lower is None or t.time_ms >= lower) and (cut is None or t.time_ms < cut)
+            ]
+            if chosen:
+                part[symbol] = chosen
+        announce.announce_ticks(part)
+        if cut is not None:
+            announce.announce_statuses([s for s in statuses if s.time_ms == cut])
+            logger.info(
+                "halt status at %d: %s",
+                cut,
+                orjson.dumps([[s.ticker, s.status] for s in statuses if s.time_ms == cut]),
+            )
+        lower = cut
