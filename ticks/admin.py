@@ -9,6 +9,7 @@ from datetime import timedelta
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
+from django.http import HttpResponseRedirect
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
@@ -255,7 +256,11 @@ class MarketEventAdmin(admin.ModelAdmin):
         )
 
     def save_model(self, request, obj, form, change):
-        event = events.event_create(**form.arguments)
+        try:
+            event = events.event_create(**form.arguments)
+        except ValidationError as exc:  # the form checked it, but another event came first
+            request.event_refused = "; ".join(exc.messages)
+            return
         obj.pk = event.pk
         obj.start, obj.end = event.start, event.end
         self.message_user(
@@ -267,6 +272,18 @@ class MarketEventAdmin(admin.ModelAdmin):
 
     def save_related(self, request, form, formsets, change):
         pass  # the tickers are the service's
+
+    def log_addition(self, request, obj, message):
+        if obj.pk is not None:  # nothing to log when the service refused it
+            return super().log_addition(request, obj, message)
+        return None
+
+    def response_add(self, request, obj, post_url_continue=None):
+        refused = getattr(request, "event_refused", None)
+        if refused is None:
+            return super().response_add(request, obj, post_url_continue)
+        self.message_user(request, f"The event was not created: {refused}", messages.ERROR)
+        return HttpResponseRedirect(request.get_full_path())
 
     @admin.display(description="target")
     def target(self, obj):

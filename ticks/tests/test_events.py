@@ -213,6 +213,31 @@ def test_an_event_created_in_the_admin_applies_live_within_one_cycle(admin_clien
     assert max(abs(b["price"] / a["price"] - 1) for a, b in zip(synth, synth[1:])) < 0.002
 
 
+def test_an_admin_event_refused_at_save_is_an_error_message_not_a_500(admin_client, monkeypatch):
+    """Another event can make the service refuse one between the form's check and the save."""
+    from django.core.exceptions import ValidationError
+
+    from ticks import events as events_module
+
+    def refuse(**arguments):
+        raise ValidationError("SYNTH already has a halt overlapping this one")
+
+    monkeypatch.setattr(events_module, "event_create", refuse)
+    tech = Ticker.objects.get(symbol="TECH")
+    response = admin_client.post(
+        "/admin/ticks/marketevent/add/",
+        {"kind": "gap", "scope": "ticker", "ticker": tech.pk, "change_pct": "5"},
+        follow=True,
+    )
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "The event was not created: SYNTH already has a halt overlapping this one" in page
+    assert not MarketEvent.objects.exists()
+    from django.contrib.admin.models import LogEntry
+
+    assert not LogEntry.objects.exists()
+
+
 def test_regenerating_a_window_with_events_after_redis_lost_it_is_bit_identical(
     live_redis, t0, create
 ):
