@@ -48,6 +48,7 @@ class MassiveConsumer(AsyncWebsocketConsumer):
     session: MassiveSession | None = None
     key_watch: auth.KeyWatch | None = None
     slot: str | None = None
+    key_id: int | None = None  # the authenticated API key (None without API_KEYS_REQUIRED)
     authenticated = False
     closing = False
     _timer: asyncio.TimerHandle | None = None
@@ -62,19 +63,22 @@ class MassiveConsumer(AsyncWebsocketConsumer):
             overflow_close_code=CLOSE_CODE,
         )
         self.outbox.start()
-        hub = get_hub()
-        self.session = MassiveSession(
-            self.outbox,
-            hub=hub,
-            fanout=get_fanout(hub),
-            max_symbols=settings.WS_MAX_SUBSCRIPTIONS,
-        )
+        self.session = self.make_session()
         self.limiter = RateLimiter(settings.WS_MAX_MESSAGES_PER_SECOND)
         self.outbox.put(protocol.status(Status.CONNECTED, protocol.CONNECTED_MESSAGE))
         self._timer = asyncio.get_running_loop().call_later(
             settings.MASSIVE_STREAM_AUTH_TIMEOUT_S, self._auth_timeout
         )
         logger.info("Massive stream connected: /stocks")
+
+    def make_session(self) -> MassiveSession:
+        hub = get_hub()
+        return MassiveSession(
+            self.outbox,
+            hub=hub,
+            fanout=get_fanout(hub),
+            max_symbols=settings.WS_MAX_SUBSCRIPTIONS,
+        )
 
     async def receive(self, text_data=None, bytes_data=None) -> None:
         if self.session is None or self.closing:
@@ -119,6 +123,7 @@ class MassiveConsumer(AsyncWebsocketConsumer):
             if key_id is None:
                 await self._fail(Status.AUTH_FAILED, protocol.AUTH_FAILED_MESSAGE)
                 return
+            self.key_id = key_id
             self.slot = await connection_limit.acquire(key_id)
             if self.slot is None:
                 await self._fail(Status.MAX_CONNECTIONS, protocol.MAX_CONNECTIONS_MESSAGE)

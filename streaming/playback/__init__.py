@@ -19,7 +19,8 @@ The parts, from the database to a client:
 - ``limits``: playbacks per API key (across processes) and per process.
 
 A dialect brings only its messages and its control: ``ws`` (``/ws``: the ``playback``,
-``pause``, ``resume`` and ``stop`` messages) and ``alpaca`` (the ``/v2/playback`` feed). A
-dialect's renderer is a callable ``render(events) -> list[Frame]``; its end-of-range message is
-its own. See the module docstrings of ``ws`` and ``alpaca`` for a complete one each.
+``pause``, ``resume`` and ``stop`` messages), ``alpaca`` (the ``/v2/playback`` feed) and
+``massive`` (the ``/playback/<start>/<end>/<speed>/stocks`` feed). A dialect's renderer is a
+callable ``render(events) -> list[Frame]``; its end-of-range message is its own. See the module
+docstrings of ``ws``, ``alpaca`` and ``massive`` for a complete one each.
 """

@@ -6,7 +6,10 @@ service into the test database, served by a real daphne.
   ``/api/v1/history`` returns.
 - ``/ws`` at ``max``: the same ticks, as fast as the client reads.
 - alpaca-py's unmodified ``StockDataStream`` pointed at ``/v2/playback``: the stored trades of a
-  minute reach its ordinary handler, and the connection stays open after the end."""
+  minute reach its ordinary handler, and the connection stays open after the end.
+- the ``massive`` client's unmodified ``WebSocketClient`` with ``feed="host:port/playback/<start>/
+  <end>/<speed>"``: the stored trades of a minute reach its ordinary handler, and ``connect``
+  returns when the server closes normally (1000) at the end."""
 
 import asyncio
 import json
@@ -22,6 +25,8 @@ import redis
 import websockets
 from alpaca.data.live import StockDataStream
 from alpaca.data.models import Trade
+from massive import WebSocketClient
+from massive.websocket.models import EquityTrade
 
 from testsupport.services import free_port
 from testsupport.stack import Stack
@@ -190,3 +195,29 @@ def test_alpaca_py_stock_data_stream_plays_the_stored_trades(stored):
         (r["seq"], float(r["price"]), r["volume"]) for r in history
     ]
     assert trades[0].timestamp == datetime.fromisoformat(history[0]["time"].replace("Z", "+00:00"))
+
+
+def test_massive_websocket_client_plays_the_stored_trades_and_stops(stored):
+    end = stored.end - timedelta(minutes=1)
+    start = end - timedelta(minutes=1)
+    feed = f"127.0.0.1:{stored.stack.web_port}/playback/{_ms(start)}/{_ms(end)}/max"
+    trades: list[EquityTrade] = []
+
+    async def on_messages(messages) -> None:
+        trades.extend(m for m in messages if isinstance(m, EquityTrade))
+
+    client = WebSocketClient(api_key="key", feed=feed, market="stocks", secure=False)
+    client.subscribe("T.SYNTH")
+    # connect() returns only when the server closes normally: the end of the range.
+    asyncio.run(asyncio.wait_for(client.connect(on_messages), 30))
+    history = stored.history("SYNTH", start, end)
+    assert len(trades) == 600
+    assert [(t.sequence_number, t.price, t.size, t.timestamp) for t in trades] == [
+        (
+            r["seq"],
+            float(r["price"]),
+            r["volume"],
+            _ms(datetime.fromisoformat(r["time"].replace("Z", "+00:00"))),
+        )
+        for r in history
+    ]
