@@ -59,7 +59,8 @@ def test_a_tickers_ticks_do_not_depend_on_the_tickers_stepped_with_it(step, seed
     rng = np.random.default_rng(seed)
     n = 48
     params, state, steps = _market(n, rng)
-    market = MarketConfig(time_scale=60.0)  # a simulated minute per second: jumps, moving volatility
+    # a simulated minute per wall second: jumps happen and the volatility moves
+    market = MarketConfig(time_scale=60.0)
     together = _per_ticker(*step(params, state, steps, market), n)
     splits = {
         "one by one": [np.array([i]) for i in range(n)],
