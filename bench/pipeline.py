@@ -69,6 +69,23 @@ def _prepare_tickers(n: int) -> None:
     Ticker.objects.filter(pk__in=keep).update(is_active=True)
 
 
+def _stored_after_flush(r) -> tuple[int, float]:
+    """Ticks stored, counted just after a flush commits, and when: both ends of the measured
+    window on a flush, so that one flush more or less in it (a second of ticks) is no error."""
+    from django.db import connection
+
+    from ticks import live_store
+
+    before = r.get(live_store.KEYS.flushed_at)
+    deadline = time.monotonic() + 10
+    while r.get(live_store.KEYS.flushed_at) == before and time.monotonic() < deadline:
+        time.sleep(0.01)
+    at = time.monotonic()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM ticks_tick")
+        return cursor.fetchone()[0], at
+
+
 def _reset_storage() -> None:
     from django.db import connection
 
@@ -111,17 +128,12 @@ def _scenario(n: int, args, shards: int = 1) -> dict:
             )
             time.sleep(args.warmup)
             r.delete(live_store.KEYS.metric("generate_ms"), live_store.KEYS.metric("db_lag_ms"))
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT count(*) FROM ticks_tick")
-                stored_before = cursor.fetchone()[0]
-            started = time.monotonic()
+            stored_before, started = _stored_after_flush(r)
             while time.monotonic() - started < args.seconds:
                 depth.append(int(r.get(live_store.KEYS.buffer_ticks) or 0))
                 time.sleep(0.5)
-            elapsed = time.monotonic() - started
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT count(*) FROM ticks_tick")
-                stored = cursor.fetchone()[0] - stored_before
+            stored_after, ended = _stored_after_flush(r)
+            stored, elapsed = stored_after - stored_before, ended - started
             generate_ms = live_store.read_samples("generate_ms")
             lag_ms = live_store.read_samples("db_lag_ms")
             alive = all(stack.alive().values())
@@ -228,10 +240,13 @@ def _run_shards(args) -> int:
     from django.conf import settings
 
     beat_ms = settings.GENERATE_INTERVAL_MS
-    results, best = [], {}
-    for shards in args.shards:
-        best[shards] = None
-        for n in sorted(args.tickers):
+    load_before = os.getloadavg()[1]
+    results, best = [], {shards: None for shards in args.shards}
+    running = list(args.shards)
+    # interleaved (each count for every configuration still going, then the next count), so
+    # that the configurations compared meet the same load from the rest of the machine
+    for n in sorted(args.tickers):
+        for shards in list(running):
             print(f"pipeline: {shards} shard(s), {n} tickers x 10 Hz ...", flush=True)
             res = _scenario(n, args, shards=shards)
             res["sustained"] = _sustained(res)
@@ -243,8 +258,12 @@ def _run_shards(args) -> int:
             )
             results.append(res)
             if not res["sustained"]:
-                break
+                running.remove(shards)
+                continue
             best[shards] = n
+        if not running:
+            break
+    results.sort(key=lambda r: (r["shards"], r["tickers"]))
     rows = [
         [
             f"{r['shards']} shard(s), {r['shards']} worker(s)",
@@ -289,7 +308,11 @@ def _run_shards(args) -> int:
         + "\n".join(summary)
         + f"\n\nReal processes (celery generators, worker, beat) on a private database; "
         f"{args.seconds:g} s measured after {args.warmup:g} s warm-up per load; beat "
-        f"{beat_ms} ms. Each configuration stops at its first count not sustained."
+        f"{beat_ms} ms. The counts run in ascending order, each for every configuration in "
+        "turn; a configuration stops at its first count not sustained. Machine: "
+        f"{os.cpu_count()} cores, load average (5 min) {load_before:.1f} at the start and "
+        f"{os.getloadavg()[1]:.1f} at the end: other work shares the cores, and two generator "
+        "processes get a larger share of contended cores than one."
     )
     print()
     print(body)
