@@ -4,6 +4,11 @@ Runs celery generator, worker and beat (as `make run` does) on a private databas
 prefix, at 5 tickers x 10 Hz and at 500 tickers x 10 Hz (5,000 ticks/s), for --seconds each.
 Baselines from the same run: the beat interval (the budget of one cycle) and the flush interval
 (what the lag is made of), and ticks stored vs ticks due.
+
+``--shards 1 2``: for each number of generation shards (``GENERATION_SHARDS``, as many generator
+workers), the ticker counts of ``--tickers`` in ascending order until one is not sustained
+(stored at least 0.99x due, database lag p99 under 2 s, gap-free): the largest sustained count
+of each configuration, in the same run (section ``pipeline shards``).
 """
 
 import os
@@ -24,6 +29,14 @@ def add_arguments(parser) -> None:
         nargs="*",
         default=list(SCENARIOS),
         help="scenarios: numbers of active tickers (default 5 500)",
+    )
+    parser.add_argument(
+        "--shards",
+        type=int,
+        nargs="*",
+        default=None,
+        help="generation shards to compare, one generator worker each (e.g. 1 2): the largest "
+        "ticker count each sustains among --tickers",
     )
 
 
@@ -56,6 +69,23 @@ def _prepare_tickers(n: int) -> None:
     Ticker.objects.filter(pk__in=keep).update(is_active=True)
 
 
+def _stored_after_flush(r) -> tuple[int, float]:
+    """Ticks stored, counted just after a flush commits, and when: both ends of the measured
+    window on a flush, so that one flush more or less in it (a second of ticks) is no error."""
+    from django.db import connection
+
+    from ticks import live_store
+
+    before = r.get(live_store.KEYS.flushed_at)
+    deadline = time.monotonic() + 10
+    while r.get(live_store.KEYS.flushed_at) == before and time.monotonic() < deadline:
+        time.sleep(0.01)
+    at = time.monotonic()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM ticks_tick")
+        return cursor.fetchone()[0], at
+
+
 def _reset_storage() -> None:
     from django.db import connection
 
@@ -63,7 +93,7 @@ def _reset_storage() -> None:
         cursor.execute("TRUNCATE ticks_tick, ticks_bar, ticks_tickerstate")
 
 
-def _scenario(n: int, args) -> dict:
+def _scenario(n: int, args, shards: int = 1) -> dict:
     import redis
     from django.conf import settings
     from django.db import connection
@@ -79,30 +109,35 @@ def _scenario(n: int, args) -> dict:
     stack = Stack(
         database_url=os.environ["DATABASE_URL"],
         redis_url=redis_url,
-        env={"DJANGO_SETTINGS_MODULE": "config.settings.local", "LOG_LEVEL": "WARNING"},
+        env={
+            "DJANGO_SETTINGS_MODULE": "config.settings.local",
+            "LOG_LEVEL": "WARNING",
+            "GENERATION_SHARDS": str(shards),
+        },
     )
+    generators = ["generator"] + [f"generator{i}" for i in range(2, shards + 1)]
     r = redis.Redis.from_url(redis_url)
     depth = []
     try:
         with override_settings(MARKET_REDIS_PREFIX=stack.redis_prefix):
-            stack.start("generator", "worker", "beat")
+            stack.start(*generators, "worker", "beat")
+            # the warm-up counts from the first ticks of every ticker (processes start slowly
+            # on a busy machine)
+            stack.wait_for(
+                lambda: r.hlen(live_store.KEYS.quotes) >= n, timeout=120, what="the first ticks"
+            )
             time.sleep(args.warmup)
             r.delete(live_store.KEYS.metric("generate_ms"), live_store.KEYS.metric("db_lag_ms"))
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT count(*) FROM ticks_tick")
-                stored_before = cursor.fetchone()[0]
-            started = time.monotonic()
+            stored_before, started = _stored_after_flush(r)
             while time.monotonic() - started < args.seconds:
                 depth.append(int(r.get(live_store.KEYS.buffer_ticks) or 0))
                 time.sleep(0.5)
-            elapsed = time.monotonic() - started
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT count(*) FROM ticks_tick")
-                stored = cursor.fetchone()[0] - stored_before
+            stored_after, ended = _stored_after_flush(r)
+            stored, elapsed = stored_after - stored_before, ended - started
             generate_ms = live_store.read_samples("generate_ms")
             lag_ms = live_store.read_samples("db_lag_ms")
             alive = all(stack.alive().values())
-            stack.stop("generator")
+            stack.stop(*generators)
             deadline = time.monotonic() + 60
             while int(r.get(live_store.KEYS.buffer_ticks) or 0) and time.monotonic() < deadline:
                 time.sleep(0.5)
@@ -115,6 +150,7 @@ def _scenario(n: int, args) -> dict:
         row["broken"] == 0 and row["count"] == row["distinct"] for row in report.values()
     )
     return {
+        "shards": shards,
         "tickers": n,
         "due": n * 10,
         "stored_per_s": stored / elapsed,
@@ -131,8 +167,14 @@ def _scenario(n: int, args) -> dict:
     }
 
 
+def _sustained(res: dict) -> bool:
+    return res["stored_per_s"] >= 0.99 * res["due"] and res["lag_p99"] < 2000 and res["ok"]
+
+
 def run(args) -> int:
     setup_django(suffix="pipeline")
+    if args.shards:
+        return _run_shards(args)
     from django.conf import settings
 
     beat_ms = settings.GENERATE_INTERVAL_MS
@@ -190,4 +232,89 @@ def run(args) -> int:
     record("pipeline", body)
     worst = next((r for r in results if r["tickers"] == max(args.tickers)), results[-1])
     print("\ntarget met" if worst["lag_p99"] < 2000 and worst["ok"] else "\ntarget NOT met")
+    return 0
+
+
+def _run_shards(args) -> int:
+    """Per shard count, ascending ticker counts until one is not sustained."""
+    from django.conf import settings
+
+    beat_ms = settings.GENERATE_INTERVAL_MS
+    load_before = os.getloadavg()[1]
+    results, best = [], {shards: None for shards in args.shards}
+    running = list(args.shards)
+    # interleaved (each count for every configuration still going, then the next count), so
+    # that the configurations compared meet the same load from the rest of the machine
+    for n in sorted(args.tickers):
+        for shards in list(running):
+            print(f"pipeline: {shards} shard(s), {n} tickers x 10 Hz ...", flush=True)
+            res = _scenario(n, args, shards=shards)
+            res["sustained"] = _sustained(res)
+            print(
+                f"  stored {res['stored_per_s']:,.0f}/s of {res['due']:,}, cycle p99 "
+                f"{res['gen_p99']:.1f} ms, lag p99 {res['lag_p99']:.0f} ms: "
+                f"{'sustained' if res['sustained'] else 'NOT sustained'}",
+                flush=True,
+            )
+            results.append(res)
+            if not res["sustained"]:
+                running.remove(shards)
+                continue
+            best[shards] = n
+        if not running:
+            break
+    results.sort(key=lambda r: (r["shards"], r["tickers"]))
+    rows = [
+        [
+            f"{r['shards']} shard(s), {r['shards']} worker(s)",
+            f"{r['tickers']} x 10 Hz",
+            f"{r['due']:,}",
+            f"{r['stored_per_s'] / r['due']:.3f}",
+            f"{r['gen_p50']:.1f} / {r['gen_p99']:.1f}",
+            f"{r['lag_p50']:.0f} / {r['lag_p99']:.0f} / {r['lag_max']:.0f}",
+            f"{r['depth_max']:,} / {r['depth_end']:,}",
+            "yes" if r["gap_free"] else "NO",
+            "yes" if r["sustained"] else "no",
+        ]
+        for r in results
+    ]
+    body = table(
+        [
+            "configuration",
+            "load",
+            "ticks/s due",
+            "stored/due",
+            "cycle ms p50/p99",
+            "db lag ms p50/p99/max",
+            "buffer max/end",
+            "gap-free",
+            "sustained",
+        ],
+        rows,
+    )
+    base = best.get(args.shards[0])
+    summary = []
+    for shards, n in best.items():
+        ratio = f" ({n / base:.2f}x {args.shards[0]} shard(s))" if n and base else ""
+        summary.append(
+            f"- {shards} shard(s) on {shards} generator worker(s): "
+            + (f"{n} tickers x 10 Hz ({n * 10:,} ticks/s){ratio}" if n else "none of the counts")
+        )
+    body += (
+        "\n\nLargest ticker count sustained (stored >= 0.99x due, database lag p99 < 2 s, "
+        "gap-free), among "
+        + ", ".join(map(str, sorted(args.tickers)))
+        + ":\n\n"
+        + "\n".join(summary)
+        + f"\n\nReal processes (celery generators, worker, beat) on a private database; "
+        f"{args.seconds:g} s measured after {args.warmup:g} s warm-up per load; beat "
+        f"{beat_ms} ms. The counts run in ascending order, each for every configuration in "
+        "turn; a configuration stops at its first count not sustained. Machine: "
+        f"{os.cpu_count()} cores, load average (5 min) {load_before:.1f} at the start and "
+        f"{os.getloadavg()[1]:.1f} at the end: other work shares the cores, and two generator "
+        "processes get a larger share of contended cores than one."
+    )
+    print()
+    print(body)
+    record("pipeline shards", body)
     return 0

@@ -5,7 +5,9 @@ It creates the database if missing, migrates, collects the static files, prints 
 a supervisord configuration and becomes ``supervisord -n`` (in the foreground). supervisord
 (PyPI ``supervisor``) then:
 
-- starts ``worker``, ``generator``, ``web`` and ``beat`` in that order (``PROGRAMS``);
+- starts ``worker``, ``generator``, ``web`` and ``beat`` in that order (``PROGRAMS``); with
+  ``GENERATION_SHARDS=N`` above 1, N generator workers (``generator-0`` ... ``generator-<N-1>``,
+  one per shard, each free to take any shard: they split the load and stand in for each other);
 - restarts any of them that exits or is killed, at once; one that dies again before it has run
   ``START_SECONDS`` is retried after 1, 2, 3... s, ``START_RETRIES`` times;
 - binds the web port itself, once (``fcgi-program``, daphne ``--fd 0``): while daphne restarts,
@@ -71,9 +73,30 @@ def runtime_dir(port: int) -> Path:
 HISTORY = ("history", "python manage.py first_start_history", 500)
 
 
-def build_config(*, host: str, port: int, folder: Path, history: bool = False) -> str:
+def generator_workers() -> int:
+    """How many generator workers ``make run`` starts: one per generation shard."""
+    value = os.environ.get("GENERATION_SHARDS") or "1"
+    try:
+        count = int(value)
+    except ValueError:
+        count = 0
+    if count < 1:
+        raise SystemExit(f"GENERATION_SHARDS must be an integer of at least 1, not {value!r}")
+    return count
+
+
+def _process_names(generators: int) -> list[str]:
+    names = [*PROGRAMS, HISTORY[0]]
+    if generators > 1:
+        names += [f"generator-{i}" for i in range(generators)]
+    return names
+
+
+def build_config(
+    *, host: str, port: int, folder: Path, history: bool = False, generators: int = 1
+) -> str:
     """The supervisord configuration of the service on ``host:port`` (``history``: with the
-    one-shot first-start history)."""
+    one-shot first-start history; ``generators``: generator workers, one per shard)."""
     lines = [
         "; Written by config/procman.py at every start: edits are lost.",
         "[supervisord]",
@@ -99,7 +122,7 @@ def build_config(*, host: str, port: int, folder: Path, history: bool = False) -
         "",
         # Started first and stopped last, so that no process's last lines are lost.
         "[eventlistener:logs]",
-        f"command={BIN / 'python'} -m config.procman_logs {' '.join([*PROGRAMS, HISTORY[0]])}",
+        f"command={BIN / 'python'} -m config.procman_logs {' '.join(_process_names(generators))}",
         "events=PROCESS_LOG",
         "buffer_size=10000",
         f"directory={ROOT}",
@@ -140,6 +163,10 @@ def build_config(*, host: str, port: int, folder: Path, history: bool = False) -
             ]
         else:
             lines += ["", f"[program:{name}]"]
+        if name == "generator" and generators > 1:
+            # generator-0, generator-1...: each its own Celery node name
+            command = command.replace("-n generator@", "-n generator%(process_num)d@")
+            lines += [f"numprocs={generators}", "process_name=%(program_name)s-%(process_num)d"]
         lines += [
             f"command={BIN / command}",
             f"directory={ROOT}",
@@ -160,12 +187,14 @@ def build_config(*, host: str, port: int, folder: Path, history: bool = False) -
     return "\n".join(lines) + "\n"
 
 
-def write_config(*, host: str, port: int, history: bool = False) -> Path:
+def write_config(*, host: str, port: int, history: bool = False, generators: int = 1) -> Path:
     folder = runtime_dir(port)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "supervisord.conf"
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(build_config(host=host, port=port, folder=folder, history=history))
+    tmp.write_text(
+        build_config(host=host, port=port, folder=folder, history=history, generators=generators)
+    )
     tmp.replace(path)
     return path
 
@@ -185,6 +214,7 @@ BANNER = """
 def main() -> int:
     port = int(os.environ.get("PORT") or 3000)
     host = os.environ.get("HOST") or "127.0.0.1"
+    generators = generator_workers()
     python = str(BIN / "python")
     steps = (
         [python, "-m", "config.ensure_database"],
@@ -202,8 +232,11 @@ def main() -> int:
         )
     except KeyboardInterrupt:
         return 128 + signal.SIGINT
-    conf = write_config(host=host, port=port, history=history)
-    print(BANNER.format(port=port, programs=", ".join(PROGRAMS), conf=conf), flush=True)
+    conf = write_config(host=host, port=port, history=history, generators=generators)
+    programs = ", ".join(PROGRAMS)
+    if generators > 1:
+        programs = programs.replace("generator", f"generator x{generators} (one per shard)")
+    print(BANNER.format(port=port, programs=programs, conf=conf), flush=True)
     supervisord = str(BIN / "supervisord")
     os.execv(supervisord, [supervisord, "-n", "-c", str(conf)])
 

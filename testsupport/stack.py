@@ -70,11 +70,14 @@ def _command(name: str, *, port: int | None, workdir: Path) -> list[str]:
             "10",
             "config.asgi:application",
         ],
-    }[name]
+    }[name.rstrip("0123456789")]  # "generator2": a second generator worker
 
 
 class Stack:
-    """``Stack(database_url=..., redis_url=...)``; ``start("generator", "worker", "beat")``."""
+    """``Stack(database_url=..., redis_url=...)``; ``start("generator", "worker", "beat")``.
+
+    A name with a number is one more of its kind: ``start("generator2")`` starts a second
+    generator worker (each has its own node name and log)."""
 
     def __init__(
         self,

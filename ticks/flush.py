@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass
 
 import psycopg
+from django.conf import settings
 from django.db import connection, transaction
 
 from . import live_store
@@ -81,10 +82,13 @@ def _write(rows: bytes, states: dict, *, merge: bool) -> None:
             )
 
 
-def ticks_flush(*, max_entries: int = MAX_ENTRIES_PER_FLUSH) -> FlushReport:
+def ticks_flush(*, max_entries: int | None = None) -> FlushReport:
     """Move up to ``max_entries`` buffer entries into PostgreSQL; one flusher at a time (a
     renewed lease, so a flusher killed mid-flush holds the others up for ``LEASE_TTL_MS`` at
-    most)."""
+    most). By default a minute of cycles: ``MAX_ENTRIES_PER_FLUSH`` per generation shard (every
+    shard adds its own entry each beat, the flush takes them all, in order)."""
+    if max_entries is None:
+        max_entries = MAX_ENTRIES_PER_FLUSH * settings.GENERATION_SHARDS
     with lease(LEASE_NAME, ttl_ms=LEASE_TTL_MS) as held:
         if not held:
             return FlushReport(skipped="locked")
@@ -97,12 +101,13 @@ def _flush(max_entries: int, held: Lease) -> FlushReport:
     if not entries:
         return FlushReport()
     depth = r.xlen(KEYS.buffer)
-    if depth >= BUFFER_MAX_ENTRIES * 0.9:
+    bound = BUFFER_MAX_ENTRIES * settings.GENERATION_SHARDS
+    if depth >= bound * 0.9:
         logger.error(
             "tick buffer at %d of %d entries: the database is not keeping up; beyond "
             "the bound the oldest unflushed ticks are dropped",
             depth,
-            BUFFER_MAX_ENTRIES,
+            bound,
         )
     ids, chunks, states, oldest = [], [], {}, []
     count, first_ms, last_ms = 0, None, None

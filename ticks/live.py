@@ -8,6 +8,9 @@ no beat waits on the database; the state lives in Redis and is rebuilt from the 
 (``TickerState``, the exact state at the last stored tick) when Redis lost it, so the path
 continues identically and lost ticks are regenerated equal to themselves.
 
+With ``GENERATION_SHARDS`` above 1 a cycle advances one shard's tickers (``ticks.shards``:
+ticker id mod N) under that shard's lease; everything else is the same, per ticker.
+
 A cycle is four steps: ``_plan`` (which tickers move, from which state), ``_advance`` (the
 engine), ``_package`` (payloads, live-store records, per-ticker writes) and ``_commit`` (one
 atomic Redis commit, then the ticks are announced to whoever listens: ``ticks.announce``).
@@ -26,7 +29,7 @@ from . import event_cycle, live_store
 from .config_version import config_version
 from .lease import lease
 from .live_configs import ConfigCache, active_configs
-from .live_store import KEYS, LiveState, TickerWrite, tick_record
+from .live_store import BUFFER_MAX_ENTRIES, KEYS, LiveState, TickerWrite, tick_record
 from .market import (
     encode_batch,
     engine_state,
@@ -41,6 +44,7 @@ from .models import Ticker
 from .payloads import TickPayload
 from .redis_store import get_redis
 from .selectors import series_neighbour_ms
+from .shards import ALL, Shard, record_cycle, worker_name
 
 logger = logging.getLogger(__name__)
 
@@ -103,27 +107,44 @@ def _initial_state(ticker: Ticker, now_ms: int) -> LiveState | None:
     return LiveState(*fresh_start(ticker, now_ms=now_ms))
 
 
-def ticks_generate(*, now: datetime) -> CycleReport:
-    """One generation cycle at ``now``: single writer (lock + compare-and-set)."""
-    with lease("generate", ttl_ms=LEASE_TTL_MS) as held:
+def ticks_generate(*, now: datetime, shard: Shard = ALL, worker: str | None = None) -> CycleReport:
+    """One generation cycle of ``shard``'s tickers (all of them by default) at ``now``: one
+    writer per shard (its lease), one per ticker (compare-and-set). ``worker``: who runs it
+    (``market_status`` shows it; default host and pid)."""
+    with lease(shard.lease_name, ttl_ms=LEASE_TTL_MS) as held:
         if not held:
             return CycleReport(skipped="locked")
         started = time.perf_counter()
-        report = _cycle(now)
+        report = _cycle(now, shard)
         if report.ticks:
             live_store.record_samples("generate_ms", [(time.perf_counter() - started) * 1000])
+        record_cycle(
+            shard,
+            worker=worker or worker_name(),
+            now_ms=to_ms(now),
+            ticks=report.ticks,
+            tickers=report.tickers,
+        )
         return report
 
 
-def _cycle(now: datetime) -> CycleReport:
+def _cycle(now: datetime, shard: Shard) -> CycleReport:
     version = config_version()
     configs = active_configs(version)
     # events: never past the start of an event the configs may not have yet
     now_ms = event_cycle.hold_for_new_events(to_ms(now), loaded=configs.version, current=version)
-    plan = _plan(configs, get_redis().hgetall(KEYS.state), now_ms)
-    if not configs.tickers:
+    members = shard.members(configs.tickers)
+    plan = _plan(configs, members, shard, get_redis().hgetall(KEYS.state), now_ms)
+    if not members:
         if plan.paused:
-            live_store.commit_cycle(tickers=plan.paused, rows=b"", meta={}, count=0, now_ms=now_ms)
+            live_store.commit_cycle(
+                tickers=plan.paused,
+                rows=b"",
+                meta={},
+                count=0,
+                now_ms=now_ms,
+                max_entries=BUFFER_MAX_ENTRIES * shard.count,
+            )
         return CycleReport(skipped="no active tickers")
     if not plan.tickers:
         return CycleReport(skipped="no state")
@@ -133,7 +154,7 @@ def _cycle(now: datetime) -> CycleReport:
     writes = plan.paused + writes
     if not writes:
         return report
-    if not _commit(plan, writes, batch, new, steps, now_ms):
+    if not _commit(plan, writes, batch, new, steps, now_ms, shard):
         return CycleReport(skipped="conflict")
     event_cycle.announce_cycle(ticks_by_symbol, configs.halts, now_ms)  # ticks, halt statuses
     report.ticks = len(batch)
@@ -141,13 +162,20 @@ def _cycle(now: datetime) -> CycleReport:
     return report
 
 
-def _plan(configs: ConfigCache, raw_states: dict[bytes, bytes], now_ms: int) -> CyclePlan:
-    """Which tickers move this cycle and from which state; deactivated ones get paused."""
+def _plan(
+    configs: ConfigCache,
+    members: list[int],
+    shard: Shard,
+    raw_states: dict[bytes, bytes],
+    now_ms: int,
+) -> CyclePlan:
+    """Which of the shard's tickers (``members``: positions in ``configs``) move this cycle and
+    from which state; the shard's deactivated ones get paused."""
     plan = CyclePlan()
     active_ids = {str(t.pk) for t in configs.tickers}
     for tid, raw in raw_states.items():
         tid = tid.decode()
-        if tid not in active_ids:
+        if tid not in active_ids and shard.owns(int(tid)):
             state = LiveState.loads(raw)
             if state.active:  # a CAS like every write
                 plan.paused.append(
@@ -158,12 +186,14 @@ def _plan(configs: ConfigCache, raw_states: dict[bytes, bytes], now_ms: int) -> 
                         state=replace(state, active=False),
                     )
                 )
-    if not configs.tickers:
+    if not members:
         return plan
     max_gap_steps = np.maximum(
         1, settings.MAX_CATCHUP_SECONDS * 1000 // configs.params.interval_ms
     ).tolist()
-    for i, ticker in enumerate(configs.tickers):
+    tickers = configs.tickers
+    for i in members:
+        ticker = tickers[i]
         raw = raw_states.get(str(ticker.pk).encode())
         state = LiveState.loads(raw) if raw else _initial_state(ticker, now_ms)
         if state is None:
@@ -261,7 +291,9 @@ def _state_entry(new, j: int) -> list:
     return entry
 
 
-def _commit(plan: CyclePlan, writes: list[TickerWrite], batch, new, steps, now_ms: int) -> bool:
+def _commit(
+    plan: CyclePlan, writes: list[TickerWrite], batch, new, steps, now_ms: int, shard: Shard
+) -> bool:
     """One atomic commit of the cycle to Redis (False: another writer got there first)."""
     count = len(batch)
     rows, meta = b"", {}
@@ -277,4 +309,11 @@ def _commit(plan: CyclePlan, writes: list[TickerWrite], batch, new, steps, now_m
                 str(tickers[j].pk): _state_entry(new, j) for j in np.flatnonzero(steps > 0).tolist()
             },
         }
-    return live_store.commit_cycle(tickers=writes, rows=rows, meta=meta, count=count, now_ms=now_ms)
+    return live_store.commit_cycle(
+        tickers=writes,
+        rows=rows,
+        meta=meta,
+        count=count,
+        now_ms=now_ms,
+        max_entries=BUFFER_MAX_ENTRIES * shard.count,  # N shards: N entries per beat
+    )

@@ -172,9 +172,16 @@ def _script(source: str):
 
 
 def commit_cycle(
-    *, tickers: list[TickerWrite], rows: bytes, meta: dict, count: int, now_ms: int
+    *,
+    tickers: list[TickerWrite],
+    rows: bytes,
+    meta: dict,
+    count: int,
+    now_ms: int,
+    max_entries: int = BUFFER_MAX_ENTRIES,
 ) -> bool:
     """Atomically commit one generation cycle; False when another writer got there first.
+    ``max_entries``: the buffer's bound (N generation shards add N entries per beat).
 
     The items travel as one JSON document that the script decodes, which is far cheaper than
     thousands of separate arguments.
@@ -192,7 +199,7 @@ def commit_cycle(
         ]
         for item in tickers
     ]
-    args = [rows, orjson.dumps(meta), count, BUFFER_MAX_ENTRIES, minid, now_ms, orjson.dumps(items)]
+    args = [rows, orjson.dumps(meta), count, max_entries, minid, now_ms, orjson.dumps(items)]
     keys = [KEYS.state, KEYS.buffer, KEYS.buffer_ticks, KEYS.quotes, KEYS.generated_at]
     return bool(_script(COMMIT_LUA)(keys=keys, args=args))
 

@@ -1,5 +1,5 @@
-"""The live pipeline's health: per-ticker lag and rate, buffer depth, last flush and rollup, and
-the storage layout of the ticks table."""
+"""The live pipeline's health: per-ticker lag and rate, each generation shard's lag and worker,
+buffer depth, last flush and rollup, and the storage layout of the ticks table."""
 
 from dataclasses import asdict, dataclass, field
 
@@ -11,6 +11,7 @@ from .freshness import is_stale
 from .live_store import KEYS, LiveState
 from .models import Ticker
 from .redis_store import get_redis
+from .shards import all_shards, cycle_records, shard_of
 from .storage import tick_storage
 
 GENERATION_STALL_MS = 5_000  # no generation cycle for this long: stalled
@@ -28,9 +29,23 @@ class TickerStatus:
 
 
 @dataclass
+class ShardStatus:
+    """One generation shard (``GENERATION_SHARDS``; ``ticks.shards``)."""
+
+    shard: str  # "index/count"
+    tickers: int  # active tickers in it
+    lag_ms: int | None  # now - the oldest of its tickers' last ticks (None: none has one)
+    worker: str | None  # who ran its last cycle ("<celery node or host>:<pid>")
+    last_cycle_ms: int | None
+    held_by: str | None  # its lease's holder right now ("<host>:<pid>:<random>"), if any
+    stalled: bool
+
+
+@dataclass
 class MarketStatus:
     now_ms: int
     tickers: list[TickerStatus] = field(default_factory=list)
+    shards: list[ShardStatus] = field(default_factory=list)
     buffer_entries: int = 0
     buffer_ticks: int = 0
     generated_at_ms: int | None = None
@@ -81,9 +96,12 @@ def market_status(*, now_ms: int) -> MarketStatus:
         pipe.xlen(KEYS.buffer)
         pipe.get(KEYS.buffer_ticks)
         pipe.mget(KEYS.generated_at, KEYS.flushed_at, KEYS.rolled_at)
+        shards = all_shards(settings.GENERATION_SHARDS)
+        pipe.mget([KEYS.lock(s.lease_name) for s in shards])
         for t in tickers:
             pipe.xrange(KEYS.replay(t.symbol), min=f"{now_ms - 60_000}-0", max="+")
-        states, entries, ticks, stamps, *recent = pipe.execute()
+        states, entries, ticks, stamps, holders, *recent = pipe.execute()
+        records = cycle_records(len(shards))
     except redis.RedisError as exc:
         status.problems.append(f"redis unreachable: {exc}")
         return status
@@ -108,6 +126,7 @@ def market_status(*, now_ms: int) -> MarketStatus:
                 if lag is None
                 else f"{ticker.symbol}: last tick {lag / 1000:.1f} s ago"
             )
+    _shard_statuses(status, shards, tickers, holders, records)
     if tickers and (
         status.generated_at_ms is None or now_ms - status.generated_at_ms > GENERATION_STALL_MS
     ):
@@ -117,3 +136,35 @@ def market_status(*, now_ms: int) -> MarketStatus:
     ):
         status.problems.append(f"{status.buffer_ticks} ticks waiting and no recent flush")
     return status
+
+
+def _shard_statuses(status, shards, tickers, holders, records) -> None:
+    """Each shard's tickers, lag (its most lagging ticker's), last worker and current holder."""
+    lags: dict[int, list[int | None]] = {s.index: [] for s in shards}
+    for ticker, row in zip(tickers, status.tickers):
+        lags[shard_of(ticker.pk, len(shards))].append(row.lag_ms)
+    for shard, held in zip(shards, holders):
+        record = records.get(shard.name)
+        known = [lag for lag in lags[shard.index] if lag is not None]
+        last_cycle = record["at"] if record else None
+        stalled = bool(lags[shard.index]) and (
+            last_cycle is None or status.now_ms - last_cycle > GENERATION_STALL_MS
+        )
+        status.shards.append(
+            ShardStatus(
+                shard=shard.name,
+                tickers=len(lags[shard.index]),
+                lag_ms=max(known) if known else None,
+                worker=record["worker"] if record else None,
+                last_cycle_ms=last_cycle,
+                held_by=held.decode() if held is not None else None,
+                stalled=stalled,
+            )
+        )
+        if stalled and len(shards) > 1:
+            status.problems.append(
+                f"generation shard {shard.name}: no cycle yet"
+                if last_cycle is None
+                else f"generation shard {shard.name}: last cycle "
+                f"{(status.now_ms - last_cycle) / 1000:.1f} s ago ({record['worker']})"
+            )

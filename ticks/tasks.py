@@ -9,13 +9,18 @@ from .flush import ticks_flush
 from .live import ticks_generate
 from .refresh import bars_refresh
 from .services import storage_maintain
+from .shards import Shard, worker_name
 
 logger = logging.getLogger(__name__)
 
 
-@shared_task(name="ticks.generate", ignore_result=True)
-def generate_ticks() -> None:
-    report = ticks_generate(now=timezone.now())
+@shared_task(name="ticks.generate", bind=True, ignore_result=True)
+def generate_ticks(self, shard: int = 0, shards: int = 1) -> None:
+    report = ticks_generate(
+        now=timezone.now(),
+        shard=Shard(shard, shards),
+        worker=worker_name(self.request.hostname),
+    )
     if report.gaps:
         logger.warning("generation skipped ahead for %s", ", ".join(report.gaps))
 

@@ -217,6 +217,22 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 
+# Sharded generation: the active tickers split into this many shards (ticker id mod N), one
+# generation task per shard every beat, taken by any generator worker (ticks/shards.py). 1: one
+# task for every ticker.
+GENERATION_SHARDS = env.int("GENERATION_SHARDS", default=1)
+if GENERATION_SHARDS < 1:
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured(f"GENERATION_SHARDS must be at least 1, not {GENERATION_SHARDS}.")
+if GENERATION_SHARDS > 1:
+    _generate = CELERY_BEAT_SCHEDULE.pop("generate-ticks")
+    for _shard in range(GENERATION_SHARDS):
+        CELERY_BEAT_SCHEDULE[f"generate-ticks-{_shard}"] = {
+            **_generate,
+            "kwargs": {"shard": _shard, "shards": GENERATION_SHARDS},
+        }
+
 # --- API and streaming --------------------------------------------------------------------------
 WS_REPLAY_SECONDS = env.int("WS_REPLAY_SECONDS", default=300)
 WS_ALLOWED_ORIGINS = env.list("WS_ALLOWED_ORIGINS", default=[])

@@ -150,6 +150,36 @@ def test_a_first_start_adds_the_one_shot_history_last(tmp_path):
     assert set(plain.sections()) == set(first.sections()) - {"program:history"}
 
 
+def test_one_generator_worker_per_generation_shard(tmp_path, monkeypatch):
+    """GENERATION_SHARDS=3: supervisord runs generator-0..2, each its own Celery node."""
+    from supervisor.options import ServerOptions
+
+    monkeypatch.setenv("GENERATION_SHARDS", "3")
+    path = tmp_path / "supervisord.conf"
+    path.write_text(
+        procman.build_config(
+            host="127.0.0.1", port=3123, folder=tmp_path, generators=procman.generator_workers()
+        )
+    )
+    options = ServerOptions()
+    options.realize(args=["-c", str(path)])  # supervisord's own reading of it
+    groups = {g.name: g.process_configs for g in options.process_group_configs}
+    generators = {pc.name: pc.command.split() for pc in groups["generator"]}
+    assert sorted(generators) == ["generator-0", "generator-1", "generator-2"]
+    for i in range(3):
+        argv = generators[f"generator-{i}"]
+        assert argv[argv.index("-n") + 1] == f"generator{i}@%h"
+        assert argv[argv.index("-Q") + 1] == "generation"
+    assert "generator-2" in groups["logs"][0].command  # the log prefix is wide enough
+    # one shard: the one generator, exactly as before
+    single = configparser.RawConfigParser()
+    single.read_string(procman.build_config(host="127.0.0.1", port=3123, folder=tmp_path))
+    assert "numprocs" not in single["program:generator"]
+    monkeypatch.setenv("GENERATION_SHARDS", "0")
+    with pytest.raises(SystemExit, match="GENERATION_SHARDS"):
+        procman.generator_workers()
+
+
 def test_the_log_listener_prefixes_whole_lines_with_the_process_name():
     import io
 

@@ -14,7 +14,8 @@ def _age(now_ms: int, stamp: int | None) -> str:
 
 class Command(BaseCommand):
     help = (
-        "Per-ticker lag and rate, buffer depth, last flush and rollup, the storage layout; "
+        "Per-ticker lag and rate, each generation shard's lag and worker, buffer depth, last "
+        "flush and rollup, the storage layout; "
         "exit 1 when stalled."
     )
 
@@ -38,6 +39,16 @@ class Command(BaseCommand):
                 flag = ("  STALLED" if t.stalled else "") + ("  STALE" if t.stale else "")
                 self.stdout.write(
                     f"{t.symbol:<12} {last:>14} {lag:>9} {t.ticks_last_minute:>10}{flag}"
+                )
+            self.stdout.write(
+                f"\n{'shard':<8} {'tickers':>8} {'lag':>9} {'last cycle':>12}  worker (holder now)"
+            )
+            for sh in status.shards:
+                lag = "-" if sh.lag_ms is None else f"{sh.lag_ms / 1000:.2f} s"
+                self.stdout.write(
+                    f"{sh.shard:<8} {sh.tickers:>8} {lag:>9} "
+                    f"{_age(status.now_ms, sh.last_cycle_ms):>12}  {sh.worker or '-'}"
+                    f" ({sh.held_by or 'free'}){'  STALLED' if sh.stalled else ''}"
                 )
             self.stdout.write(
                 f"\nbuffer: {status.buffer_ticks} ticks in {status.buffer_entries} entries\n"
