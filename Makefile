@@ -86,8 +86,11 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+# --dist load, not loadgroup: grouped modules are scheduled out of pytest-django's order, so a
+# transactional test (which empties the database when it ends) ran before tests that need the
+# seeded tickers (conftest.py's process groups only take effect with --dist loadgroup).
 test: install test-system-deps lint
-	$(BIN)/python -m pytest $(if $(filter-out 0,$(TEST_WORKERS)),-n $(TEST_WORKERS) --dist loadgroup) $(PYTEST_ARGS)
+	$(BIN)/python -m pytest $(if $(filter-out 0,$(TEST_WORKERS)),-n $(TEST_WORKERS) --dist load) $(PYTEST_ARGS)
 
 # The tests of everything whose SQL differs between the TimescaleDB and the partitioned layout;
 # point DATABASE_URL at a TimescaleDB server to run them there (README, "Testing on TimescaleDB").
