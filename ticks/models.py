@@ -29,6 +29,22 @@ class VolatilityModel(models.TextChoices):
     STOCHASTIC = "stochastic", "stochastic (clustered volatility, leverage)"
 
 
+def default_calendar() -> str:
+    """A new ticker's calendar: the ``MARKET_CALENDAR`` setting ("24/7" unless configured)."""
+    from django.conf import settings
+
+    return settings.MARKET_CALENDAR
+
+
+def validate_calendar(code: str) -> None:
+    from .calendars import CalendarError, check_calendar
+
+    try:
+        check_calendar(code)
+    except CalendarError as e:
+        raise ValidationError(str(e), code="invalid_calendar") from e
+
+
 def protect_if_any(collector, field, sub_objs, using):
     """``PROTECT`` that looks at one related row instead of loading them all.
 
@@ -147,6 +163,20 @@ class Ticker(models.Model):
         validators=[MinValueValidator(0.0), MaxValueValidator(MAX_JUMP_SIZE)],
         help_text="Standard deviation of a jump's log size, 0–0.5.",
     )
+    # Trading sessions (ticks/calendars.py; the README's "Trading sessions").
+    calendar = models.CharField(
+        max_length=16,
+        default=default_calendar,
+        validators=[validate_calendar],
+        help_text="24/7 (always open) or an exchange code of the exchange-calendars package "
+        "(XNYS, XNAS, XLON, XTKS, XHKG, ...): no ticks while that exchange is closed. "
+        "New tickers default to the MARKET_CALENDAR setting.",
+    )
+    extended_hours = models.BooleanField(
+        default=False,
+        help_text="Also trade the exchange's pre- and post-market periods, at lower activity "
+        "(XNYS and XNAS only).",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -213,6 +243,13 @@ class Ticker(models.Model):
                 errors["start_price"] = (
                     f"Start price must lie within [{self.min_price}, {self.max_price}]."
                 )
+        if self.extended_hours and self.calendar:
+            from .calendars import CalendarError, check_calendar
+
+            try:
+                check_calendar(self.calendar, extended_hours=True)
+            except CalendarError as e:
+                errors["extended_hours"] = str(e)
         short, long = self.vol_half_life_short, self.vol_half_life_long
         if short is not None and long is not None and not short < long:
             errors["vol_half_life_long"] = "The long half-life must be longer than the short one."

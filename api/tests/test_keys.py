@@ -273,6 +273,9 @@ def test_the_admin_proxy_is_the_same_rows():
 # --- A hung database: answer from the cache, or fail fast with 503 -----------------------------
 
 
+HANG_S = 60
+
+
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 @pytest.mark.usefixtures("required")
 def test_with_the_database_hung_a_known_key_answers_from_its_cache_and_an_unknown_one_503(
@@ -285,7 +288,9 @@ def test_with_the_database_hung_a_known_key_answers_from_its_cache_and_an_unknow
     for digest, (key_id, _) in list(keys._cache.items()):
         keys._cache[digest] = (key_id, 0.0)  # expired long ago
     release = threading.Event()
-    monkeypatch.setattr(keys, "_read_key", lambda digest: release.wait(20) and None)
+    # The read hangs far longer than the deadline: each request must answer at the deadline, not
+    # when the read gives up (a bound with room for a loaded machine, far below the hang).
+    monkeypatch.setattr(keys, "_read_key", lambda digest: release.wait(HANG_S) and None)
     try:
         started = time.monotonic()
         known = client.get("/api/v1/time", HTTP_X_API_KEY=raw)
@@ -295,8 +300,8 @@ def test_with_the_database_hung_a_known_key_answers_from_its_cache_and_an_unknow
         unknown_s = time.monotonic() - started
     finally:
         release.set()
-    assert known.status_code == 200 and known_s < keys.LOOKUP_DEADLINE_S + 0.5
-    assert unknown.status_code == 503 and unknown_s < keys.LOOKUP_DEADLINE_S + 0.5
+    assert known.status_code == 200 and known_s < HANG_S / 3
+    assert unknown.status_code == 503 and unknown_s < HANG_S / 3
     assert unknown.json() == {
         "success": False,
         "error": {

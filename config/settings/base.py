@@ -169,6 +169,12 @@ CELERY_TASK_ROUTES = {"ticks.generate": {"queue": "generation"}}
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 
 # --- Market ------------------------------------------------------------------------------------
+# Market time = wall time + this offset, read by every process (ticks/market_time.py): tests and
+# demos move the market's clock (to a session's open, or a past fortnight) without waiting.
+MARKET_CLOCK_OFFSET_SECONDS = env.float("MARKET_CLOCK_OFFSET_SECONDS", default=0.0)
+# The default trading calendar of new tickers and of the Alpaca clock/calendar: "24/7" (always
+# open) or an exchange code of the exchange-calendars package (XNYS, XNAS, XLON, XTKS, ...).
+MARKET_CALENDAR = env("MARKET_CALENDAR", default="24/7")
 TICK_RETENTION_DAYS = env.int("TICK_RETENTION_DAYS", default=30)
 # On a first start (no tick stored yet) `make run` fills this many days of history behind the live
 # market, in the background (ticks/first_start.py); 0 turns it off.

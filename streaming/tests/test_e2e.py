@@ -9,18 +9,13 @@ import re
 import subprocess
 import sys
 import time
-import uuid
 
-import environ
-import psycopg
 import pytest
 import redis
 import websockets
-from psycopg import sql
 
-from config.ensure_database import ensure_database
-from testsupport.services import free_port
-from testsupport.stack import ROOT, Stack
+from testsupport.live import live_market
+from testsupport.stack import Stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 SYMBOLS = ("ENERGY", "FINANCE", "HEALTH", "SYNTH", "TECH")
@@ -67,81 +62,15 @@ class LiveStack:
         return all(self.r.hexists(f"{self.stack.redis_prefix}:quotes", s) for s in SYMBOLS)
 
 
-def _database_url() -> str:
-    base = os.environ["DATABASE_URL"]  # set for the session (config.services)
-    name = environ.Env.db_url_config(base)["NAME"]
-    # Unique per fixture instance: two instances (two workers, or a module resumed after another
-    # module's test) must never drop each other's database.
-    return base.rsplit("/", 1)[0] + f"/{name}_wse2e_{uuid.uuid4().hex[:8]}"
-
-
-def _drop_database(url: str) -> None:
-    cfg = environ.Env.db_url_config(url)
-    params = {
-        "host": cfg.get("HOST") or None,
-        "port": cfg.get("PORT") or None,
-        "user": cfg.get("USER") or None,
-        "password": cfg.get("PASSWORD") or None,
-    }
-    with psycopg.connect(
-        dbname="postgres", autocommit=True, **{k: v for k, v in params.items() if v}
-    ) as conn:
-        conn.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(cfg["NAME"]))
-        )
-
-
 @pytest.fixture(scope="module")
 def live():
-    """One running service for the module: migrated private database, generator, worker,
-    beat and daphne; stopped, and its database and Redis keys removed, however tests end."""
+    """One running service for the module (testsupport.live): migrated private database,
+    generator, worker, beat and daphne; stopped, and its database and Redis keys removed,
+    however tests end."""
     from django.conf import settings
 
-    database_url = _database_url()
-    _drop_database(database_url)
-    ensure_database(database_url)
-    stack = None
-    try:
-        subprocess.run(
-            [
-                sys.executable,
-                "manage.py",
-                "migrate",
-                "--noinput",
-                "-v",
-                "0",
-                "--settings=config.settings.test",
-            ],
-            cwd=ROOT,
-            check=True,
-            timeout=300,
-            env={**os.environ, "DATABASE_URL": database_url},
-        )
-        stack = Stack(
-            database_url=database_url, redis_url=settings.REDIS_URL, web_port=free_port()
-        ).start("generator", "worker", "beat", "web")
-        service = LiveStack(stack, settings.REDIS_URL)
-        stack.wait_for(service.quoted, timeout=60, what="the first ticks")
-        stack.wait_for(lambda: _port_open(stack.web_port), timeout=60, what="daphne")
-        yield service
-        assert all(stack.alive().values()), stack.logs()
-    finally:
-        if stack is not None:
-            stack.close()
-            r = redis.Redis.from_url(settings.REDIS_URL)
-            for key in r.scan_iter(match=f"{stack.redis_prefix}:*", count=1000):
-                r.delete(key)
-        _drop_database(database_url)
-
-
-def _port_open(port: int) -> bool:
-    import socket
-
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=1).close()
-        return True
-    except OSError:
-        return False
+    with live_market(symbols=SYMBOLS) as market:
+        yield LiveStack(market.stack, settings.REDIS_URL)
 
 
 def assert_consecutive(ticks: list[dict]) -> None:

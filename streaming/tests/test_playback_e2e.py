@@ -28,10 +28,9 @@ from alpaca.data.models import Trade
 from massive import WebSocketClient
 from massive.websocket.models import EquityTrade
 
+from testsupport.live import port_open
 from testsupport.services import free_port
 from testsupport.stack import Stack
-
-from .test_e2e import _port_open
 
 # django_db: pytest-django sets the test database up only for sessions with tests that use it.
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.django_db]
@@ -95,7 +94,7 @@ def stored(django_db_setup, django_db_blocker):
     )
     try:
         stack.start("web")
-        stack.wait_for(lambda: _port_open(stack.web_port), timeout=60, what="daphne")
+        stack.wait_for(lambda: port_open(stack.web_port), timeout=60, what="daphne")
         yield Stored(stack, end)
         assert all(stack.alive().values()), stack.logs()
     finally:

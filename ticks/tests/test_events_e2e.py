@@ -6,7 +6,6 @@ the database stores nothing inside it."""
 
 import asyncio
 import json
-import os
 import subprocess
 import sys
 import time
@@ -14,13 +13,10 @@ import urllib.request
 
 import psycopg
 import pytest
-import redis
 import websockets
 
-from config.ensure_database import ensure_database
-from streaming.tests.test_e2e import _database_url, _drop_database, _port_open
-from testsupport.services import free_port
-from testsupport.stack import ROOT, Stack
+from testsupport.live import live_market
+from testsupport.stack import ROOT
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 HALT_S = 3
@@ -35,38 +31,8 @@ CREATE = (
 
 @pytest.fixture
 def live_stack():
-    from django.conf import settings
-
-    database_url = _database_url()
-    _drop_database(database_url)
-    ensure_database(database_url)
-    stack = None
-    try:
-        env = {**os.environ, "DATABASE_URL": database_url}
-        subprocess.run(
-            [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"]
-            + ["--settings=config.settings.test"],
-            cwd=ROOT,
-            check=True,
-            timeout=300,
-            env=env,
-        )
-        stack = Stack(
-            database_url=database_url, redis_url=settings.REDIS_URL, web_port=free_port()
-        ).start("generator", "worker", "beat", "web")
-        r = redis.Redis.from_url(settings.REDIS_URL)
-        stack.wait_for(
-            lambda: r.hexists(f"{stack.redis_prefix}:quotes", "SYNTH"),
-            timeout=60,
-            what="the first ticks",
-        )
-        stack.wait_for(lambda: _port_open(stack.web_port), timeout=60, what="daphne")
-        yield stack, database_url
-        assert all(stack.alive().values()), stack.logs()
-    finally:
-        if stack is not None:
-            stack.close()
-        _drop_database(database_url)
+    with live_market(symbols=("SYNTH",)) as market:
+        yield market.stack, market.database_url
 
 
 async def _ws_client(port: int, out: list, done: asyncio.Event) -> None:
