@@ -20,10 +20,14 @@ from testsupport.stack import ROOT
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 HALT_S = 3
+# The halt starts a few seconds after it is created, so that it is still ahead when the
+# creating process has exited, however loaded the machine (the test reads a quote inside it).
+LEAD_S = 5
 CREATE = (
-    "from datetime import timedelta; from ticks.events import event_create; "
-    "from ticks.models import Ticker; "
+    "from datetime import timedelta; from django.utils import timezone; "
+    "from ticks.events import event_create; from ticks.models import Ticker; "
     "e = event_create(kind='halt', scope='ticker', ticker=Ticker.objects.get(symbol='SYNTH'), "
+    f"start=timezone.now() + timedelta(seconds={LEAD_S}), "
     f"duration=timedelta(seconds={HALT_S}), reason='e2e halt'); "
     "print(int(e.start.timestamp() * 1000), int(e.end.timestamp() * 1000))"
 )
