@@ -96,11 +96,16 @@ class MassiveSession:
         """Minute aggregates come through the fanout (``on_massive``), once closed."""
 
     def on_massive(self, batch) -> None:
+        frame = self.frame_for(batch)
+        if frame is not None:
+            self.outbox.put(frame)
+
+    def frame_for(self, batch):
+        """The frame of the messages of ``batch`` this connection wants (None: none)."""
         if not self._key:
-            return
+            return None
         indices = batch.select(self._key, self._pick)
-        if indices:
-            self.outbox.put(batch.frame(protocol.JsonCodec, indices))
+        return batch.frame(protocol.JsonCodec, indices) if indices else None
 
     async def close(self) -> None:
         if self._registered:

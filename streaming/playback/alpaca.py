@@ -28,11 +28,11 @@ from ticks.alpaca_shapes import quote_fields, tick_sizes, trade_fields
 from ..alpaca import protocol
 from ..alpaca.batches import Batch, Item, bar_item
 from ..alpaca.consumer import AlpacaConsumer
-from ..alpaca.protocol import WILDCARD, AlpacaError, Code, Subscribe
+from ..alpaca.protocol import AlpacaError, Code, Subscribe
 from ..alpaca.session import AlpacaSession
 from . import request
 from .player import Progress
-from .run import PlaybackRun, Refused, check_range, take_slot
+from .run import PlaybackRun, Refused, check_range, start_vendor_playback
 from .source import TICK, Event
 
 logger = logging.getLogger(__name__)
@@ -94,28 +94,17 @@ class AlpacaPlaybackSession(AlpacaSession):
             await self._start(played)
 
     async def _start(self, played: set[str]) -> None:
-        consumer = self.consumer
-        tickers = consumer.tickers
-        if WILDCARD not in played:
-            tickers = [t for t in tickers if t.symbol in played]
-        try:
-            slot = await take_slot(consumer.key_id)
-        except Refused as e:
-            await consumer._fail(Code.CONNECTION_LIMIT, f"playback limit exceeded: {e.message}")
-            return
-        seeds = {t.symbol: t.seed for t in tickers}
         codec = self.codec
-        self.run = PlaybackRun(
-            tickers=tickers,
-            playback_range=consumer.range,
+        self.run = await start_vendor_playback(
+            self.consumer,
+            played,
             outbox=self.outbox,
-            render=lambda events: render(codec, seeds, self, events),
-            slot=slot,
+            render=lambda seeds: lambda events: render(codec, seeds, self, events),
             on_end=self._ended,
             ticks=bool(self.subs["trades"] or self.subs["quotes"]),
             bars=bool(self.subs["bars"]),
+            refuse=lambda message: self.consumer.fail_with(Code.CONNECTION_LIMIT, message),
         )
-        self.run.start()
 
     def on_ticks(self, cycle) -> None:  # never registered with the hub: no live data
         pass
@@ -165,4 +154,4 @@ class AlpacaPlaybackConsumer(AlpacaConsumer):
         await super().connect()
         if refusal is not None:
             code = Code.INTERNAL if refusal.code == "unavailable" else Code.INVALID_SYNTAX
-            await self._fail(code, f"invalid playback: {refusal.message} ({refusal.code})")
+            await self.fail_with(code, f"invalid playback: {refusal.message} ({refusal.code})")

@@ -36,11 +36,11 @@ from ..batches import Batch
 from ..massive import protocol
 from ..massive.consumer import MassiveConsumer
 from ..massive.fanout import Item, minute_message
-from ..massive.protocol import WILDCARD, JsonCodec, Status, Subscribe
+from ..massive.protocol import Status, Subscribe
 from ..massive.session import MassiveSession
 from . import request
 from .player import Progress
-from .run import PlaybackRun, Refused, check_range, take_slot
+from .run import PlaybackRun, Refused, check_range, start_vendor_playback
 from .source import TICK, Event
 
 logger = logging.getLogger(__name__)
@@ -76,9 +76,8 @@ def items(seeds: dict[str, int], events: list[Event]) -> list[Item]:
 
 def render(seeds: dict[str, int], session: MassiveSession, events: list[Event]) -> list:
     """The frame (at most one) of ``events`` the session's subscriptions want."""
-    batch = Batch(items(seeds, events))
-    indices = batch.select(session._key, session._pick) if session._key else ()
-    return [batch.frame(JsonCodec, indices)] if indices else []
+    frame = session.frame_for(Batch(items(seeds, events)))
+    return [frame] if frame is not None else []
 
 
 class MassivePlaybackSession(MassiveSession):
@@ -105,27 +104,16 @@ class MassivePlaybackSession(MassiveSession):
             await self._start(played)
 
     async def _start(self, played: set[str]) -> None:
-        consumer = self.consumer
-        tickers = consumer.tickers
-        if WILDCARD not in played:
-            tickers = [t for t in tickers if t.symbol in played]
-        try:
-            slot = await take_slot(consumer.key_id)
-        except Refused as e:
-            await consumer._fail(Status.ERROR, f"playback limit exceeded: {e.message}")
-            return
-        seeds = {t.symbol: t.seed for t in tickers}
-        self.run = PlaybackRun(
-            tickers=tickers,
-            playback_range=consumer.range,
+        self.run = await start_vendor_playback(
+            self.consumer,
+            played,
             outbox=self.outbox,
-            render=lambda events: render(seeds, self, events),
-            slot=slot,
+            render=lambda seeds: lambda events: render(seeds, self, events),
             on_end=self._ended,
             ticks=bool(self.subs["T"] or self.subs["Q"]),
             bars=bool(self.subs["AM"]),
+            refuse=lambda message: self.consumer.fail_with(Status.ERROR, message),
         )
-        self.run.start()
 
     def on_ticks(self, cycle) -> None:  # never registered with the hub: no live data
         pass
@@ -171,7 +159,9 @@ class MassivePlaybackConsumer(MassiveConsumer):
             refusal = e
         await super().connect()
         if refusal is not None:
-            await self._fail(Status.ERROR, f"invalid playback: {refusal.message} ({refusal.code})")
+            await self.fail_with(
+                Status.ERROR, f"invalid playback: {refusal.message} ({refusal.code})"
+            )
 
     def finish(self, last) -> None:
         """The range is done: what is queued, then ``last``, then a normal close."""

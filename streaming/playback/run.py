@@ -10,7 +10,7 @@ the connection can pause, resume and stop, and calls ``on_end(progress, reason)`
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from django.conf import settings
 from django.db import DatabaseError
@@ -22,6 +22,8 @@ from .pacer import Pacer
 from .player import Player, Progress
 from .request import Range
 from .source import PlaybackSource, run_read
+
+WILDCARD = "*"  # every ticker, in both vendor dialects
 
 logger = logging.getLogger(__name__)
 
@@ -147,3 +149,40 @@ class PlaybackRun:
                 pass
         if not self._ended:
             await self._end(reason)
+
+
+async def start_vendor_playback(
+    consumer,
+    played: set[str],
+    *,
+    outbox,
+    render: Callable[[dict[str, int]], Callable],
+    on_end: Callable[[Progress, str], None],
+    ticks: bool,
+    bars: bool,
+    refuse: Callable[[str], Awaitable[None]],
+) -> PlaybackRun | None:
+    """A vendor stream's playback (Alpaca, Massive), started by the first subscribe that names a
+    symbol: the connection's checked tickers that ``played`` names (``"*"``: all of them), under
+    a playback slot of its key. ``render(seeds)`` makes the dialect's renderer (quote sizes come
+    from the tickers' seeds); without a free slot, ``refuse(message)`` and None."""
+    tickers = consumer.tickers
+    if WILDCARD not in played:
+        tickers = [t for t in tickers if t.symbol in played]
+    try:
+        slot = await take_slot(consumer.key_id)
+    except Refused as e:
+        await refuse(f"playback limit exceeded: {e.message}")
+        return None
+    run = PlaybackRun(
+        tickers=tickers,
+        playback_range=consumer.range,
+        outbox=outbox,
+        render=render({t.symbol: t.seed for t in tickers}),
+        slot=slot,
+        on_end=on_end,
+        ticks=ticks,
+        bars=bars,
+    )
+    run.start()
+    return run
