@@ -7,63 +7,31 @@ bars in one page) against our own ``/api/v1/history/SYNTH?limit=10000`` (10,000 
 over one keep-alive connection, sequential requests, in ``--rest-rounds`` rounds that alternate
 which goes first; the figure is the median of the rounds' p50 ratios (target: at most 1.5x).
 
-Stream: ``bench.alpaca_stream`` when it is present (its own options), after the REST part;
+Stream: ``bench.alpaca_stream`` (its own options), after the REST part;
 ``--only rest`` or ``--only stream`` runs one of them.
 """
 
 import argparse
-import asyncio
-import importlib
-import importlib.util
-import statistics
 from datetime import timedelta
 
-from . import http_load, rest_data
-from .common import record, setup_django, table
+from . import alpaca_stream, rest_data, vendor_rest
+from .common import record, setup_django
 
-TARGET_RATIO = 1.5
 SYMBOLS = "ENERGY,FINANCE,HEALTH,SYNTH,TECH"
 
 
-def _stream():
-    """``bench.alpaca_stream`` when it exists, else None."""
-    if importlib.util.find_spec("bench.alpaca_stream") is None:
-        return None
-    return importlib.import_module("bench.alpaca_stream")
-
-
 def add_arguments(parser) -> None:
-    parser.add_argument("--only", choices=("rest", "stream"), help="run one part only")
     parser.add_argument(
         "--rest-hours",
         type=float,
         default=24.0,
         help="hours of backfilled 10 Hz ticks for 5 tickers (default 24)",
     )
-    parser.add_argument(
-        "--rest-samples", type=int, default=40, help="sequential requests per endpoint per round"
-    )
-    parser.add_argument("--rest-rounds", type=int, default=5, help="alternating rounds")
-    parser.add_argument(
-        "--rest-reuse", action="store_true", help="keep the data of the previous run if it is there"
-    )
-    stream = _stream()
-    if stream is not None:
-        stream.add_arguments(parser)
+    vendor_rest.add_arguments(parser, alpaca_stream)
 
 
 def run(args) -> int:
-    status = 0
-    if args.only in (None, "rest"):
-        status = _rest(args)
-    if args.only in (None, "stream"):
-        stream = _stream()
-        if stream is not None:
-            status = stream.run(args) or status
-        elif args.only == "stream":
-            print("alpaca: the stream benchmark (bench/alpaca_stream.py) is not present")
-            return 1
-    return status
+    return vendor_rest.run(args, _rest, alpaca_stream)
 
 
 def _iso(moment) -> str:
@@ -100,40 +68,24 @@ def _rest(args) -> int:
         bars = sum(len(rows) for rows in body["bars"].values())
         assert body["next_page_token"] is None, "the day does not fit one page"
         print(f"  {alpaca}: {bars:,} bars of {len(body['bars'])} symbols in one page")
-        rounds = []
-        for r in range(args.rest_rounds):
-            order = list(paths) if r % 2 == 0 else list(paths)[::-1]
-            measured = asyncio.run(
-                http_load.latencies(base, {k: paths[k] for k in order}, args.rest_samples)
-            )
-            rounds.append(measured)
-            print(f"  round {r + 1}: ratio {measured[alpaca][0] / measured[baseline][0]:.2f}")
-        assert all(stack.alive().values()), stack.logs()
+        rounds = vendor_rest.compare(stack, base, paths, args)
     finally:
         stack.close()
-    ratios = [r[alpaca][0] / r[baseline][0] for r in rounds]
-    ratio = statistics.median(ratios)
-    rows = []
-    for label in paths:
-        p50 = statistics.median(r[label][0] for r in rounds)
-        p99 = statistics.median(r[label][1] for r in rounds)
-        rows.append([label, f"{p50:.2f}", f"{p99:.2f}", f"{rounds[0][label][2]:,}"])
-    verdict = "met" if ratio <= TARGET_RATIO else "NOT met"
-    body_text = table(["endpoint", "p50 ms (median of rounds)", "p99 ms", "bytes"], rows)
-    body_text += (
-        f"\n\nRatio /v2 bars p50 / /api/v1 history p50: **{ratio:.2f}x** (median of "
-        f"{args.rest_rounds} rounds: {' '.join(f'{x:.2f}' for x in ratios)}); target at most "
-        f"{TARGET_RATIO}x: {verdict}.\n\n"
-        f"{data['ticks']:,} ticks ({args.rest_hours:g} h x 5 tickers x 10 Hz, backfilled and "
-        f"rolled up) on a private database, ANALYZEd; one daphne process "
-        f"(bench.rest_settings). The bars request: all five symbols, one day of 1Min bars "
-        f"({bars:,} bars) in one page with limit=10000; the baseline: 10,000 ticks of one "
-        f"symbol from /api/v1/history with limit=10000. {args.rest_samples} sequential "
-        "requests per endpoint per round over one keep-alive connection (aiohttp), after 10 "
-        "warm-up ones; rounds alternate which endpoint goes first."
+    body_text, ratio, met = vendor_rest.report(
+        paths,
+        rounds,
+        ratio_label="/v2 bars p50 / /api/v1 history p50",
+        setup=(
+            f"{data['ticks']:,} ticks ({args.rest_hours:g} h x 5 tickers x 10 Hz, backfilled "
+            "and rolled up) on a private database, ANALYZEd; one daphne process "
+            "(bench.rest_settings). The bars request: all five symbols, one day of 1Min bars "
+            f"({bars:,} bars) in one page with limit=10000; the baseline: 10,000 ticks of one "
+            "symbol from /api/v1/history with limit=10000."
+        ),
+        args=args,
     )
     print()
     print(body_text)
     record("alpaca REST", body_text)
-    print("\ntarget met" if ratio <= TARGET_RATIO else "\ntarget NOT met")
+    print("\ntarget met" if met else "\ntarget NOT met")
     return 0

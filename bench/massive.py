@@ -10,57 +10,25 @@ bars, both over one keep-alive connection, sequential requests, in ``--rest-roun
 that alternate which goes first; the figure is the median of the rounds' p50 ratios (target:
 at most 1.5x).
 
-Stream: ``bench.massive_stream`` when it is present (its own options), after the REST part;
+Stream: ``bench.massive_stream`` (its own options), after the REST part;
 ``--only rest`` or ``--only stream`` runs one of them.
 """
 
 import argparse
-import asyncio
-import importlib
-import importlib.util
-import statistics
 from datetime import timedelta
 
-from . import http_load, rest_data
-from .common import record, setup_django, table
+from . import massive_stream, rest_data, vendor_rest
+from .common import record, setup_django
 
-TARGET_RATIO = 1.5
 MINUTES = 1440
 
 
-def _stream():
-    """``bench.massive_stream`` when it exists, else None."""
-    if importlib.util.find_spec("bench.massive_stream") is None:
-        return None
-    return importlib.import_module("bench.massive_stream")
-
-
 def add_arguments(parser) -> None:
-    parser.add_argument("--only", choices=("rest", "stream"), help="run one part only")
-    parser.add_argument(
-        "--rest-samples", type=int, default=40, help="sequential requests per endpoint per round"
-    )
-    parser.add_argument("--rest-rounds", type=int, default=5, help="alternating rounds")
-    parser.add_argument(
-        "--rest-reuse", action="store_true", help="keep the data of the previous run if it is there"
-    )
-    stream = _stream()
-    if stream is not None:
-        stream.add_arguments(parser)
+    vendor_rest.add_arguments(parser, massive_stream)
 
 
 def run(args) -> int:
-    status = 0
-    if args.only in (None, "rest"):
-        status = _rest(args)
-    if args.only in (None, "stream"):
-        stream = _stream()
-        if stream is not None:
-            status = stream.run(args) or status
-        elif args.only == "stream":
-            print("massive: the stream benchmark (bench/massive_stream.py) is not present")
-            return 1
-    return status
+    return vendor_rest.run(args, _rest, massive_stream)
 
 
 def _rest(args) -> int:
@@ -95,39 +63,23 @@ def _rest(args) -> int:
         assert body["resultsCount"] == len(v1) == MINUTES, (body["resultsCount"], len(v1))
         assert [r["c"] for r in body["results"]] == [float(r["close"]) for r in v1]
         print(f"  {massive}: {body['resultsCount']:,} aggregates in one page, equal to /api/v1")
-        rounds = []
-        for r in range(args.rest_rounds):
-            order = list(paths) if r % 2 == 0 else list(paths)[::-1]
-            measured = asyncio.run(
-                http_load.latencies(base, {k: paths[k] for k in order}, args.rest_samples)
-            )
-            rounds.append(measured)
-            print(f"  round {r + 1}: ratio {measured[massive][0] / measured[baseline][0]:.2f}")
-        assert all(stack.alive().values()), stack.logs()
+        rounds = vendor_rest.compare(stack, base, paths, args)
     finally:
         stack.close()
-    ratios = [r[massive][0] / r[baseline][0] for r in rounds]
-    ratio = statistics.median(ratios)
-    rows = []
-    for label in paths:
-        p50 = statistics.median(r[label][0] for r in rounds)
-        p99 = statistics.median(r[label][1] for r in rounds)
-        rows.append([label, f"{p50:.2f}", f"{p99:.2f}", f"{rounds[0][label][2]:,}"])
-    verdict = "met" if ratio <= TARGET_RATIO else "NOT met"
-    body_text = table(["endpoint", "p50 ms (median of rounds)", "p99 ms", "bytes"], rows)
-    body_text += (
-        f"\n\nRatio /v2/aggs p50 / /api/v1/bars p50: **{ratio:.2f}x** (median of "
-        f"{args.rest_rounds} rounds: {' '.join(f'{x:.2f}' for x in ratios)}); target at most "
-        f"{TARGET_RATIO}x: {verdict}.\n\n"
-        f"A day of 1m bars ({MINUTES:,} per ticker, 5 tickers, rolled up) on a private "
-        "database, ANALYZEd; one daphne process (bench.rest_settings). Both requests return "
-        f"the same {MINUTES:,} SYNTH bars (checked): the Massive aggregates in one page at the "
-        f"default limit, the /api/v1 bars with limit={MINUTES}. {args.rest_samples} sequential "
-        "requests per endpoint per round over one keep-alive connection (aiohttp), after 10 "
-        "warm-up ones; rounds alternate which endpoint goes first."
+    body_text, ratio, met = vendor_rest.report(
+        paths,
+        rounds,
+        ratio_label="/v2/aggs p50 / /api/v1/bars p50",
+        setup=(
+            f"A day of 1m bars ({MINUTES:,} per ticker, 5 tickers, rolled up) on a private "
+            "database, ANALYZEd; one daphne process (bench.rest_settings). Both requests return "
+            f"the same {MINUTES:,} SYNTH bars (checked): the Massive aggregates in one page at "
+            f"the default limit, the /api/v1 bars with limit={MINUTES}."
+        ),
+        args=args,
     )
     print()
     print(body_text)
     record("massive REST", body_text)
-    print("\ntarget met" if ratio <= TARGET_RATIO else "\ntarget NOT met")
+    print("\ntarget met" if met else "\ntarget NOT met")
     return 0

@@ -7,7 +7,7 @@ the product's publish helper. ``/ws`` clients subscribe to the five tickers per 
 (``bench/ws_client.py``); Massive clients authenticate and subscribe to ``T.`` and ``Q.`` of the
 five (``bench/massive_stream_client.py``: one array frame per cycle, a trade and a quote per
 tick; loss is counted on trades). A trial passes with no loss and p99 under 250 ms. The ladder
-is the Alpaca stream benchmark's (``bench.alpaca_stream.ladder``): N doubles from
+is the vendor streams' (``bench.stream_ladder``): N doubles from
 ``--stream-start`` until a trial fails (twice), then climbs from the last pass in x1.25 steps.
 The ratio is the largest passing N of ``/stocks`` over ``/ws``'s (target: at least 0.8).
 
@@ -20,21 +20,17 @@ import os
 import sys
 import uuid
 
-from . import alpaca_stream
-from .common import record, setup_django, table
+from . import stream_ladder
+from .common import record, setup_django
 from .massive_stream_client import load_main as massive_load
+from .stream_ladder import WS, Kind
 
 TARGET = 0.8  # /stocks' largest N / /ws per tick's
-KIND = "massive"
-LABEL = "daphne /stocks, JSON"
+KINDS = {"ws": WS, "massive": Kind(massive_load, False, "daphne /stocks, JSON")}
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("--stream-start", type=int, default=100, help="first N (then doubled)")
-    parser.add_argument("--stream-max", type=int, default=6400, help="largest N tried")
-    parser.add_argument("--stream-seconds", type=float, default=6.0, help="measured s per trial")
-    parser.add_argument("--stream-warmup", type=float, default=1.5, help="s published first")
-    parser.add_argument("--stream-procs", type=int, default=2, help="load-generator processes")
+    stream_ladder.add_arguments(parser)
 
 
 def _django() -> str:
@@ -72,49 +68,16 @@ def run(args) -> int:
         f"massive stream: N clients x 5 tickers x 10 Hz, /ws per tick vs /stocks (JSON); "
         f"{args.stream_seconds:g} s measured per trial, {args.stream_procs} load processes"
     )
-    # The Alpaca benchmark's ladder, with /stocks as one more kind of client.
-    alpaca_stream.KINDS[KIND] = (massive_load, False, LABEL)
-    try:
-        series = {k: alpaca_stream.ladder(k, args=args, env=env) for k in ("ws", KIND)}
-    finally:
-        del alpaca_stream.KINDS[KIND]
-    ws_n, n = alpaca_stream.best(series["ws"]), alpaca_stream.best(series[KIND])
-    ratio = n / ws_n if ws_n else float("nan")
-    ok = bool(ws_n) and ratio >= TARGET
-    summary, rows = [], []
-    for kind, label in (("ws", alpaca_stream.KINDS["ws"][2]), (KIND, LABEL)):
-        best = alpaca_stream.best(series[kind])
-        capped = series[kind] and all(r["ok"] for r in series[kind])  # never failed
-        shown = f">= {best} (--stream-max reached)" if capped else str(best)
-        if kind == "ws":
-            summary.append([label, shown, "1.00", "baseline"])
-        else:
-            summary.append([label, shown, f"{ratio:.2f}", f"target >= {TARGET}"])
-        for r in series[kind]:
-            rows.append(
-                [
-                    label,
-                    r["n"],
-                    f"{r['ticks_s']:,.0f}",
-                    f"{r['loss']:.2%}",
-                    f"{r['p50']:.0f}",
-                    f"{r['p99']:.0f}",
-                    f"{r['server_cpu']:.0%}",
-                    ("ok" if r["ok"] else "fail") + (" (2nd run)" if r.get("retried") else ""),
-                ]
-            )
-    body = table(["server", "largest N (p99 < 250 ms, no loss)", "x /ws", "note"], summary)
-    body += "\n\n" + table(
-        ["server", "N", "ticks/s", "loss", "p50 ms", "p99 ms", "server CPU", ""], rows
-    )
+    series = {k: stream_ladder.ladder(k, kind, args=args, env=env) for k, kind in KINDS.items()}
+    body, ok = stream_ladder.report(KINDS, series, target=TARGET)
     body += (
         f"\n\nOne daphne process; each client subscribes to all 5 tickers (/ws: tick frames; "
         f"/stocks: T. and Q. of each, one array of trades and quotes per cycle); one cycle (5 "
         f"ticks) published every 100 ms through the channel layer's Redis pub/sub; "
         f"{args.stream_seconds:g} s measured after {args.stream_warmup:g} s of warm-up; latency "
         "= receipt - publish time; ticks/s counts /ws ticks and Massive trades. N doubles until "
-        "a failure, then climbs in x1.25 steps from the last pass (the Alpaca stream "
-        "benchmark's ladder); a failing N is run twice. The load generators "
+        "a failure, then climbs in x1.25 steps from the last pass (bench.stream_ladder); "
+        "a failing N is run twice. The load generators "
         f"({args.stream_procs} processes) share the machine's 2 cores."
     )
     print()
