@@ -24,8 +24,8 @@ from ticks.payloads import BarPayload, StatusPayload
 from ticks.selectors import daily_bars
 
 from ..minute_bars import MinuteCloses
+from ..seeds import get_seeds
 from .batches import Batch, bar_item, status_item, tick_batch
-from .seeds import Seeds
 
 logger = logging.getLogger(__name__)
 
@@ -38,7 +38,7 @@ READ_DEADLINE_S = 2.0
 class AlpacaFanout:
     def __init__(self, hub) -> None:
         self.hub = hub
-        self.seeds = Seeds()
+        self.seeds = get_seeds(hub)
         self.minutes = MinuteCloses()  # which minute bars are closed
         self.sent: dict[str, dict[int, BarPayload]] = {}  # ticker -> time -> bar sent
         self._tasks: set[asyncio.Task] = set()

@@ -4,7 +4,7 @@
 work) while the process has no Massive session.
 
 - Ticks: each cycle's trades (``T``) and quotes (``Q``), built when the first session asks
-  (quote sizes from the tickers' seeds, ``streaming.alpaca.seeds``, known before the hub
+  (quote sizes from the tickers' seeds, ``streaming.seeds``, known before the hub
   dispatches the cycle). Before that, ``prepare`` feeds the cycle to the per-second aggregates
   (``aggregates.Seconds``) and sends the ``A`` of the seconds it closed.
 - Minute aggregates (``AM``): a minute bar once closed (``streaming.minute_bars``), with the day
@@ -24,9 +24,9 @@ from ticks.massive_reads import day_totals_through
 from ticks.massive_shapes import stream_agg, stream_quote, stream_trade
 from ticks.payloads import STATUS_HALTED, BarPayload
 
-from ..alpaca.seeds import Seeds
 from ..batches import Batch, sized_ticks
 from ..minute_bars import MinuteCloses
+from ..seeds import get_seeds
 from .aggregates import MINUTE_MS, Seconds
 
 logger = logging.getLogger(__name__)
@@ -84,7 +84,7 @@ def minute_message(bar: BarPayload, day) -> dict:
 class MassiveFanout:
     def __init__(self, hub) -> None:
         self.hub = hub
-        self.seeds = Seeds()
+        self.seeds = get_seeds(hub)
         self.sessions: set = set()
         self.minutes = MinuteCloses()
         self.seconds = Seconds()

@@ -1,5 +1,6 @@
-"""The tickers' seeds in this process, which the quotes' sizes are computed from
-(``ticks.alpaca_shapes.tick_sizes``).
+"""The tickers' seeds in this process, which the vendor streams' quote sizes are computed from
+(``ticks.alpaca_shapes.tick_sizes``): one ``Seeds`` per hub (``get_seeds``), shared by the
+Alpaca and Massive fan-outs.
 
 Read from the database off the event loop (``READ_DEADLINE_S`` at most), once when first
 needed, again when a cycle names a symbol not known yet (at most every ``MISS_RETRY_S``) and in
@@ -19,6 +20,8 @@ from ticks.deadline import read_within
 from ticks.selectors import ticker_seeds
 
 logger = logging.getLogger(__name__)
+
+NAME = "seeds"
 
 TTL_S = 60.0
 MISS_RETRY_S = 5.0
@@ -56,10 +59,15 @@ class Seeds:
         self.tried_at = time.monotonic()
         try:
             seeds = await sync_to_async(read_within, thread_sensitive=False)(
-                ticker_seeds, key="alpaca-seeds", timeout=READ_DEADLINE_S, what="ticker seeds"
+                ticker_seeds, key="stream-seeds", timeout=READ_DEADLINE_S, what="ticker seeds"
             )
         except DatabaseError:
             logger.warning("database unreachable: ticker seeds not refreshed")
             return
         self.known = seeds
         self.loaded_at = time.monotonic()
+
+
+def get_seeds(hub) -> Seeds:
+    """The hub's ``Seeds`` (one per process: the vendor fan-outs share it)."""
+    return hub.observer(NAME, lambda _hub: Seeds())
