@@ -10,10 +10,10 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.http import HttpResponseRedirect
-from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from . import events, selectors, services
+from .market_time import market_now
 from .models import MarketEvent, Ticker, Timeframe
 
 RECENT_ROWS = 10
@@ -303,7 +303,7 @@ class MarketEventAdmin(admin.ModelAdmin):
 
     @admin.display(description="status")
     def state(self, obj):
-        return events.event_state(obj, timezone.now())
+        return events.event_state(obj, market_now())
 
     @admin.display(description="tickers")
     def touched(self, obj):

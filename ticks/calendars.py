@@ -134,6 +134,10 @@ def check_calendar(code: str, *, extended_hours: bool = False) -> None:
             f"extended hours are not available for {where}: only "
             f"{' and '.join(sorted(_EXTENDED))} have pre- and post-market periods"
         )
+    if not is_always_open(code):
+        # A few listed calendars cannot be built by the installed library (e.g. ones with
+        # Orthodox Easter holidays under pandas 3): refuse them here, not in the generator.
+        _exchange(code, _this_year())
 
 
 @functools.cache
@@ -156,11 +160,15 @@ def _this_year() -> int:
 def _exchange(code: str, year: int):
     import exchange_calendars as xc
 
-    check_calendar(code)
+    if code not in calendar_codes() or is_always_open(code):
+        raise CalendarError(f"unknown calendar {code!r}")
     try:
         return xc.get_calendar(code, start=f"{year}-01-01", end=f"{year}-12-31")
     except Exception as e:  # the library's own bounds (e.g. lunar rules known only so far)
-        raise CalendarError(f"calendar {code} has no sessions for {year}: {e}") from e
+        raise CalendarError(
+            f"calendar {code} cannot be used: the exchange-calendars package cannot build its "
+            f"sessions for {year} ({type(e).__name__}: {e})"
+        ) from e
 
 
 @functools.lru_cache(maxsize=256)

@@ -9,12 +9,12 @@ the connection can pause, resume and stop, and calls ``on_end(progress, reason)`
 
 import asyncio
 import logging
-import time
 from collections.abc import Callable
 
 from django.conf import settings
 from django.db import DatabaseError
 
+from ticks.market_time import market_now_ms
 from ticks.playback_reads import PlaybackRefused, PlaybackTicker, playback_range_check
 
 from . import limits
@@ -37,7 +37,7 @@ class Refused(Exception):
 
 async def check_range(*, symbols, playback_range: Range) -> list[PlaybackTicker]:
     """The tickers of a range that may be played back (``symbols`` None: all), or ``Refused``."""
-    now_ms = int(time.time() * 1000)
+    now_ms = market_now_ms()
     try:
         return await run_read(
             lambda: playback_range_check(
