@@ -37,6 +37,7 @@ __all__ = [
     "TradingDay",
     "calendar_codes",
     "check_calendar",
+    "extended_hours_calendars",
     "has_extended_hours",
     "is_always_open",
     "open_periods",
@@ -119,6 +120,11 @@ def is_always_open(code: str) -> bool:
 
 def has_extended_hours(code: str) -> bool:
     return code in _EXTENDED
+
+
+def extended_hours_calendars() -> tuple[str, ...]:
+    """The calendars that have pre- and post-market periods, sorted."""
+    return tuple(sorted(_EXTENDED))
 
 
 def check_calendar(code: str, *, extended_hours: bool = False) -> None:

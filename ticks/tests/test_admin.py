@@ -111,10 +111,14 @@ def form_data(ticker: Ticker, **overrides) -> dict:
         "jump_rate": repr(ticker.jump_rate),
         "jump_mean": repr(ticker.jump_mean),
         "jump_spread": repr(ticker.jump_spread),
+        "calendar": ticker.calendar,
+        "extended_hours": "on",
         "_save": "Save",
     }
     if not ticker.is_active:
         del data["is_active"]
+    if not ticker.extended_hours:
+        del data["extended_hours"]
     data.update(overrides)
     return {k: v for k, v in data.items() if v is not None}
 
@@ -183,6 +187,7 @@ def seeded_row(symbol: str, *, active=True, last_price="-", last_tick="-") -> di
         "name": name,
         "sector": sector,
         "volatility": vol,
+        "calendar": "24/7",
         "is_active": active,
         "last_price": last_price,
         "last_tick_time": last_tick,
