@@ -108,10 +108,15 @@ class TradingDay:
 
 @functools.cache
 def calendar_codes() -> tuple[str, ...]:
-    """``"24/7"`` and every exchange code of ``exchange-calendars`` (no aliases), sorted."""
+    """``"24/7"`` and every exchange code of ``exchange-calendars``, sorted: its calendars'
+    own names and the exchange codes (MICs, ``X...``) it knows as aliases of one, such as
+    ``XNAS`` (Nasdaq, whose sessions are NYSE's). Other aliases (``NYSE``, ``LSE``...) are
+    left out: one name per exchange."""
     import exchange_calendars as xc
 
-    return (ALWAYS_OPEN, *sorted(xc.get_calendar_names(include_aliases=False)))
+    names = set(xc.get_calendar_names(include_aliases=False))
+    aliases = set(xc.get_calendar_names(include_aliases=True)) - names
+    return (ALWAYS_OPEN, *sorted(names | {a for a in aliases if a.startswith("X")}))
 
 
 def is_always_open(code: str) -> bool:
@@ -296,6 +301,13 @@ def session_state(code: str, *, extended_hours: bool, at: datetime) -> SessionSt
                 close = p.end
             else:
                 break
+        # The next open is after this stretch closes (not the start of an adjacent period).
+        next_open = next((p.start for p in later if p.start > close), None)
+        if next_open is None:
+            beyond = open_periods(
+                code, extended_hours=extended_hours, start=close, end=close + timedelta(days=400)
+            )
+            next_open = next((p.start for p in beyond if p.start > close), None)
         phase = "open" if current.kind == REGULAR else KINDS[current.kind]
         return SessionState(code, at, True, phase, current.session, next_open, close)
     before = [p for p in periods if p.end <= at]

@@ -38,6 +38,7 @@ __all__ = [
     "default_calendar",
     "market_clock",
     "open_since_ms",
+    "open_time",
     "previous_trading_day",
     "ticker_session",
     "trading_days",
@@ -166,3 +167,55 @@ def open_since_ms(calendar: str, extended_hours: bool, at_ms: int) -> int | None
 
 
 MINUS_INFINITY_MS = -(2**62)
+
+
+# --- open time: what a paced playback follows ------------------------------------------------------
+
+
+class OpenTime:
+    """Market time with the closed periods taken out: ``elapsed(t)`` is how much of
+    ``[start_ms, t)`` at least one of the calendars was open (milliseconds)."""
+
+    def __init__(self, starts: list[int], ends: list[int], start_ms: int) -> None:
+        self.starts, self.ends, self.start_ms = starts, ends, start_ms
+        self.before: list[int] = []  # open time before each stretch
+        total = 0
+        for s, e in zip(starts, ends):
+            self.before.append(total)
+            total += e - s
+
+    def elapsed(self, at_ms: int) -> int:
+        i = bisect.bisect_right(self.starts, at_ms) - 1
+        if i < 0:
+            return 0
+        return self.before[i] + min(at_ms, self.ends[i]) - self.starts[i]
+
+
+def open_time(
+    calendars_of: list[tuple[str, bool]], *, start_ms: int, end_ms: int
+) -> OpenTime | None:
+    """The open time of ``calendars_of`` (``(calendar, extended_hours)`` per ticker) over
+    ``[start_ms, end_ms)``: the union of their open periods, clipped to the range. None when
+    one of them is 24/7 (then open time is market time)."""
+    if not calendars_of or any(calendars.is_always_open(c) for c, _ in calendars_of):
+        return None
+    start = datetime.fromtimestamp(start_ms / 1000, UTC)
+    end = datetime.fromtimestamp(end_ms / 1000, UTC)
+    spans: list[tuple[int, int]] = []
+    for code, extended in sorted(set(calendars_of)):
+        try:
+            periods = calendars.open_periods(code, extended_hours=extended, start=start, end=end)
+        except CalendarError:
+            return None  # a calendar we cannot read here: pace by market time
+        spans += [(max(_ms(p.start), start_ms), min(_ms(p.end), end_ms)) for p in periods]
+    starts: list[int] = []
+    ends: list[int] = []
+    for s, e in sorted(spans):
+        if e <= s:
+            continue
+        if ends and s <= ends[-1]:
+            ends[-1] = max(ends[-1], e)
+        else:
+            starts.append(s)
+            ends.append(e)
+    return OpenTime(starts, ends, start_ms)

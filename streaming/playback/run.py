@@ -14,6 +14,7 @@ from collections.abc import Callable
 from django.conf import settings
 from django.db import DatabaseError
 
+from ticks.market_clock import open_time
 from ticks.market_time import market_now_ms
 from ticks.playback_reads import PlaybackRefused, PlaybackTicker, playback_range_check
 
@@ -115,9 +116,23 @@ class PlaybackRun:
     def resume(self) -> None:
         self.pacer.resume()
 
+    async def _follow_open_time(self) -> None:
+        """At a paced speed, pace by the tickers' open time (their calendars' closed periods
+        pass at once); read in a thread (a calendar's first use builds it)."""
+        if self.range.speed is None:
+            return
+        timeline = await asyncio.to_thread(
+            open_time,
+            [(t.calendar, t.extended_hours) for t in self.tickers],
+            start_ms=self.range.start_ms,
+            end_ms=self.range.end_ms,
+        )
+        self.pacer.follow(timeline)
+
     async def _run(self) -> None:
         reason = "end"
         try:
+            await self._follow_open_time()
             await self.player.run()
             if self.player.outbox.closed:
                 reason = "closed"
