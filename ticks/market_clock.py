@@ -32,7 +32,9 @@ from .calendars import ALWAYS_OPEN, CalendarError, SessionState, TradingDay
 
 __all__ = [
     "ALWAYS_OPEN",
+    "MINUS_INFINITY_MS",
     "MarketClock",
+    "OpenTime",
     "SessionState",
     "TradingDay",
     "default_calendar",
@@ -50,6 +52,8 @@ FIRST_DATE = date(1970, 1, 1)
 LAST_DATE = date(2099, 12, 31)
 #: How far back the previous trading day is looked for (long holidays included).
 PREVIOUS_DAY_SEARCH = timedelta(days=14)
+#: ``open_since_ms`` of a market that never closes (24/7): before any time we use.
+MINUS_INFINITY_MS = -(2**62)
 
 
 @dataclass(frozen=True)
@@ -164,9 +168,6 @@ def open_since_ms(calendar: str, extended_hours: bool, at_ms: int) -> int | None
     if i >= 0 and at_ms < ends[i]:
         return starts[i]
     return None
-
-
-MINUS_INFINITY_MS = -(2**62)
 
 
 # --- open time: what a paced playback follows ------------------------------------------------------
