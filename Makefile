@@ -98,7 +98,7 @@ STORAGE_TESTS := ticks/tests/test_storage.py ticks/tests/test_storage_timescaled
 	ticks/tests/test_backfill.py ticks/tests/test_first_start.py ticks/tests/test_live.py \
 	ticks/tests/test_flush.py ticks/tests/test_refresh.py ticks/tests/test_live_configs.py \
 	ticks/tests/test_generate.py ticks/tests/test_rollup.py ticks/tests/test_status.py \
-	ticks/tests/test_copy.py ticks/tests/test_pipeline_e2e.py
+	ticks/tests/test_copy.py ticks/tests/test_pipeline_e2e.py ticks/tests/test_session_bars.py
 test-storage: install
 	$(BIN)/python -m pytest $(STORAGE_TESTS) $(PYTEST_ARGS)
 

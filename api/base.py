@@ -1,9 +1,10 @@
 """What every API view shares: the envelope, the ticker lookup, and ``ApiView``."""
 
 from django.http import HttpResponse
-from django.utils import timezone
 from rest_framework.response import Response
 from rest_framework.views import APIView
+
+from ticks.market_time import market_now
 
 from . import selectors
 from .directory import TickerInfo, directory
@@ -22,7 +23,7 @@ def ticker_or_404(symbol: str) -> TickerInfo:
 
 
 def now():
-    return selectors.now_ms(timezone.now())
+    return selectors.now_ms(market_now())
 
 
 class ApiView(APIView):

@@ -52,6 +52,8 @@ class TickerInfo:
     is_active: bool
     tick_interval_ms: int
     seed: int = 0  # the price path's seed (Alpaca quote sizes derive from it)
+    calendar: str = "24/7"  # its trading calendar (ticks.calendars)
+    extended_hours: bool = False
 
 
 def _load() -> dict[str, TickerInfo]:

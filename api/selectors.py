@@ -13,13 +13,13 @@ from functools import partial
 import orjson
 import redis
 from asgiref.sync import sync_to_async
-from django.utils import timezone
 from rest_framework import status
 
 from ticks.events import trading_status
 from ticks.freshness import age_ms, is_stale
 from ticks.live_reads import alatest_quote_record, latest_quote_record
 from ticks.market import to_ms
+from ticks.market_time import market_now_ms
 from ticks.selectors import (
     bar_range,
     row_time_ms,
@@ -95,7 +95,7 @@ def _with_status(quote: dict, ticker: TickerInfo) -> dict:
     """The quote with its ticker's ``status``: ``halted`` (deactivated, or in a halt event)
     or ``trading``."""
     quote["status"] = trading_status(
-        symbol=ticker.symbol, active=ticker.is_active, at_ms=to_ms(timezone.now())
+        symbol=ticker.symbol, active=ticker.is_active, at_ms=market_now_ms()
     )
     return quote
 
@@ -115,6 +115,8 @@ def quote_meta(*, ticker: TickerInfo, quote: dict, source: str, now: datetime) -
             last_tick_ms=time_ms,
             tick_interval_ms=ticker.tick_interval_ms,
             now_ms=now_ms,
+            calendar=ticker.calendar,
+            extended_hours=ticker.extended_hours,
         ),
     }
 

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 
 from ticks.models import Timeframe
-from ticks.selectors import bars_between, ticker_list_with_last_tick
+from ticks.selectors import bars_between, daily_bars, ticker_list_with_last_tick
 
 TIMEFRAMES = tuple(Timeframe.values)  # ("1m", "5m", "1h", "1d")
 DEFAULT_TIMEFRAME = "1m"
@@ -42,7 +42,9 @@ def dashboard_state(*, ticker: str, timeframe: str, now: datetime) -> DashboardS
     timeframe = timeframe if timeframe in TIMEFRAMES else DEFAULT_TIMEFRAME
     rows = []
     selected = unknown = None
+    known = []  # (id, symbol, calendar): whose day opens are read
     for t in ticker_list_with_last_tick().order_by("symbol"):
+        known.append((t.pk, t.symbol, t.calendar))
         if t.symbol == wanted:
             selected = t.symbol
         elif not t.is_active:
@@ -64,11 +66,7 @@ def dashboard_state(*, ticker: str, timeframe: str, now: datetime) -> DashboardS
         default = settings.DASHBOARD_DEFAULT_TICKER.strip().upper()
         selected = next((r["ticker"] for r in rows if r["ticker"] == default), rows[0]["ticker"])
 
-    day_start = now.replace(hour=0, minute=0, second=0, microsecond=0)
-    day_open = {
-        b.ticker: float(b.open)
-        for b in bars_between(timeframe="1d", start=day_start, end=day_start + timedelta(days=1))
-    }
+    day_open = {b.ticker: float(b.open) for b in daily_bars(at=now, tickers=known)}
     spark_start = now.replace(second=0, microsecond=0) - timedelta(minutes=SPARKLINE_MINUTES)
     sparklines: dict[str, list[list[float]]] = {}
     for bar in bars_between(timeframe="1m", start=spark_start, end=now + timedelta(minutes=1)):

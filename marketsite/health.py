@@ -14,6 +14,7 @@ from django.conf import settings
 
 from ticks.deadline import read_within
 from ticks.freshness import active_feeds, generation_check
+from ticks.market_time import market_now_ms
 
 DATABASE_DEADLINE_S = 1.0
 REDIS_TIMEOUT_S = 1.0
@@ -54,7 +55,7 @@ def _generation(client: redis.Redis, feeds, now_ms: int) -> dict:
 
 def readiness(*, now_ms: int | None = None) -> dict:
     """``{"ready": bool, "checks": {"database": {...}, "redis": {...}, "generation": {...}}}``."""
-    now_ms = int(time.time() * 1000) if now_ms is None else now_ms
+    now_ms = market_now_ms() if now_ms is None else now_ms
     database, feeds = _timed(_check_database)
     client = redis.Redis.from_url(
         settings.REDIS_URL, socket_connect_timeout=REDIS_TIMEOUT_S, socket_timeout=REDIS_TIMEOUT_S

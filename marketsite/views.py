@@ -5,10 +5,10 @@ from django.contrib.auth.views import redirect_to_login
 from django.http import JsonResponse
 from django.shortcuts import render
 from django.urls import get_script_prefix, reverse
-from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from ticks.market_time import market_now
 from ticks.stream_tokens import HEADER, QUERY_PARAM, dashboard_token_issue
 
 from .dashboard import TIMEFRAMES, dashboard_state
@@ -24,7 +24,7 @@ def dashboard(request):
     public, only for a signed-in user (others are sent to the admin's login)."""
     if not dashboard_access_allowed(request):
         return redirect_to_login(request.get_full_path(), reverse("admin:login"))
-    now = timezone.now()
+    now = market_now()
     state = dashboard_state(
         ticker=request.GET.get("ticker", ""), timeframe=request.GET.get("timeframe", ""), now=now
     )

@@ -14,6 +14,8 @@ import uuid
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
+from ticks.market_time import market_now_ms
+
 from . import auth, connection_limit, protocol
 from .daphne_io import direct_writer
 from .hub import get_hub
@@ -204,4 +206,4 @@ def _peer(scope) -> str:
 
 
 def _now_ms() -> int:
-    return int(time.time() * 1000)
+    return market_now_ms()

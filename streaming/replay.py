@@ -5,12 +5,11 @@ layout); this module is the session's view of them, plus the replay window it ma
 (``WS_REPLAY_SECONDS`` back from now).
 """
 
-import time
-
 from django.conf import settings
 
 from ticks import live_reads
 from ticks.live_reads import ReplayUnavailable
+from ticks.market_time import market_now_ms
 
 __all__ = [
     "ReplayUnavailable",
@@ -25,7 +24,7 @@ __all__ = [
 
 
 def now_ms() -> int:
-    return int(time.time() * 1000)
+    return market_now_ms()
 
 
 def window_start_ms() -> int:

@@ -10,17 +10,46 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.http import HttpResponseRedirect
-from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from . import events, selectors, services
+from .calendars import calendar_codes, extended_hours_calendars
+from .market_time import market_now
 from .models import MarketEvent, Ticker, Timeframe
 
 RECENT_ROWS = 10
 
 
+class TickerForm(forms.ModelForm):
+    """The ticker's page: its calendar chosen from the calendar library's exchange codes (the
+    model's validation says why a listed one cannot be used, e.g. one the installed library
+    cannot build, and refuses extended hours where the exchange has none)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        field = self.fields.get("calendar")
+        if field is not None:
+            codes = list(calendar_codes())
+            current = self.initial.get("calendar")
+            if current and current not in codes:
+                codes.append(current)  # shown as it is stored; saving it says what is wrong
+            field.widget = forms.Select(
+                choices=[(code, CALENDAR_LABELS.get(code, code)) for code in codes]
+            )
+        extended = self.fields.get("extended_hours")
+        if extended is not None:
+            extended.help_text = (
+                "Also trade the exchange's pre- and post-market periods, at lower activity. "
+                f"Available for {' and '.join(extended_hours_calendars())} only."
+            )
+
+
+CALENDAR_LABELS = {"24/7": "24/7 (always open)"}
+
+
 @admin.register(Ticker)
 class TickerAdmin(admin.ModelAdmin):
+    form = TickerForm
     # What a list needs at a glance, on a laptop's screen (1366 px, the admin's sidebar open);
     # the model's other parameters (start price, drift, bounds, interval) are on the change page.
     list_display = (
@@ -28,13 +57,14 @@ class TickerAdmin(admin.ModelAdmin):
         "name",
         "sector",
         "volatility",
+        "calendar",
         "is_active",
         "last_price",
         "last_tick_time",
     )
     list_display_links = ("symbol", "name")
     list_editable = ("is_active",)
-    list_filter = ("sector", "is_active", "volatility_model")
+    list_filter = ("sector", "is_active", "volatility_model", "calendar")
     search_fields = ("symbol", "name", "sector")
     ordering = ("symbol",)
     actions = ("activate", "deactivate")
@@ -72,6 +102,15 @@ class TickerAdmin(admin.ModelAdmin):
                 "description": "The stochastic model's parameters apply only when it is chosen; "
                 "jumps apply to either model (rate 0: none). Changes apply to the live market "
                 "from its next step; `volatility` stays the long-run average volatility.",
+            },
+        ),
+        (
+            "Trading sessions",
+            {
+                "fields": ("calendar", "extended_hours"),
+                "description": "24/7 trades around the clock; an exchange calendar trades only "
+                "in that exchange's sessions (holidays, early closes and lunch breaks "
+                "included). Changes apply to the live market without a restart.",
             },
         ),
         ("Recent data", {"fields": ("recent_ticks", "recent_bars")}),
@@ -303,7 +342,7 @@ class MarketEventAdmin(admin.ModelAdmin):
 
     @admin.display(description="status")
     def state(self, obj):
-        return events.event_state(obj, timezone.now())
+        return events.event_state(obj, market_now())
 
     @admin.display(description="tickers")
     def touched(self, obj):

@@ -3,8 +3,9 @@
 Alpaca names a bar width ``<amount><unit>``: ``[1-59]Min`` (or ``T``), ``[1-23]Hour`` (``H``),
 ``1Day`` (``D``), ``1Week`` (``W``), ``[1,2,3,4,6,12]Month`` (``M``). How each frame is read
 from our stored bars, and where its buckets start, is ``ticks.bar_frames``' (shared with the
-Massive dialect): minutes and hours restart at each UTC midnight, weeks start on Monday, months
-on the 1st of the month (``3Month``: January, April, July, October).
+Massive dialect): minutes and hours restart at each UTC midnight; days, weeks (from Monday) and
+months (from the 1st; ``3Month``: January, April, July, October) are the ticker's days
+(``ticks.session_days``: UTC, or the exchange's local dates for a calendar ticker).
 """
 
 from __future__ import annotations

@@ -8,7 +8,8 @@ real exchange names there; documented in the README). Tradable, marginable, shor
 borrow and fractionable are all true: nothing of ours refuses an order's asset.
 
 The clock and the calendar come from ``ticks.market_clock`` (the one place that decides when
-the market is open); times are RFC 3339 UTC, calendar times ``HH:MM`` as Alpaca writes them.
+the market is open), for the ``MARKET_CALENDAR`` setting; times are RFC 3339 UTC, calendar
+times ``HH:MM`` in the exchange's local time as Alpaca writes New York's (UTC for 24/7).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from __future__ import annotations
 import uuid
 from datetime import date
 
-from .market_clock import market_clock, trading_days
+from .market_clock import default_calendar, market_clock, trading_days, zone_of
 from .models import Ticker
 
 __all__ = [
@@ -88,6 +89,7 @@ def _rfc3339(moment) -> str:
 
 
 def clock(*, now) -> dict:
+    """``/v2/clock`` at market time ``now``: the regular session of ``MARKET_CALENDAR``."""
     state = market_clock(now=now)
     return {
         "timestamp": _rfc3339(state.now),
@@ -97,23 +99,30 @@ def clock(*, now) -> dict:
     }
 
 
-def _hhmm(moment, day: date) -> str:
-    """``HH:MM`` of a session edge on ``day``; the midnight that ends a day is ``23:59``
-    (alpaca-py parses ``%H:%M``, which has no ``24:00``)."""
-    if moment.date() > day:
+def _hhmm(moment, day: date, zone) -> str:
+    """``HH:MM`` of a session edge on ``day`` in the exchange's local time (UTC for 24/7); the
+    midnight that ends a day is ``23:59`` (alpaca-py parses ``%H:%M``, which has no ``24:00``)."""
+    local = moment.astimezone(zone)
+    if local.date() > day:
         return "23:59"
-    return moment.strftime("%H:%M")
+    return local.strftime("%H:%M")
 
 
 def calendar(*, start: date, end: date) -> list[dict]:
+    """``/v2/calendar``: the trading days of ``MARKET_CALENDAR``, times in the exchange's local
+    time as Alpaca writes New York's: ``open``/``close`` the regular session (``HH:MM``),
+    ``session_open``/``session_close`` the pre-market's start and the post-market's end where
+    the exchange has them (``HHMM``), ``settlement_date`` the next trading day (T+1)."""
+    code = default_calendar()
+    zone = zone_of(code)
     return [
         {
             "date": day.day.isoformat(),
-            "open": _hhmm(day.open, day.day),
-            "close": _hhmm(day.close, day.day),
-            "session_open": _hhmm(day.open, day.day).replace(":", ""),
-            "session_close": _hhmm(day.close, day.day).replace(":", ""),
+            "open": _hhmm(day.open, day.day, zone),
+            "close": _hhmm(day.close, day.day, zone),
+            "session_open": _hhmm(day.session_open, day.day, zone).replace(":", ""),
+            "session_close": _hhmm(day.session_close, day.day, zone).replace(":", ""),
             "settlement_date": day.settlement.isoformat(),
         }
-        for day in trading_days(start=start, end=end)
+        for day in trading_days(start=start, end=end, calendar=code)
     ]

@@ -22,7 +22,7 @@ class TicksConfig(AppConfig):
     verbose_name = "Market"
 
     def ready(self) -> None:
-        from . import signals  # noqa: F401
+        from . import checks, signals  # noqa: F401
 
         post_migrate.connect(
             _storage_policies_follow_settings, sender=self, dispatch_uid="ticks-storage-policies"

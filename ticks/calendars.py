@@ -37,6 +37,7 @@ __all__ = [
     "TradingDay",
     "calendar_codes",
     "check_calendar",
+    "extended_hours_calendars",
     "has_extended_hours",
     "is_always_open",
     "open_periods",
@@ -107,10 +108,15 @@ class TradingDay:
 
 @functools.cache
 def calendar_codes() -> tuple[str, ...]:
-    """``"24/7"`` and every exchange code of ``exchange-calendars`` (no aliases), sorted."""
+    """``"24/7"`` and every exchange code of ``exchange-calendars``, sorted: its calendars'
+    own names and the exchange codes (MICs, ``X...``) it knows as aliases of one, such as
+    ``XNAS`` (Nasdaq, whose sessions are NYSE's). Other aliases (``NYSE``, ``LSE``...) are
+    left out: one name per exchange."""
     import exchange_calendars as xc
 
-    return (ALWAYS_OPEN, *sorted(xc.get_calendar_names(include_aliases=False)))
+    names = set(xc.get_calendar_names(include_aliases=False))
+    aliases = set(xc.get_calendar_names(include_aliases=True)) - names
+    return (ALWAYS_OPEN, *sorted(names | {a for a in aliases if a.startswith("X")}))
 
 
 def is_always_open(code: str) -> bool:
@@ -119,6 +125,11 @@ def is_always_open(code: str) -> bool:
 
 def has_extended_hours(code: str) -> bool:
     return code in _EXTENDED
+
+
+def extended_hours_calendars() -> tuple[str, ...]:
+    """The calendars that have pre- and post-market periods, sorted."""
+    return tuple(sorted(_EXTENDED))
 
 
 def check_calendar(code: str, *, extended_hours: bool = False) -> None:
@@ -134,6 +145,10 @@ def check_calendar(code: str, *, extended_hours: bool = False) -> None:
             f"extended hours are not available for {where}: only "
             f"{' and '.join(sorted(_EXTENDED))} have pre- and post-market periods"
         )
+    if not is_always_open(code):
+        # A few listed calendars cannot be built by the installed library (e.g. ones with
+        # Orthodox Easter holidays under pandas 3): refuse them here, not in the generator.
+        _exchange(code, _this_year())
 
 
 @functools.cache
@@ -156,11 +171,15 @@ def _this_year() -> int:
 def _exchange(code: str, year: int):
     import exchange_calendars as xc
 
-    check_calendar(code)
+    if code not in calendar_codes() or is_always_open(code):
+        raise CalendarError(f"unknown calendar {code!r}")
     try:
         return xc.get_calendar(code, start=f"{year}-01-01", end=f"{year}-12-31")
     except Exception as e:  # the library's own bounds (e.g. lunar rules known only so far)
-        raise CalendarError(f"calendar {code} has no sessions for {year}: {e}") from e
+        raise CalendarError(
+            f"calendar {code} cannot be used: the exchange-calendars package cannot build its "
+            f"sessions for {year} ({type(e).__name__}: {e})"
+        ) from e
 
 
 @functools.lru_cache(maxsize=256)
@@ -282,6 +301,13 @@ def session_state(code: str, *, extended_hours: bool, at: datetime) -> SessionSt
                 close = p.end
             else:
                 break
+        # The next open is after this stretch closes (not the start of an adjacent period).
+        next_open = next((p.start for p in later if p.start > close), None)
+        if next_open is None:
+            beyond = open_periods(
+                code, extended_hours=extended_hours, start=close, end=close + timedelta(days=400)
+            )
+            next_open = next((p.start for p in beyond if p.start > close), None)
         phase = "open" if current.kind == REGULAR else KINDS[current.kind]
         return SessionState(code, at, True, phase, current.session, next_open, close)
     before = [p for p in periods if p.end <= at]

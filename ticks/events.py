@@ -22,13 +22,13 @@ import redis
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.utils import timezone
 
 from .config_version import bump_config_version
 from .engine.events import GAP, HALT, MOVE, VOLATILITY, EventSchedule
 from .event_cycle import fence_event
 from .live_store import KEYS, LiveState
 from .market import from_ms, to_ms
+from .market_time import market_now
 from .models import EventKind, EventScope, MarketEvent, Ticker
 from .payloads import STATUS_HALTED, STATUS_TRADING
 from .redis_store import get_redis, key
@@ -176,7 +176,7 @@ def event_plan(
 ) -> EventPlan:
     """Validate an event and fix its start, end and tickers; ``ValidationError`` (by field)
     when it cannot be created. Reads, writes nothing."""
-    now = now or timezone.now()
+    now = now or market_now()
     errors: dict[str, str] = {}
     if kind not in EventKind.values:
         raise ValidationError({"kind": f"Unknown kind {kind!r}: one of {EventKind.values}."})
@@ -320,7 +320,7 @@ def event_create(**kwargs) -> MarketEvent:
 
 def event_cancel(*, event: MarketEvent, now: datetime | None = None) -> None:
     """Cancel an event that has not started (with the lead the generator needs to see it)."""
-    now = now or timezone.now()
+    now = now or market_now()
     with transaction.atomic():
         event = MarketEvent.objects.select_for_update().get(pk=event.pk)
         if event.cancelled_at is not None:
@@ -356,7 +356,7 @@ def events_changed(event: MarketEvent | None) -> None:
 
 
 def _live_events(since: datetime | None = None):
-    since = since or timezone.now() - timedelta(days=settings.TICK_RETENTION_DAYS + 1)
+    since = since or market_now() - timedelta(days=settings.TICK_RETENTION_DAYS + 1)
     return (
         MarketEvent.objects.filter(cancelled_at__isnull=True, end__gte=since)
         .prefetch_related("tickers")
@@ -432,7 +432,7 @@ def event_state(event: MarketEvent, now: datetime) -> str:
 
 
 def halts_publish() -> None:
-    since_ms = to_ms(timezone.now() - timedelta(days=1))  # the recent past and the future
+    since_ms = to_ms(market_now() - timedelta(days=1))  # the recent past and the future
     by_symbol: dict[str, list] = {}
     for w in halt_windows():
         if w.end_ms > since_ms:

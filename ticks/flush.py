@@ -8,7 +8,6 @@ storage makes room for a batch's time range first (``ticks.storage``).
 
 import json
 import logging
-import time
 from dataclasses import dataclass
 
 import psycopg
@@ -19,6 +18,7 @@ from . import live_store
 from .lease import Lease, lease
 from .live_store import BUFFER_MAX_ENTRIES, KEYS
 from .market import from_ms
+from .market_time import market_now_ms
 from .redis_store import get_redis
 from .storage import tick_storage
 from .storage.copy import COPY_COLUMNS, HEADER, TRAILER
@@ -139,7 +139,7 @@ def _flush(max_entries: int, held: Lease) -> FlushReport:
             raise
         storage.ensure_room(connection, start=from_ms(first_ms), end=from_ms(last_ms))
         _write(rows, states, merge=False)
-    committed_ms = int(time.time() * 1000)
+    committed_ms = market_now_ms()
     # Dirty before the acknowledgement: once the buffer looks empty, the refresh is scheduled.
     live_store.mark_dirty(first_ms, last_ms)
     if not live_store.ack_entries(ids, count, lease_name=LEASE_NAME, token=held.token):

@@ -1,11 +1,14 @@
 """How fresh the live feed is: one rule, used by the quote's ``meta``, ``/readyz``'s
 ``generation`` check, ``market_status`` and the dashboard.
 
-A ticker is **stale** when its market is open and its newest tick is older than
-``GENERATION_STALE_SECONDS`` plus its own tick interval (no tick for that long after one was
-due). A closed market is never stale. Today every market trades 24/7 (``market_open``); trading
-sessions are a later feature and will answer here. A ticker that has never ticked is not stale
-(there is nothing frozen to serve); ``market_status`` reports it as "no tick yet".
+A ticker is **stale** when its market is open and no new tick came for
+``GENERATION_STALE_SECONDS`` plus its own tick interval after one was due: its newest tick is
+that old, and so is the current open period (``ticks.market_clock.open_since_ms``: a 24/7
+market is always open; a calendar ticker's from its session's open, pre-market included when
+it trades it). A closed market is never stale: a calendar ticker's newest tick is then from its
+last close, and nothing is due until it opens. Ages are measured in market time
+(``ticks.market_time``). A ticker that has never ticked is not stale (there is nothing frozen
+to serve); ``market_status`` reports it as "no tick yet" while its market is open.
 """
 
 import logging
@@ -15,8 +18,10 @@ from dataclasses import dataclass
 import redis
 from django.conf import settings
 
+from .calendars import ALWAYS_OPEN
 from .events import halt_at
 from .live_store import KEYS, LiveState
+from .market_clock import open_since_ms
 from .redis_store import get_redis
 from .selectors import active_ticker_feeds
 
@@ -30,11 +35,13 @@ class Feed:
     id: int
     symbol: str
     tick_interval_ms: int
+    calendar: str = ALWAYS_OPEN
+    extended_hours: bool = False
 
 
-def market_open(symbol: str, at_ms: int) -> bool:
-    """Whether ``symbol``'s market trades at ``at_ms``: always, until trading sessions exist."""
-    return True
+def market_open(calendar: str, extended_hours: bool, at_ms: int) -> bool:
+    """Whether a ticker on ``calendar`` trades at market time ``at_ms``."""
+    return open_since_ms(calendar, extended_hours, at_ms) is not None
 
 
 def stale_after_ms(tick_interval_ms: int) -> int:
@@ -45,12 +52,21 @@ def age_ms(last_tick_ms: int, now_ms: int) -> int:
     return max(0, now_ms - int(last_tick_ms))
 
 
-def is_stale(*, symbol: str, last_tick_ms: int | None, tick_interval_ms: int, now_ms: int) -> bool:
-    if last_tick_ms is None or not market_open(symbol, now_ms):
+def is_stale(
+    *,
+    symbol: str,
+    last_tick_ms: int | None,
+    tick_interval_ms: int,
+    now_ms: int,
+    calendar: str = ALWAYS_OPEN,
+    extended_hours: bool = False,
+) -> bool:
+    if last_tick_ms is None or not market_open(calendar, extended_hours, now_ms):
         return False
     if halt_at(symbol, now_ms) is not None:  # a halt event: no ticks are due
         return False
-    return age_ms(last_tick_ms, now_ms) > stale_after_ms(tick_interval_ms)
+    due_since = max(int(last_tick_ms), open_since_ms(calendar, extended_hours, now_ms) or 0)
+    return age_ms(due_since, now_ms) > stale_after_ms(tick_interval_ms)
 
 
 @dataclass(frozen=True)
@@ -77,6 +93,8 @@ def feed_ages(feeds: Iterable[Feed], states: dict, *, now_ms: int) -> list[FeedA
                     last_tick_ms=last,
                     tick_interval_ms=feed.tick_interval_ms,
                     now_ms=now_ms,
+                    calendar=feed.calendar,
+                    extended_hours=feed.extended_hours,
                 ),
             )
         )

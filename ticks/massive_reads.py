@@ -4,24 +4,29 @@ status (selectors over ``ticks.series_reads``, the statements the Alpaca dialect
 shapes from ``ticks.massive_shapes``).
 
 Aggregate rows come back from PostgreSQL as JSON texts in Massive's shape (``agg_text``);
-trades and quotes are built from the ticks. Days (previous close, grouped daily) are the
-trading days of ``ticks.market_clock``: a session that is a whole UTC day is its stored daily
-bar, any other session the aggregate of its minute bars, labelled at the session's open.
+trades and quotes are built from the ticks. Days (previous close, grouped daily, the day so
+far) are each ticker's days (``ticks.session_days``): its stored daily bars, UTC days for a
+24/7 ticker, the exchange's local dates (labelled at local midnight) for a calendar ticker; the
+previous close is the last trading day of the ticker's calendar before its current local date
+(``ticks.market_clock``). The market status is that of ``MARKET_CALENDAR``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import orjson
 from django.db import connection
 
+from . import calendars
 from .alpaca_shapes import tick_sizes, time_ns
 from .bar_frames import BarFrame
+from .calendars import ALWAYS_OPEN
 from .market import from_ms
-from .market_clock import TradingDay, market_clock, trading_days
+from .market_clock import TradingDay, default_calendar, ticker_session
+from .market_clock import previous_trading_day as market_clock_previous_day
 from .massive_shapes import (
     DayTotals,
     agg_fields,
@@ -41,6 +46,7 @@ from .series_reads import (
     latest_ticks,
     ticks_page,
 )
+from .session_days import UTC_ZONE, day_label, day_start, next_day_start, ticker_zones, zone_name
 
 __all__ = [
     "aggregates_page",
@@ -56,8 +62,6 @@ __all__ = [
     "trades_page",
 ]
 
-#: How far back the previous trading day is looked for (long holidays included).
-PREVIOUS_DAY_SEARCH = timedelta(days=14)
 try:
     MARKET_ZONE = ZoneInfo("America/New_York")  # Massive writes its server time in New York's
 except ZoneInfoNotFoundError:  # pragma: no cover - a system without time zone data
@@ -162,60 +166,65 @@ def snapshots(tickers: Sequence[TickerRef]) -> list[dict]:
 
 # --- trading days --------------------------------------------------------------------------------
 
-_WHOLE_DAY = """SELECT ticker_id, {ms}, open, high, low, close, volume, trade_count, vwap
-  FROM ticks_bar WHERE ticker_id = ANY(%(ids)s) AND timeframe = '1d' AND "time" = %(open)s
-""".replace("{ms}", EPOCH_MS.format(col='"time"'))
-
-_SESSION = """SELECT ticker_id, {ms}, (array_agg(open ORDER BY "time"))[1], max(high), min(low),
-       (array_agg(close ORDER BY "time" DESC))[1], sum(volume), sum(trade_count),
-       coalesce(round(sum(vwap * volume) / nullif(sum(volume), 0), 4),
-                (array_agg(close ORDER BY "time" DESC))[1])
-  FROM ticks_bar WHERE ticker_id = ANY(%(ids)s) AND timeframe = '1m'
-   AND "time" >= %(open)s AND "time" < %(close)s GROUP BY ticker_id
-""".replace("{ms}", EPOCH_MS.format(col="%(open)s::timestamptz"))
+_DAY_BARS = """SELECT b.ticker_id, {ms}, b.open, b.high, b.low, b.close, b.volume, b.trade_count,
+       b.vwap
+  FROM unnest(%(ids)s::bigint[], %(labels)s::timestamptz[]) AS d(id, label)
+  JOIN ticks_bar b ON b.ticker_id = d.id AND b.timeframe = '1d' AND b."time" = d.label
+""".replace("{ms}", EPOCH_MS.format(col='b."time"'))
 
 
-def _session_bars(tickers: Sequence[TickerRef], day: TradingDay) -> list[dict]:
-    whole = day.close - day.open == timedelta(days=1) and day.open.hour == 0
-    by_id = {t.id: t.symbol for t in tickers}
-    params = {"ids": list(by_id), "open": day.open, "close": day.close}
+def _calendar(ticker) -> str:
+    return getattr(ticker, "calendar", ALWAYS_OPEN)
+
+
+def _day_bars(tickers: Sequence[TickerRef], days: dict[int, date]) -> list[dict]:
+    """The stored daily bar of each ticker's day ``days[id]`` (none when it has none), by
+    symbol."""
+    by_id = {t.id: t for t in tickers if t.id in days}
+    if not by_id:
+        return []
+    labels = [day_label(days[i], zone_name(_calendar(by_id[i]))) for i in by_id]
     with connection.cursor() as cursor:
-        cursor.execute(_WHOLE_DAY if whole else _SESSION, params)
+        cursor.execute(_DAY_BARS, {"ids": list(by_id), "labels": labels})
         rows = cursor.fetchall()
-    bars = [BarPayload(by_id[row[0]], "1d", *row[1:]) for row in rows]
+    bars = [BarPayload(by_id[row[0]].symbol, "1d", *row[1:]) for row in rows]
     return [agg_fields(bar, ticker=True) for bar in sorted(bars, key=lambda b: b.ticker)]
 
 
-def previous_trading_day(*, now: datetime) -> TradingDay | None:
-    """The last trading day before ``now``'s (``ticks.market_clock``)."""
-    today = now.date()
-    days = trading_days(start=today - PREVIOUS_DAY_SEARCH, end=today - timedelta(days=1))
-    return days[-1] if days else None
+def previous_trading_day(*, now: datetime, calendar: str | None = None) -> TradingDay | None:
+    """The last trading day of ``calendar`` (default ``MARKET_CALENDAR``) before the
+    exchange's local date at ``now`` (``ticks.market_clock``)."""
+    return market_clock_previous_day(now=now, calendar=calendar)
 
 
 def previous_close(*, ticker: TickerRef, now: datetime) -> list[dict]:
-    """The previous trading day's bar of ``ticker`` (none when it has none)."""
-    day = previous_trading_day(now=now)
-    return [] if day is None else _session_bars([ticker], day)
+    """The bar of the previous trading day of ``ticker``'s calendar (none when it has none)."""
+    day = previous_trading_day(now=now, calendar=_calendar(ticker))
+    return [] if day is None else _day_bars([ticker], {ticker.id: day.day})
 
 
 def grouped_daily(*, tickers: Sequence[TickerRef], day: date) -> list[dict]:
-    """The bar of ``day`` of every ticker that has one; none when ``day`` is not a trading
-    day."""
-    days = trading_days(start=day, end=day)
-    return _session_bars(tickers, days[0]) if days and tickers else []
+    """The bar of ``day`` (each ticker's day of that date) of every ticker that has one: none
+    for a ticker whose calendar did not trade that day."""
+    return _day_bars(tickers, {t.id: day for t in tickers})
 
 
 def market_status(*, now: datetime) -> dict:
-    """``/v1/marketstatus/now``: open or closed as ``ticks.market_clock`` says, for the stock
-    exchanges and the market as a whole (no extended hours here); currencies trade around the
-    clock."""
-    state = "open" if market_clock(now=now).is_open else "closed"
+    """``/v1/marketstatus/now`` at market time ``now``: the session of ``MARKET_CALENDAR``
+    for the stock exchanges and the market as a whole (``extended-hours`` with ``earlyHours``
+    in a pre-market, ``afterHours`` in a post-market, where the exchange has them; 24/7: always
+    open); currencies trade around the clock."""
+    code = default_calendar()
+    session = ticker_session(
+        calendar=code, extended_hours=calendars.has_extended_hours(code), at=now
+    )
+    phase = session.phase
+    state = {"open": "open", "pre": "extended-hours", "post": "extended-hours"}.get(phase, "closed")
     shown = now.astimezone(MARKET_ZONE) if MARKET_ZONE is not None else now
     return {
-        "afterHours": False,
+        "afterHours": phase == "post",
         "currencies": {"crypto": "open", "fx": "open"},
-        "earlyHours": False,
+        "earlyHours": phase == "pre",
         "exchanges": {"nasdaq": state, "nyse": state, "otc": state},
         "market": state,
         "serverTime": shown.isoformat(timespec="seconds"),
@@ -225,28 +234,35 @@ def market_status(*, now: datetime) -> dict:
 _DAY_TOTALS = """
 SELECT t.symbol, d.open, d.volume - coalesce(sum(m.volume), 0),
        d.vwap * d.volume - coalesce(sum(m.vwap * m.volume), 0)
-FROM ticks_bar d
-JOIN ticks_ticker t ON t.id = d.ticker_id
+FROM unnest(%(symbols)s::text[], %(days)s::timestamptz[], %(day_ends)s::timestamptz[])
+     AS w(symbol, day, day_end)
+JOIN ticks_ticker t ON t.symbol = w.symbol
+JOIN ticks_bar d ON d.ticker_id = t.id AND d.timeframe = '1d' AND d."time" = w.day
 LEFT JOIN ticks_bar m
        ON m.ticker_id = d.ticker_id AND m.timeframe = '1m'
-      AND m."time" > %(minute)s AND m."time" < %(day_end)s
-WHERE d.timeframe = '1d' AND d."time" = %(day)s AND t.symbol = ANY(%(symbols)s)
+      AND m."time" > %(minute)s AND m."time" < w.day_end
 GROUP BY t.symbol, d.open, d.volume, d.vwap
 """
 
 
-def day_totals_through(*, minute_ms: int, symbols: Sequence[str]) -> dict[str, DayTotals]:
-    """The day so far of ``symbols`` through the minute starting at ``minute_ms`` (its UTC day,
-    as the daily bars count it): the day's ``1d`` bar less the day's ``1m`` bars after that
+def day_totals_through(
+    *, minute_ms: int, symbols: Sequence[str], zones: dict[str, str] | None = None
+) -> dict[str, DayTotals]:
+    """The day so far of ``symbols`` through the minute starting at ``minute_ms`` (each
+    ticker's day, as its daily bars count it: ``zones`` maps a calendar ticker's symbol to its
+    day zone, read when not given): the day's ``1d`` bar less the day's ``1m`` bars after that
     minute, in one statement, so from one snapshot of the rollup (which writes both in one
     transaction). Symbols without a daily bar are left out."""
-    day_ms = minute_ms - minute_ms % 86_400_000
-    params = {
-        "minute": from_ms(minute_ms),
-        "day": from_ms(day_ms),
-        "day_end": from_ms(day_ms + 86_400_000),
-        "symbols": list(symbols),
-    }
+    symbols = list(symbols)
+    if zones is None:
+        zones = ticker_zones(symbols=symbols)
+    minute = from_ms(minute_ms)
+    days, ends = [], []
+    for symbol in symbols:
+        zone = zones.get(symbol, UTC_ZONE)
+        days.append(day_start(minute, zone))
+        ends.append(next_day_start(minute, zone))
+    params = {"minute": minute, "symbols": symbols, "days": days, "day_ends": ends}
     with connection.cursor() as cursor:
         cursor.execute(_DAY_TOTALS, params)
         rows = cursor.fetchall()

@@ -65,6 +65,8 @@ class PlaybackTicker:
     id: int
     symbol: str
     seed: int
+    calendar: str = "24/7"
+    extended_hours: bool = False
 
 
 def _iso(ms: int) -> str:
@@ -96,10 +98,12 @@ def playback_range_check(
             f"start {_iso(start_ms)} is older than the retention of "
             f"{settings.TICK_RETENTION_DAYS} days (TICK_RETENTION_DAYS): those ticks are gone",
         )
-    rows = Ticker.objects.order_by("symbol").values_list("id", "symbol", "seed")
+    rows = Ticker.objects.order_by("symbol").values_list(
+        "id", "symbol", "seed", "calendar", "extended_hours"
+    )
     if symbols is not None:
         rows = rows.filter(symbol__in=list(symbols))
-    found = [PlaybackTicker(i, s, seed) for i, s, seed in rows]
+    found = [PlaybackTicker(*row) for row in rows]
     if symbols is not None:
         unknown = sorted(set(symbols) - {t.symbol for t in found})
         if unknown:

@@ -2,7 +2,6 @@
 announce the 1m bars it touched (the open bar's changes and its close; ``ticks.announce``)."""
 
 import logging
-import time
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -10,6 +9,7 @@ from . import announce, live_store
 from .lease import lease
 from .live_store import KEYS
 from .market import from_ms
+from .market_time import market_now_ms
 from .redis_store import get_redis
 from .rollup import bars_rollup, floor_to
 from .selectors import bars_between
@@ -43,7 +43,7 @@ def bars_refresh() -> RefreshReport:
         except Exception:
             live_store.mark_dirty(first_ms, last_ms)  # retried by the next refresh
             raise
-        get_redis().set(KEYS.rolled_at, int(time.time() * 1000))
+        get_redis().set(KEYS.rolled_at, market_now_ms())
         publish_from = floor_to(max(start, end - PUBLISH_WINDOW), timedelta(minutes=1))
         announce.announce_bars(bars_between(timeframe="1m", start=publish_from, end=end))
         return RefreshReport(bars=counts)

@@ -8,6 +8,7 @@ from django.db.models import OuterRef, QuerySet, Subquery
 
 from .models import Bar, Tick, Ticker
 from .payloads import BarPayload
+from .session_days import day_start, zone_name
 
 
 def ticker_list_with_last_tick() -> QuerySet[Ticker]:
@@ -129,6 +130,8 @@ def ticker_directory() -> list[dict]:
             "is_active",
             "tick_interval_ms",
             "seed",
+            "calendar",
+            "extended_hours",
         )
     )
 
@@ -138,12 +141,13 @@ def active_ticker_symbols() -> frozenset[str]:
     return frozenset(Ticker.objects.filter(is_active=True).values_list("symbol", flat=True))
 
 
-def active_ticker_feeds() -> list[tuple[int, str, int]]:
-    """``(id, symbol, tick_interval_ms)`` of every active ticker, by symbol."""
+def active_ticker_feeds() -> list[tuple[int, str, int, str, bool]]:
+    """``(id, symbol, tick_interval_ms, calendar, extended_hours)`` of every active ticker, by
+    symbol."""
     return list(
         Ticker.objects.filter(is_active=True)
         .order_by("symbol")
-        .values_list("id", "symbol", "tick_interval_ms")
+        .values_list("id", "symbol", "tick_interval_ms", "calendar", "extended_hours")
     )
 
 
@@ -307,6 +311,33 @@ def ticker_seeds() -> dict[str, int]:
     return dict(Ticker.objects.values_list("symbol", "seed"))
 
 
-def daily_bars(*, day_start) -> list[BarPayload]:
-    """Every ticker's ``1d`` bar of the UTC day starting at ``day_start`` (the day so far)."""
-    return bars_between(timeframe="1d", start=day_start, end=day_start + timedelta(days=1))
+_DAY_BARS_SQL = """SELECT d.symbol, b."time", b.open, b.high, b.low, b.close, b.volume,
+       b.trade_count, b.vwap
+  FROM unnest(%(ids)s::bigint[], %(symbols)s::text[], %(labels)s::timestamptz[])
+       AS d(id, symbol, label)
+  JOIN ticks_bar b ON b.ticker_id = d.id AND b.timeframe = '1d' AND b."time" = d.label
+ ORDER BY d.symbol"""
+
+
+def daily_bars(*, at, symbols=None, tickers=None) -> list[BarPayload]:
+    """The ``1d`` bar of each ticker's day holding ``at`` (the day so far; ``symbols`` None:
+    every ticker), by symbol: its UTC day for a 24/7 ticker, the exchange's local date for a
+    calendar ticker (``ticks.session_days``). ``tickers``: the tickers' ``(id, symbol,
+    calendar)`` when the caller has them (saves a query)."""
+    if tickers is None:
+        rows = Ticker.objects.order_by("symbol")
+        if symbols is not None:
+            rows = rows.filter(symbol__in=list(symbols))
+        tickers = rows.values_list("id", "symbol", "calendar")
+    ids, names, labels = [], [], []
+    for ident, symbol, calendar in tickers:
+        ids.append(ident)
+        names.append(symbol)
+        labels.append(day_start(at, zone_name(calendar)))
+    if not ids:
+        return []
+    found = _fetch(_DAY_BARS_SQL, {"ids": ids, "symbols": names, "labels": labels})
+    return [
+        BarPayload(symbol, "1d", int(t.timestamp() * 1000), o, h, low, c, int(v), int(n), w)
+        for symbol, t, o, h, low, c, v, n, w in found
+    ]

@@ -28,8 +28,10 @@ import redis
 from django.db import connection
 
 from .bar_frames import BarFrame
+from .calendars import ALWAYS_OPEN
 from .live_reads import latest_quote_records
 from .payloads import BarPayload, TickPayload
+from .session_days import zone_name
 
 __all__ = [
     "EPOCH_MS",
@@ -57,6 +59,11 @@ class TickerRef(Protocol):
     id: int
     symbol: str
     seed: int
+    calendar: str  # its days (``ticks.session_days``); "24/7" when the object has none
+
+
+def _zone(ticker: TickerRef) -> str:
+    return zone_name(getattr(ticker, "calendar", ALWAYS_OPEN))
 
 
 @dataclass(frozen=True)
@@ -123,7 +130,8 @@ _TICKS = (
 )
 
 _PAGE = """SELECT s.ord, r.* FROM unnest(%(ids)s::bigint[], %(lo)s::timestamptz[],
-    %(hi)s::timestamptz[], %(src_hi)s::timestamptz[]) WITH ORDINALITY AS s(id, lo, hi, src_hi, ord)
+    %(hi)s::timestamptz[], %(src_hi)s::timestamptz[], %(zone)s::text[])
+    WITH ORDINALITY AS s(id, lo, hi, src_hi, zone, ord)
 CROSS JOIN LATERAL ({inner}) r
 ORDER BY s.ord, r.ts {dir} LIMIT %(limit)s"""
 
@@ -141,7 +149,7 @@ SELECT ord, '[' || string_agg(txt, ',' ORDER BY rn) || ']', count(*),
 
 def _bounds(tickers: Sequence[TickerRef], window: PageWindow, align=None) -> tuple[list, dict]:
     """The tickers this page reads (from the cursor's on) and their ``lo``/``hi`` times;
-    ``align`` moves a ``lo`` to the first whole bucket at or after it."""
+    ``align(moment, zone)`` moves a ``lo`` to the first whole bucket at or after it."""
     chosen, lo, hi = [], [], []
     after_symbol, after_ms = window.after or (None, None)
     for ticker in tickers:
@@ -155,13 +163,19 @@ def _bounds(tickers: Sequence[TickerRef], window: PageWindow, align=None) -> tup
             else:
                 start = max(start, at + _MS)
         if align is not None:
-            start = align(start)
+            start = align(start, _zone(ticker))
         if start > end:
             continue
         chosen.append(ticker)
         lo.append(start)
         hi.append(end)
-    params = {"ids": [t.id for t in chosen], "lo": lo, "hi": hi, "src_hi": hi}
+    params = {
+        "ids": [t.id for t in chosen],
+        "lo": lo,
+        "hi": hi,
+        "src_hi": hi,
+        "zone": [_zone(t) for t in chosen],
+    }
     return chosen, params
 
 
@@ -182,7 +196,9 @@ def _read(inner: str, tickers, window: PageWindow, extra: dict, frame=None, join
     if not chosen:
         return chosen, []
     if frame is not None:
-        params["src_hi"] = [frame.bucket_end(hi) for hi in params["hi"]]
+        params["src_hi"] = [
+            frame.bucket_end(hi, zone) for hi, zone in zip(params["hi"], params["zone"])
+        ]
     params.update(limit=window.limit + 1, **extra)
     with connection.cursor() as cursor:
         cursor.execute(_statement(inner, window.descending, joined), params)
@@ -204,7 +220,7 @@ def bars_page(
         template = _AGGREGATED_BARS if frame.source else _TICK_BARS
         inner = template.replace(
             "{text}", text(col="bucket", o="o", h="h", l="lo", c="c", v="v", n="n", vw="vw")
-        ).replace("{bucket}", frame.bucket_sql())
+        ).replace("{bucket}", frame.bucket_sql(zone="s.zone"))
         chosen, rows = _read(
             inner,
             tickers,

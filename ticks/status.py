@@ -9,6 +9,9 @@ from django.db import DatabaseError, connection
 
 from .freshness import is_stale
 from .live_store import KEYS, LiveState
+from .market import from_ms, to_ms
+from .market_clock import MINUS_INFINITY_MS, open_since_ms, ticker_session
+from .market_time import market_now_ms
 from .models import Ticker
 from .redis_store import get_redis
 from .shards import all_shards, cycle_records, shard_of
@@ -26,6 +29,10 @@ class TickerStatus:
     ticks_last_minute: int
     stalled: bool
     stale: bool  # ticks.freshness: market open, no new tick for GENERATION_STALE_SECONDS
+    calendar: str = "24/7"
+    session: str = "open"  # open, pre, post, break or closed (ticks.market_clock)
+    next_open_ms: int | None = None  # None for 24/7, which never closes
+    next_close_ms: int | None = None
 
 
 @dataclass
@@ -69,13 +76,11 @@ def _int(value) -> int | None:
 
 def live_generation_running(*, within_ms: int = GENERATION_STALL_MS) -> bool:
     """Did a live generation cycle run recently? (False when Redis cannot be reached.)"""
-    import time
-
     try:
         stamp = get_redis().get(KEYS.generated_at)
     except redis.RedisError:
         return False
-    return stamp is not None and time.time() * 1000 - int(stamp) < within_ms
+    return stamp is not None and market_now_ms() - int(stamp) < within_ms
 
 
 def market_status(*, now_ms: int) -> MarketStatus:
@@ -111,15 +116,30 @@ def market_status(*, now_ms: int) -> MarketStatus:
         raw = states.get(str(ticker.pk).encode())
         last = LiveState.loads(raw).time_ms if raw else None
         lag = now_ms - last if last is not None else None
-        limit = max(GENERATION_STALL_MS, 3 * ticker.tick_interval_ms)
-        stalled = lag is None or lag > limit
+        session = _session(ticker, now_ms)
+        stalled = _stalled(ticker, last, now_ms)
         stale = is_stale(
             symbol=ticker.symbol,
             last_tick_ms=last,
             tick_interval_ms=ticker.tick_interval_ms,
             now_ms=now_ms,
+            calendar=ticker.calendar,
+            extended_hours=ticker.extended_hours,
         )
-        status.tickers.append(TickerStatus(ticker.symbol, last, lag, len(window), stalled, stale))
+        status.tickers.append(
+            TickerStatus(
+                ticker.symbol,
+                last,
+                lag,
+                len(window),
+                stalled,
+                stale,
+                calendar=ticker.calendar,
+                session=session.phase,
+                next_open_ms=_ms_or_none(session.next_open),
+                next_close_ms=_ms_or_none(session.next_close),
+            )
+        )
         if stalled:
             status.problems.append(
                 f"{ticker.symbol}: no tick yet"
@@ -136,6 +156,30 @@ def market_status(*, now_ms: int) -> MarketStatus:
     ):
         status.problems.append(f"{status.buffer_ticks} ticks waiting and no recent flush")
     return status
+
+
+def _session(ticker: Ticker, now_ms: int):
+    return ticker_session(
+        calendar=ticker.calendar, extended_hours=ticker.extended_hours, at=from_ms(now_ms)
+    )
+
+
+def _ms_or_none(moment) -> int | None:
+    return None if moment is None else to_ms(moment)
+
+
+def _stalled(ticker: Ticker, last: int | None, now_ms: int) -> bool:
+    """No tick for longer than the stall limit while one was due: the market has been open
+    since before the limit and the newest tick (if any) is older. A closed market, or one that
+    just opened, is not stalled."""
+    since = open_since_ms(ticker.calendar, ticker.extended_hours, now_ms)
+    if since is None:
+        return False
+    limit = max(GENERATION_STALL_MS, 3 * ticker.tick_interval_ms)
+    due = max(since, last) if last is not None else since
+    if last is None and since == MINUS_INFINITY_MS:
+        return True  # a 24/7 ticker that never ticked
+    return now_ms - due > limit
 
 
 def _shard_statuses(status, shards, tickers, holders, records) -> None:

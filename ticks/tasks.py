@@ -3,10 +3,10 @@
 import logging
 
 from celery import shared_task
-from django.utils import timezone
 
 from .flush import ticks_flush
 from .live import ticks_generate
+from .market_time import market_now
 from .refresh import bars_refresh
 from .services import storage_maintain
 from .shards import Shard, worker_name
@@ -17,7 +17,7 @@ logger = logging.getLogger(__name__)
 @shared_task(name="ticks.generate", bind=True, ignore_result=True)
 def generate_ticks(self, shard: int = 0, shards: int = 1) -> None:
     report = ticks_generate(
-        now=timezone.now(),
+        now=market_now(),
         shard=Shard(shard, shards),
         worker=worker_name(self.request.hostname),
     )
@@ -39,5 +39,5 @@ def refresh_bars() -> None:
 
 @shared_task(name="ticks.maintain", ignore_result=True)
 def maintain_storage() -> None:
-    result = storage_maintain(now=timezone.now())
+    result = storage_maintain(now=market_now())
     logger.info("storage maintenance: %s", result.as_dict())

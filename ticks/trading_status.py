@@ -8,12 +8,12 @@ The stream's Alpaca dialect turns each into a trading status message (``T: "s"``
 generator when it reaches them (``ticks.event_cycle``), through the same announcement.
 """
 
-import time
 from collections.abc import Iterable
 
 from django.db import transaction
 
 from . import announce
+from .market_time import market_now_ms
 from .payloads import STATUS_HALTED, STATUS_TRADING, StatusPayload
 
 REASONS = {True: "ticker activated", False: "ticker deactivated"}
@@ -31,7 +31,7 @@ def statuses_announce_on_commit(*, changes: Iterable[tuple[str, bool]]) -> None:
         return
 
     def committed() -> None:
-        now_ms = int(time.time() * 1000)
+        now_ms = market_now_ms()
         announce.announce_statuses(
             [
                 StatusPayload(symbol, status_of(active), now_ms, REASONS[active])

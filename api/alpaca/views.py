@@ -12,13 +12,13 @@ single-symbol ``{"bars": [...], "symbol": "SYM", "next_page_token": ...}``; late
 from datetime import date
 
 import orjson
-from django.utils import timezone
 from rest_framework.response import Response
 
 from api.base import ApiView, now
 from api.negotiation import JsonOnly
 from api.renderers import ORJSONRenderer
 from ticks import alpaca_reads, alpaca_trading
+from ticks.market_time import market_now
 
 from . import inputs
 from .authentication import KeyPairAuthentication
@@ -157,7 +157,7 @@ class SnapshotsApi(AlpacaView):
 
 class ClockApi(AlpacaView):
     def get(self, request):
-        return Response(alpaca_trading.clock(now=timezone.now()))
+        return Response(alpaca_trading.clock(now=market_now()))
 
 
 class CalendarApi(AlpacaView):
@@ -174,7 +174,7 @@ class CalendarApi(AlpacaView):
                 if moment is None:
                     raise invalid(f"invalid {name}: a date (2024-01-15) or an RFC 3339 time")
                 days[name] = moment.date()
-        year = timezone.now().year
+        year = market_now().year
         start = days.get("start") or date(days["end"].year if "end" in days else year, 1, 1)
         end = days.get("end") or date(start.year, 12, 31)
         if end < start:

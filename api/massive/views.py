@@ -9,7 +9,6 @@ request's ``X-Request-ID``).
 """
 
 import orjson
-from django.utils import timezone
 from rest_framework.response import Response
 
 from api.base import ApiView
@@ -17,6 +16,7 @@ from api.directory import directory
 from api.negotiation import JsonOnly
 from api.renderers import ORJSONRenderer
 from ticks import massive_reads, massive_reference
+from ticks.market_time import market_now
 from ticks.series_reads import PageWindow
 
 from . import inputs
@@ -76,7 +76,7 @@ class PreviousCloseApi(MassiveView):
     def get(self, request, ticker):
         info = inputs.ticker(ticker)
         adjusted = inputs.bool_param(request.query_params, "adjusted", True)
-        results = massive_reads.previous_close(ticker=info, now=timezone.now())
+        results = massive_reads.previous_close(ticker=info, now=market_now())
         return self.ok(
             request,
             ticker=info.symbol,
@@ -193,7 +193,7 @@ class MarketStatusApi(MassiveView):
     """``/v1/marketstatus/now`` (Massive's answer has no ``status``/``request_id``)."""
 
     def get(self, request):
-        return Response(massive_reads.market_status(now=timezone.now()))
+        return Response(massive_reads.market_status(now=market_now()))
 
 
 class TickerListApi(MassiveView):

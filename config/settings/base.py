@@ -171,7 +171,13 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # --- Market ------------------------------------------------------------------------------------
 # Market time = wall time + this offset, read by every process (ticks/market_time.py): tests and
 # demos move the market's clock (to a session's open, or a past fortnight) without waiting.
-MARKET_CLOCK_OFFSET_SECONDS = env.float("MARKET_CLOCK_OFFSET_SECONDS", default=0.0)
+# Read as text: a value that is not a finite number is kept as it is, for the system check
+# (ticks/checks.py) to stop `manage.py check`, `migrate` and so `make run` with the reason.
+MARKET_CLOCK_OFFSET_SECONDS = env.str("MARKET_CLOCK_OFFSET_SECONDS", default="0").strip() or "0"
+try:
+    MARKET_CLOCK_OFFSET_SECONDS = float(MARKET_CLOCK_OFFSET_SECONDS)
+except ValueError:
+    pass
 # The default trading calendar of new tickers and of the Alpaca clock/calendar: "24/7" (always
 # open) or an exchange code of the exchange-calendars package (XNYS, XNAS, XLON, XTKS, ...).
 MARKET_CALENDAR = env("MARKET_CALENDAR", default="24/7")

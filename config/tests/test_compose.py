@@ -284,6 +284,30 @@ def test_env_example_holds_no_real_secret(env_example):
     )
 
 
+def _readme_configuration_names() -> set[str]:
+    """The variables named in the first column of the README's configuration table; a row's
+    ``…_SUFFIX`` stands for its first name with the last part replaced."""
+    text = (ROOT / "README.md").read_text()
+    table = text[text.index("\n## Configuration\n") :]
+    table = table[: table.index("\n## ", 1)]
+    names = set()
+    for line in table.splitlines():
+        if not line.startswith("| `"):
+            continue
+        cell = line.split("|")[1]
+        found = re.findall(r"`([A-Z][A-Z0-9_]*)`", cell)
+        names.update(found)
+        if found:
+            stem = found[0].rsplit("_", 1)[0]
+            names.update(stem + suffix for suffix in re.findall(r"`…(_[A-Z0-9_]+)`", cell))
+    return names
+
+
+def test_every_env_example_variable_is_in_the_readme_table(env_example):
+    missing = set(env_example) - _readme_configuration_names()
+    assert not missing, f"add to the README's configuration table: {sorted(missing)}"
+
+
 def test_settings_variables_reach_the_app_containers(services, env_example):
     """What .env sets must reach the containers: each variable is listed in x-app's environment."""
     environment = services["web"]["environment"]

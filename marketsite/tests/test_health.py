@@ -246,3 +246,33 @@ def test_readyz_answers_503_within_2_s_when_the_database_hangs(client, feed_stat
         "error": "DatabaseDeadlineExceeded: the database did not answer within 1 s",
     }
     assert body["checks"]["generation"]["ok"] is True
+
+
+# --- Trading sessions: a closed calendar ticker is not unhealthy -----------------------------------
+
+
+@pytest.mark.parametrize(
+    "now,stale",
+    [
+        ((2026, 11, 26, 15), []),  # Thanksgiving: XNYS closed, its last ticks are from the close
+        ((2026, 11, 27, 14, 30, 5), []),  # 5 s after the open: no tick due long enough
+        ((2026, 11, 27, 15), ["SYNTH", "TECH"]),  # open for 30 minutes: late
+        ((2026, 11, 28, 12), []),  # Saturday
+    ],
+)
+def test_readyz_follows_the_calendar_of_each_ticker(client, settings, feed_states, now, stale):
+    from datetime import UTC, datetime
+
+    from testsupport.market_clock import market_at
+
+    Ticker.objects.filter(symbol__in=["SYNTH", "TECH"]).update(calendar="XNYS")
+    close_ms = int(datetime(2026, 11, 25, 21, tzinfo=UTC).timestamp() * 1000) - 100
+    market_at(settings, datetime(*now, tzinfo=UTC))
+    market_ms = int((time.time() + settings.MARKET_CLOCK_OFFSET_SECONDS) * 1000)
+    for symbol in ("ENERGY", "FINANCE", "HEALTH"):  # 24/7: ticking now
+        feed_states(symbol, market_ms - 500)
+    feed_states("SYNTH", close_ms)
+    feed_states("TECH", close_ms)
+    response = client.get(READYZ)
+    assert response.json()["checks"]["generation"]["stale"] == stale
+    assert response.status_code == (503 if stale else 200)

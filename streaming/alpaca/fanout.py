@@ -31,7 +31,6 @@ logger = logging.getLogger(__name__)
 
 NAME = "alpaca"
 KEEP_SENT = 3  # sent minute bars remembered per ticker (for updatedBars)
-DAY_MS = 86_400_000
 READ_DEADLINE_S = 2.0
 
 
@@ -104,17 +103,19 @@ class AlpacaFanout:
         task.add_done_callback(self._tasks.discard)
 
     async def _send_daily(self, closed: list[BarPayload]) -> None:
-        """The day so far (``1d`` bars) of the tickers whose minute bars just closed."""
-        days: dict[int, set[str]] = {}
+        """The day so far (``1d`` bars) of the tickers whose minute bars just closed: each
+        ticker's day holding the minute (``ticks.session_days``)."""
+        minutes: dict[int, set[str]] = {}
         for bar in closed:
-            days.setdefault(bar.time_ms - bar.time_ms % DAY_MS, set()).add(bar.ticker)
+            minutes.setdefault(bar.time_ms, set()).add(bar.ticker)
         items = []
-        for day_ms, symbols in sorted(days.items()):
-            start = datetime.fromtimestamp(day_ms / 1000, UTC)
+        for minute_ms, symbols in sorted(minutes.items()):
+            at = datetime.fromtimestamp(minute_ms / 1000, UTC)
+            chosen = sorted(symbols)
             try:
                 bars = await sync_to_async(read_within, thread_sensitive=False)(
-                    lambda start=start: daily_bars(day_start=start),
-                    key=("alpaca-daily", day_ms),
+                    lambda at=at, chosen=chosen: daily_bars(at=at, symbols=chosen),
+                    key=("alpaca-daily", minute_ms, tuple(chosen)),
                     timeout=READ_DEADLINE_S,
                     what="daily bars",
                 )

@@ -3,19 +3,24 @@
 
 - A second is closed when a later tick of the same ticker arrives (a ticker's ticks arrive in
   order, each cycle after the last), or when the ticker is halted; then its ``A`` is sent, once.
-- The day so far (its UTC day, as the daily bars count it) through the end of a window is the
-  ``DayTotals`` read with the last closed minute bar (``AM``:
+- The day so far (the ticker's day, as its daily bars count it: ``ticks.session_days``, UTC
+  for a 24/7 ticker, the exchange's local date for a calendar ticker) through the end of a
+  window is the ``DayTotals`` read with the last closed minute bar (``AM``:
   ``ticks.massive_reads.day_totals_through``), plus the ticks streamed since, summed per minute
   here. It is known for a ticker once a minute that started after the process began streaming
   its ticks has closed (every minute since then was seen whole), or from the start of a day the
   process streamed from its first tick. Until then ``av``, ``op`` and ``a`` are left out.
 """
 
+from collections.abc import Callable
+
 from ticks.massive_shapes import DayTotals, stream_agg
+from ticks.session_days import DAY_MS, UTC_ZONE, day_start_ms
 
 SECOND_MS = 1_000
 MINUTE_MS = 60_000
-DAY_MS = 86_400_000
+
+__all__ = ["DAY_MS", "MINUTE_MS", "SECOND_MS", "Seconds"]
 
 
 class _Second:
@@ -46,8 +51,13 @@ class _Base:
         self.through, self.totals = through, totals
 
 
+def _utc(symbol: str) -> str:
+    return UTC_ZONE
+
+
 class Seconds:
-    def __init__(self) -> None:
+    def __init__(self, zone_of: Callable[[str], str] = _utc) -> None:
+        self.zone_of = zone_of  # symbol -> the zone of its days
         self.open: dict[str, _Second] = {}
         # ticker -> minute start -> [volume, cents x shares, first price in cents]
         self.minutes: dict[str, dict[int, list[int]]] = {}
@@ -110,10 +120,11 @@ class Seconds:
         since = self.since.get(symbol)
         if since is None:
             return None
-        day = minute_ms - minute_ms % DAY_MS
+        zone = self.zone_of(symbol)
+        day = day_start_ms(minute_ms, zone)
         minutes = self.minutes.get(symbol, {})
         base = self.bases.get(symbol)
-        if base is not None and base.through - base.through % DAY_MS == day:
+        if base is not None and day_start_ms(base.through, zone) == day:
             if base.through >= minute_ms:
                 return None  # a window the base already covers (closed late): not known
             if since > base.through + MINUTE_MS:
@@ -142,7 +153,7 @@ class Seconds:
         if not minutes:
             return
         base = self.bases.get(symbol)
-        keep_after = minute_ms - minute_ms % DAY_MS - 1
+        keep_after = day_start_ms(minute_ms, self.zone_of(symbol)) - 1
         if base is not None:
             keep_after = max(keep_after, base.through)
         for minute in [m for m in minutes if m <= keep_after]:

@@ -87,7 +87,7 @@ class MassiveFanout:
         self.seeds = get_seeds(hub)
         self.sessions: set = set()
         self.minutes = MinuteCloses()
-        self.seconds = Seconds()
+        self.seconds = Seconds(zone_of=self.seeds.zone)
         self._tasks: set[asyncio.Task] = set()
 
     def join(self, session) -> None:
@@ -159,7 +159,9 @@ class MassiveFanout:
         for minute, symbols in sorted(by_minute.items()):
             try:
                 read = await sync_to_async(read_within, thread_sensitive=False)(
-                    lambda m=minute, s=symbols: day_totals_through(minute_ms=m, symbols=s),
+                    lambda m=minute, s=symbols: day_totals_through(
+                        minute_ms=m, symbols=s, zones={x: self.seeds.zone(x) for x in s}
+                    ),
                     key=("massive-day", minute, tuple(sorted(symbols))),
                     timeout=READ_DEADLINE_S,
                     what="the day's totals",

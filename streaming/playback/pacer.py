@@ -5,10 +5,16 @@ Market time ``start_ms`` is played at the moment the pacer starts; an event at m
 once and only the client's reading paces the playback). Pausing stops the clock; resuming
 moves it on by the time spent paused, so the rest plays at the same speed.
 
-Gaps are skipped: when more than ``GAP_SKIP_MS`` of market time passes without an event of the
-playback (the closed hours of a ticker on an exchange calendar, a halt, an outage of the
-generator), the next event is due at once instead of after the gap. Within a session ticks come
-every ``tick_interval_ms`` (at most a minute), so the live rhythm is played unchanged.
+Closed hours are not waited through: when every ticker of the playback is on an exchange
+calendar, the pace follows their open time only (``timeline``,
+``ticks.market_clock.open_time``: market time with the periods when none of them trades taken
+out), so an overnight closure, a weekend or a lunch break passes at once and the session's
+first ticks follow its last ones by their open time. A 24/7 ticker among them keeps market time.
+
+Gaps are skipped too: when more than ``GAP_SKIP_MS`` of (open) time passes without an event of
+the playback (a halt, an outage of the generator), the next event is due at once instead of
+after the gap. Within a session ticks come every ``tick_interval_ms`` (at most a minute), so
+the live rhythm is played unchanged.
 """
 
 import asyncio
@@ -18,16 +24,27 @@ GAP_SKIP_MS = 5 * 60_000
 
 
 class Pacer:
-    def __init__(self, start_ms: int, speed: float | None, *, clock=time.monotonic) -> None:
+    def __init__(
+        self, start_ms: int, speed: float | None, *, clock=time.monotonic, timeline=None
+    ) -> None:
         self.speed = speed
         self.clock = clock
+        self.timeline = timeline  # ticks.market_clock.OpenTime, or None: market time
         self._origin_wall = clock()
-        self._origin_ms = start_ms
-        self._last_ms = start_ms
+        self._origin_ms = self._paced(start_ms)
+        self._last_ms = self._origin_ms
         self._running = asyncio.Event()
         self._running.set()
         self._changed = asyncio.Event()
         self._paused_at: float | None = None
+
+    def follow(self, timeline) -> None:
+        """Pace by ``timeline`` (``OpenTime``; None: market time) from now on; called before
+        the first event is asked for."""
+        start_ms = self._origin_ms if self.timeline is None else self.timeline.start_ms
+        self.timeline = timeline
+        self._origin_wall = self.clock()
+        self._origin_ms = self._last_ms = self._paced(start_ms)
 
     @property
     def paused(self) -> bool:
@@ -46,9 +63,14 @@ class Pacer:
             self._running.set()
             self._changed.set()
 
+    def _paced(self, at_ms: int) -> int:
+        """``at_ms`` on the time the pace follows (open time, or market time)."""
+        return at_ms if self.timeline is None else self.timeline.elapsed(at_ms)
+
     def due(self, at_ms: int) -> float:
         """The wall-clock time (``clock``) at which market time ``at_ms`` is due; called in time
         order (a gap is skipped the first time an event after it is asked for)."""
+        at_ms = self._paced(at_ms)
         if at_ms > self._last_ms:
             if at_ms - self._last_ms > GAP_SKIP_MS and self.speed is not None:
                 # Rebase: the event after the gap is due when the last one before it was.

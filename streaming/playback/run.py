@@ -9,12 +9,13 @@ the connection can pause, resume and stop, and calls ``on_end(progress, reason)`
 
 import asyncio
 import logging
-import time
 from collections.abc import Awaitable, Callable
 
 from django.conf import settings
 from django.db import DatabaseError
 
+from ticks.market_clock import open_time
+from ticks.market_time import market_now_ms
 from ticks.playback_reads import PlaybackRefused, PlaybackTicker, playback_range_check
 
 from . import limits
@@ -39,7 +40,7 @@ class Refused(Exception):
 
 async def check_range(*, symbols, playback_range: Range) -> list[PlaybackTicker]:
     """The tickers of a range that may be played back (``symbols`` None: all), or ``Refused``."""
-    now_ms = int(time.time() * 1000)
+    now_ms = market_now_ms()
     try:
         return await run_read(
             lambda: playback_range_check(
@@ -117,9 +118,23 @@ class PlaybackRun:
     def resume(self) -> None:
         self.pacer.resume()
 
+    async def _follow_open_time(self) -> None:
+        """At a paced speed, pace by the tickers' open time (their calendars' closed periods
+        pass at once); read in a thread (a calendar's first use builds it)."""
+        if self.range.speed is None:
+            return
+        timeline = await asyncio.to_thread(
+            open_time,
+            [(t.calendar, t.extended_hours) for t in self.tickers],
+            start_ms=self.range.start_ms,
+            end_ms=self.range.end_ms,
+        )
+        self.pacer.follow(timeline)
+
     async def _run(self) -> None:
         reason = "end"
         try:
+            await self._follow_open_time()
             await self.player.run()
             if self.player.outbox.closed:
                 reason = "closed"

@@ -204,7 +204,7 @@ async def test_minute_bars_close_update_and_daily(market, monkeypatch):
     daily = BarPayload(
         "SYNTH", "1d", int(day.timestamp() * 1000), *[Decimal("100.00")] * 4, 999, 50, Decimal(100)
     )
-    monkeypatch.setattr("streaming.alpaca.fanout.daily_bars", lambda day_start: [daily])
+    monkeypatch.setattr("streaming.alpaca.fanout.daily_bars", lambda at, symbols: [daily])
     async with alpaca() as client:
         await client.subscribe(bars=["SYNTH"], updatedBars=["SYNTH"], dailyBars=["SYNTH"])
         await market.publish_bars(bar("SYNTH", m0, 101.0))  # first sight: tracked, not sent

@@ -284,7 +284,7 @@ async def test_minute_aggregates_with_the_day_so_far_and_seconds_after_them(mark
     m0 = int(day.timestamp() * 1000) + 600_000
     reads = []
 
-    def totals(*, minute_ms, symbols):
+    def totals(*, minute_ms, symbols, zones=None):
         reads.append((minute_ms, sorted(symbols)))
         return {"SYNTH": DayTotals(open=99.5, volume=5_000, price_volume=500_250.0)}
 

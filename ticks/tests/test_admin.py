@@ -111,10 +111,14 @@ def form_data(ticker: Ticker, **overrides) -> dict:
         "jump_rate": repr(ticker.jump_rate),
         "jump_mean": repr(ticker.jump_mean),
         "jump_spread": repr(ticker.jump_spread),
+        "calendar": ticker.calendar,
+        "extended_hours": "on",
         "_save": "Save",
     }
     if not ticker.is_active:
         del data["is_active"]
+    if not ticker.extended_hours:
+        del data["extended_hours"]
     data.update(overrides)
     return {k: v for k, v in data.items() if v is not None}
 
@@ -183,6 +187,7 @@ def seeded_row(symbol: str, *, active=True, last_price="-", last_tick="-") -> di
         "name": name,
         "sector": sector,
         "volatility": vol,
+        "calendar": "24/7",
         "is_active": active,
         "last_price": last_price,
         "last_tick_time": last_tick,
@@ -769,3 +774,81 @@ def test_bad_model_parameters_are_rejected_and_change_nothing(
     assert response.status_code == 200
     assert response.context["adminform"].form.errors == errors
     assert snapshot(synth) == before
+
+
+# --- Trading sessions ----------------------------------------------------------------------------
+
+
+def test_the_calendar_is_chosen_from_the_libraries_codes(admin_client, synth):
+    html = admin_client.get(change_url(synth)).content.decode()
+    select = re.search(r'<select name="calendar"[^>]*>(.*?)</select>', html, re.S).group(1)
+    options = re.findall(r'<option value="([^"]*)"', select)
+    assert options[0] == "24/7" and {"XNYS", "XNAS", "XLON", "XTKS", "XHKG"} <= set(options)
+    assert re.search(r'<option value="24/7"[^>]*selected>', select)
+    assert "Available for XNAS and XNYS only." in html
+
+
+def test_a_calendar_edit_is_saved_and_applied_live(admin_client, synth, config_bumps):
+    before = snapshot(synth)
+    with config_bumps(1):  # running processes reload the configs, as for every field
+        response = admin_client.post(
+            change_url(synth), form_data(synth, calendar="XNYS", extended_hours="on")
+        )
+    assert response.status_code == 302
+    after = snapshot(synth)
+    assert (after["calendar"], after["extended_hours"]) == ("XNYS", True)
+    unchanged = {k for k in before if k not in ("calendar", "extended_hours", "updated_at")}
+    assert {k: after[k] for k in unchanged} == {k: before[k] for k in unchanged}
+    rows = changelist_rows(admin_client.get(CHANGELIST))
+    assert rows["SYNTH"]["calendar"] == "XNYS" and rows["TECH"]["calendar"] == "24/7"
+    filtered = changelist_rows(admin_client.get(f"{CHANGELIST}?calendar=XNYS"))
+    assert list(filtered) == ["SYNTH"]
+
+
+@pytest.mark.parametrize(
+    "overrides,errors",
+    [
+        (
+            {"calendar": "XLON", "extended_hours": "on"},
+            {
+                "extended_hours": [
+                    "extended hours are not available for XLON: only XNAS and XNYS have pre- "
+                    "and post-market periods"
+                ]
+            },
+        ),
+        (
+            {"calendar": "24/7", "extended_hours": "on"},
+            {
+                "extended_hours": [
+                    "extended hours are not available for a 24/7 market: only XNAS and XNYS "
+                    "have pre- and post-market periods"
+                ]
+            },
+        ),
+        (
+            {"calendar": "NYSE"},
+            {
+                "calendar": [
+                    "unknown calendar 'NYSE': use '24/7' or an exchange code such as XNYS, "
+                    "XNAS, XLON, XTKS or XHKG (the exchange-calendars package's names)"
+                ]
+            },
+        ),
+    ],
+)
+def test_bad_calendars_are_refused_with_the_reason_and_change_nothing(
+    admin_client, synth, overrides, errors
+):
+    before = snapshot(synth)
+    response = admin_client.post(change_url(synth), form_data(synth, **overrides))
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors == errors
+    assert snapshot(synth) == before
+
+
+def test_a_listed_calendar_the_library_cannot_build_is_refused(admin_client, synth):
+    response = admin_client.post(change_url(synth), form_data(synth, calendar="ASEX"))
+    assert response.status_code == 200
+    (message,) = response.context["adminform"].form.errors["calendar"]
+    assert message.startswith("calendar ASEX cannot be used")

@@ -2,6 +2,7 @@
 SQL the reads run agree, for the widths only the Massive dialect asks for too."""
 
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.db import connection
@@ -63,3 +64,38 @@ def test_sources():
         "1d",
     ]
     assert BarFrame(2, "Day").source == "1d" and BarFrame(2, "Day").stored is None
+
+
+ZONES = ["America/New_York", "Asia/Tokyo", "Asia/Kolkata"]
+ZONED_MOMENTS = [
+    datetime(2026, 11, 1, 3, 59, 59, tzinfo=UTC),  # the last minute of EDT's Halloween in New York
+    datetime(2026, 11, 1, 4, tzinfo=UTC),  # New York's midnight of November 1 (still EDT)
+    datetime(2026, 11, 27, 5, tzinfo=UTC),
+    datetime(2026, 11, 30, 14, 59, 59, tzinfo=UTC),  # Tokyo's midnight of December 1 is 15:00
+    datetime(2027, 3, 14, 12, tzinfo=UTC),  # New York's spring change
+]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("zone", ZONES)
+@pytest.mark.parametrize("frame", [f for f in FRAMES if f.unit in ("Day", "Week", "Month")],
+                         ids=lambda f: f.name)  # fmt: skip
+def test_days_weeks_and_months_follow_a_zone_alike_in_python_and_sql(frame, zone):
+    with connection.cursor() as cursor:
+        for moment in ZONED_MOMENTS:
+            cursor.execute(
+                f"SELECT {frame.bucket_sql('%(t)s::timestamptz', zone='%(zone)s')}",
+                {"t": moment, "stride": frame.stride(), "zone": zone},
+            )
+            start = frame.floor(moment, zone)
+            assert cursor.fetchone()[0] == start, (frame, zone, moment)
+            end = frame.bucket_end(moment, zone)
+            assert start <= moment < end and frame.floor(end, zone) == end
+            local = start.astimezone(ZoneInfo(zone))
+            assert (local.hour, local.minute) == (0, 0)  # a local midnight
+
+
+def test_a_zone_leaves_clock_frames_on_utc():
+    moment = datetime(2026, 11, 27, 14, 37, tzinfo=UTC)
+    for frame in (BarFrame(1, "Hour"), BarFrame(5, "Min"), BarFrame(36, "Hour")):
+        assert frame.floor(moment, "Asia/Kolkata") == frame.floor(moment)

@@ -76,3 +76,53 @@ def test_the_storage_layout_is_shown(live_redis, capsys, tick_backend):
             in out
         )
         assert "compressed after 2 days; retention 30 days" in out
+
+
+# --- Trading sessions ----------------------------------------------------------------------------
+
+
+def _utc_ms(*args) -> int:
+    return int(datetime(*args, tzinfo=UTC).timestamp() * 1000)
+
+
+@pytest.mark.parametrize(
+    "now,session,next_open,next_close,stalled",
+    [
+        # Thanksgiving: closed; the newest tick is Wednesday's close, which is not a stall.
+        (_utc_ms(2026, 11, 26, 15), "closed", _utc_ms(2026, 11, 27, 14, 30), _utc_ms(2026, 11, 27, 18), False),
+        # Friday, open for half an hour without a tick: stalled.
+        (_utc_ms(2026, 11, 27, 15), "open", _utc_ms(2026, 11, 30, 14, 30), _utc_ms(2026, 11, 27, 18), True),
+    ],
+)  # fmt: skip
+def test_each_ticker_shows_its_session_and_a_closed_one_is_not_stalled(
+    live_redis, capsys, settings, now, session, next_open, next_close, stalled
+):
+    from testsupport.market_clock import market_at
+    from ticks.live_store import KEYS, LiveState
+    from ticks.models import Ticker
+
+    synth = Ticker.objects.get(symbol="SYNTH")
+    synth.calendar = "XNYS"
+    synth.save()
+    close = _utc_ms(2026, 11, 25, 21) - 100
+    live_redis.hset(KEYS.state, str(synth.pk), LiveState(9, close, 4.0, True).dumps())
+    status = market_status(now_ms=now)
+    row = next(t for t in status.tickers if t.symbol == "SYNTH")
+    assert (row.calendar, row.session, row.next_open_ms, row.next_close_ms) == (
+        "XNYS",
+        session,
+        next_open,
+        next_close,
+    )
+    assert row.stalled is stalled and row.stale is stalled
+    assert any(p.startswith("SYNTH: last tick") for p in status.problems) is stalled
+    tech = next(t for t in status.tickers if t.symbol == "TECH")
+    assert (tech.calendar, tech.session, tech.next_open_ms) == ("24/7", "open", None)
+    market_at(settings, datetime.fromtimestamp(now / 1000, UTC))  # the command's own clock
+    _, out, _ = run_status(capsys)
+    line = next(x for x in out.splitlines() if x.startswith("SYNTH "))
+    if session == "closed":
+        assert "closed (XNYS), opens 2026-11-27 14:30Z" in line and "STALLED" not in line
+    else:
+        assert "open (XNYS), closes 2026-11-27 18:00Z" in line and "STALLED" in line
+    assert "open (24/7)" in next(x for x in out.splitlines() if x.startswith("TECH "))

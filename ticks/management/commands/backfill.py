@@ -3,7 +3,6 @@
 from datetime import timedelta
 
 from django.core.management.base import BaseCommand, CommandError
-from django.utils import timezone
 from tqdm import tqdm
 
 from ticks.backfill import (
@@ -13,6 +12,7 @@ from ticks.backfill import (
     rollup_range,
     write_plan,
 )
+from ticks.market_time import market_now
 
 from ._options import parse_end, resolve_tickers
 
@@ -38,7 +38,7 @@ class Command(BaseCommand):
         duration = (
             timedelta(days=length) if options["days"] is not None else timedelta(hours=length)
         )
-        end = parse_end(options["end"]) or timezone.now()
+        end = parse_end(options["end"]) or market_now()
         tickers = resolve_tickers(options["tickers"])
         try:
             plan = plan_backfill(tickers=tickers, duration=duration, end=end)

@@ -5,9 +5,9 @@ import math
 import os
 
 from django.core.management.base import BaseCommand, CommandError
-from django.utils import timezone
 
 from ticks.market_report import ReportError, market_report
+from ticks.market_time import market_now
 
 from ._options import resolve_tickers
 
@@ -57,7 +57,7 @@ class Command(BaseCommand):
         if not tickers:
             raise CommandError("No active tickers; name some with --tickers.")
         try:
-            reports = market_report(tickers=tickers, days=days, now=timezone.now())
+            reports = market_report(tickers=tickers, days=days, now=market_now())
         except ReportError as exc:
             raise CommandError(str(exc)) from exc
         for report in reports:
