@@ -159,6 +159,7 @@ from .gbm import YEAR_MS, advance, rewind, steps_due
 from .noise import BLOCK, sector_id
 from .params import EngineState, MarketConfig, TickerParams
 from .quotes import TickBatch
+from .sessions import SESSIONS_PER_YEAR, SessionSchedule
 from .stochastic import MODELS, N_COMPONENTS
 
 __all__ = [
@@ -167,7 +168,9 @@ __all__ = [
     "EngineState",
     "MODELS",
     "N_COMPONENTS",
+    "SESSIONS_PER_YEAR",
     "MarketConfig",
+    "SessionSchedule",
     "TickBatch",
     "TickerParams",
     "advance",
