@@ -15,9 +15,8 @@ import time
 from dataclasses import dataclass
 from datetime import timedelta
 
-from django.utils import timezone
-
 from .backfill import history_window, plan_backfill, rollup_range, write_plan
+from .market_time import market_now
 from .models import Tick, Ticker
 
 logger = logging.getLogger(__name__)
@@ -71,7 +70,7 @@ def history_fill(*, days: float, wait_s: float = 120.0, niceness: int = 10) -> F
         len(started),
     )
     begun = time.monotonic()
-    now = timezone.now()
+    now = market_now()
     plan = plan_backfill(tickers=started, duration=timedelta(days=days), end=now, now=now)
     with history_window(plan):
         written = write_plan(plan)

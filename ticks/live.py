@@ -203,7 +203,7 @@ def _plan(
         if not state.active:
             # Re-activated: resume at the last price from now, not by replaying the pause.
             state = replace(state, time_ms=grid_point_before(now_ms, iv), active=True)
-        elif now_ms // iv - state.time_ms // iv > max_gap_steps[i]:
+        elif event_cycle.due_points(configs, i, state.time_ms, now_ms, iv) > max_gap_steps[i]:
             skipped_to = grid_point_before(now_ms, iv, steps_back=max_gap_steps[i])
             logger.warning(
                 "%s: %.1f s since its last tick exceeds MAX_CATCHUP_SECONDS; "

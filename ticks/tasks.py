@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from .flush import ticks_flush
 from .live import ticks_generate
+from .market_time import market_now
 from .refresh import bars_refresh
 from .services import storage_maintain
 from .shards import Shard, worker_name
@@ -17,7 +18,7 @@ logger = logging.getLogger(__name__)
 @shared_task(name="ticks.generate", bind=True, ignore_result=True)
 def generate_ticks(self, shard: int = 0, shards: int = 1) -> None:
     report = ticks_generate(
-        now=timezone.now(),
+        now=market_now(),
         shard=Shard(shard, shards),
         worker=worker_name(self.request.hostname),
     )

@@ -140,6 +140,13 @@ class SessionSchedule:
         """No calendar row at all (every ticker 24/7)."""
         return len(self.calendar_rows) == 0
 
+    def has_row(self, row: int) -> bool:
+        """Whether ticker ``row`` is on a calendar."""
+        rows = self._cache.get("row_set")
+        if rows is None:
+            rows = self._cache["row_set"] = frozenset(self.calendar_rows.tolist())
+        return row in rows
+
     def rows_mask(self, n: int) -> np.ndarray:
         """Per ticker of ``n``: on a calendar (bool)."""
         mask = np.zeros(n, dtype=bool)
@@ -189,6 +196,19 @@ class SessionSchedule:
         out.append((edge, FAR))
         known[row] = out
         return out
+
+    def open_points(self, row: int, iv: int, after_ms: int, until_ms: int) -> int:
+        """Grid points t (multiples of ``iv``) with after_ms < t <= until_ms in the row's open
+        periods (halts aside): how many ticks a catch-up over that span makes."""
+        if until_ms <= after_ms:
+            return 0
+        closed = self.closures(row)
+        ends = self._cache.setdefault("closure_ends", {})
+        found = ends.get(row)
+        if found is None:
+            found = ends[row] = [e for _, e in closed]
+        total = until_ms // iv - after_ms // iv
+        return total - blocked_points(closed, found, after_ms + 1, until_ms, iv)
 
     # ----------------------------------------------------------------------------------------
     # the business clock

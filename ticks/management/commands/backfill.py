@@ -3,7 +3,6 @@
 from datetime import timedelta
 
 from django.core.management.base import BaseCommand, CommandError
-from django.utils import timezone
 from tqdm import tqdm
 
 from ticks.backfill import (
@@ -13,6 +12,7 @@ from ticks.backfill import (
     rollup_range,
     write_plan,
 )
+from ticks.market_time import market_now
 
 from ._options import parse_end, resolve_tickers
 
@@ -28,7 +28,9 @@ class Command(BaseCommand):
         span.add_argument("--days", type=float, help="length of the range in days")
         span.add_argument("--hours", type=float, help="length of the range in hours")
         parser.add_argument("--tickers", help="comma-separated symbols (default: all active)")
-        parser.add_argument("--end", help="end of the range, ISO 8601 (default: now)")
+        parser.add_argument(
+            "--end", help="end of the range, ISO 8601 (default: now, in market time)"
+        )
         parser.add_argument("--no-progress", action="store_true", help="no progress bars")
 
     def handle(self, *args, **options):
@@ -38,7 +40,7 @@ class Command(BaseCommand):
         duration = (
             timedelta(days=length) if options["days"] is not None else timedelta(hours=length)
         )
-        end = parse_end(options["end"]) or timezone.now()
+        end = parse_end(options["end"]) or market_now()
         tickers = resolve_tickers(options["tickers"])
         try:
             plan = plan_backfill(tickers=tickers, duration=duration, end=end)

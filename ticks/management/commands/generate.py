@@ -1,9 +1,9 @@
 """``manage.py generate --steps N``: a one-shot advance of every active ticker."""
 
 from django.core.management.base import BaseCommand, CommandError
-from django.utils import timezone
 
 from ticks.generation import ticks_generate_steps
+from ticks.market_time import market_now
 from ticks.status import live_generation_running
 
 
@@ -22,7 +22,7 @@ class Command(BaseCommand):
                 "The live pipeline is generating (a generation cycle ran in the last few "
                 "seconds); stop it first: `generate` writes the same grid points directly."
             )
-        result = ticks_generate_steps(now=timezone.now(), max_steps=steps)
+        result = ticks_generate_steps(now=market_now(), max_steps=steps)
         per = ", ".join(f"{symbol} {n}" for symbol, n in result.per_ticker.items())
         self.stdout.write(
             self.style.SUCCESS(f"Generated {result.ticks} ticks ({per or 'no active tickers'}).")
