@@ -242,13 +242,16 @@ class _Blocked:
         halted = [] if _empty(events) else np.unique(events.row[events.kind == HALT]).tolist()
         closed = [] if _empty_sessions(sessions) else sessions.calendar_rows.tolist()
         self.windows: dict[int, list[tuple[int, int]]] = {}
+        self.starts: dict[int, list[int]] = {}
+        self.ends: dict[int, list[int]] = {}
         for r in closed:
-            self.windows[r] = sessions.closures(r)
+            self.windows[r], self.starts[r], self.ends[r] = sessions.closed_windows(r)
         for r in halted:
             halts = events.halts(r)
-            self.windows[r] = merge_windows(self.windows[r], halts) if r in self.windows else halts
-        self.starts = {r: [s for s, _ in w] for r, w in self.windows.items()}
-        self.ends = {r: [e for _, e in w] for r, w in self.windows.items()}
+            merged = merge_windows(self.windows[r], halts) if r in self.windows else halts
+            self.windows[r] = merged
+            self.starts[r] = [s for s, _ in merged]
+            self.ends[r] = [e for _, e in merged]
 
     def __bool__(self) -> bool:
         return bool(self.windows)
@@ -264,24 +267,26 @@ class _Blocked:
         return prev_point(t, iv, self.windows[r], self.starts[r])
 
     def check_room(self, r: int, t: int, iv: int, steps: int, backward: bool) -> None:
-        """A ``ValueError`` when the row's open grid points beyond ``t`` (before it, backwards)
-        are fewer than ``steps``: its periods end (or, backwards, begin) too soon."""
+        """A ``ValueError`` when the row's grid points up to the end of its last open period
+        (backwards: from the start of its first one) are fewer than ``steps``: the periods
+        given end (begin) too soon. (Closures in between are found on the way, see
+        ``_segmented``; this catches a request far beyond the periods before any work.)"""
         windows = self.windows[r]
         if backward:
-            if windows[0][0] > -FAR // 2:
-                return
-            lo, hi = windows[0][1], t - 1
+            edge = windows[0][1] if windows[0][0] <= -FAR // 2 else None
+            room = None if edge is None else max(0, (t - 1) // iv - (edge - 1) // iv)
         else:
-            if windows[-1][1] < FAR // 2:
-                return
-            lo, hi = t + 1, windows[-1][0] - 1
-        room = max(0, hi // iv - (lo - 1) // iv) - self.points(r, lo, hi, iv) if hi >= lo else 0
-        if steps > room:
-            raise ValueError(
-                f"ticker {r}: its session schedule has {room} open grid points "
-                f"{'before' if backward else 'after'} {t}, {steps} steps asked for (give "
-                "periods covering the whole range)"
-            )
+            edge = windows[-1][0] if windows[-1][1] >= FAR // 2 else None
+            room = None if edge is None else max(0, (edge - 1) // iv - t // iv)
+        if room is not None and steps > room:
+            _out_of_periods(r, t, steps, backward)
+
+
+def _out_of_periods(r: int, t: int, steps: int, backward: bool):
+    raise ValueError(
+        f"ticker {r}: its session schedule has fewer than {steps} open grid points "
+        f"{'before' if backward else 'after'} {t} (give periods covering the whole range)"
+    )
 
 
 def steps_due(
@@ -366,6 +371,8 @@ def _segmented(step_fn, params, state, steps, market, events, sessions, backward
                 t = int(cur.time_ms[r])
                 find = blocked.prev_point if backward else blocked.next_point
                 point, room = find(r, t, iv[r])
+                if abs(point) >= FAR // 2:  # beyond the periods given
+                    _out_of_periods(r, t, int(remaining[r]), backward)
                 grid[r] = point // iv[r]
                 seg[r] = min(int(remaining[r]), room)
             grid_n = grid

@@ -169,11 +169,13 @@ class SessionSchedule:
             self.kind[keep],
             rows[rows >= 0],
         )
-        # the closures already derived carry over (a live cycle takes its tickers every beat)
-        known = self._cache.get("closures")
-        if known:
-            moved = {int(new_row[r]): w for r, w in known.items() if new_row[r] >= 0}
-            taken._cache["closures"] = moved
+        # the closures are derived once, here, and carried over (a live cycle takes its
+        # tickers every beat)
+        taken._cache["closures"] = {
+            int(new_row[r]): self.closed_windows(r)
+            for r in self.calendar_rows.tolist()
+            if new_row[r] >= 0
+        }
         return taken
 
     # ----------------------------------------------------------------------------------------
@@ -182,6 +184,10 @@ class SessionSchedule:
     def closures(self, row: int) -> list[tuple[int, int]]:
         """The row's closed windows ``[start, end)``, sorted, from ``-FAR`` to ``FAR``: before
         its first period, between periods that do not touch, after its last one."""
+        return self.closed_windows(row)[0]
+
+    def closed_windows(self, row: int) -> tuple[list, list[int], list[int]]:
+        """``(closures, their starts, their ends)`` of the row, derived once."""
         known = self._cache.setdefault("closures", {})
         found = known.get(row)
         if found is not None:
@@ -194,21 +200,17 @@ class SessionSchedule:
                 out.append((edge, s))
             edge = e
         out.append((edge, FAR))
-        known[row] = out
-        return out
+        found = known[row] = (out, [w[0] for w in out], [w[1] for w in out])
+        return found
 
     def open_points(self, row: int, iv: int, after_ms: int, until_ms: int) -> int:
         """Grid points t (multiples of ``iv``) with after_ms < t <= until_ms in the row's open
         periods (halts aside): how many ticks a catch-up over that span makes."""
         if until_ms <= after_ms:
             return 0
-        closed = self.closures(row)
-        ends = self._cache.setdefault("closure_ends", {})
-        found = ends.get(row)
-        if found is None:
-            found = ends[row] = [e for _, e in closed]
+        closed, _, ends = self.closed_windows(row)
         total = until_ms // iv - after_ms // iv
-        return total - blocked_points(closed, found, after_ms + 1, until_ms, iv)
+        return total - blocked_points(closed, ends, after_ms + 1, until_ms, iv)
 
     # ----------------------------------------------------------------------------------------
     # the business clock
