@@ -1,12 +1,22 @@
 """``python -m bench <name> [options]``: ingest, pipeline, publish, rest, ws, alpaca, massive,
-playback (those present)."""
+playback, sessions (those present)."""
 
 import argparse
 import importlib
 import importlib.util
 import sys
 
-NAMES = ("ingest", "pipeline", "publish", "rest", "ws", "alpaca", "massive", "playback")
+NAMES = (
+    "ingest",
+    "pipeline",
+    "publish",
+    "rest",
+    "ws",
+    "alpaca",
+    "massive",
+    "playback",
+    "sessions",
+)
 
 
 def available() -> dict:

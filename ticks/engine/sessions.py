@@ -108,8 +108,10 @@ class SessionSchedule:
             raise ValueError("period times must lie between 1970 and 2109 (epoch ms)")
         if np.any((kind < REGULAR) | (kind > POST)):
             raise ValueError("kind must be 0 (regular), 1 (pre) or 2 (post)")
-        order = np.lexsort((start, row))
-        row, start, end, session, kind = (a[order] for a in (row, start, end, session, kind))
+        ordered = (row[1:] > row[:-1]) | ((row[1:] == row[:-1]) & (start[1:] >= start[:-1]))
+        if not ordered.all():  # (a schedule taken for a cycle's tickers usually is)
+            order = np.lexsort((start, row))
+            row, start, end, session, kind = (a[order] for a in (row, start, end, session, kind))
         same = row[1:] == row[:-1]
         if np.any(same & (start[1:] < end[:-1])):
             raise ValueError("the periods of a row must not overlap")

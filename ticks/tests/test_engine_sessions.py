@@ -229,8 +229,9 @@ def mixed_market():
             model = {"jump_rate": 2000.0, "jump_mean": -0.01, "jump_spread": 0.02}
         elif i % 3 == 2:
             model = {"volatility_model": "stochastic", "jump_rate": 500.0, "jump_spread": 0.01}
+        interval = 100 if i < 3 else 250
         rows.append(
-            {"seed": 900 + i, "drift": 0.03, "volatility": 0.3, "interval_ms": 100 if i < 3 else 250,
+            {"seed": 900 + i, "drift": 0.03, "volatility": 0.3, "interval_ms": interval,
              "sector": "S", **model}
         )  # fmt: skip
     params = TickerParams.from_rows(rows)
