@@ -8,6 +8,9 @@ no beat waits on the database; the state lives in Redis and is rebuilt from the 
 (``TickerState``, the exact state at the last stored tick) when Redis lost it, so the path
 continues identically and lost ticks are regenerated equal to themselves.
 
+A ticker on an exchange calendar advances only through its open periods (its sessions come
+with the cached configs): nothing while closed, and a closure is no gap to skip.
+
 With ``GENERATION_SHARDS`` above 1 a cycle advances one shard's tickers (``ticks.shards``:
 ticker id mod N) under that shard's lease; everything else is the same, per ticker.
 

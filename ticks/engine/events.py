@@ -25,10 +25,13 @@ backfill):
     the real gap, as after any pause). Backwards, the tick before a halt is the last grid point
     before ``start``.
 
-``advance``/``rewind``/``steps_due`` here take an ``EventSchedule`` and are the engine's with
-these effects. Without events (``None`` or an empty schedule) they ARE the engine's (same call,
-bit for bit); tickers without events in a call also take the engine's exact path (the overlay
-only touches the groups that have some).
+``advance``/``rewind``/``steps_due``/``steps_back`` here take an ``EventSchedule`` and are the
+engine's with these effects; they also take a ``SessionSchedule`` (trading sessions, see
+``sessions`` and the package docstring): a calendar ticker's closures are windows without
+ticks like halts (merged with its halts), and its steps run on the business clock. Without
+events and sessions (``None`` or empty schedules) they ARE the engine's (same call, bit for
+bit); tickers without events in a call also take the engine's exact path (the overlay only
+touches the groups that have some), and 24/7 tickers never meet session code.
 """
 
 from __future__ import annotations
