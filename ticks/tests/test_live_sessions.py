@@ -6,7 +6,6 @@ skip, and the generator's session window moves with market time."""
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from django.test import override_settings
 
 from ticks import live_configs
 from ticks.config_version import bump_config_version, config_version
@@ -57,8 +56,8 @@ def test_a_calendar_edit_applies_from_the_next_cycle(live_redis, market_at):
     assert [t["seq"] for t in replay(live_redis, "SYNTH")] == list(range(12))
 
 
-@override_settings(MAX_CATCHUP_SECONDS=2)
-def test_the_open_after_a_night_is_no_gap_to_skip(live_redis, market_at):
+def test_the_open_after_a_night_is_no_gap_to_skip(live_redis, market_at, settings):
+    settings.MAX_CATCHUP_SECONDS = 2  # (the settings fixture: undone with the clock's offset)
     close = datetime(2026, 11, 30, 21, tzinfo=UTC)
     market_at(close - timedelta(seconds=1))
     Ticker.objects.filter(symbol="HEALTH").update(calendar="XNYS")
