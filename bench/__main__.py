@@ -1,11 +1,21 @@
 """``python -m bench <name> [options]``: ingest, pipeline, publish, rest, ws, alpaca, massive,
-playback."""
+playback, sessions."""
 
 import argparse
 import importlib
 import sys
 
-NAMES = ("ingest", "pipeline", "publish", "rest", "ws", "alpaca", "massive", "playback")
+NAMES = (
+    "ingest",
+    "pipeline",
+    "publish",
+    "rest",
+    "ws",
+    "alpaca",
+    "massive",
+    "playback",
+    "sessions",
+)
 
 
 def available() -> dict:

@@ -2,7 +2,9 @@
 
 For each ticker the range ``[end - duration, min(end, earliest tick))`` is filled by rewinding
 the engine from the earliest stored tick (or, for a ticker without ticks, from a virtual tick at
-its start price on the first grid point at or after ``end``). Chunks are written newest first,
+its start price on the first grid point at or after ``end``). A ticker on an exchange calendar
+gets ticks at the grid points of its open periods only (``ticks.sessions``). "Now" (the future
+a backfill refuses, the retention it respects) is market time (``ticks.market_time``). Chunks are written newest first,
 each in its own transaction, so an interrupted run leaves no hole and a re-run continues where
 it stopped (and adds nothing once the range is full). Generation of the next chunk overlaps the
 COPY of the previous one.
@@ -20,7 +22,6 @@ from datetime import datetime, timedelta
 import numpy as np
 from django.conf import settings
 from django.db import connection, transaction
-from django.utils import timezone
 
 from . import engine
 from .engine import events as engine_events
@@ -36,8 +37,10 @@ from .market import (
     to_ms,
     vol_dumps,
 )
+from .market_time import market_now
 from .models import Ticker, TickerState
 from .rollup import bars_rollup
+from .sessions import session_schedule
 from .storage import tick_storage
 from .storage.copy import copy_rows
 
@@ -59,6 +62,7 @@ class BackfillPlan:
     steps: np.ndarray  # ticks to write per ticker
     fresh: np.ndarray  # bool: the ticker had no ticks
     events: object = None  # the tickers' scenario events (``ticks.events.event_schedule``)
+    sessions: object = None  # the calendar tickers' open periods (``ticks.sessions``)
 
     @property
     def total(self) -> int:
@@ -77,7 +81,7 @@ class BackfillResult:
 def plan_backfill(
     *, tickers: Sequence[Ticker], duration: timedelta, end: datetime, now: datetime | None = None
 ) -> BackfillPlan:
-    now = now or timezone.now()
+    now = now or market_now()
     if duration <= timedelta(0):
         raise BackfillError("The duration must be positive.")
     if end > now:
@@ -110,9 +114,13 @@ def plan_backfill(
         steps.append(max(0, (anchor[1] - start_ms) // iv) if anchor[1] > start_ms else 0)
         fresh.append(oldest is None)
     state = engine_state(anchors)
-    # scenario events in the range are reproduced; a halt's grid points are not ticks
+    # scenario events in the range are reproduced; a halt's grid points are not ticks, nor are
+    # a calendar ticker's closed ones
     events, _ = event_schedule(list(tickers))
-    steps = engine_events.steps_back(state, ticker_params(tickers), start_ms, steps, events)
+    sessions = session_schedule(tickers, start_ms=start_ms, end_ms=int(state.time_ms.max()))
+    steps = engine_events.steps_back(
+        state, ticker_params(tickers), start_ms, steps, events, sessions
+    )
     return BackfillPlan(
         tickers=list(tickers),
         start=start,
@@ -121,6 +129,7 @@ def plan_backfill(
         steps=steps,
         fresh=np.array(fresh, dtype=bool),
         events=events,
+        sessions=sessions,
     )
 
 
@@ -142,7 +151,9 @@ def _chunks(plan: BackfillPlan, chunk: timedelta):
             steps = np.minimum(remaining, 1)
         else:
             steps = np.minimum(remaining, per_chunk)
-        batch, state = engine_events.rewind(params, state, steps, market, plan.events)
+        batch, state = engine_events.rewind(
+            params, state, steps, market, plan.events, plan.sessions
+        )
         if first:
             for i in np.flatnonzero(plan.fresh & (steps > 0)):
                 newest[int(i)] = (

@@ -56,14 +56,27 @@ def hold_for_new_events(now_ms: int, *, loaded: int | None, current: int) -> int
 
 
 def advance(configs, index: np.ndarray, start, now_ms: int, cap: int):
-    """``(batch, new state, steps)`` of the planned tickers (``index`` into the configs)."""
+    """``(batch, new state, steps)`` of the planned tickers (``index`` into the configs), with
+    their scenario events and, for calendar tickers, their trading sessions."""
     params = configs.params.take(index)
     events = getattr(configs, "events", None)
     if events is not None and len(events):
         events = events.take(index, len(configs.params))
-    steps = np.minimum(engine_events.steps_due(start, params, now_ms, events), cap)
-    batch, new = engine_events.advance(params, start, steps, configs.market, events)
+    sessions = getattr(configs, "sessions", None)
+    if sessions is not None and not sessions.is_empty():
+        sessions = sessions.take(index, len(configs.params))
+    steps = np.minimum(engine_events.steps_due(start, params, now_ms, events, sessions), cap)
+    batch, new = engine_events.advance(params, start, steps, configs.market, events, sessions)
     return batch, new, steps
+
+
+def due_points(configs, i: int, time_ms: int, now_ms: int, interval_ms: int) -> int:
+    """Grid points of ticker ``i`` (in the configs) from after ``time_ms`` to ``now_ms``: for a
+    calendar ticker only those in its open periods (a closure is no gap to catch up on)."""
+    sessions = getattr(configs, "sessions", None)
+    if sessions is not None and sessions.has_row(i):
+        return sessions.open_points(i, interval_ms, time_ms, now_ms)
+    return now_ms // interval_ms - time_ms // interval_ms
 
 
 def _edges(halts, now_ms: int) -> list[StatusPayload]:

@@ -7,6 +7,11 @@ tick stored, then backfills the days before it: a backfill always runs backwards
 earliest stored tick (``ticks.backfill``), so the history joins the live series exactly, however
 long the two run side by side. It runs at low CPU priority so that the generation cycle keeps
 its timing on a small machine.
+
+A ticker on an exchange calendar whose market is closed at the first start has no live tick to
+wait for: its history is filled at once, ending at now from a virtual tick at its start price,
+where its live series also starts (from its start price, at the next open): the two meet at
+that price.
 """
 
 import logging
@@ -15,9 +20,9 @@ import time
 from dataclasses import dataclass
 from datetime import timedelta
 
-from django.utils import timezone
-
 from .backfill import history_window, plan_backfill, rollup_range, write_plan
+from .calendars import CalendarError, is_always_open, session_state
+from .market_time import market_now
 from .models import Tick, Ticker
 
 logger = logging.getLogger(__name__)
@@ -44,9 +49,23 @@ def _live_series_started(tickers: list[Ticker]) -> list[Ticker]:
     return [t for t in tickers if t.pk in started]
 
 
+def _closed_now(ticker: Ticker) -> bool:
+    """A calendar ticker whose market is closed now (market time): no live tick to wait for."""
+    if is_always_open(ticker.calendar):
+        return False
+    try:
+        state = session_state(
+            ticker.calendar, extended_hours=ticker.extended_hours, at=market_now()
+        )
+    except CalendarError:
+        return False
+    return not state.is_open
+
+
 def history_fill(*, days: float, wait_s: float = 120.0, niceness: int = 10) -> FirstStartReport:
     """Wait (up to ``wait_s``) for the live series of every active ticker, then fill ``days``
-    of history before each. Tickers whose live series has not started by then are left out."""
+    of history before each. Tickers whose live series has not started by then are left out,
+    except calendar tickers whose market is closed: their history is filled without waiting."""
     if days <= 0:
         return FirstStartReport(skipped="turned off (FIRST_START_HISTORY_DAYS=0)")
     if niceness:
@@ -54,9 +73,12 @@ def history_fill(*, days: float, wait_s: float = 120.0, niceness: int = 10) -> F
     tickers = list(Ticker.objects.filter(is_active=True).order_by("symbol"))
     deadline = time.monotonic() + wait_s
     started = _live_series_started(tickers)
-    while len(started) < len(tickers) and time.monotonic() < deadline:
+    closed = [t for t in tickers if t not in started and _closed_now(t)]
+    awaited = [t for t in tickers if t not in closed]
+    while len(started) < len(awaited) and time.monotonic() < deadline:
         time.sleep(POLL_S)
-        started = _live_series_started(tickers)
+        started = _live_series_started(awaited)
+    started = sorted(started + closed, key=lambda t: t.symbol)
     if not started:
         return FirstStartReport(skipped=f"no live ticks stored within {wait_s:g} s")
     missing = sorted({t.symbol for t in tickers} - {t.symbol for t in started})
@@ -71,7 +93,7 @@ def history_fill(*, days: float, wait_s: float = 120.0, niceness: int = 10) -> F
         len(started),
     )
     begun = time.monotonic()
-    now = timezone.now()
+    now = market_now()
     plan = plan_backfill(tickers=started, duration=timedelta(days=days), end=now, now=now)
     with history_window(plan):
         written = write_plan(plan)

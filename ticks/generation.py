@@ -23,6 +23,7 @@ from .market import (
 )
 from .models import Ticker, TickerState
 from .rollup import bars_rollup
+from .sessions import session_schedule
 from .storage import tick_storage
 from .storage.copy import copy_rows
 
@@ -46,8 +47,9 @@ def starting_state(ticker: Ticker, *, now_ms: int, max_steps: int) -> tuple:
 
 
 def ticks_generate_steps(*, now: datetime, max_steps: int) -> GenerateResult:
-    """Advance every active ticker by up to ``max_steps`` steps on its grid, never past ``now``;
-    write the ticks (binary COPY), the exact engine state, and the bars they touch."""
+    """Advance every active ticker by up to ``max_steps`` steps on its grid (a calendar ticker's
+    open periods only), never past ``now`` (market time: ``ticks.market_time``); write the ticks
+    (binary COPY), the exact engine state, and the bars they touch."""
     if max_steps < 1:
         raise ValueError("max_steps must be at least 1")
     tickers = list(Ticker.objects.filter(is_active=True).order_by("symbol"))
@@ -57,8 +59,13 @@ def ticks_generate_steps(*, now: datetime, max_steps: int) -> GenerateResult:
     params = ticker_params(tickers)
     state = engine_state([starting_state(t, now_ms=now_ms, max_steps=max_steps) for t in tickers])
     events, _ = event_schedule(tickers)  # scenario events: halts skip grid points
-    steps = np.minimum(engine_events.steps_due(state, params, now_ms, events), max_steps)
-    batch, new_state = engine_events.advance(params, state, steps, market_config(), events)
+    # calendar tickers: only their open periods' grid points (catch-up over a closure: none)
+    sessions = session_schedule(tickers, start_ms=int(state.time_ms.min()), end_ms=now_ms)
+    due = engine_events.steps_due(state, params, now_ms, events, sessions)
+    steps = np.minimum(due, max_steps)
+    batch, new_state = engine_events.advance(
+        params, state, steps, market_config(), events, sessions
+    )
     if len(batch) == 0:
         return GenerateResult(ticks=0, per_ticker={t.symbol: 0 for t in tickers})
     ids = np.array([t.pk for t in tickers], dtype=np.int64)

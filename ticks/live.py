@@ -8,6 +8,9 @@ no beat waits on the database; the state lives in Redis and is rebuilt from the 
 (``TickerState``, the exact state at the last stored tick) when Redis lost it, so the path
 continues identically and lost ticks are regenerated equal to themselves.
 
+A ticker on an exchange calendar advances only through its open periods (its sessions come
+with the cached configs): nothing while closed, and a closure is no gap to skip.
+
 With ``GENERATION_SHARDS`` above 1 a cycle advances one shard's tickers (``ticks.shards``:
 ticker id mod N) under that shard's lease; everything else is the same, per ticker.
 
@@ -203,7 +206,7 @@ def _plan(
         if not state.active:
             # Re-activated: resume at the last price from now, not by replaying the pause.
             state = replace(state, time_ms=grid_point_before(now_ms, iv), active=True)
-        elif now_ms // iv - state.time_ms // iv > max_gap_steps[i]:
+        elif event_cycle.due_points(configs, i, state.time_ms, now_ms, iv) > max_gap_steps[i]:
             skipped_to = grid_point_before(now_ms, iv, steps_back=max_gap_steps[i])
             logger.warning(
                 "%s: %.1f s since its last tick exceeds MAX_CATCHUP_SECONDS; "

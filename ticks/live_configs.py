@@ -3,6 +3,12 @@
 Reloaded when the config version in Redis moves (or every ``GENERATION_CONFIG_RELOAD_S``) by a
 background thread, so no beat waits on the database, even a hung one: the cycle keeps
 generating with the configs it has until a reload succeeds.
+
+The calendar tickers' trading sessions are loaded with the configs (``ticks.sessions``), for a
+window around market now (``SESSIONS_BEHIND_MS`` back, ``SESSIONS_AHEAD_MS`` ahead); once
+market now is ``SESSIONS_REFRESH_MS`` past the load, a background reload moves the window, long
+before it runs out. So no cycle asks the calendar libraries anything (only a process's very
+first load, which has no configs to generate with yet, reads them itself).
 """
 
 import logging
@@ -18,11 +24,17 @@ from django.db import DatabaseError, connection
 from . import engine
 from .events import event_schedule, halts_publish
 from .market import market_config, ticker_params
+from .market_time import market_now_ms
 from .models import Ticker
+from .sessions import session_schedule
 
 logger = logging.getLogger(__name__)
 
 CONFIG_RETRY_S = 1.0  # after a failed reload, try again this often (not every beat)
+DAY_MS = 86_400_000
+SESSIONS_BEHIND_MS = 8 * DAY_MS  # (plus MAX_CATCHUP_SECONDS: the oldest state caught up on)
+SESSIONS_AHEAD_MS = 14 * DAY_MS
+SESSIONS_REFRESH_MS = 7 * DAY_MS
 
 
 @dataclass
@@ -35,6 +47,10 @@ class ConfigCache:
     # scenario events of these tickers (``ticks.events``): the engine's schedule, the halts
     events: object = None
     halts: list = field(default_factory=list)
+    # trading sessions of the calendar tickers (rows: positions in ``tickers``), and the market
+    # time after which a reload moves their window
+    sessions: engine.SessionSchedule | None = None
+    sessions_until_ms: float = float("inf")
 
 
 def _load_configs(version: int) -> ConfigCache:
@@ -47,6 +63,13 @@ def _load_configs(version: int) -> ConfigCache:
         market=market_config(),
     )
     cache.events, cache.halts = event_schedule(tickers)
+    now_ms = market_now_ms()
+    behind = SESSIONS_BEHIND_MS + settings.MAX_CATCHUP_SECONDS * 1000
+    cache.sessions = session_schedule(
+        tickers, start_ms=now_ms - behind, end_ms=now_ms + SESSIONS_AHEAD_MS
+    )
+    if not cache.sessions.is_empty():
+        cache.sessions_until_ms = now_ms + SESSIONS_REFRESH_MS
     try:
         halts_publish()  # the readers' copy (REST, freshness), also rebuilt after Redis lost it
     except redis.RedisError:
@@ -112,7 +135,11 @@ def active_configs(version: int) -> ConfigCache:
     global _cache, _retry_at
     cache = _cache
     now = time.monotonic()
-    stale = cache.version != version or now - cache.loaded_at >= settings.GENERATION_CONFIG_RELOAD_S
+    stale = (
+        cache.version != version
+        or now - cache.loaded_at >= settings.GENERATION_CONFIG_RELOAD_S
+        or market_now_ms() >= cache.sessions_until_ms
+    )
     if not stale:
         return cache
     if cache.version is not None and not connection.in_atomic_block:

@@ -28,6 +28,7 @@ def market_config() -> MarketConfig:
         sector_correlation=settings.SECTOR_CORRELATION,
         spread_bps=settings.MARKET_SPREAD_BPS,
         time_scale=settings.MARKET_TIME_SCALE,
+        overnight_share=settings.MARKET_OVERNIGHT_SHARE,
     )
 
 

@@ -194,6 +194,8 @@ SECTOR_CORRELATION = env.float("SECTOR_CORRELATION", default=0.2)
 MAX_CATCHUP_SECONDS = env.int("MAX_CATCHUP_SECONDS", default=3600)
 # Seed of the market and sector factors (each ticker has its own seed for the rest).
 MARKET_SEED = env.int("MARKET_SEED", default=20240115)
+# Trading sessions (calendar tickers): the share of a session's variance in its opening gap.
+MARKET_OVERNIGHT_SHARE = env.float("MARKET_OVERNIGHT_SHARE", default=0.2)
 # A ticker whose market is open and whose newest tick is older than this many seconds (plus its
 # tick interval) is stale: quotes say so in meta, /readyz fails its generation check.
 GENERATION_STALE_SECONDS = env.float("GENERATION_STALE_SECONDS", default=10.0)

@@ -12,9 +12,10 @@ Price path
         x_s = x_{s-1} + (mu - sigma^2/2) * dt + sigma * sqrt(dt) * Z_s
 
     with ``dt = elapsed_ms / 1000 * time_scale / (365 * 86400)``: ``time_scale`` is simulated
-    seconds per wall second, and the market trades 24/7, so a year is 365 days. dt is the real time
-    since the previous tick (the first step after an interval change, or after an off-grid anchor,
-    is shorter or longer than the interval and still exact). The sum over steps is a cumulative
+    seconds per wall second, and a 24/7 ticker trades around the clock, so its year is 365 days
+    (a ticker on an exchange calendar runs on a business clock instead: "Sessions"). dt is the
+    real time since the previous tick (the first step after an interval change, or after an
+    off-grid anchor, is shorter or longer than the interval and still exact). The sum over steps is a cumulative
     sum SEEDED with the state's x (x0 + inc_1, + inc_2, ...), never added afterwards, so splitting
     a run into batches of any sizes gives bit-identical floats.
 
@@ -139,6 +140,64 @@ Scenario events (``events`` module)
     they are ``advance``/``rewind``/``steps_due`` themselves, and a group of tickers no event
     touches never runs their code (the golden test pins it).
 
+Sessions (``sessions`` module; tickers on an exchange calendar only)
+    A ``SessionSchedule`` gives a calendar ticker's open periods ``[start, end)``, each labelled
+    with its session (trading day) and kind (regular, pre- or post-market; a lunch break is two
+    regular periods of one session). Tickers without periods in it are 24/7: they go through
+    none of this (groups of their own; a golden test pins them beside calendar tickers).
+
+    Grid: ticks only at the grid points inside open periods. Closures are skipped like halts
+    (merged with them): ``seq`` stays consecutive, the first tick after a closure is the first
+    open grid point after it and its step spans the closure; ``steps_due`` counts open grid
+    points only, so a catch-up across a closure generates nothing for it, and a backfill
+    (``steps_back``, ``rewind``) writes open grid points only. Time outside the given periods is
+    closed, also beyond the last one: callers give the periods of the whole range, with whole
+    sessions at its edges.
+
+    Business clock: a calendar ticker's ``drift`` and ``volatility`` are annual over 252
+    SESSIONS (a session day's return, the opening gap included, has variance volatility²/252),
+    beside the 24/7 convention of a 365-day year of calendar time. B(t), in years: each session
+    contributes 1/252; a share q (``MarketConfig.overnight_share``, ``MARKET_OVERNIGHT_SHARE``,
+    default 0.2) is one jump at the session's first open, the rest (1 - q)/252 accrues over the
+    session's open periods following the intraday profile w, normalized to integrate to 1 over
+    that session's open time (so an early close or extended hours redistribute a day's variance,
+    never change it). A step from tick S to tick T is the GBM step above with
+    ``dt = (B(T) - B(S)) * time_scale``: a step across several sessions (a halt over days) gets
+    all of them, a step across a lunch break gets only the open time's share. The first tick of a
+    session carries the whole overnight share whatever the closure's length, a weekend or a
+    holiday included: real daily returns are about as variable after a weekend as after a night
+    (the variance comes with trading and news flow, not with calendar time), and a fixed share
+    keeps every session's variance exactly volatility²/252, so close-to-close returns have the
+    configured annual volatility over 252 sessions.
+
+    Intraday profile (``MarketConfig``: ``intraday_amplitude`` A = 2, ``intraday_width`` h =
+    0.1, ``extended_activity`` L = 0.2): in regular periods w(tau) = (1 + A (e^(-tau/h) +
+    e^(-(1 - tau)/h))) / c, tau the position in the session's regular time (breaks excluded) and
+    c = 1 + 2 A h (1 - e^(-1/h)) so that w averages 1 over it; in pre- and post-market periods w
+    = L. The first and last 30 minutes of a 6.5-hour day then carry about 2.3x the variance of
+    12:00-14:00, extended hours a fifth of the regular average. Volume is multiplied by w at the
+    tick (about 2.3x at the open and close, a fifth in extended hours), the spread by
+    1/sqrt(L) in pre/post periods (fewer quotes, a wider spread). B is evaluated exactly (the
+    profile's integral in closed form, written without cancellation), piecewise (sessions
+    counted, then a position in a session), so a step's dt is a function of (S, T) alone:
+    batches and directions stay bit-identical.
+
+    Stochastic volatility's AR(1) components keep simulated WALL seconds (they decay across a
+    closure by its real length); its sigma_t multiplies sqrt(dt) of the business clock. Jumps
+    stay per tick (per seq, as above), their rate per year of 252 sessions of 6.5 hours of
+    ticks (``SESSION_YEAR_MS``): a regular NYSE year has ``jump_rate`` jumps on average, extended
+    hours add ticks and so jumps at the same rate per tick, and a closure has none of its own
+    (the opening gap is Gaussian). The drift's jump compensation runs on the business clock, so
+    E[S] grows at ``drift`` over a 252-session year.
+
+    Scenario events are functions of a step's times, so they respect sessions naturally: a move
+    or gap starting while closed takes effect at the next open (the step spanning the closure
+    gets f(T) - f(S)), a volatility spike scales each step by the share of its real time inside
+    the window (one starting while closed scales the opening step partly, the steps after the
+    open fully); a halt is merged with the closures: one that ends while closed ends there
+    (trading resumes at the next open), one that runs past the next open continues until its
+    end (the first tick is then at its end, its step carrying the gap and the open's variance).
+
 Cost
     Dominated by the normal draws (about 3 per tick for the seed tickers: E and V per tick, M and S
     per grid point); a call is vectorized over tickers and steps, tickers with very different
@@ -150,8 +209,14 @@ Cost
     one of them) and two linear filters; jumps cost nothing per tick (``bench ingest`` measures
     both against plain GBM).
 
+Cost
+    Sessions: the business clock costs a search and three exponentials per tick (``bench
+    sessions``: calendar tickers against 24/7 ones in the same run).
+
 Public API: ``MarketConfig``, ``TickerParams``, ``EngineState``, ``TickBatch``, ``steps_due``,
-``advance``, ``rewind``, ``sector_id``, ``reflect``, ``engine_throughput``, ``MODELS``.
+``advance``, ``rewind``, ``sector_id``, ``reflect``, ``engine_throughput``, ``MODELS``,
+``SessionSchedule`` (the calls with events and sessions: ``events.advance``/``rewind``/
+``steps_due``/``steps_back``).
 """
 
 from .bounds import log_bounds, reflect
@@ -159,6 +224,7 @@ from .gbm import YEAR_MS, advance, rewind, steps_due
 from .noise import BLOCK, sector_id
 from .params import EngineState, MarketConfig, TickerParams
 from .quotes import TickBatch
+from .sessions import SESSIONS_PER_YEAR, SessionSchedule
 from .stochastic import MODELS, N_COMPONENTS
 
 __all__ = [
@@ -167,7 +233,9 @@ __all__ = [
     "EngineState",
     "MODELS",
     "N_COMPONENTS",
+    "SESSIONS_PER_YEAR",
     "MarketConfig",
+    "SessionSchedule",
     "TickBatch",
     "TickerParams",
     "advance",

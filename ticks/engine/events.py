@@ -25,10 +25,13 @@ backfill):
     the real gap, as after any pause). Backwards, the tick before a halt is the last grid point
     before ``start``.
 
-``advance``/``rewind``/``steps_due`` here take an ``EventSchedule`` and are the engine's with
-these effects. Without events (``None`` or an empty schedule) they ARE the engine's (same call,
-bit for bit); tickers without events in a call also take the engine's exact path (the overlay
-only touches the groups that have some).
+``advance``/``rewind``/``steps_due``/``steps_back`` here take an ``EventSchedule`` and are the
+engine's with these effects; they also take a ``SessionSchedule`` (trading sessions, see
+``sessions`` and the package docstring): a calendar ticker's closures are windows without
+ticks like halts (merged with its halts), and its steps run on the business clock. Without
+events and sessions (``None`` or empty schedules) they ARE the engine's (same call, bit for
+bit); tickers without events in a call also take the engine's exact path (the overlay only
+touches the groups that have some), and 24/7 tickers never meet session code.
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ import numpy as np
 from . import gbm
 from .params import EngineState, MarketConfig, TickerParams
 from .quotes import TickBatch
+from .sessions import FAR, SessionSchedule, blocked_points, merge_windows, next_point, prev_point
 
 __all__ = [
     "GAP",
@@ -58,8 +62,6 @@ __all__ = [
 
 MOVE, GAP, VOLATILITY, HALT = 0, 1, 2, 3
 KINDS = ("move", "gap", "volatility", "halt")
-
-_FAR = np.iinfo(np.int64).max // 4
 
 
 @dataclass(frozen=True, eq=False)
@@ -228,48 +230,87 @@ def _overlapping(lo: np.ndarray, hi: np.ndarray, s: int, e: int) -> np.ndarray |
 
 
 # --------------------------------------------------------------------------------------------------
-# halts: where the grid goes on
+# halts (and the closures of trading sessions): where the grid goes on
 
 
-def _next_point(t: int, iv: int, halts: list[tuple[int, int]]) -> tuple[int, int]:
-    """The first grid point after ``t`` outside the halts, and how many grid points from it
-    (itself included) come before the next halt (``_FAR``: none)."""
-    point = (t // iv + 1) * iv
-    for s, e in halts:
-        if point < s:
-            return point, (s - 1) // iv - point // iv + 1
-        if point < e:
-            point = -(-e // iv) * iv
-    return point, _FAR
+def _empty_sessions(sessions: SessionSchedule | None) -> bool:
+    return sessions is None or sessions.is_empty()
 
 
-def _prev_point(t: int, iv: int, halts: list[tuple[int, int]]) -> tuple[int, int]:
-    """The last grid point before ``t`` outside the halts, and how many grid points down from
-    it (itself included) come after the previous halt."""
-    point = (t - 1) // iv * iv
-    for s, e in reversed(halts):
-        if point >= e:
-            return point, point // iv - (-(-e // iv)) + 1
-        if point >= s:
-            point = (s - 1) // iv * iv
-    return point, _FAR
+class _Blocked:
+    """Per ticker, the windows without ticks: its halts and, on a calendar, the closures
+    between its open periods (``sessions``), merged; rows with none are absent."""
+
+    def __init__(self, events: EventSchedule | None, sessions: SessionSchedule | None) -> None:
+        halted = [] if _empty(events) else np.unique(events.row[events.kind == HALT]).tolist()
+        closed = [] if _empty_sessions(sessions) else sessions.calendar_rows.tolist()
+        self.windows: dict[int, list[tuple[int, int]]] = {}
+        self.starts: dict[int, list[int]] = {}
+        self.ends: dict[int, list[int]] = {}
+        for r in closed:
+            self.windows[r], self.starts[r], self.ends[r] = sessions.closed_windows(r)
+        for r in halted:
+            halts = events.halts(r)
+            merged = merge_windows(self.windows[r], halts) if r in self.windows else halts
+            self.windows[r] = merged
+            self.starts[r] = [s for s, _ in merged]
+            self.ends[r] = [e for _, e in merged]
+
+    def __bool__(self) -> bool:
+        return bool(self.windows)
+
+    def points(self, r: int, lo: int, hi: int, iv: int) -> int:
+        """Grid points t with lo <= t <= hi that lie in the row's windows."""
+        return blocked_points(self.windows[r], self.ends[r], lo, hi, iv)
+
+    def next_point(self, r: int, t: int, iv: int) -> tuple[int, int]:
+        return next_point(t, iv, self.windows[r], self.ends[r])
+
+    def prev_point(self, r: int, t: int, iv: int) -> tuple[int, int]:
+        return prev_point(t, iv, self.windows[r], self.starts[r])
+
+    def check_room(self, r: int, t: int, iv: int, steps: int, backward: bool) -> None:
+        """A ``ValueError`` when the row's grid points up to the end of its last open period
+        (backwards: from the start of its first one) are fewer than ``steps``: the periods
+        given end (begin) too soon. (Closures in between are found on the way, see
+        ``_segmented``; this catches a request far beyond the periods before any work.)"""
+        windows = self.windows[r]
+        if backward:
+            edge = windows[0][1] if windows[0][0] <= -FAR // 2 else None
+            room = None if edge is None else max(0, (t - 1) // iv - (edge - 1) // iv)
+        else:
+            edge = windows[-1][0] if windows[-1][1] >= FAR // 2 else None
+            room = None if edge is None else max(0, (edge - 1) // iv - t // iv)
+        if room is not None and steps > room:
+            _out_of_periods(r, t, steps, backward)
+
+
+def _out_of_periods(r: int, t: int, steps: int, backward: bool):
+    raise ValueError(
+        f"ticker {r}: its session schedule has fewer than {steps} open grid points "
+        f"{'before' if backward else 'after'} {t} (give periods covering the whole range)"
+    )
 
 
 def steps_due(
-    state: EngineState, params: TickerParams, now_ms: Any, events: EventSchedule | None
+    state: EngineState,
+    params: TickerParams,
+    now_ms: Any,
+    events: EventSchedule | None,
+    sessions: SessionSchedule | None = None,
 ) -> np.ndarray:
-    """``engine.steps_due`` without the grid points inside halts."""
+    """``engine.steps_due`` without the grid points inside halts or, for a ticker on a calendar,
+    outside its open periods: the ticks a catch-up to ``now_ms`` makes."""
     due = gbm.steps_due(state, params, now_ms)
-    if _empty(events):
+    if _empty(events) and _empty_sessions(sessions):
         return due
     now = np.broadcast_to(np.asarray(now_ms, dtype=np.int64), due.shape)
     due = due.copy()
-    for r in np.unique(events.row[events.kind == HALT]).tolist():
-        iv, t0, t1 = int(params.interval_ms[r]), int(state.time_ms[r]), int(now[r])
-        for s, e in events.halts(r):
-            lo, hi = max(t0 + 1, s), min(t1, e - 1)
-            if hi >= lo:
-                due[r] -= max(0, hi // iv - (lo - 1) // iv)
+    blocked = _Blocked(events, sessions)
+    for r in blocked.windows:
+        if r < len(due) and due[r] > 0:
+            iv, t0 = int(params.interval_ms[r]), int(state.time_ms[r])
+            due[r] -= blocked.points(r, t0 + 1, int(now[r]), iv)
     return np.maximum(due, 0)
 
 
@@ -279,18 +320,18 @@ def steps_back(
     start_ms: int,
     steps: Any,
     events: EventSchedule | None,
+    sessions: SessionSchedule | None = None,
 ) -> np.ndarray:
-    """``steps`` (grid points from ``start_ms`` up to each anchor) without those inside halts:
-    the ticks a rewind to ``start_ms`` makes."""
+    """``steps`` (grid points from ``start_ms`` up to each anchor) without those inside halts or
+    closures: the ticks a rewind to ``start_ms`` makes."""
     k = np.array(steps, dtype=np.int64)
-    if _empty(events):
+    if _empty(events) and _empty_sessions(sessions):
         return k
-    for r in np.unique(events.row[events.kind == HALT]).tolist():
-        iv, anchor = int(params.interval_ms[r]), int(state.time_ms[r])
-        for s, e in events.halts(r):
-            lo, hi = max(start_ms, s), min(anchor - 1, e - 1)
-            if hi >= lo:
-                k[r] -= max(0, hi // iv - (lo - 1) // iv)
+    blocked = _Blocked(events, sessions)
+    for r in blocked.windows:
+        if r < len(k) and k[r] > 0:
+            iv, anchor = int(params.interval_ms[r]), int(state.time_ms[r])
+            k[r] -= blocked.points(r, start_ms, anchor - 1, iv)
     return np.maximum(k, 0)
 
 
@@ -310,28 +351,35 @@ def _merge(batches: list[TickBatch]) -> TickBatch:
     )
 
 
-def _segmented(step_fn, params, state, steps, market, events, backward: bool):
+def _segmented(step_fn, params, state, steps, market, events, sessions, backward: bool):
     k = gbm._steps_array(steps, len(params))
-    halted = set(np.unique(events.row[events.kind == HALT]).tolist())
-    halts = {r: events.halts(r) for r in halted}
+    events = EventSchedule.empty() if events is None else events
+    sessions = None if _empty_sessions(sessions) else sessions
+    blocked = _Blocked(events, sessions)
     iv = params.interval_ms.tolist()
+    for r in blocked.windows:
+        if r < len(k) and k[r] > 0:
+            blocked.check_room(r, int(state.time_ms[r]), iv[r], int(k[r]), backward)
     remaining, cur, batches = k.copy(), state, []
     while True:
         grid_n = None
         seg = remaining
-        if halts:
+        if blocked:
             grid = (cur.time_ms - 1) // params.interval_ms if backward else None
             grid = cur.time_ms // params.interval_ms + 1 if grid is None else grid
             seg = remaining.copy()
-            for r, windows in halts.items():
-                if remaining[r] == 0:
+            for r in blocked.windows:
+                if r >= len(remaining) or remaining[r] == 0:
                     continue
                 t = int(cur.time_ms[r])
-                point, room = (_prev_point if backward else _next_point)(t, iv[r], windows)
+                find = blocked.prev_point if backward else blocked.next_point
+                point, room = find(r, t, iv[r])
+                if abs(point) >= FAR // 2:  # beyond the periods given
+                    _out_of_periods(r, t, int(remaining[r]), backward)
                 grid[r] = point // iv[r]
                 seg[r] = min(int(remaining[r]), room)
             grid_n = grid
-        batch, cur = gbm._run(step_fn, params, cur, seg, market, Overlay(events, grid_n))
+        batch, cur = gbm._run(step_fn, params, cur, seg, market, Overlay(events, grid_n), sessions)
         batches.append(batch)
         remaining = remaining - seg
         if not remaining.any():  # (backwards, each call is older than the one before)
@@ -344,12 +392,14 @@ def advance(
     steps: Any,
     market: MarketConfig,
     events: EventSchedule | None = None,
+    sessions: SessionSchedule | None = None,
 ) -> tuple[TickBatch, EngineState]:
-    """``engine.advance`` with the events: ``steps`` ticks per ticker on its grid outside the
-    halts (``steps_due`` here counts them)."""
-    if _empty(events):
+    """``engine.advance`` with the events and trading sessions: ``steps`` ticks per ticker on
+    its grid outside the halts and, on a calendar, inside its open periods (``steps_due`` here
+    counts them), calendar tickers on the business clock."""
+    if _empty(events) and _empty_sessions(sessions):
         return gbm.advance(params, state, steps, market)
-    return _segmented(gbm._forward, params, state, steps, market, events, False)
+    return _segmented(gbm._forward, params, state, steps, market, events, sessions, False)
 
 
 def rewind(
@@ -358,9 +408,11 @@ def rewind(
     steps: Any,
     market: MarketConfig,
     events: EventSchedule | None = None,
+    sessions: SessionSchedule | None = None,
 ) -> tuple[TickBatch, EngineState]:
-    """``engine.rewind`` with the events: history before the anchor, outside the halts, with
-    each step's increment the forward one (moves and gaps undone going back)."""
-    if _empty(events):
+    """``engine.rewind`` with the events and trading sessions: history before the anchor,
+    outside the halts and closures, with each step's increment the forward one (moves and gaps
+    undone going back)."""
+    if _empty(events) and _empty_sessions(sessions):
         return gbm.rewind(params, state, steps, market)
-    return _segmented(gbm._backward, params, state, steps, market, events, True)
+    return _segmented(gbm._backward, params, state, steps, market, events, sessions, True)

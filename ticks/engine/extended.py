@@ -174,15 +174,26 @@ class Extended:
         inc += drift_dt
         return inc
 
-    def increments(self, z: np.ndarray, first_seq: np.ndarray, dt_ms, dt0_ms, reverse: bool):
+    def increments(
+        self, z: np.ndarray, first_seq: np.ndarray, dt_ms, dt0_ms, reverse: bool, dt_years=None
+    ):
         """Log-price increments of the K columns of ``z``: column 0 is the first step (dt0), then
-        steps of dt; jumps at seqs first_seq, first_seq ± 1, ... (minus when ``reverse``)."""
+        steps of dt; jumps at seqs first_seq, first_seq ± 1, ... (minus when ``reverse``).
+        ``dt_years`` (n, K): trading sessions, each step's own dt on the business clock."""
         K = z.shape[1]
         if self.stochastic:
             sig = self.level[:, :K] * self.sigma[:, None]
             sig0 = sig[:, 0].copy()
         else:
             sig, sig0 = self.sigma[:, None], self.sigma
+        if dt_years is not None:
+            inc = np.sqrt(dt_years)
+            inc *= sig
+            inc *= z
+            inc -= 0.5 * (sig * sig) * dt_years
+            inc += self.mu_c[:, None] * dt_years
+            self._add_jumps(inc, first_seq, reverse)
+            return inc
         sqdt, half_dt, drift_dt = self._step_terms(dt_ms)
         inc = self._increment(sig, z, sqdt[:, None], half_dt[:, None], drift_dt[:, None])
         sqdt0, half0, drift0 = self._step_terms(dt0_ms)
@@ -195,7 +206,7 @@ class Extended:
         first_seq - c, one column more than ``inc``, for the volume of the last tick)."""
         grp = self.grp
         cols = inc.shape[1] + (1 if reverse else 0)
-        per_tick = self.rate * grp.iv * grp.dt_per_ms
+        per_tick = self.rate * grp.iv * grp.jump_dt_per_ms
         counts = None
         for row in self.jr.tolist():
             k, first = int(grp.k[row]) + (1 if reverse else 0), int(first_seq[row])

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from . import noise
+from . import noise, sessions
 from .bounds import log_bounds, reflect_inplace
 from .extended import Extended
 from .params import EngineState, MarketConfig, TickerParams
@@ -81,10 +81,13 @@ class _Group:
         market: MarketConfig,
         extended: bool = False,
         overlay=None,
+        clock=None,
     ) -> None:
         self.g = g
         # scenario events (``events.Overlay``): None for a group no event touches
         self.overlay = None if overlay is None else overlay.bind(g)
+        # trading sessions (``sessions.SessionClock``): only groups of calendar tickers have one
+        self.clock = clock
         self.k = k[g]
         self.K = int(self.k.max())
         self.ragged = bool(self.k.min() != self.K)
@@ -105,6 +108,11 @@ class _Group:
         # (mu - sigma^2/2) and the dt conversion, computed once so that every use is bit-identical
         self.drift_term = self.mu - 0.5 * self.sigma * self.sigma
         self.dt_per_ms = market.time_scale / YEAR_MS
+        # jumps stay per tick: their intensity per ms of ticks (a calendar ticker's year of
+        # ticks is 252 sessions of 6.5 hours, see ``sessions.SESSION_YEAR_MS``)
+        self.jump_dt_per_ms = (
+            self.dt_per_ms if clock is None else market.time_scale / sessions.SESSION_YEAR_MS
+        )
         # stochastic volatility / jumps: only groups of such tickers (plain GBM never is)
         self.ext = Extended(self, params, state, g) if extended else None
 
@@ -116,6 +124,24 @@ class _Group:
         """Exact GBM step in log space: x += a + b*Z, a = (mu - s²/2) dt, b = s sqrt(dt)."""
         dt = dt_ms.astype(np.float64) * self.dt_per_ms
         return self.drift_term * dt, self.sigma * np.sqrt(dt)
+
+    def business_dt(self, times: np.ndarray, backward: bool) -> np.ndarray:
+        """Sessions: each step's dt in years on the business clock, times the time scale, from
+        the state's time and the ticks' ``times``; keeps the profile's level at the ticks."""
+        points = np.empty((len(self.g), times.shape[1] + 1), dtype=np.int64)
+        points[:, 0] = self.t0
+        points[:, 1:] = times
+        dt, self.level, self.extended_hours = self.clock.path(self.g, points, backward)
+        dt *= self.market.time_scale
+        return dt
+
+    def session_increments(self, z: np.ndarray, dt: np.ndarray) -> np.ndarray:
+        """Sessions, plain GBM: x = (mu - s²/2) dt + s sqrt(dt) Z with a dt per step."""
+        x = np.sqrt(dt)
+        x *= self.sigma[:, None]
+        x *= z
+        x += self.drift_term[:, None] * dt
+        return x
 
     def fill(
         self,
@@ -189,6 +215,10 @@ class _Group:
         if self.ext is not None:  # spread and volume from the volatility at each tick, jumps
             half = self.ext.half_spreads(self.market.spread_bps)
             scale = self.ext.volume_scale()
+        if self.clock is not None:  # sessions: volume follows the profile, pre/post spreads
+            level = self.level
+            scale = level if scale is None else scale * level
+            half = half * self.clock.spread_factors(self.extended_hours)
         return fill_quotes(
             y,
             z,
@@ -217,31 +247,35 @@ def _forward(grp: _Group) -> tuple[dict[str, np.ndarray], tuple[np.ndarray, ...]
         vol_noise = ext.forward_factors(z, seq1, iv, first_t - grp.t0)
         v = vol_noise if stochastic else v
     grp.combine(z, first_n, False)
-    if grp.overlay is not None:  # --- events: step (S, T] of each column
+    if grp.overlay is not None or grp.clock is not None:  # --- step (S, T] of each column
         ends = first_t[:, None] + iv[:, None] * np.arange(K, dtype=np.int64)
         starts = ends - iv[:, None]
         starts[:, 0] = grp.t0
+    if grp.overlay is not None:  # --- events
         grp.overlay.scale_noise(z, starts, ends)
+    dt = None if grp.clock is None else grp.business_dt(ends, False)  # --- sessions
 
-    if ext is None:
+    if ext is None and dt is None:
         a, b = grp.coefficients(iv)
         a0, b0 = grp.coefficients(first_t - grp.t0)  # real gap: differs after an interval change
         x = z * b[:, None]
         x += a[:, None]
         x[:, 0] = z[:, 0] * b0 + a0
+    elif ext is None:
+        x = grp.session_increments(z, dt)
     else:
-        x = ext.increments(z, seq1, iv, first_t - grp.t0, False)
+        x = ext.increments(z, seq1, iv, first_t - grp.t0, False, dt)
     if grp.overlay is not None:
         grp.overlay.add_drift(x, starts, ends)
     x[:, 0] += grp.x0  # seeding the cumulative sum: x0 + inc_1, then + inc_2, ...
     np.cumsum(x, axis=1, out=x)
     x_last = x[rows, k - 1].copy()
     reflect_inplace(x, grp.log_lo, grp.log_hi)
+    steps = np.arange(K, dtype=np.int64)
+    time = first_t[:, None] + iv[:, None] * steps
     price, bid, ask, volume = grp.quotes(x, z, v)
 
-    steps = np.arange(K, dtype=np.int64)
     seq = seq1[:, None] + steps
-    time = first_t[:, None] + iv[:, None] * steps
     if grp.ragged:
         mask = steps < k[:, None]
         pick = lambda arr: arr[mask]  # noqa: E731
@@ -280,20 +314,24 @@ def _backward(grp: _Group) -> tuple[dict[str, np.ndarray], tuple[np.ndarray, ...
         v = vol_noise if stochastic else v
     # factors: column 0 at the anchor's grid index, columns 1..k at prev_n, prev_n - 1, ...
     grp.combine(z, prev_n - k + 1, True, col=1, anchor_n=grp.t0 // iv)
-    if grp.overlay is not None:  # --- events: column c is the step into T_c from S_c
+    if grp.overlay is not None or grp.clock is not None:  # --- column c: step into T_c from S_c
         starts = prev_t[:, None] - iv[:, None] * np.arange(K + 1, dtype=np.int64)
         ends = starts + iv[:, None]
         ends[:, 0] = grp.t0
+    if grp.overlay is not None:  # --- events
         grp.overlay.scale_noise(z, starts, ends)
+    dt = None if grp.clock is None else grp.business_dt(starts[:, :K], True)  # --- sessions
 
-    if ext is None:
+    if ext is None and dt is None:
         a, b = grp.coefficients(iv)
         a0, b0 = grp.coefficients(grp.t0 - prev_t)
         x = z[:, :K] * b[:, None]
         x += a[:, None]
         x[:, 0] = z[:, 0] * b0 + a0
+    elif ext is None:
+        x = grp.session_increments(z[:, :K], dt)
     else:
-        x = ext.increments(z[:, :K], grp.seq0, iv, grp.t0 - prev_t, True)
+        x = ext.increments(z[:, :K], grp.seq0, iv, grp.t0 - prev_t, True, dt)
     if grp.overlay is not None:
         grp.overlay.add_drift(x, starts[:, :K], ends[:, :K])
     np.negative(x, out=x)
@@ -301,11 +339,11 @@ def _backward(grp: _Group) -> tuple[dict[str, np.ndarray], tuple[np.ndarray, ...
     np.cumsum(x, axis=1, out=x)
     x_last = x[rows, k - 1].copy()
     reflect_inplace(x, grp.log_lo, grp.log_hi)
+    steps = np.arange(K, dtype=np.int64)
+    time = prev_t[:, None] - iv[:, None] * steps
     price, bid, ask, volume = grp.quotes(x, z[:, 1:], v)
 
-    steps = np.arange(K, dtype=np.int64)
     seq = (grp.seq0 - 1)[:, None] - steps
-    time = prev_t[:, None] - iv[:, None] * steps
     if grp.ragged:
         mask = steps[::-1] < k[:, None]  # right-aligned after reversing the columns
         pick = lambda arr: arr[:, ::-1][mask]  # noqa: E731
@@ -336,6 +374,7 @@ def _run(
     steps: Any,
     market: MarketConfig,
     overlay=None,
+    sessions=None,
 ) -> tuple[TickBatch, EngineState]:
     _check(params, state, market)
     n = len(params)
@@ -345,10 +384,15 @@ def _run(
     if len(active) == 0:
         return TickBatch.empty(), new_state
     # groups of similar step counts: floor(log2 k) equal => padding wastes < 50%; tickers with
-    # stochastic volatility or jumps in groups of their own (plain GBM keeps its own code path)
+    # stochastic volatility or jumps in groups of their own (plain GBM keeps its own code path),
+    # and calendar tickers (trading sessions) in groups of their own too (24/7 ones keep theirs)
     kind_of = np.where(params.vol_model == 1, 2, np.where(params.jump_rate > 0, 1, 0))
+    clock = None
+    if sessions is not None and not sessions.is_empty():
+        clock = market.session_clock(sessions)
+        kind_of = kind_of + 3 * sessions.rows_mask(n)
     groups, kinds = [], []
-    for kind in (0, 1, 2):  # plain GBM, constant volatility with jumps, stochastic volatility
+    for kind in range(6):  # plain GBM, with jumps, stochastic volatility; then on a calendar
         members = active[kind_of[active] == kind]
         if len(members) == 0:
             continue
@@ -363,7 +407,9 @@ def _run(
                 kinds.append(kind)
     total = int(k.sum())
     results = [
-        step_fn(_Group(params, state, k, g, market, kind > 0, overlay))
+        step_fn(
+            _Group(params, state, k, g, market, kind % 3 > 0, overlay, clock if kind >= 3 else None)
+        )
         for g, kind in zip(groups, kinds)
     ]
     offsets = np.concatenate(([0], np.cumsum(k)))

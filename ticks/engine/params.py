@@ -10,6 +10,12 @@ from typing import Any
 import numpy as np
 
 from .noise import sector_id
+from .sessions import (
+    DEFAULT_EXTENDED_ACTIVITY,
+    DEFAULT_INTRADAY_AMPLITUDE,
+    DEFAULT_INTRADAY_WIDTH,
+    DEFAULT_OVERNIGHT_SHARE,
+)
 from .stochastic import (
     DEFAULT_HALF_LIVES_S,
     DEFAULT_LEVERAGE,
@@ -37,7 +43,14 @@ def _finite(name: str, value: float) -> float:
 
 @dataclass(frozen=True)
 class MarketConfig:
-    """Market-wide settings (one per simulation; validated on construction)."""
+    """Market-wide settings (one per simulation; validated on construction).
+
+    The last four shape trading sessions (tickers on an exchange calendar only; see the package
+    docstring, "Sessions"): ``overnight_share`` of a session's variance is its opening gap
+    (0 <= q < 1); the regular session's U-shaped profile has amplitude ``intraday_amplitude``
+    (>= 0; 0: flat) and width ``intraday_width`` (a fraction of the session, > 0); pre- and
+    post-market periods trade at ``extended_activity`` (> 0) times the regular average.
+    """
 
     market_seed: int = 0
     market_correlation: float = 0.1
@@ -45,6 +58,10 @@ class MarketConfig:
     spread_bps: float = 5.0
     time_scale: float = 1.0
     base_volume: float = 100.0
+    overnight_share: float = DEFAULT_OVERNIGHT_SHARE
+    intraday_amplitude: float = DEFAULT_INTRADAY_AMPLITUDE
+    intraday_width: float = DEFAULT_INTRADAY_WIDTH
+    extended_activity: float = DEFAULT_EXTENDED_ACTIVITY
 
     def __post_init__(self) -> None:
         seed = self.market_seed
@@ -76,14 +93,39 @@ class MarketConfig:
         base = _finite("base_volume", self.base_volume)
         if base <= 0:
             raise ValueError(f"base_volume must be > 0, got {base}")
+        share = _finite("overnight_share", self.overnight_share)
+        if not 0 <= share < 1:
+            raise ValueError(f"overnight_share must be in [0, 1), got {share}")
+        amplitude = _finite("intraday_amplitude", self.intraday_amplitude)
+        if amplitude < 0:
+            raise ValueError(f"intraday_amplitude must be >= 0, got {amplitude}")
+        width = _finite("intraday_width", self.intraday_width)
+        if not 0 < width <= 10:
+            raise ValueError(f"intraday_width must be in (0, 10], got {width}")
+        activity = _finite("extended_activity", self.extended_activity)
+        if not 0 < activity <= 10:
+            raise ValueError(f"extended_activity must be in (0, 10], got {activity}")
         for name, value in (
             ("market_correlation", rho_m),
             ("sector_correlation", rho_s),
             ("spread_bps", spread),
             ("time_scale", scale),
             ("base_volume", base),
+            ("overnight_share", share),
+            ("intraday_amplitude", amplitude),
+            ("intraday_width", width),
+            ("extended_activity", activity),
         ):
             object.__setattr__(self, name, value)
+
+    def session_clock(self, sessions):
+        """The business clock of a ``SessionSchedule`` with this market's profile."""
+        return sessions.clock(
+            self.overnight_share,
+            self.intraday_amplitude,
+            self.intraday_width,
+            self.extended_activity,
+        )
 
     @property
     def factor_loadings(self) -> tuple[float, float, float]:

@@ -1,5 +1,6 @@
 """The history a first start fills behind the live market (ticks.first_start)."""
 
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -67,3 +68,22 @@ def test_tickers_whose_live_series_has_not_started_are_left_out():
 def test_without_any_live_tick_it_gives_up_and_writes_nothing():
     report = history_fill(days=1, wait_s=0.6, niceness=0)
     assert report.skipped == "no live ticks stored within 0.6 s" and Tick.objects.count() == 0
+
+
+def test_a_calendar_ticker_closed_at_the_first_start_gets_its_history_without_waiting(settings):
+    """Market time 2026-12-01 9:00 New York (closed): HEALTH on XNYS has no live tick to wait
+    for; its last day of history is the 30th's session, and the live market, starting at the
+    open, continues it."""
+    market_now = datetime(2026, 12, 1, 14, tzinfo=UTC)
+    settings.MARKET_CLOCK_OFFSET_SECONDS = (market_now - datetime.now(UTC)).total_seconds()
+    Ticker.objects.exclude(symbol="HEALTH").update(is_active=False)
+    Ticker.objects.filter(symbol="HEALTH").update(calendar="XNYS", tick_interval_ms=1000)
+    began = time.monotonic()
+    report = history_fill(days=1, wait_s=60, niceness=0)
+    assert time.monotonic() - began < 30  # did not wait for a live tick
+    assert report.skipped is None and report.ticks == 390 * 60
+    first, last = Tick.objects.order_by("time").values_list("time", flat=True)[::23_399]
+    assert (first, last) == (
+        datetime(2026, 11, 30, 14, 30, tzinfo=UTC),
+        datetime(2026, 11, 30, 20, 59, 59, tzinfo=UTC),
+    )

@@ -28,7 +28,9 @@ class Command(BaseCommand):
         span.add_argument("--days", type=float, help="length of the range in days")
         span.add_argument("--hours", type=float, help="length of the range in hours")
         parser.add_argument("--tickers", help="comma-separated symbols (default: all active)")
-        parser.add_argument("--end", help="end of the range, ISO 8601 (default: now)")
+        parser.add_argument(
+            "--end", help="end of the range, ISO 8601 (default: now, in market time)"
+        )
         parser.add_argument("--no-progress", action="store_true", help="no progress bars")
 
     def handle(self, *args, **options):
