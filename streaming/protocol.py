@@ -7,7 +7,7 @@ Client: ``{"type": "subscribe", "tickers": [...] | "SYM" | "*", "channels"?: ["t
 "since"?: ms, "from_seq"?: {"SYM": n}, "batch"?: bool}``, ``unsubscribe`` (``tickers``,
 optional ``channels``) and ``ping``. Server: ``connected``, ``subscribed``/``unsubscribed``,
 ``tick``, ``ticks`` (batch mode), ``bar``, ``status`` (a subscribed ticker halted or trading
-again), ``pong`` and ``error``.
+again, or its session opening or closing), ``pong`` and ``error``.
 """
 
 import math
@@ -293,8 +293,9 @@ def bar_frame(bar_json: str) -> Frame:
 
 
 def status_frame(status: dict) -> Frame:
-    """A ``status`` message: a ticker halted or trading again (``{ticker, status, reason,
-    time}``, ``time`` in epoch ms)."""
+    """A ``status`` message: a ticker halted or trading again, or its market's session changing
+    (``{ticker, status, reason, time}``, sessions also ``next_open``, ``next_close``; times in
+    epoch ms)."""
     return _frame({"type": "status", "data": status})
 
 

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 
-from ticks.payloads import BarPayload, StatusPayload, TickPayload
+from ticks.payloads import SESSION_STATUSES, BarPayload, StatusPayload, TickPayload
 
 from .fenced import channels_redis_publish as layer_fastpath
 
@@ -23,7 +23,7 @@ logger = logging.getLogger(__name__)
 
 ALL_TICKS_GROUP = "ticks.all"
 ALL_BARS_GROUP = "bars.all"
-ALL_STATUS_GROUP = "status.all"  # tickers' trading status changes (the Alpaca dialect's "s")
+ALL_STATUS_GROUP = "status.all"  # tickers' trading status and session changes (Alpaca's "s")
 _SAFE = re.compile(r"[^A-Za-z0-9.\-]")  # group names allow [A-Za-z0-9._-]
 
 # The Redis channel of a group on the pub/sub layer (bench/ws.py and tests watch it).
@@ -92,13 +92,18 @@ def bar_wire(bar: BarPayload) -> dict:
 
 
 def status_wire(status: StatusPayload) -> dict:
-    """A trading status change as published: ``time`` in epoch ms."""
-    return {
+    """A trading status change as published: ``time`` in epoch ms; a session's status also has
+    ``next_open`` and ``next_close`` (epoch ms or null)."""
+    wire = {
         "ticker": status.ticker,
         "status": status.status,
         "reason": status.reason,
         "time": status.time_ms,
     }
+    if status.status in SESSION_STATUSES:
+        wire["next_open"] = status.next_open_ms
+        wire["next_close"] = status.next_close_ms
+    return wire
 
 
 def status_messages(statuses: Iterable[dict]) -> list[tuple[str, dict]]:

@@ -24,7 +24,18 @@ from __future__ import annotations
 import numpy as np
 
 from .engine.sizes import quote_sizes
-from .payloads import STATUS_HALTED, STATUS_TRADING, BarPayload, StatusPayload, TickPayload
+from .payloads import (
+    SESSION_BREAK,
+    SESSION_CLOSED,
+    SESSION_OPEN,
+    SESSION_POST,
+    SESSION_PRE,
+    STATUS_HALTED,
+    STATUS_TRADING,
+    BarPayload,
+    StatusPayload,
+    TickPayload,
+)
 
 __all__ = [
     "EXCHANGE",
@@ -113,9 +124,18 @@ def rfc3339_ns(time_ms: int) -> str:
 # Trading status messages (``T: "s"``), in the codes of the UTP tape (Nasdaq; our tape is "C"):
 # status (sc, sm) and reason (rc, rm). A ticker deactivated in the admin is a halt for operational
 # reasons; activated again, trading resumes (no reason code: UTP sends none on a resumption).
+# A session's open and close: Alpaca documents no status for them (a real SIP sends none), so they
+# take the two codes a bot already handles, "T" when the market opens (or its pre- or
+# post-market) and "H" when it closes (or breaks for lunch), with no reason code (none of UTP's
+# fits) and the change in words as the reason message, which tells them from halts.
 TRADING_STATUS_CODES = {
     STATUS_HALTED: ("H", "Trading Halt", "O1", "Operations Halt; Contact Market Operations"),
     STATUS_TRADING: ("T", "Trading Resumption", "", ""),
+    SESSION_OPEN: ("T", "Trading Resumption", "", "Market Open"),
+    SESSION_PRE: ("T", "Trading Resumption", "", "Pre-Market Open"),
+    SESSION_POST: ("T", "Trading Resumption", "", "Post-Market Open"),
+    SESSION_BREAK: ("H", "Trading Halt", "", "Lunch Break"),
+    SESSION_CLOSED: ("H", "Trading Halt", "", "Market Closed"),
 }
 
 

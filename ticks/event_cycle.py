@@ -9,6 +9,7 @@ calls in its cycle.
 - ``announce_cycle``: the cycle's ticks and the halts starting or ending in it, in time order per
   ticker (ticks before a halt, ``halted``, ``trading`` at its end, ticks after), announced through
   ``ticks.announce``; each status once (a Redis ``SET NX`` per halt edge, for every generator).
+  The open and close of calendar tickers' sessions (``ticks.session_announce``) go the same way.
 """
 
 import logging
@@ -17,7 +18,7 @@ import numpy as np
 import orjson
 import redis
 
-from . import announce
+from . import announce, session_announce
 from .engine import events as engine_events
 from .payloads import STATUS_HALTED, STATUS_TRADING, StatusPayload
 from .redis_store import get_redis, key
@@ -26,7 +27,7 @@ logger = logging.getLogger(__name__)
 
 FENCE_MEMORY_MS = 10_000  # fences older than this (relative to now) no longer hold anything
 ANNOUNCE_HORIZON_MS = 60_000  # a halt edge further in the past than this is not announced
-_announced: set[str] = set()  # halt edges this process announced or saw announced
+_announced: set[str] = set()  # status edges this process announced or saw announced
 
 
 def fence_key() -> str:
@@ -79,8 +80,8 @@ def due_points(configs, i: int, time_ms: int, now_ms: int, interval_ms: int) -> 
     return now_ms // interval_ms - time_ms // interval_ms
 
 
-def _edges(halts, now_ms: int) -> list[StatusPayload]:
-    """Halt edges due by ``now_ms`` that no generator announced yet, oldest first."""
+def _halt_edges(halts, now_ms: int) -> list[tuple[int, str, StatusPayload]]:
+    """``(time, name, status)`` of the halt edges due by ``now_ms``, within the horizon."""
     due = []
     for w in halts:
         for at, status, reason in (
@@ -89,8 +90,36 @@ def _edges(halts, now_ms: int) -> list[StatusPayload]:
         ):
             if at <= now_ms and now_ms - at < ANNOUNCE_HORIZON_MS:
                 name = f"{w.symbol}:{w.start_ms}:{status}"
-                if name not in _announced:
-                    due.append((at, name, StatusPayload(w.symbol, status, at, reason)))
+                due.append((at, name, StatusPayload(w.symbol, status, at, reason)))
+    return due
+
+
+def _session_edges(configs, members, now_ms: int) -> list[tuple[int, str, StatusPayload]]:
+    """The session edges (``ticks.session_announce``) of the cycle's calendar tickers."""
+    schedule = getattr(configs, "sessions", None)
+    if schedule is None or schedule.is_empty() or not len(members):
+        return []
+    tickers, chosen = configs.tickers, None
+
+    def symbol_of(row: int) -> str | None:  # asked only for the rows with an edge due
+        nonlocal chosen
+        if chosen is None:
+            chosen = set(members)
+        return tickers[row].symbol if row in chosen else None
+
+    return session_announce.edges(
+        schedule,
+        symbol_of,
+        after_ms=now_ms - ANNOUNCE_HORIZON_MS,
+        until_ms=now_ms,
+        halts=getattr(configs, "halts", ()),
+    )
+
+
+def _claim(due: list[tuple[int, str, StatusPayload]]) -> list[StatusPayload]:
+    """The statuses of ``due`` that no generator announced yet, oldest first: each claimed once
+    in Redis (``SET NX``, kept twice the horizon) and remembered in this process."""
+    due = [item for item in due if item[1] not in _announced]
     if not due:
         return []
     due.sort(key=lambda item: item[0])
@@ -100,7 +129,7 @@ def _edges(halts, now_ms: int) -> list[StatusPayload]:
             pipe.set(key("events", "announced", name), 1, nx=True, px=2 * ANNOUNCE_HORIZON_MS)
         fresh = pipe.execute()
     except redis.RedisError:
-        logger.warning("could not record announced halts; announcing them next cycle")
+        logger.warning("could not record announced statuses; announcing them next cycle")
         return []
     _announced.update(name for _, name, _ in due)
     if len(_announced) > 10_000:
@@ -108,9 +137,14 @@ def _edges(halts, now_ms: int) -> list[StatusPayload]:
     return [status for (_, _, status), new in zip(due, fresh) if new]
 
 
-def announce_cycle(ticks_by_symbol, halts, now_ms: int) -> None:
-    """Announce the committed cycle's ticks with the halt edges due, in time order."""
-    statuses = _edges(halts, now_ms) if halts else []
+def announce_cycle(ticks_by_symbol, configs, now_ms: int, members=()) -> None:
+    """Announce the committed cycle's ticks with the status changes due, in time order: the
+    halt edges of the configs' halts, the session edges of its tickers at ``members``
+    (positions in ``configs.tickers``: the cycle's shard)."""
+    halts = getattr(configs, "halts", None) or ()
+    due = _halt_edges(halts, now_ms) if halts else []
+    due += _session_edges(configs, members, now_ms)
+    statuses = _claim(due) if due else []
     if not statuses:
         announce.announce_ticks(ticks_by_symbol)
         return
@@ -130,7 +164,7 @@ def announce_cycle(ticks_by_symbol, halts, now_ms: int) -> None:
         if cut is not None:
             announce.announce_statuses([s for s in statuses if s.time_ms == cut])
             logger.info(
-                "halt status at %d: %s",
+                "status at %d: %s",
                 cut,
                 orjson.dumps([[s.ticker, s.status] for s in statuses if s.time_ms == cut]),
             )

@@ -9,7 +9,8 @@ no beat waits on the database; the state lives in Redis and is rebuilt from the 
 continues identically and lost ticks are regenerated equal to themselves.
 
 A ticker on an exchange calendar advances only through its open periods (its sessions come
-with the cached configs): nothing while closed, and a closure is no gap to skip.
+with the cached configs): nothing while closed, and a closure is no gap to skip. The cycle
+announces its session's open and close (``ticks.session_announce``) with its ticks.
 
 With ``GENERATION_SHARDS`` above 1 a cycle advances one shard's tickers (``ticks.shards``:
 ticker id mod N) under that shard's lease; everything else is the same, per ticker.
@@ -155,11 +156,13 @@ def _cycle(now: datetime, shard: Shard) -> CycleReport:
     writes, ticks_by_symbol = _package(plan, batch, new)
     report = CycleReport(gaps=plan.gaps)
     writes = plan.paused + writes
-    if not writes:
+    if not writes:  # nothing moved (e.g. every ticker's market closed): statuses still due
+        event_cycle.announce_cycle({}, configs, now_ms, members)
         return report
     if not _commit(plan, writes, batch, new, steps, now_ms, shard):
         return CycleReport(skipped="conflict")
-    event_cycle.announce_cycle(ticks_by_symbol, configs.halts, now_ms)  # ticks, halt statuses
+    # the ticks, with the halts' and sessions' status changes in time order
+    event_cycle.announce_cycle(ticks_by_symbol, configs, now_ms, members)
     report.ticks = len(batch)
     report.tickers = len(plan.tickers)
     return report

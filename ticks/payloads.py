@@ -42,12 +42,18 @@ class BarPayload(NamedTuple):
 
 class StatusPayload(NamedTuple):
     """A ticker's trading status changed at ``time_ms``: ``status`` is one of ``STATUSES``;
-    ``reason`` says why in words (a halt event's reason, "ticker deactivated", ...)."""
+    ``reason`` says why in words (a halt event's reason, "ticker deactivated", "market open",
+    ...). A session's status (``SESSION_STATUSES``) also carries where the ticker's market goes
+    next, as ``market_status`` shows it: ``next_open_ms`` (the start of its next open stretch)
+    and ``next_close_ms`` (the end of the open stretch it is in, or of the next one when
+    closed); None when not known (or for the other statuses)."""
 
     ticker: str
     status: str
     time_ms: int
     reason: str = ""
+    next_open_ms: int | None = None
+    next_close_ms: int | None = None
 
 
 #: A ticker deactivated (in the admin) or in a halt (a scenario event): no ticks until it is
@@ -55,4 +61,16 @@ class StatusPayload(NamedTuple):
 STATUS_HALTED = "halted"
 #: A ticker (re)activated: ticks resume.
 STATUS_TRADING = "trading"
-STATUSES = (STATUS_HALTED, STATUS_TRADING)
+
+#: A calendar ticker's market entered a phase of its session (``ticks.session_announce``):
+#: its regular session, the pre- or post-market (extended hours), a lunch break, or closed.
+SESSION_OPEN = "open"
+SESSION_PRE = "pre"
+SESSION_POST = "post"
+SESSION_BREAK = "break"
+SESSION_CLOSED = "closed"
+SESSION_STATUSES = (SESSION_OPEN, SESSION_PRE, SESSION_POST, SESSION_BREAK, SESSION_CLOSED)
+
+STATUSES = (STATUS_HALTED, STATUS_TRADING, *SESSION_STATUSES)
+#: The statuses after which a ticker has no ticks until its next status.
+NOT_TRADING = (STATUS_HALTED, SESSION_BREAK, SESSION_CLOSED)

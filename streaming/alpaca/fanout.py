@@ -10,7 +10,9 @@ hands them to the process's Alpaca sessions.
 - Daily bars (``T: "d"``): when minute bars close, the day so far of those tickers (their ``1d``
   bar, rolled up by the same refresh) is read once for the process and sent.
 - Trading statuses (``T: "s"``): a ticker deactivated (halted) or activated (trading) in the
-  admin (``ticks.trading_status``), and a halt event's start and end (``ticks.event_cycle``).
+  admin (``ticks.trading_status``), a halt event's start and end (``ticks.event_cycle``), and a
+  calendar ticker's session opening and closing (``ticks.session_announce``), in the codes of
+  ``ticks.alpaca_shapes.TRADING_STATUS_CODES``.
 """
 
 import asyncio

@@ -10,7 +10,9 @@ work) while the process has no Massive session.
 - Minute aggregates (``AM``): a minute bar once closed (``streaming.minute_bars``), with the day
   so far through it read once for the process (``ticks.massive_reads.day_totals_through``,
   within ``READ_DEADLINE_S``; without ``av``/``op``/``a`` when the read fails).
-- A ticker halted (``ticks.trading_status``) closes its open second at once.
+- A ticker halted (``ticks.trading_status``), or whose market closes or breaks for lunch
+  (``ticks.session_announce``), closes its open second at once. Massive's stream has no message
+  for a trading status or a session's open and close, so nothing else is sent for them.
 """
 
 import asyncio
@@ -22,7 +24,7 @@ from asgiref.sync import sync_to_async
 from ticks.deadline import read_within
 from ticks.massive_reads import day_totals_through
 from ticks.massive_shapes import stream_agg, stream_quote, stream_trade
-from ticks.payloads import STATUS_HALTED, BarPayload
+from ticks.payloads import NOT_TRADING, BarPayload
 
 from ..batches import Batch, sized_ticks
 from ..minute_bars import MinuteCloses
@@ -132,7 +134,7 @@ class MassiveFanout:
             return
         messages = []
         for status in statuses:
-            if status["status"] == STATUS_HALTED:
+            if status["status"] in NOT_TRADING:
                 message = self.seconds.close_symbol(status["ticker"])
                 if message is not None:
                     messages.append(message)

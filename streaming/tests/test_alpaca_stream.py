@@ -261,6 +261,27 @@ async def test_trading_status_messages(market):
 
 
 @asynctest
+async def test_session_status_messages(market):
+    """A calendar ticker's close and open (``ticks.session_announce``): H and T without a
+    reason code, the change in words."""
+    async with alpaca() as client:
+        await client.subscribe(statuses=["TECH"])
+        closed = {"ticker": "TECH", "status": "closed", "reason": "market closed",
+                  "time": 1_800_000_000_000, "next_open": 1_800_060_000_000, "next_close": None}  # fmt: skip
+        opened = {**closed, "status": "open", "time": 1_800_060_000_000}
+        await apublish(status_messages([closed]))
+        await apublish(status_messages([opened]))
+        got = [(await client.recv())[0], (await client.recv())[0]]
+    assert [{k: m[k] for k in ("T", "S", "sc", "sm", "rc", "rm", "z")} for m in got] == [
+        {"T": "s", "S": "TECH", "sc": "H", "sm": "Trading Halt", "rc": "", "rm": "Market Closed",
+         "z": "C"},
+        {"T": "s", "S": "TECH", "sc": "T", "sm": "Trading Resumption", "rc": "",
+         "rm": "Market Open", "z": "C"},
+    ]  # fmt: skip
+    assert [m["t"] for m in got] == [rfc3339_ns(1_800_000_000_000), rfc3339_ns(1_800_060_000_000)]
+
+
+@asynctest
 async def test_a_slow_client_gets_407_and_is_closed(market, settings):
     settings.WS_SEND_QUEUE_LIMIT = 3
     async with alpaca() as client:

@@ -199,3 +199,29 @@ async def test_status_messages_of_subscribed_tickers_in_order_with_the_ticks(mar
         "data": {"ticker": "SYNTH", "status": "halted", "reason": "news pending", "time": 1_050},
     }
     assert got[2]["data"]["status"] == "trading" and got[3]["data"]["seq"] == 2
+
+
+@asynctest
+async def test_a_session_status_says_when_the_market_opens_and_closes_next(market):
+    from streaming.publish import status_messages, status_wire
+    from ticks.payloads import StatusPayload
+
+    closed = StatusPayload("SYNTH", "closed", 9_000, "market closed", 50_000, 80_000)
+    async with ws() as client:
+        assert (await subscribe(client, tickers=["SYNTH"]))["type"] == "subscribed"
+        await receive_all(client)
+        await apublish(status_messages([status_wire(closed)]))
+        got = await receive_all(client)
+    assert got == [
+        {
+            "type": "status",
+            "data": {
+                "ticker": "SYNTH",
+                "status": "closed",
+                "reason": "market closed",
+                "time": 9_000,
+                "next_open": 50_000,
+                "next_close": 80_000,
+            },
+        }
+    ]

@@ -260,14 +260,15 @@ async def test_per_second_aggregates_close_when_a_later_second_starts(market):
         ]
 
 
+@pytest.mark.parametrize("status", ["halted", "closed", "break"])  # a halt, a session's close
 @asynctest
-async def test_a_halt_closes_the_open_second(market):
+async def test_a_halt_or_a_close_closes_the_open_second(market, status):
     t = tick("TECH", 1, T0 + 300)
     async with massive() as client:
         await client.subscribe("A.*")
         await market.publish(t)
         assert await client.nothing()
-        await apublish(status_messages([{"ticker": "TECH", "status": "halted", "time": T0 + 900}]))
+        await apublish(status_messages([{"ticker": "TECH", "status": status, "time": T0 + 900}]))
         ((agg,),) = [await client.recv()]
         assert (agg["ev"], agg["sym"], agg["s"], agg["v"], agg["o"]) == (
             "A",
