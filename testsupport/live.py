@@ -7,7 +7,7 @@ import socket
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -114,11 +114,14 @@ def live_market(
     key: str | None = None,
     env: dict | None = None,
     processes: Sequence[str] = PROCESSES,
+    prepare: Callable[[str], None] | None = None,
 ) -> Iterator[LiveMarket]:
     """The service running on a private migrated database, its first ticks of ``symbols`` in
     and daphne listening. ``key="name"`` adds an API key and requires keys; ``env`` is given to
-    every process. Afterwards: processes stopped (all still alive, or the logs are the error),
-    their Redis keys and the database removed."""
+    every process. ``prepare(database_url)`` runs after the migration, just before the
+    processes start (to edit the tickers in that database, or to fill ``env`` at the last
+    moment). Afterwards: processes stopped (all still alive, or the logs are the error), their
+    Redis keys and the database removed."""
     from django.conf import settings
 
     database_url = private_database_url()
@@ -129,6 +132,8 @@ def live_market(
     try:
         migrate(database_url)
         raw = add_api_key(database_url, key) if key else None
+        if prepare is not None:
+            prepare(database_url)
         stack = Stack(
             database_url=database_url,
             redis_url=settings.REDIS_URL,
