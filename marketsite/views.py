@@ -47,6 +47,7 @@ def dashboard(request):
         "tickers": state.tickers,
         "dayOpen": state.day_open,
         "sparklines": state.sparklines,
+        "sessions": state.sessions,
     }
     context = {
         "state": state,

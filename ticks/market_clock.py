@@ -41,6 +41,7 @@ __all__ = [
     "market_clock",
     "open_since_ms",
     "open_time",
+    "periods_ms",
     "previous_trading_day",
     "ticker_session",
     "trading_days",
@@ -122,6 +123,26 @@ def ticker_session(*, calendar: str, extended_hours: bool, at: datetime) -> Sess
     """Where a ticker's market is at ``at``: ``phase`` ``open``, ``pre``, ``post``, ``break`` or
     ``closed``, and its next open and close (both None for 24/7, which never closes)."""
     return calendars.session_state(calendar, extended_hours=extended_hours, at=at)
+
+
+def periods_ms(
+    calendar: str, *, extended_hours: bool, start_ms: int, end_ms: int
+) -> list[list[int]]:
+    """``[[start_ms, end_ms, kind, session], ...]``: the open periods of ``calendar`` that
+    overlap ``[start_ms, end_ms)`` (kind 0 regular, 1 pre-, 2 post-market; session: the trading
+    day as days since 1970), for a page to draw. Empty for 24/7 and for a calendar the library
+    cannot answer for there."""
+    if calendars.is_always_open(calendar):
+        return []
+    try:
+        starts, ends, sessions, kinds = calendars.period_arrays(
+            calendar, extended_hours=extended_hours, start_ms=start_ms, end_ms=end_ms
+        )
+    except CalendarError:
+        return []
+    return [
+        list(row) for row in zip(starts.tolist(), ends.tolist(), kinds.tolist(), sessions.tolist())
+    ]
 
 
 # --- the fast question of freshness ---------------------------------------------------------------

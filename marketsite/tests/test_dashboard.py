@@ -136,6 +136,8 @@ def test_every_active_ticker_has_a_row_and_the_default_ticker_is_selected(client
     synth = next(t for t in page.config["tickers"] if t["ticker"] == "SYNTH")
     assert synth == {
         "ticker": "SYNTH",
+        "calendar": "24/7",
+        "session": None,
         "name": "Synthetic Corp",
         "sector": "Technology",
         "active": True,
@@ -198,6 +200,7 @@ def test_the_static_files_it_references_exist_and_are_served(client):
         "candles.js",
         "chart.js",
         "format.js",
+        "sessions.js",
         "sparkline.js",
         "stats.js",
         "stream.js",
@@ -303,6 +306,39 @@ def test_stored_prices_day_open_and_sparkline_are_in_the_first_paint(client):
     }
     assert "hidden" in page.ids["waiting"]
     assert re.search(r'data-field="price">151\.25<', response.content.decode())
+
+
+def test_a_calendar_tickers_sessions_are_in_the_config(client, settings):
+    """The open periods a calendar ticker trades (from its calendar, a few weeks around market
+    now) for the page's "closed, opens in ..." and the chart's closures; none for 24/7."""
+    from testsupport.market_clock import market_at
+
+    market_at(settings, datetime(2026, 12, 1, 11, 17, 30, tzinfo=UTC))
+    Ticker.objects.filter(symbol="SYNTH").update(calendar="XNYS")
+    Ticker.objects.filter(symbol="TECH").update(calendar="XNYS", extended_hours=True)
+    _, page = get_page(client, "/?ticker=SYNTH")
+    rows = {t["ticker"]: t for t in page.config["tickers"]}
+    assert {s: (r["calendar"], r["session"]) for s, r in rows.items()} == {
+        "SYNTH": ("XNYS", "XNYS"),
+        "TECH": ("XNYS", "XNYS+ext"),
+        **{s: ("24/7", None) for s in ("ENERGY", "FINANCE", "HEALTH")},
+    }
+    regular, extended = page.config["sessions"]["XNYS"], page.config["sessions"]["XNYS+ext"]
+    open_ms = int(datetime(2026, 12, 1, 14, 30, tzinfo=UTC).timestamp() * 1000)
+    close_ms = int(datetime(2026, 12, 1, 21, tzinfo=UTC).timestamp() * 1000)
+    day = (datetime(2026, 12, 1) - datetime(1970, 1, 1)).days
+    assert [open_ms, close_ms, 0, day] in regular
+    assert [close_ms, close_ms + 4 * 3_600_000, 2, day] in extended  # post-market to 20:00
+    starts = [p[0] for p in regular]
+    assert starts == sorted(starts) and min(starts) < open_ms - 14 * 86_400_000
+    assert max(p[1] for p in regular) > open_ms + 3 * 86_400_000
+    assert not any(p[3] == day + 25 for p in regular)  # the holiday after: 2026-12-25
+
+
+def test_a_24_7_market_has_no_sessions_in_the_config(client):
+    _, page = get_page(client)
+    assert page.config["sessions"] == {}
+    assert {t["session"] for t in page.config["tickers"]} == {None}
 
 
 def test_the_page_costs_a_fixed_number_of_queries(client, django_assert_max_num_queries):

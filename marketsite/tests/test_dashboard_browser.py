@@ -434,6 +434,101 @@ def test_the_candle_series_merges_bars_and_ticks(browser, live_server):
     page.close()
 
 
+# --- Trading sessions: a calendar ticker's state and the chart's closures ---------------------------
+
+SESSION_CASES = """async () => {
+  const { Sessions, formatWait } = await import('/static/marketsite/js/sessions.js');
+  const { CandleChart } = await import('/static/marketsite/js/chart.js');
+  const { CandleSeries } = await import('/static/marketsite/js/candles.js');
+  const H = 3_600_000, M = 60_000;
+  // a day with a lunch break (session 1), the next day with a pre-market (session 2)
+  const s = new Sessions([[9 * H, 11.5 * H, 0, 1], [12.5 * H, 15 * H, 0, 1],
+                          [28 * H, 33 * H, 1, 2], [33 * H, 39 * H, 0, 2], [50 * H, 55 * H, 0, 3]]);
+  const out = {};
+  out.labels = [10 * H, 12 * H, 14 * H + 59 * M, 20 * H, 30 * H, 38 * H, 40 * H]
+    .map((t) => s.label(t));
+  out.unknown = [s.label(8 * H), s.label(60 * H)];
+  out.open = [s.isOpen(10 * H), s.isOpen(12 * H), s.openSince(13 * H), s.openSince(34 * H)];
+  out.waits = [formatWait(45_000), formatWait(12 * M + 5_000), formatWait(27 * H)];
+  // 3 h of open market back from 30:00 (pre-market since 28:00): 1 h before the close at 15:00
+  out.start = s.startFor(30 * H, 3 * H) / H;
+  // a chart of 1h candles across the night and the lunch break, drawn while closed
+  const box = document.createElement('div');
+  box.style.cssText = 'width: 900px; height: 300px';
+  document.body.append(box);
+  const canvas = document.createElement('canvas');
+  box.append(canvas);
+  const chart = new CandleChart(canvas, { now: () => 40 * H });
+  const series = new CandleSeries('1h');
+  const bar = (h) => ({time: h * H, open: 10, high: 11, low: 9, close: 10.5, volume: 5,
+                       trade_count: 1});
+  series.setBars([9, 10, 11, 12, 13, 14, 28, 29, 30, 33, 34, 35, 36, 37, 38].map(bar));
+  chart.setSeries(series, 'X');
+  chart.draw();
+  out.plain = { ...canvas.dataset };
+  chart.setSessions(s);
+  chart.draw();
+  out.sessions = { ...canvas.dataset };
+  return out;
+}"""
+
+
+@pytest.fixture
+def calendar_tickers(settings):
+    """SYNTH on XNYS, TECH on XNYS with extended hours, the market clock at 06:17:30 in New
+    York (the NYSE opens at 9:30; its pre-market runs from 4:00). Before the browser starts
+    (the ORM is not for Playwright's event loop)."""
+    from datetime import UTC, datetime
+
+    from testsupport.market_clock import market_at
+    from ticks.models import Ticker
+
+    market_at(settings, datetime(2026, 12, 1, 11, 17, 30, tzinfo=UTC))
+    Ticker.objects.filter(symbol="SYNTH").update(calendar="XNYS")
+    Ticker.objects.filter(symbol="TECH").update(calendar="XNYS", extended_hours=True)
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_calendar_tickers_session_and_closures(calendar_tickers, browser, live_server):
+    page = browser.new_page(viewport=DESKTOP)
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(f"{live_server.url}/?ticker=SYNTH")
+    head = page.locator("#chart-session")
+    head.wait_for(state="visible", timeout=10_000)
+    assert head.text_content() == "closed, opens in 3 h 12 min"
+    badge = "#ticker-table tr[data-ticker={}] .badge.session"
+    assert page.locator(badge.format("SYNTH")).text_content() == "closed"
+    assert page.locator(badge.format("TECH")).text_content() == "pre"
+    assert page.locator(badge.format("TECH")).get_attribute("title") == (
+        "pre-market, opens in 3 h 12 min"
+    )
+    assert page.locator(badge.format("ENERGY")).count() == 0  # 24/7: none
+    page.get_by_role("link", name="ENERGY", exact=True).click()
+    page.wait_for_function("() => document.querySelector('#chart-session').hidden")
+
+    result = page.evaluate(SESSION_CASES)
+    assert result["labels"] == [
+        "open, closes in 1 h 30 min",
+        "lunch break, opens in 30 min",
+        "open, closes in 1 min",
+        "closed, pre-market opens in 8 h 0 min",
+        "pre-market, opens in 3 h 0 min",
+        "open, closes in 1 h 0 min",
+        "closed, opens in 10 h 0 min",
+    ]
+    assert result["unknown"] == ["", ""]  # outside the periods known
+    assert result["open"] == [True, False, 12.5 * 3_600_000, 28 * 3_600_000]
+    assert result["waits"] == ["45 s", "12 min", "1 d 3 h"]
+    assert result["start"] == 14
+    # 24/7: the candles side by side; with sessions, a shaded slot for the night and for the
+    # lunch break, and one at the right edge (closed at 40:00)
+    assert (result["plain"]["candles"], result["plain"]["closures"]) == ("15", "0")
+    assert result["sessions"]["candles"] == "15" and result["sessions"]["closures"] == "3"
+    assert errors == []
+    page.close()
+
+
 # --- The Content-Security-Policy in force ------------------------------------------------------------
 
 # Reported by the page itself (an init script runs before the page's own and is not subject to its

@@ -2,6 +2,10 @@
 // the right once they fill the width; colours come from CSS custom properties, so the chart
 // follows the page's light or dark scheme.
 //
+// A calendar ticker's closures (setSessions) take one shaded slot each between the candles they
+// separate (and at the right edge while its market is closed); its pre- and post-market candles
+// stand on a lighter shade. A 24/7 ticker's chart has neither.
+//
 // Keyboard (when the canvas has focus): ← → move the cursor, Home/End jump, Esc clears it,
 // + and − zoom.
 
@@ -32,6 +36,8 @@ function readColors(element) {
     cross: v("--chart-cross", "rgba(128,128,128,.6)"),
     watermark: v("--chart-watermark", "rgba(128,128,128,.14)"),
     labelText: v("--chart-label-text", "#fff"),
+    closed: v("--chart-closed", "rgba(128,128,128,.16)"),
+    extended: v("--chart-extended", "rgba(128,128,128,.07)"),
   };
 }
 
@@ -43,8 +49,10 @@ function niceStep(raw) {
 }
 
 export class CandleChart {
-  constructor(canvas, { onCursor = () => {} } = {}) {
+  constructor(canvas, { onCursor = () => {}, now = () => Date.now() } = {}) {
     this.canvas = canvas;
+    this.now = now;
+    this.sessions = null;
     this.ctx = canvas.getContext("2d");
     this.onCursor = onCursor;
     this.series = null;
@@ -77,12 +85,25 @@ export class CandleChart {
     this.invalidate();
   }
 
+  // The selected ticker's sessions (sessions.js), or null for a 24/7 ticker.
+  setSessions(sessions) {
+    this.sessions = sessions || null;
+    this.invalidate();
+  }
+
   _drawMarkers(visible, xOf, spacing, y0, y1) {
     if (!this.markers || !this.markers.length || !visible.length) return;
     const { ctx, colors } = this;
     const tfMs = TIMEFRAME_MS[this.series.timeframe];
-    const first = visible[0].time;
-    const xAt = (t) => xOf(0) - spacing / 2 + ((t - first) / tfMs) * spacing;
+    const xAt = (t) => {
+      // in the candle that holds t, at the left of the next one when t is in a closure (slots
+      // are not time), straight on beyond the candles shown
+      let i = visible.findIndex((c) => c.time + tfMs > t);
+      if (i < 0) i = visible.length - 1;
+      const offset = (t - visible[i].time) / tfMs;
+      const inside = i === 0 || i === visible.length - 1 ? offset : Math.max(0, offset);
+      return xOf(i) - spacing / 2 + inside * spacing;
+    };
     const right = xOf(visible.length - 1) + spacing / 2;
     ctx.save();
     ctx.font = FONT;
@@ -139,20 +160,65 @@ export class CandleChart {
     this.draw();
   }
 
+  // Slots left to right: candles, and a closure between two candles of different open stretches
+  // and after the last one while the market is closed ({closed, extended} marks).
+  _slots(candles) {
+    const sessions = this.sessions;
+    const tf = this.series ? this.series.timeframe : "1m";
+    if (!sessions || tf === "1d" || !candles.length) return candles.map((c) => ({ candle: c }));
+    const width = TIMEFRAME_MS[tf];
+    const slots = [];
+    let stretch = null;
+    for (const c of candles) {
+      const here = sessions.knows(c.time) ? sessions.stretchOf(c.time) : null;
+      if (stretch !== null && here !== null && here !== stretch) slots.push({ closed: true });
+      slots.push({ candle: c, extended: here !== null && sessions.kindOf(c.time, width) !== "open" });
+      stretch = here;
+    }
+    const now = this.now();
+    const last = candles[candles.length - 1];
+    if (sessions.knows(now) && !sessions.isOpen(now) && stretch === sessions.stretchOf(last.time)) {
+      slots.push({ closed: true }); // closed since the last candle
+    }
+    return slots;
+  }
+
   _visible() {
     const candles = this.series ? this.series.candles() : [];
+    const slots = this._slots(candles);
     const x0 = PAD;
     const x1 = this.width - AXIS_W;
     // Few candles are drawn wider, up to FILL_MAX px, to use the width; zoom sets the minimum.
     const base = SPACINGS[this.zoom];
-    const spacing = Math.max(base, Math.min(FILL_MAX, (x1 - x0) / Math.max(1, candles.length)));
+    const spacing = Math.max(base, Math.min(FILL_MAX, (x1 - x0) / Math.max(1, slots.length)));
     const fit = Math.max(1, Math.floor((x1 - x0) / spacing));
-    return { candles, visible: candles.slice(-fit), spacing, x0, x1 };
+    const shown = slots.slice(-fit);
+    const visible = [];
+    const pos = []; // the slot of each visible candle
+    shown.forEach((slot, k) => {
+      if (slot.candle) {
+        visible.push(slot.candle);
+        pos.push(k);
+      }
+    });
+    return { candles, visible, pos, shown, spacing, x0, x1 };
+  }
+
+  _drawSessions(shown, spacing, x0, y0, y1) {
+    const { ctx, colors } = this;
+    let closures = 0;
+    shown.forEach((slot, k) => {
+      if (!slot.closed && !slot.extended) return;
+      ctx.fillStyle = slot.closed ? colors.closed : colors.extended;
+      ctx.fillRect(Math.round(x0 + k * spacing), y0, Math.ceil(spacing), y1 - y0);
+      if (slot.closed) closures += 1;
+    });
+    this.canvas.dataset.closures = String(closures);
   }
 
   draw() {
     const { ctx, width: W, height: H, colors } = this;
-    const { candles, visible, spacing, x0, x1 } = this._visible();
+    const { candles, visible, pos, shown, spacing, x0, x1 } = this._visible();
     ctx.clearRect(0, 0, W, H);
     this.canvas.dataset.candles = String(candles.length);
     this.canvas.dataset.visible = String(visible.length);
@@ -195,8 +261,9 @@ export class CandleChart {
     lo -= margin;
     hi += margin;
     const yOf = (p) => priceBottom - ((p - lo) / (hi - lo)) * (priceBottom - priceTop);
-    const xOf = (i) => x0 + spacing * (i + 0.5);
-    this.geometry = { x0, x1, spacing, visible, yOf, lo, hi, priceTop, priceBottom };
+    const xOf = (i) => x0 + spacing * (pos[i] + 0.5);
+    this.geometry = { x0, x1, spacing, visible, pos, yOf, lo, hi, priceTop, priceBottom };
+    this._drawSessions(shown, spacing, x0, y0, y1);
 
     // Price grid and axis labels.
     const step = niceStep((hi - lo) / Math.max(2, (priceBottom - priceTop) / 48));
@@ -322,8 +389,8 @@ export class CandleChart {
     if (!g) return;
     const rect = this.canvas.getBoundingClientRect();
     const x = event.clientX - rect.left;
-    const i = Math.floor((x - g.x0) / g.spacing);
-    this._setCursor(i >= 0 && i < g.visible.length && x <= g.x1 ? g.visible[i].time : null);
+    const i = g.pos.indexOf(Math.floor((x - g.x0) / g.spacing)); // -1: a closure or nothing
+    this._setCursor(i >= 0 && x <= g.x1 ? g.visible[i].time : null);
   }
 
   _key(event) {

@@ -6,6 +6,7 @@ import { Api, TokenKeeper } from "./api.js";
 import { CandleSeries, TIMEFRAME_MS, bucketStart } from "./candles.js";
 import { CandleChart } from "./chart.js";
 import * as fmt from "./format.js";
+import { Sessions } from "./sessions.js";
 import { renderStats } from "./stats.js";
 import { MarketStream } from "./stream.js";
 import { TickerRow, arrow } from "./tickers.js";
@@ -56,6 +57,54 @@ const view = {
 };
 
 const tickers = new Map(); // symbol -> TickerRow
+
+// --- Trading sessions of calendar tickers (24/7 ones have none) ------------------------------
+const sessionsByKey = new Map();
+function sessionsOf(symbol) {
+  const row = cfg.tickers.find((t) => t.ticker === symbol);
+  const key = row ? row.session : null;
+  if (!key || !cfg.sessions || !cfg.sessions[key]) return null;
+  if (!sessionsByKey.has(key)) sessionsByKey.set(key, new Sessions(cfg.sessions[key]));
+  return sessionsByKey.get(key);
+}
+
+// Each calendar ticker's phase in its row (a badge unless open) and the chart head's "closed,
+// opens in 3 h 12 min"; every second, and when a session status arrives.
+function showSessions() {
+  const now = clock.now();
+  for (const rec of tickers.values()) {
+    const sessions = sessionsOf(rec.symbol);
+    const here = sessions ? sessions.at(now) : null;
+    let badge = rec.row.querySelector(".badge.session");
+    const show = here && here.phase !== "open";
+    if (show && !badge) {
+      badge = document.createElement("span");
+      badge.className = "badge session";
+      rec.row.querySelector(".col-symbol .sym")?.after(" ", badge);
+    } else if (!show && badge) {
+      badge.remove();
+    }
+    if (show) {
+      badge.textContent = here.phase;
+      badge.title = sessions.label(now);
+    }
+    rec.row.dataset.session = here ? here.phase : "";
+  }
+  const box = $("#chart-session");
+  const sessions = view.selected ? sessionsOf(view.selected) : null;
+  const text = sessions ? sessions.label(now) : "";
+  box.hidden = !text;
+  if (box.textContent !== text) box.textContent = text;
+  box.dataset.phase = sessions && text ? sessions.at(now).phase : "";
+}
+
+// Whether any listed ticker's market is open now (24/7 ones always are).
+function anyMarketOpen(now) {
+  return [...tickers.keys()].some((symbol) => {
+    const sessions = sessionsOf(symbol);
+    return !sessions || !sessions.knows(now) || sessions.isOpen(now);
+  });
+}
 
 // --- The ticker table -----------------------------------------------------------------------
 
@@ -183,8 +232,15 @@ function showHaltState() {
   box.textContent = reason === undefined ? "" : `Halted: ${reason}`;
 }
 
+const SESSION_STATUSES = ["open", "pre", "post", "break", "closed"];
+
 function onStatus(s) {
   if (!s || !s.ticker) return;
+  if (SESSION_STATUSES.includes(s.status)) {
+    showSessions(); // a session's open or close: the page's own periods say the same
+    if (s.ticker === view.selected) chartChanged();
+    return;
+  }
   setHalted(s.ticker, s.status === "halted", s.reason);
   if (s.ticker === view.selected) loadEvents();
 }
@@ -288,7 +344,11 @@ function showConnection(state, detail = {}) {
   // The state is announced (role=status); the ticking countdown beside it is not.
   const text = $(".conn-text", connection);
   const countdown = $(".conn-detail", connection);
+  if (state === "stale" && tickers.size && !anyMarketOpen(clock.now())) {
+    state = "closed"; // no ticks because every market shown is closed: nothing is wrong
+  }
   const words = { live: "live", connecting: "connecting…", stale: "connected — no ticks",
+                  closed: "connected — markets closed",
                   disconnected: "disconnected — retrying" }[state];
   if (text.textContent !== words) text.textContent = words;
   if (state === "stale") {
@@ -329,7 +389,7 @@ const stream = new MarketStream({
 
 // --- The chart ----------------------------------------------------------------------------------
 
-const chart = new CandleChart(canvas, { onCursor: showReadout });
+const chart = new CandleChart(canvas, { onCursor: showReadout, now: () => clock.now() });
 
 function showReadout(candle, pinned) {
   const readout = $("#chart-readout");
@@ -430,7 +490,13 @@ async function loadBars() {
   updateChartMessage();
   const width = TIMEFRAME_MS[timeframe];
   const count = BAR_WINDOW[timeframe];
-  const start = new Date(bucketStart(clock.now(), timeframe) - (count - 1) * width);
+  const sessions = sessionsOf(symbol);
+  chart.setSessions(sessions);
+  // a calendar ticker's candles: `count` of them in open time, however long it was closed
+  const from = sessions && timeframe !== "1d"
+    ? bucketStart(sessions.startFor(clock.now(), count * width), timeframe)
+    : bucketStart(clock.now(), timeframe) - (count - 1) * width;
+  const start = new Date(from);
   try {
     const { data } = await api.get(`bars/${encodeURIComponent(symbol)}`,
                                    { timeframe, start: start.toISOString(), limit: count + 5 });
@@ -524,6 +590,7 @@ function select(symbol, { timeframe = view.timeframe, push = true } = {}) {
   if (push && changed) history.pushState(null, "", urlFor(symbol, timeframe));
   markSelection();
   renderChartHead();
+  showSessions();
   if (changed || !view.series) {
     loadBars();
     loadStats();
@@ -591,8 +658,16 @@ $(".conn-retry", connection).addEventListener("click", () => stream.retryNow());
 
 const feedStale = $("#feed-stale");
 function showFeedFreshness() {
-  const times = [...tickers.values()].map((r) => r.lastTickTs).filter((t) => t !== null);
-  const ageMs = times.length ? clock.now() - Math.max(...times) : 0;
+  // Ticks are due only from the tickers whose market is open, and from its open on.
+  const now = clock.now();
+  const times = [];
+  for (const r of tickers.values()) {
+    if (r.lastTickTs === null) continue;
+    const sessions = sessionsOf(r.symbol);
+    if (!sessions || !sessions.knows(now)) times.push(r.lastTickTs);
+    else if (sessions.isOpen(now)) times.push(Math.max(r.lastTickTs, sessions.openSince(now)));
+  }
+  const ageMs = times.length ? now - Math.max(...times) : 0;
   const stale = times.length > 0 && ageMs > cfg.staleAfterMs;
   feedStale.hidden = !stale;
   if (stale) feedStale.textContent = `stale — newest tick ${Math.round(ageMs / 1000)} s old`;
@@ -615,6 +690,8 @@ setInterval(pollLatestBars, LATEST_BARS_EVERY_MS);
 loadEvents();
 setInterval(() => { if (!document.hidden) loadEvents(); }, 30_000);
 setInterval(showFeedFreshness, 1_000);
+showSessions();
+setInterval(showSessions, 1_000);
 window.addEventListener("pageshow", (event) => {
   if (event.persisted) tokens.refresh().catch(() => {}); // restored from the back/forward cache
 });
