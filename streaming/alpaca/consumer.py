@@ -25,6 +25,7 @@ from django.conf import settings
 from django.db import DatabaseError
 
 from ticks.api_keys import key_pair_lookup
+from ticks.metrics import stream_meter
 
 from .. import auth, connection_limit
 from ..consumers import RateLimiter
@@ -56,6 +57,7 @@ def _header_credentials(scope) -> tuple[str | None, str | None]:
 
 class AlpacaConsumer(AsyncWebsocketConsumer):
     channel_layer_alias = None  # market data comes through the hub (see streaming.consumers)
+    stream_protocol = "alpaca"  # its label in the stream metrics (ticks.metrics)
 
     outbox: Outbox | None = None
     session: AlpacaSession | None = None
@@ -76,6 +78,7 @@ class AlpacaConsumer(AsyncWebsocketConsumer):
             direct=direct_writer(self.base_send),
             overflow_frame=protocol.error(self.codec, Code.SLOW_CLIENT),
             overflow_close_code=CLOSE_CODE,
+            meter=stream_meter(self.stream_protocol),
         )
         self.outbox.start()
         self.session = self.make_session(feed)

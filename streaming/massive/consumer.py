@@ -26,6 +26,7 @@ from django.conf import settings
 from django.db import DatabaseError
 
 from ticks.api_keys import key_lookup
+from ticks.metrics import stream_meter
 
 from .. import auth, connection_limit
 from ..alpaca.consumer import CLOSE_CODE
@@ -43,6 +44,7 @@ logger = logging.getLogger(__name__)
 
 class MassiveConsumer(AsyncWebsocketConsumer):
     channel_layer_alias = None  # market data comes through the hub (see streaming.consumers)
+    stream_protocol = "massive"  # its label in the stream metrics (ticks.metrics)
 
     outbox: Outbox | None = None
     session: MassiveSession | None = None
@@ -61,6 +63,7 @@ class MassiveConsumer(AsyncWebsocketConsumer):
             direct=direct_writer(self.base_send),
             overflow_frame=protocol.status(Status.SLOW_CONSUMER, protocol.SLOW_CONSUMER_MESSAGE),
             overflow_close_code=CLOSE_CODE,
+            meter=stream_meter(self.stream_protocol),
         )
         self.outbox.start()
         self.session = self.make_session()
