@@ -1,4 +1,5 @@
-"""Request ids and one access-log line per request; NUL bytes refused before anything reads them."""
+"""Request ids, one access-log line and one latency observation (ticks.metrics) per request; NUL
+bytes refused before anything reads them."""
 
 import logging
 import re
