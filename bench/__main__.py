@@ -1,12 +1,12 @@
 """``python -m bench <name> [options]``: ingest, pipeline, publish, rest, ws, alpaca, massive,
-playback (those present)."""
+playback, metrics (those present)."""
 
 import argparse
 import importlib
 import importlib.util
 import sys
 
-NAMES = ("ingest", "pipeline", "publish", "rest", "ws", "alpaca", "massive", "playback")
+NAMES = ("ingest", "pipeline", "publish", "rest", "ws", "alpaca", "massive", "playback", "metrics")
 
 
 def available() -> dict:
