@@ -14,8 +14,9 @@ by daphne's ping interval/timeout.
 
 With a ``meter`` (``ticks.metrics.stream_meter``), the outbox counts its connection among the
 protocol's open ones from ``start`` to ``close``, the frames it hands to the connection, and the
-frames it discards (a slow client's queue, or what was queued when the connection was cut): an
-integer addition per batch of frames, added to the Prometheus counters once a second.
+frames it discards (a slow client's queue, or what was still queued when the connection was cut
+or closed): an integer addition per batch of frames, added to the Prometheus counters once a
+second.
 """
 
 import asyncio
@@ -192,3 +193,5 @@ class Outbox:
                 await self._task
             except asyncio.CancelledError:
                 pass
+        self._count_dropped(len(self._frames))  # still queued: never to be sent
+        self._frames.clear()

@@ -53,8 +53,8 @@ STREAM_SENT = Counter(
 )
 STREAM_DROPPED = Counter(
     "market_stream_messages_dropped",
-    "WebSocket messages discarded for a client that fell behind (closed as slow) or whose "
-    "connection was cut, by protocol",
+    "WebSocket messages discarded for a client that fell behind (closed as slow) or that went "
+    "away with messages still queued, by protocol",
     ["protocol"],
 )
 HTTP_DURATION = Histogram(

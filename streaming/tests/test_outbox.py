@@ -342,6 +342,11 @@ async def test_the_meter_counts_what_a_slow_client_and_a_cut_connection_lose():
     await cut.close()
     await settle()
     assert _moved(before, _stream_samples("alpaca")) == (0, 0, 7)
+    gone = Outbox(Sent(), limit=10, meter=stream_meter("alpaca"))
+    gone.start()
+    gone.put_many(frames("i", "j"))
+    await gone.close()  # the client went away before the writer ran
+    assert _moved(before, _stream_samples("alpaca")) == (0, 0, 9)
 
 
 def test_no_meter_when_metrics_are_off(settings):
