@@ -151,6 +151,53 @@ def _rest_rounds(args, base: dict) -> list[dict]:
     return rounds
 
 
+# The recording calls themselves, timed in a fresh process in multiprocess mode (the end-to-end
+# figures above carry the shared machine's noise, several percent from round to round).
+CALLS = """
+import json, os, shutil, tempfile, timeit
+directory = tempfile.mkdtemp(prefix="bench-metrics-calls-")
+os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory
+import django
+django.setup()
+from ticks import metrics
+meter = metrics.stream_meter("ws")
+def frames():
+    meter.sent.count += 5
+n = 200_000
+out = {}
+for name, call in (
+    ("http", lambda: metrics.http_request("api:quote", 200, 0.002)),
+    ("cycle", lambda: metrics.generation_cycle("0/1", seconds=0.003, ticks=5)),
+    ("batch", frames),
+):
+    call()
+    out[name] = min(timeit.repeat(call, number=n, repeat=3)) / n * 1e6
+flush = min(timeit.repeat(metrics.flush_tallies, number=10_000, repeat=3)) / 10_000 * 1e6
+out["flush"] = flush
+shutil.rmtree(directory)
+print(json.dumps(out))
+"""
+
+
+def _call_costs() -> dict:
+    import json
+    import subprocess
+    import sys
+
+    from .common import RESULTS
+
+    done = subprocess.run(
+        [sys.executable, "-c", CALLS],
+        cwd=RESULTS.parent.parent,
+        env={**os.environ},
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=300,
+    )
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
 def _rows(rounds: list[dict], metrics: list[tuple]) -> list[list]:
     """``metrics``: (key, label, format); the cost is on/off (above 1: metrics cost that)."""
     rows = []
@@ -225,14 +272,34 @@ def _run(args, base: dict) -> int:
             f"rest: {args.concurrency} keep-alive connections for {args.seconds:g} s per "
             "endpoint after 1 s of warm-up, one daphne."
         )
+    costs = _call_costs()
     body = table(
         ["metric", "metrics on (median)", "off (median)", "on/off (median)", "per round"], rows
+    )
+    body += "\n\n" + table(
+        ["recording call (multiprocess mode, in process)", "us per call", "when"],
+        [
+            [
+                "REST request: latency histogram by route and status",
+                f"{costs['http']:.2f}",
+                "per request",
+            ],
+            ["generation cycle: histogram and counter", f"{costs['cycle']:.2f}", "per cycle"],
+            [
+                "stream frames: tally addition",
+                f"{costs['batch']:.3f}",
+                "per batch of frames and connection",
+            ],
+            ["tallies to counters, nothing new", f"{costs['flush']:.2f}", "once a second"],
+        ],
     )
     body += (
         f"\n\nMetrics on (`PROMETHEUS_MULTIPROC_DIR` set: the multiprocess mode a deployment "
         f"runs) and off (`METRICS_ENABLED=false`), {args.rounds} rounds, order alternating, "
         "fresh server processes for each run. on/off near 1.00: no measurable cost (CPU and "
-        "latency: above 1 is what the metrics cost; req/s: below 1). " + " ".join(notes)
+        "latency: above 1 is what the metrics cost; req/s: below 1); the second table times the "
+        "recording calls themselves (a batch is one cycle's frames for one connection), to set "
+        "against daphne's CPU per request and per delivered tick above. " + " ".join(notes)
     )
     print()
     print(body)
