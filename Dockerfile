@@ -30,6 +30,10 @@ USER app
 
 EXPOSE 3000
 
+# Metrics (README "Metrics"): with several processes in one container, set PROMETHEUS_MULTIPROC_DIR to
+# a directory that is empty when the container starts (docker-compose.yml mounts a tmpfs at
+# /run/prometheus); unset, each process serves only its own metrics.
+
 # No HEALTHCHECK here: worker, beat and migrate share this image and serve no HTTP. The web service's
 # check lives in docker-compose.yml and uses python's urllib (slim images have no curl):
 #   python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:3000/healthz', timeout=3)"

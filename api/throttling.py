@@ -17,6 +17,7 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from rest_framework.throttling import BaseThrottle
 
+from ticks import metrics
 from ticks.redis_store import get_redis, key
 
 from .authentication import DashboardCredential, KeyCredential
@@ -97,16 +98,20 @@ class ClientRateThrottle(BaseThrottle):
 
     def __init__(self):
         self.retry_ms = 0
+        self.limit_name = "anon"  # which limit applies: key, dashboard or anon (set by _plan)
 
     def _plan(self, request, view) -> tuple | None:
         """``(limit, keys, args, prefetching)`` of the script call; None when unlimited."""
         if isinstance(request.auth, KeyCredential):
             rate, ident = settings.API_RATE_LIMIT_KEY, f"key:{request.auth.key_id}"
+            self.limit_name = "key"
         elif isinstance(request.auth, DashboardCredential):
             rate = settings.API_RATE_LIMIT_DASHBOARD
             ident = f"dashboard:{request.auth.token_id}"
+            self.limit_name = "dashboard"
         else:
             rate, ident = settings.API_RATE_LIMIT_ANON, f"ip:{self.get_ident(request)}"
+            self.limit_name = "anon"
         parsed = parse_rate(rate)
         if parsed is None:
             return None
@@ -124,6 +129,8 @@ class ClientRateThrottle(BaseThrottle):
         if prefetching and allowed:
             request.prefetched = reply[3] if len(reply) > 3 else None
         request.rate_limit = (limit, int(remaining))
+        if not allowed:
+            metrics.rate_limited(self.limit_name)  # the 429's limit, for the metrics
         return bool(allowed)
 
     def allow_request(self, request, view) -> bool:

@@ -1,5 +1,5 @@
 """``python -m bench <name> [options]``: ingest, pipeline, publish, rest, ws, alpaca, massive,
-playback, sessions."""
+playback, sessions, metrics."""
 
 import argparse
 import importlib
@@ -15,6 +15,7 @@ NAMES = (
     "massive",
     "playback",
     "sessions",
+    "metrics",
 )
 
 

@@ -18,6 +18,11 @@ a supervisord configuration and becomes ``supervisord -n`` (in the foreground). 
 - on Ctrl-C or SIGTERM stops ``beat``, ``web``, ``generator`` and then ``worker`` (so the last
   ticks are flushed), each with SIGTERM to its process group, and exits 0.
 
+Metrics: every process writes its Prometheus metrics to one directory, ``PROMETHEUS_MULTIPROC_DIR``
+(default ``metrics`` in the folder below), created and emptied of the previous run's files here,
+before any process starts, so that any web process answers ``/metrics`` for all of them; the
+``metrics`` event listener (``config.procman_metrics``) tells prometheus-client when one ends.
+
 ``supervisorctl -c <folder>/supervisord.conf status`` (folder: ``procman-<PORT>`` in the embedded
 servers' folder, printed at start) shows and controls the running processes.
 """
@@ -68,6 +73,17 @@ def runtime_dir(port: int) -> Path:
     return services.data_dir(os.environ.get("EMBEDDED_DATA_DIR")) / f"procman-{port}"
 
 
+def prepare_metrics_dir(port: int) -> Path:
+    """The host's metrics directory (``PROMETHEUS_MULTIPROC_DIR``, else ``metrics`` in the
+    runtime folder), created, and emptied of a previous run's files (prometheus-client's
+    ``*.db``; nothing else is touched): once, before any process starts."""
+    folder = Path(os.environ.get("PROMETHEUS_MULTIPROC_DIR") or runtime_dir(port) / "metrics")
+    folder.mkdir(parents=True, exist_ok=True)
+    for stale in folder.glob("*.db"):
+        stale.unlink()
+    return folder
+
+
 # Run once, last, on a first start only (no tick stored yet): the history behind the live market
 # (FIRST_START_HISTORY_DAYS, ticks/first_start.py). Not restarted: it exits when done.
 HISTORY = ("history", "python manage.py first_start_history", 500)
@@ -93,10 +109,17 @@ def _process_names(generators: int) -> list[str]:
 
 
 def build_config(
-    *, host: str, port: int, folder: Path, history: bool = False, generators: int = 1
+    *,
+    host: str,
+    port: int,
+    folder: Path,
+    history: bool = False,
+    generators: int = 1,
+    metrics: bool = False,
 ) -> str:
     """The supervisord configuration of the service on ``host:port`` (``history``: with the
-    one-shot first-start history; ``generators``: generator workers, one per shard)."""
+    one-shot first-start history; ``generators``: generator workers, one per shard;
+    ``metrics``: with the listener that marks ended processes dead for prometheus-client)."""
     lines = [
         "; Written by config/procman.py at every start: edits are lost.",
         "[supervisord]",
@@ -133,6 +156,21 @@ def build_config(
         "stderr_logfile_maxbytes=0",
         'environment=PYTHONUNBUFFERED="1"',
     ]
+    if metrics:
+        # Started after the log listener, stopped just before it: it hears every process end.
+        lines += [
+            "",
+            "[eventlistener:metrics]",
+            f"command={BIN / 'python'} -m config.procman_metrics",
+            "events=PROCESS_STATE_EXITED,PROCESS_STATE_STOPPED",
+            f"directory={ROOT}",
+            "priority=2",
+            "autorestart=true",
+            "stdout_logfile=NONE",
+            "stderr_logfile=/dev/stdout",
+            "stderr_logfile_maxbytes=0",
+            'environment=PYTHONUNBUFFERED="1"',
+        ]
     if history:
         name, command, priority = HISTORY
         lines += [
@@ -187,13 +225,22 @@ def build_config(
     return "\n".join(lines) + "\n"
 
 
-def write_config(*, host: str, port: int, history: bool = False, generators: int = 1) -> Path:
+def write_config(
+    *, host: str, port: int, history: bool = False, generators: int = 1, metrics: bool = False
+) -> Path:
     folder = runtime_dir(port)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "supervisord.conf"
     tmp = path.with_suffix(".tmp")
     tmp.write_text(
-        build_config(host=host, port=port, folder=folder, history=history, generators=generators)
+        build_config(
+            host=host,
+            port=port,
+            folder=folder,
+            history=history,
+            generators=generators,
+            metrics=metrics,
+        )
     )
     tmp.replace(path)
     return path
@@ -206,6 +253,7 @@ BANNER = """
     WebSocket   ws://localhost:{port}/ws
     admin       http://localhost:{port}/admin/  (make superuser)
     readiness   http://localhost:{port}/readyz
+    metrics     http://localhost:{port}/metrics  (every process's, from {metrics})
   Processes: {programs} (restarted when they die);
     supervisorctl -c {conf} status
 """
@@ -232,11 +280,14 @@ def main() -> int:
         )
     except KeyboardInterrupt:
         return 128 + signal.SIGINT
-    conf = write_config(host=host, port=port, history=history, generators=generators)
+    # Every process below inherits it; the library reads it when it is imported.
+    metrics = prepare_metrics_dir(port)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics)
+    conf = write_config(host=host, port=port, history=history, generators=generators, metrics=True)
     programs = ", ".join(PROGRAMS)
     if generators > 1:
         programs = programs.replace("generator", f"generator x{generators} (one per shard)")
-    print(BANNER.format(port=port, programs=programs, conf=conf), flush=True)
+    print(BANNER.format(port=port, programs=programs, conf=conf, metrics=metrics), flush=True)
     supervisord = str(BIN / "supervisord")
     os.execv(supervisord, [supervisord, "-n", "-c", str(conf)])
 

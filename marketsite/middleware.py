@@ -1,4 +1,5 @@
-"""Request ids and one access-log line per request; NUL bytes refused before anything reads them."""
+"""Request ids, one access-log line and one latency observation (ticks.metrics) per request; NUL
+bytes refused before anything reads them."""
 
 import logging
 import re
@@ -7,6 +8,8 @@ import uuid
 
 from django.core.exceptions import BadRequest
 
+from ticks import metrics
+
 from .request_context import request_id_var
 
 logger = logging.getLogger("marketsite.requests")
@@ -14,8 +17,18 @@ logger = logging.getLogger("marketsite.requests")
 _VALID_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
+def route_name(request) -> str | None:
+    """The URL pattern that served ``request``, for the latency metric: its name
+    (``api:quote``), or, for an unnamed one, the pattern itself; None when none matched."""
+    match = getattr(request, "resolver_match", None)
+    if match is None:
+        return None
+    return match.view_name if match.url_name else match.route
+
+
 class RequestIdMiddleware:
-    """Tags every request with an id (``X-Request-ID``), logs it, returns it as a header.
+    """Tags every request with an id (``X-Request-ID``), logs it, returns it as a header, and
+    records its latency by route and status (``ticks.metrics``).
 
     Sync only, like the rest of the chain under daphne (see ``SyncChainMiddleware``).
     """
@@ -31,6 +44,8 @@ class RequestIdMiddleware:
         started = time.perf_counter()
         try:
             response = self.get_response(request)
+            elapsed = time.perf_counter() - started
+            metrics.http_request(route_name(request), response.status_code, elapsed)
             response["X-Request-ID"] = request_id
             logger.info(
                 "%s %s %s",
@@ -41,7 +56,7 @@ class RequestIdMiddleware:
                     "method": request.method,
                     "path": request.path,
                     "status": response.status_code,
-                    "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                    "duration_ms": round(elapsed * 1000, 2),
                 },
             )
             return response

@@ -15,6 +15,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
 from ticks.market_time import market_now_ms
+from ticks.metrics import stream_meter
 
 from . import auth, connection_limit, protocol
 from .daphne_io import direct_writer
@@ -103,7 +104,10 @@ class MarketConsumer(AsyncWebsocketConsumer):
             await self.close(code=auth.UNAUTHORIZED_CLOSE_CODE)
             return
         self.outbox = Outbox(
-            self.base_send, limit=settings.WS_SEND_QUEUE_LIMIT, direct=direct_writer(self.base_send)
+            self.base_send,
+            limit=settings.WS_SEND_QUEUE_LIMIT,
+            direct=direct_writer(self.base_send),
+            meter=stream_meter("ws"),
         )
         self.outbox.start()
         self.session = Session(

@@ -11,6 +11,12 @@ frames to ``put``/``put_many`` and move on.
 Either way, past ``limit`` queued frames the client gets ``slow_client`` and is closed, so what
 the app holds per connection is bounded. A client that stops reading altogether is also cut off
 by daphne's ping interval/timeout.
+
+With a ``meter`` (``ticks.metrics.stream_meter``), the outbox counts its connection among the
+protocol's open ones from ``start`` to ``close``, the frames it hands to the connection, and the
+frames it discards (a slow client's queue, or what was still queued when the connection was cut
+or closed): an integer addition per batch of frames, added to the Prometheus counters once a
+second.
 """
 
 import asyncio
@@ -40,8 +46,11 @@ class Outbox:
         direct=None,
         overflow_frame: Frame | None = None,
         overflow_close_code: int = SLOW_CLIENT_CLOSE_CODE,
+        meter=None,
     ) -> None:
         self._send = send
+        self._meter = meter
+        self._counted = False  # among the meter's open connections
         self._overflow_close_code = overflow_close_code
         # What a slow client gets before it is closed (default: /ws's slow_client error).
         self._overflow_frame = overflow_frame
@@ -59,6 +68,9 @@ class Outbox:
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._run())
+        if self._meter is not None:
+            self._meter.clients.inc()
+            self._counted = True
 
     def __len__(self) -> int:
         return len(self._frames)
@@ -69,13 +81,16 @@ class Outbox:
     def put_many(self, frames: Iterable[Frame]) -> None:
         if self.closed:
             return
+        if not isinstance(frames, list | tuple):
+            frames = list(frames)
         direct = self._direct
         if direct is not None and not self._frames and not direct.paused and direct.usable:
             direct.write(frames)
+            if self._meter is not None:
+                self._meter.sent.count += len(frames)
             return
-        frames = list(frames)
         if len(self._frames) + len(frames) > self.limit:
-            self.overflow()
+            self.overflow(len(frames))
             return
         self._frames.extend(frames)
         self._wake.set()
@@ -106,21 +121,25 @@ class Outbox:
     def abort(self) -> None:
         """The connection is gone: drop what is queued, release whoever waits to queue more."""
         self.closed = True
+        self._count_dropped(len(self._frames))
         self._frames.clear()
         self._wake.set()
         self._drained.set()
 
-    def overflow(self) -> None:
+    def overflow(self, refused: int = 0) -> None:
+        """The client fell ``limit`` frames behind: what is queued (and the ``refused`` frames
+        that did not fit) is dropped, and it gets its protocol's slow-client message."""
         if self.closed:
             return
         logger.warning("closing a slow WebSocket client: %d frames queued", len(self._frames))
         self.overflowed = True
         self.closed = True
+        self._count_dropped(len(self._frames) + refused)
         self._frames.clear()
         self._wake.set()
 
     async def _run(self) -> None:
-        send, frames = self._send, self._frames
+        send, frames, meter = self._send, self._frames, self._meter
         try:
             while not self.closed:
                 await self._wake.wait()
@@ -134,9 +153,13 @@ class Outbox:
                             batch = list(frames)
                             frames.clear()
                             direct.write(batch)
+                            if meter is not None:
+                                meter.sent.count += len(batch)
                             continue
                         self._direct = None  # this connection needs the ASGI path
                     await send(frames.popleft().asgi())
+                    if meter is not None:
+                        meter.sent.count += 1
                 if not frames:
                     self._drained.set()
             if self.overflowed:
@@ -150,9 +173,16 @@ class Outbox:
         finally:
             self._drained.set()
 
+    def _count_dropped(self, count: int) -> None:
+        if self._meter is not None and count:
+            self._meter.dropped.count += count
+
     async def close(self) -> None:
         """Stop writing (the connection is gone)."""
         self.closed = True
+        if self._counted:
+            self._counted = False
+            self._meter.clients.dec()
         self._wake.set()
         self._drained.set()
         if self._direct is not None:
@@ -163,3 +193,5 @@ class Outbox:
                 await self._task
             except asyncio.CancelledError:
                 pass
+        self._count_dropped(len(self._frames))  # still queued: never to be sent
+        self._frames.clear()

@@ -17,6 +17,8 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.db import DatabaseError
 
+from ticks.metrics import stream_meter
+
 from . import auth, connection_limit
 from .consumers import RateLimiter
 from .daphne_io import direct_writer
@@ -42,6 +44,7 @@ class VendorStreamConsumer(AsyncWebsocketConsumer):
     channel_layer_alias = None  # market data comes through the hub (see streaming.consumers)
 
     label = "vendor stream"  # in logs: "Alpaca stream", "Massive stream"
+    stream_protocol: str  # each dialect: its label in the stream metrics (ticks.metrics)
     outbox: Outbox | None = None
     session = None
     key_watch: auth.KeyWatch | None = None
@@ -102,6 +105,7 @@ class VendorStreamConsumer(AsyncWebsocketConsumer):
             direct=direct_writer(self.base_send),
             overflow_frame=self.overflow_frame(),
             overflow_close_code=CLOSE_CODE,
+            meter=stream_meter(self.stream_protocol),
         )
         self.outbox.start()
         self.session = session_factory()

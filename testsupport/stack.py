@@ -13,6 +13,8 @@ from pathlib import Path
 
 import redis
 
+from testsupport.services import free_port
+
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 
@@ -70,14 +72,16 @@ def _command(name: str, *, port: int | None, workdir: Path) -> list[str]:
             "10",
             "config.asgi:application",
         ],
-    }[name.rstrip("0123456789")]  # "generator2": a second generator worker
+    }[name.rstrip("0123456789")]  # "generator2": a second generator worker, "web2" a daphne
 
 
 class Stack:
     """``Stack(database_url=..., redis_url=...)``; ``start("generator", "worker", "beat")``.
 
     A name with a number is one more of its kind: ``start("generator2")`` starts a second
-    generator worker (each has its own node name and log)."""
+    generator worker (each has its own node name and log), ``start("web2")`` a second daphne on
+    a port of its own (``port("web2")``). ``start(..., env={...})``: more variables for those
+    processes only."""
 
     def __init__(
         self,
@@ -103,15 +107,23 @@ class Stack:
         }
         self.redis_url = redis_url
         self.web_port = web_port
+        self.ports: dict[str, int | None] = {"web": web_port}
         self.procs: dict[str, subprocess.Popen] = {}
 
-    def start(self, *names: str) -> "Stack":
+    def port(self, name: str) -> int | None:
+        """The port of daphne ``name`` (``web``: ``web_port``; ``web2``...: a free one)."""
+        if name not in self.ports:
+            self.ports[name] = free_port()
+        return self.ports[name]
+
+    def start(self, *names: str, env: dict | None = None) -> "Stack":
         for name in names:
             log = open(self.workdir / f"{name}.log", "ab")
+            port = self.port(name) if name.startswith("web") else None
             self.procs[name] = subprocess.Popen(
-                _command(name, port=self.web_port, workdir=self.workdir),
+                _command(name, port=port, workdir=self.workdir),
                 cwd=ROOT,
-                env=self.env,
+                env={**self.env, **(env or {})},
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,

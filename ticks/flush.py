@@ -14,7 +14,7 @@ import psycopg
 from django.conf import settings
 from django.db import connection, transaction
 
-from . import live_store
+from . import live_store, metrics
 from .lease import Lease, lease
 from .live_store import BUFFER_MAX_ENTRIES, KEYS
 from .market import from_ms
@@ -151,6 +151,7 @@ def _flush(max_entries: int, held: Lease) -> FlushReport:
         report.skipped = "lease lost"
         return report
     r.set(KEYS.flushed_at, committed_ms)
+    metrics.ticks_stored(count)
     # Tick-to-database lag of each entry's oldest tick (its worst).
     live_store.record_samples("db_lag_ms", [committed_ms - t0 for t0 in oldest])
     return report

@@ -29,7 +29,7 @@ import numpy as np
 from django.conf import settings
 from django.db import DatabaseError
 
-from . import event_cycle, live_store
+from . import event_cycle, live_store, metrics
 from .config_version import config_version
 from .lease import lease
 from .live_configs import ConfigCache, active_configs
@@ -120,6 +120,9 @@ def ticks_generate(*, now: datetime, shard: Shard = ALL, worker: str | None = No
             return CycleReport(skipped="locked")
         started = time.perf_counter()
         report = _cycle(now, shard)
+        metrics.generation_cycle(
+            shard.name, seconds=time.perf_counter() - started, ticks=report.ticks
+        )
         if report.ticks:
             live_store.record_samples("generate_ms", [(time.perf_counter() - started) * 1000])
         record_cycle(

@@ -76,6 +76,7 @@ class Keys:
     generated_at = property(lambda self: key("generated_at"))
     flushed_at = property(lambda self: key("flushed_at"))
     rolled_at = property(lambda self: key("rolled_at"))
+    rolled_through = property(lambda self: key("rolled_through"))  # newest tick in the bars
     dirty = property(lambda self: key("dirty"))
 
     @staticmethod

@@ -43,7 +43,8 @@ def bars_refresh() -> RefreshReport:
         except Exception:
             live_store.mark_dirty(first_ms, last_ms)  # retried by the next refresh
             raise
-        get_redis().set(KEYS.rolled_at, market_now_ms())
+        # when, and the newest tick rolled up (both market time; the latter: the bar lag metric)
+        get_redis().mset({KEYS.rolled_at: market_now_ms(), KEYS.rolled_through: last_ms})
         publish_from = floor_to(max(start, end - PUBLISH_WINDOW), timedelta(minutes=1))
         announce.announce_bars(bars_between(timeframe="1m", start=publish_from, end=end))
         return RefreshReport(bars=counts)

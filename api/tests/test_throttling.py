@@ -109,3 +109,21 @@ def test_the_quote_rides_on_the_limiter_round_trip_or_comes_alone(client, settin
         settings.API_RATE_LIMIT_ANON = rate
         body = client.get("/api/v1/quote/SYNTH").json()
         assert body["meta"]["source"] == "live" and body["data"]["price"] == "1.50"
+
+
+def test_rejections_are_counted_by_the_limit_that_refused_them(client, settings):
+    from prometheus_client import REGISTRY
+
+    def rejected(limit: str) -> float:
+        return (
+            REGISTRY.get_sample_value("market_rate_limit_rejections_total", {"limit": limit}) or 0
+        )
+
+    settings.API_RATE_LIMIT_ANON = "1/minute"
+    settings.API_RATE_LIMIT_KEY = "1/minute"
+    _, key = api_key_create(name="counted")
+    anon, keyed = rejected("anon"), rejected("key")
+    statuses = [client.get("/api/v1/time").status_code for _ in range(3)]
+    statuses += [client.get("/api/v1/time", HTTP_X_API_KEY=key).status_code for _ in range(2)]
+    assert statuses == [200, 429, 429, 200, 429]
+    assert (rejected("anon") - anon, rejected("key") - keyed) == (2, 1)

@@ -429,15 +429,59 @@ FAST_HTTP_THREAD_REUSE = env.bool("FAST_HTTP_THREAD_REUSE", default=FAST_PATHS)
 # pipeline, instead of async_to_sync(group_send) (streaming/fenced/channels_redis_publish.py).
 FAST_WS_LAYER_PUBLISH = env.bool("FAST_WS_LAYER_PUBLISH", default=FAST_PATHS)
 
+# --- Metrics (Prometheus) ---------------------------------------------------------------------
+# /metrics (README "Metrics"). METRICS_ENABLED=false records nothing and /metrics answers 404.
+METRICS_ENABLED = env.bool("METRICS_ENABLED", default=True)
+# prometheus-client's multiprocess mode: the directory where every process of the host writes its
+# metrics, so that any web process answers for all of them. The library reads the variable itself
+# when it is imported; it must exist (created and emptied once per host before the processes
+# start: `make run` and docker compose do it). Unset: each process serves only its own metrics.
+PROMETHEUS_MULTIPROC_DIR = env("PROMETHEUS_MULTIPROC_DIR", default="")
+if PROMETHEUS_MULTIPROC_DIR and not Path(PROMETHEUS_MULTIPROC_DIR).is_dir():
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured(
+        f"PROMETHEUS_MULTIPROC_DIR={PROMETHEUS_MULTIPROC_DIR!r} is not a directory: create it "
+        "(empty) before the processes start, or unset it."
+    )
+# Who may read /metrics: clients in these networks (the address the rate limits see, so behind
+# API_NUM_PROXIES proxies the forwarded one), or any client sending `Authorization: Bearer
+# <METRICS_TOKEN>`. Anyone else: 403 (401 when a token is set). Loopback only by default; the
+# local settings open it.
+METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=["127.0.0.1/32", "::1/128"])
+METRICS_TOKEN = env("METRICS_TOKEN", default="").strip()
+
+
+def _check_networks(networks: list[str]) -> list[str]:
+    """``networks`` stripped, each an address or a network (else ImproperlyConfigured)."""
+    import ipaddress
+
+    networks = [n.strip() for n in networks if n.strip()]
+    for network in networks:
+        try:
+            ipaddress.ip_network(network, strict=False)
+        except ValueError:
+            from django.core.exceptions import ImproperlyConfigured
+
+            raise ImproperlyConfigured(
+                f"METRICS_ALLOWED_IPS: {network!r} is not an address or a network "
+                "(e.g. 10.0.0.0/8,127.0.0.1)."
+            ) from None
+    return networks
+
+
+METRICS_ALLOWED_IPS = _check_networks(METRICS_ALLOWED_IPS)
+
 # --- Internationalization -----------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
 
-# --- Health checks ------------------------------------------------------------------------------
+# --- Health checks and metrics ---------------------------------------------------------------
 # Plain-HTTP probes from a load balancer or orchestrator must not be redirected to HTTPS.
-SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+# Prometheus scrapes /metrics like a probe, often over plain HTTP inside the network.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
 
 # --- Logging ------------------------------------------------------------------------------------
 LOG_LEVEL = env("LOG_LEVEL", default="INFO").upper()

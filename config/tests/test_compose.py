@@ -144,6 +144,17 @@ def test_app_services_share_one_definition(services, compose):
     assert services["web"]["environment"]["DJANGO_SETTINGS_MODULE"] == "config.settings.production"
 
 
+def test_each_app_container_has_a_fresh_metrics_directory(compose, services):
+    """prometheus-client's multiprocess directory: a tmpfs, empty whenever a container starts,
+    never shared between containers (their process ids would collide)."""
+    directory = compose["x-app"]["environment"]["PROMETHEUS_MULTIPROC_DIR"]
+    for name in APP_SERVICES:
+        assert services[name]["tmpfs"] == [directory], name
+        assert not any(
+            str(v).split(":")[-1] == directory for v in services[name].get("volumes", [])
+        )
+
+
 def test_app_environment_points_at_the_compose_services(services):
     environment = services["web"]["environment"]
     assert "@timescaledb:5432/synthetic_market" in environment["DATABASE_URL"]
@@ -189,7 +200,12 @@ def test_proxy_alone_publishes_the_port_and_runs_the_repository_config(services)
 
 
 def test_worker_serves_both_queues_and_beat_schedules(services):
-    worker = _command(services["worker"])
+    argv = _command(services["worker"])
+    # metrics_server serves the container's metrics while it runs celery (README "Metrics")
+    assert argv[:3] == ["python", "manage.py", "metrics_server"]
+    assert argv[argv.index("--port") + 1] == "9100" and argv[argv.index("--bind") + 1] == "0.0.0.0"
+    assert [str(port) for port in services["worker"]["expose"]] == ["9100"]
+    worker = argv[argv.index("--") + 1 :]
     assert worker[:4] == ["celery", "-A", "config", "worker"]
     queues = worker[worker.index("-Q") + 1].split(",")
     assert {"default", "generation"} <= set(queues)

@@ -27,6 +27,7 @@ import redis
 from config import procman
 from config.embedded.postgres import EmbeddedPostgres
 from config.procman_logs import serve as serve_logs
+from config.procman_metrics import serve as serve_metrics
 from testsupport.checks import assert_gap_free, bar_mismatches, grid_report
 from testsupport.services import free_port
 from testsupport.terminal import Terminal
@@ -196,6 +197,66 @@ def test_the_log_listener_prefixes_whole_lines_with_the_process_name():
     stdout, out = io.BytesIO(), io.BytesIO()
     serve_logs(stdin, stdout, out, ["web", "generator", "worker", "beat"])
     assert out.getvalue().decode() == ("generator | one\nweb       | é\ngenerator | two\n")
+    assert stdout.getvalue() == b"READY\nRESULT 2\nOK" * 3 + b"READY\n"
+
+
+def test_with_metrics_a_listener_marks_ended_processes_dead(tmp_path):
+    conf = configparser.RawConfigParser()
+    conf.read_string(
+        procman.build_config(host="127.0.0.1", port=3123, folder=tmp_path, metrics=True)
+    )
+    listener = conf["eventlistener:metrics"]
+    assert listener["command"].split()[1:] == ["-m", "config.procman_metrics"]
+    assert set(listener["events"].split(",")) == {"PROCESS_STATE_EXITED", "PROCESS_STATE_STOPPED"}
+    # Started right after the log listener, stopped right before it: it hears every process end.
+    order = sorted(conf.sections(), key=lambda s: -int(conf[s].get("priority", 999)))
+    assert [s.split(":")[1] for s in order if "priority" in conf[s]][-3:] == [
+        "worker",
+        "metrics",
+        "logs",
+    ]
+
+
+def test_the_metrics_directory_is_created_and_emptied_of_the_last_run(tmp_path, monkeypatch):
+    monkeypatch.setenv("EMBEDDED_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
+    default = procman.prepare_metrics_dir(3123)
+    assert default == tmp_path / "data" / "procman-3123" / "metrics" and default.is_dir()
+    chosen = tmp_path / "mine"
+    chosen.mkdir()
+    for name in ("counter_12.db", "gauge_livesum_12.db", "histogram_7.db", "notes.txt"):
+        (chosen / name).write_text("x")
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(chosen))
+    assert procman.prepare_metrics_dir(3123) == chosen
+    assert sorted(p.name for p in chosen.iterdir()) == ["notes.txt"]  # only the library's files
+
+
+def test_the_metrics_listener_marks_exited_and_stopped_processes_dead():
+    import io
+
+    def event(name: str, payload: str) -> bytes:
+        data = payload.encode()
+        return (
+            f"ver:3.0 server:supervisor serial:1 pool:metrics poolserial:1 "
+            f"eventname:{name} len:{len(data)}\n"
+        ).encode() + data
+
+    stdin = io.BytesIO(
+        event(
+            "PROCESS_STATE_EXITED",
+            "processname:web groupname:web from_state:RUNNING expected:0 pid:4242",
+        )
+        + event(
+            "PROCESS_STATE_RUNNING", "processname:web groupname:web from_state:STARTING pid:4343"
+        )
+        + event(
+            "PROCESS_STATE_STOPPED",
+            "processname:worker groupname:worker from_state:STOPPING pid:4444",
+        )
+    )
+    stdout, dead = io.BytesIO(), []
+    serve_metrics(stdin, stdout, dead.append)
+    assert dead == [4242, 4444]
     assert stdout.getvalue() == b"READY\nRESULT 2\nOK" * 3 + b"READY\n"
 
 
@@ -388,6 +449,59 @@ def test_a_killed_embedded_server_comes_back(service, name):
         f"stored again after {time.monotonic() - killed:.1f} s"
     )
     _gap_free_so_far(service)
+
+
+def _metrics(service: Service) -> dict[tuple, float]:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    url = f"http://127.0.0.1:{service.port}/metrics"
+    with urllib.request.urlopen(url, timeout=10) as answer:
+        text = answer.read().decode()
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+
+
+@pytest.mark.e2e
+@pytest.mark.slow
+def test_one_metrics_directory_for_every_process_and_a_killed_web_is_forgotten(service):
+    """``make run`` prepares the metrics directory, daphne answers for the generator and the
+    worker, and when daphne is killed the listener marks it dead: its WebSocket client is no
+    longer counted."""
+    from websockets.sync.client import connect
+
+    directory = service.data / f"procman-{service.port}" / "metrics"
+    shard, ws = (("shard", "0/1"),), (("protocol", "ws"),)
+    _until(
+        lambda: (
+            _metrics(service).get(("market_ticks_generated_total", shard), 0) > 0
+            and _metrics(service).get(("market_ticks_stored_total", ()), 0) > 0
+        ),
+        timeout=30,
+        what="the generator's and the worker's metrics served by daphne",
+        service=service,
+    )
+    web = service.pid("web")
+    with connect(f"ws://127.0.0.1:{service.port}/ws"):
+        _until(
+            lambda: _metrics(service).get(("market_stream_clients", ws)) == 1,
+            timeout=10,
+            what="the WebSocket client counted",
+            service=service,
+        )
+        assert (directory / f"gauge_livesum_{web}.db").exists()
+        os.kill(web, signal.SIGKILL)
+        _until(
+            lambda: not (directory / f"gauge_livesum_{web}.db").exists(),
+            timeout=10,
+            what="the killed daphne's live gauges removed",
+            service=service,
+        )
+    _until(service.ready, timeout=15, what="web back", service=service)
+    assert _metrics(service).get(("market_stream_clients", ws), 0) == 0
+    assert (directory / f"counter_{web}.db").exists()  # its counters stay
 
 
 @pytest.mark.e2e

@@ -70,6 +70,10 @@ print(json.dumps({
     "SECURE_REDIRECT_EXEMPT": s.SECURE_REDIRECT_EXEMPT,
     "SESSION_COOKIE_SECURE": s.SESSION_COOKIE_SECURE,
     "CSRF_COOKIE_SECURE": s.CSRF_COOKIE_SECURE,
+    "METRICS_ENABLED": s.METRICS_ENABLED,
+    "METRICS_ALLOWED_IPS": s.METRICS_ALLOWED_IPS,
+    "METRICS_TOKEN": s.METRICS_TOKEN,
+    "PROMETHEUS_MULTIPROC_DIR": s.PROMETHEUS_MULTIPROC_DIR,
 }))
 """
 
@@ -213,9 +217,43 @@ def test_production_defaults(project):
     assert dumped["LOG_HANDLER_FORMATTER"] == "json"
     assert dumped["LOG_ROOT"] == {"handlers": ["console"], "level": "INFO"}
     assert dumped["SECURE_SSL_REDIRECT"] is True
-    assert dumped["SECURE_REDIRECT_EXEMPT"] == [r"^healthz$", r"^readyz$"]
+    # Probes and Prometheus scrape over plain HTTP inside the network.
+    assert dumped["SECURE_REDIRECT_EXEMPT"] == [r"^healthz$", r"^readyz$", r"^metrics$"]
     assert dumped["SESSION_COOKIE_SECURE"] is True
     assert dumped["CSRF_COOKIE_SECURE"] is True
+    # /metrics: on, loopback only, no token, each process its own (no directory).
+    assert dumped["METRICS_ENABLED"] is True
+    assert dumped["METRICS_ALLOWED_IPS"] == ["127.0.0.1/32", "::1/128"]
+    assert dumped["METRICS_TOKEN"] == ""
+    assert dumped["PROMETHEUS_MULTIPROC_DIR"] == ""
+
+
+def test_metrics_settings_are_read_and_checked(project, tmp_path):
+    production = {
+        "DJANGO_SETTINGS_MODULE": "config.settings.production",
+        "DJANGO_SECRET_KEY": _random_secret(),
+    }
+    dumped = _dump(
+        project,
+        "config.settings.production",
+        DJANGO_SECRET_KEY=production["DJANGO_SECRET_KEY"],
+        METRICS_ALLOWED_IPS="10.0.0.0/8, 192.168.1.7",
+        METRICS_TOKEN=" scrape-key ",
+        PROMETHEUS_MULTIPROC_DIR=str(tmp_path),
+        METRICS_ENABLED="false",
+    )
+    assert dumped["METRICS_ALLOWED_IPS"] == ["10.0.0.0/8", "192.168.1.7"]
+    assert dumped["METRICS_TOKEN"] == "scrape-key"
+    assert dumped["PROMETHEUS_MULTIPROC_DIR"] == str(tmp_path)
+    assert dumped["METRICS_ENABLED"] is False
+    bad_network = _run(project, ["-c", DUMP], **production, METRICS_ALLOWED_IPS="10.0.0.0/33")
+    assert bad_network.returncode != 0
+    assert "ImproperlyConfigured: METRICS_ALLOWED_IPS: '10.0.0.0/33'" in bad_network.stderr
+    missing = _run(
+        project, ["-c", DUMP], **production, PROMETHEUS_MULTIPROC_DIR=str(tmp_path / "x")
+    )
+    assert missing.returncode != 0
+    assert "is not a directory: create it" in missing.stderr
 
 
 # Answers of the production settings through Django's test client (no database or Redis needed).
@@ -306,6 +344,7 @@ def test_local_defaults(project):
     assert dumped["REDIS_URL"] == f"unix://{project}/.data/embedded-valkey-not-running.sock"
     assert dumped["PORT"] == 3000
     assert dumped["TICK_RETENTION_DAYS"] == 30
+    assert dumped["METRICS_ALLOWED_IPS"] == ["0.0.0.0/0", "::/0"]  # open in development
 
 
 def _write_services(folder: Path, *, pid: int) -> None:
@@ -436,7 +475,8 @@ def test_design_variables_reach_the_settings(project):
         CORS_ALLOWED_ORIGINS="https://ui.example",
     )
     redis_url = "redis://cache.internal:6380/3"
-    assert {k: v for k, v in dumped.items() if k not in ("SECURE_REDIRECT_EXEMPT",)} == {
+    others = ("SECURE_REDIRECT_EXEMPT", "METRICS_", "PROMETHEUS_")  # not design variables
+    assert {k: v for k, v in dumped.items() if not k.startswith(others)} == {
         "SETTINGS_MODULE": "config.settings.local",
         "DEBUG": True,
         "SECRET_KEY": secret,

@@ -131,18 +131,20 @@ def test_health_endpoints_only_answer_get(client, path, method):
     assert response["Allow"] == "GET"
 
 
-def test_probes_are_exempt_from_the_https_redirect():
-    assert base.SECURE_REDIRECT_EXEMPT == [r"^healthz$", r"^readyz$"]
+def test_probes_and_metrics_are_exempt_from_the_https_redirect():
+    assert base.SECURE_REDIRECT_EXEMPT == [r"^healthz$", r"^readyz$", r"^metrics$"]
     with override_settings(
         SECURE_SSL_REDIRECT=True, SECURE_REDIRECT_EXEMPT=base.SECURE_REDIRECT_EXEMPT
     ):
         client = Client()  # middleware is loaded on its first request, under these settings
         healthz = client.get(HEALTHZ)
         readyz = client.get(READYZ)
+        metrics = client.get("/metrics")  # Prometheus scrapes like a probe
         login = client.get("/admin/login/")
         almost = client.get("/healthz/extra")
     assert (healthz.status_code, healthz.json()) == (200, {"status": "ok"})
     assert readyz.status_code == 200 and readyz.json()["ready"] is True
+    assert metrics.status_code == 200 and b"market_" in metrics.content
     assert login.status_code == 301
     assert login["Location"] == "https://testserver/admin/login/"
     # The exemption is anchored: only the probe paths themselves skip the redirect.

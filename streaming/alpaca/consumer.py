@@ -48,6 +48,7 @@ def _header_credentials(scope) -> tuple[str | None, str | None]:
 
 class AlpacaConsumer(VendorStreamConsumer):
     label = "Alpaca stream"
+    stream_protocol = "alpaca"  # its label in the stream metrics (ticks.metrics)
     session: AlpacaSession | None = None
 
     async def connect(self) -> None:

@@ -35,6 +35,7 @@ logger = logging.getLogger(__name__)
 
 class MassiveConsumer(VendorStreamConsumer):
     label = "Massive stream"
+    stream_protocol = "massive"  # its label in the stream metrics (ticks.metrics)
     session: MassiveSession | None = None
 
     async def connect(self) -> None:

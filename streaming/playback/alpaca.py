@@ -134,6 +134,8 @@ class AlpacaPlaybackSession(AlpacaSession):
 class AlpacaPlaybackConsumer(AlpacaConsumer):
     """``/v2/playback``: the live feed's consumer with a playback session."""
 
+    stream_protocol = "playback"
+
     range: request.Range | None = None
     tickers: list = []
 

@@ -138,6 +138,7 @@ class MassivePlaybackConsumer(MassiveConsumer):
     """``/playback/<start>/<end>/<speed>/stocks``: the live stream's consumer with a playback
     session."""
 
+    stream_protocol = "playback"
     range: request.Range | None = None
     tickers: list = []
     _finishing: asyncio.Task | None = None

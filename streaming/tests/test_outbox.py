@@ -266,3 +266,95 @@ def test_every_close_code_we_send_is_one_daphne_can_send(code):
     assert sent == [code]
     with pytest.raises(Exception, match="invalid close code"):
         protocol.sendClose(code=1008)
+
+
+# --- Metrics: open connections, frames sent and dropped (ticks.metrics) ---------------------------
+
+
+def _stream_samples(protocol: str) -> tuple[float, float, float]:
+    """``(clients, sent, dropped)`` of ``protocol`` in this process's registry, tallies flushed."""
+    from prometheus_client import REGISTRY
+
+    from ticks.metrics import flush_tallies
+
+    flush_tallies()
+    labels = {"protocol": protocol}
+    return tuple(
+        REGISTRY.get_sample_value(name, labels) or 0.0
+        for name in (
+            "market_stream_clients",
+            "market_stream_messages_sent_total",
+            "market_stream_messages_dropped_total",
+        )
+    )
+
+
+def _moved(before, after) -> tuple:
+    return tuple(b - a for a, b in zip(before, after))
+
+
+@asynctest
+async def test_the_meter_counts_the_connection_and_the_frames_it_sends_on_both_paths(direct):
+    from ticks.metrics import stream_meter
+
+    protocol, writer = direct
+    before = _stream_samples("ws")
+    asgi = Outbox(Sent(), limit=10, meter=stream_meter("ws"))
+    straight = Outbox(Sent(), limit=10, direct=writer, meter=stream_meter("ws"))
+    asgi.start()
+    straight.start()
+    assert _moved(before, _stream_samples("ws")) == (2, 0, 0)
+    asgi.put_many(frames("a", "b"))
+    asgi.put(Frame("c"))
+    straight.put_many(Frame(t) for t in ("d", "e"))  # a generator, as a session may pass
+    await settle()
+    assert _moved(before, _stream_samples("ws")) == (2, 5, 0)
+    writer.pauseProducing()
+    straight.put(Frame("f"))  # queued meanwhile, written on resume
+    await settle()
+    assert _moved(before, _stream_samples("ws")) == (2, 5, 0)
+    writer.resumeProducing()
+    await settle()
+    await asgi.close()
+    await asgi.close()  # a second close does not count the connection out twice
+    assert _moved(before, _stream_samples("ws")) == (1, 6, 0)
+    await straight.close()
+    assert _moved(before, _stream_samples("ws")) == (0, 6, 0)
+
+
+@asynctest
+async def test_the_meter_counts_what_a_slow_client_and_a_cut_connection_lose():
+    from ticks.metrics import stream_meter
+
+    before = _stream_samples("alpaca")
+    slow = Outbox(Sent(), limit=3, meter=stream_meter("alpaca"))
+    slow.start()
+    slow.put_many(frames("a", "b"))
+    slow.put_many(frames("c", "d"))  # 4 > 3 before the writer ran: all four are dropped
+    slow.put(Frame("e"))  # after the close: not sent, not counted
+    await settle()
+    assert _moved(before, _stream_samples("alpaca")) == (1, 0, 4)
+    await slow.close()
+    cut = Outbox(Sent(), limit=10, meter=stream_meter("alpaca"))
+    cut.start()
+    cut.put_many(frames("f", "g", "h"))
+    cut.abort()  # the key was revoked before the writer ran
+    await cut.close()
+    await settle()
+    assert _moved(before, _stream_samples("alpaca")) == (0, 0, 7)
+    gone = Outbox(Sent(), limit=10, meter=stream_meter("alpaca"))
+    gone.start()
+    gone.put_many(frames("i", "j"))
+    await gone.close()  # the client went away before the writer ran
+    assert _moved(before, _stream_samples("alpaca")) == (0, 0, 9)
+
+
+def test_no_meter_when_metrics_are_off(settings):
+    from ticks.metrics import stream_meter
+
+    settings.METRICS_ENABLED = False
+    assert stream_meter("ws") is None
+    settings.METRICS_ENABLED = True
+    assert stream_meter("ws") is stream_meter("ws")
+    with pytest.raises(ValueError, match="unknown stream protocol"):
+        stream_meter("smoke-signals")
