@@ -33,9 +33,23 @@ ALPACA_PATH = "/v2/iex"
 MAX_WAIT_S = 150
 
 
+# A minute bar can be checked against its trades only once a whole market minute has been
+# watched. The market clock is moved (MARKET_CLOCK_OFFSET_SECONDS) so that a market minute
+# begins about LEAD_S after the processes are started, once the clients are connected: the
+# test waits one minute, not up to two. (Connected later, it takes the next minute.)
+LEAD_S = 25
+
+
+def _minute_ahead_offset(lead_s: float) -> float:
+    """The offset (0 to 60 s) that puts a market minute's start ``lead_s`` from now."""
+    return -(time.time() + lead_s) % 60
+
+
 @pytest.fixture(scope="module")
 def vendor_live():
-    with live_market(symbols=SYMBOLS, key="vendor streams e2e") as market:
+    offset = _minute_ahead_offset(LEAD_S)
+    env = {"MARKET_CLOCK_OFFSET_SECONDS": f"{offset:.3f}"}
+    with live_market(symbols=SYMBOLS, key="vendor streams e2e", env=env) as market:
         yield market
 
 
