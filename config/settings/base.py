@@ -267,12 +267,13 @@ ALPACA_FAKEPACA_TICKER = env("ALPACA_FAKEPACA_TICKER", default="SYNTH")
 # Playback of stored ranges (/ws "playback", the Alpaca feed /v2/playback): at most this many
 # running at once per API key (across processes; 0: no limit) and per daphne process, the longest
 # range one may cover, and the messages a second all the playbacks of a process send together at
-# most (at speed "max" each is also paced by its client's reading). bench playback: at 2000 the
-# live clients' p99 did not move with 5 playbacks at max; at 5000 it rose tenfold (2 shared cores).
+# most (at speed "max" each is also paced by its client's reading). bench playback (2 shared
+# cores): at 1000 the live clients' p99 with 5 playbacks at max was 1.33x that without; at 2000
+# 1.5-2.1x (the readers and PostgreSQL take the cores the live clients need); at 5000 tenfold.
 PLAYBACK_MAX_PER_KEY = env.int("PLAYBACK_MAX_PER_KEY", default=2)
 PLAYBACK_MAX_PER_PROCESS = env.int("PLAYBACK_MAX_PER_PROCESS", default=20)
 PLAYBACK_MAX_RANGE_SECONDS = env.int("PLAYBACK_MAX_RANGE_SECONDS", default=86400)
-PLAYBACK_MAX_RATE = env.float("PLAYBACK_MAX_RATE", default=2000.0)
+PLAYBACK_MAX_RATE = env.float("PLAYBACK_MAX_RATE", default=1000.0)
 ALPACA_STREAM_AUTH_TIMEOUT_S = 10.0
 # The Massive stream (/stocks): seconds a connection has to send its auth message.
 MASSIVE_STREAM_AUTH_TIMEOUT_S = 10.0
