@@ -414,6 +414,10 @@ FAST_WS_DIRECT_WRITE = env.bool("FAST_WS_DIRECT_WRITE", default=FAST_PATHS)
 FAST_WS_EAGER_WRITE = env.bool("FAST_WS_EAGER_WRITE", default=FAST_PATHS)
 # REST quote/tickers/time: DRF's dispatch awaited on the event loop (api/fenced/drf_dispatch.py).
 FAST_HTTP_ASYNC_READS = env.bool("FAST_HTTP_ASYNC_READS", default=FAST_PATHS)
+# REST live quote and the dialects' latest trade/quote, with the async reads: answered on the
+# event loop without Django's ASGI handler, its middleware chain run in the loop's thread
+# (config/hot_reads.py, config/fenced/django_handler.py).
+FAST_HTTP_HOT_READS = env.bool("FAST_HTTP_HOT_READS", default=FAST_PATHS)
 # HTTP: each request's one-thread executor reused instead of started and joined per request
 # (asgiref's public ThreadSensitiveContext(executor=...), config/asgi_handler.py).
 FAST_HTTP_THREAD_REUSE = env.bool("FAST_HTTP_THREAD_REUSE", default=FAST_PATHS)
