@@ -1,9 +1,15 @@
 """The real processes of the service (celery generator, worker, beat, and daphne), started on
-the given database and Redis with their own key and channel prefixes, and always stopped."""
+the given database and Redis with their own key and channel prefixes, and always stopped.
+
+The web processes run as ``make run`` runs them (``config.procman.web_argv``): the stack binds
+the web port once and hands that listening socket to each daphne as its fd 0, as supervisord's
+``fcgi-program`` does; ``start("web", "web2")`` is two daphne processes on one port.
+"""
 
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -13,11 +19,17 @@ from pathlib import Path
 
 import redis
 
+from config import procman
+
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 
 
-def _command(name: str, *, port: int | None, workdir: Path) -> list[str]:
+def _kind(name: str) -> str:
+    return name.rstrip("0123456789")  # "generator2": a second generator worker
+
+
+def _command(name: str, *, workdir: Path) -> list[str]:
     celery = [str(BIN / "celery"), "-A", "config"]
     return {
         "generator": [
@@ -52,32 +64,16 @@ def _command(name: str, *, port: int | None, workdir: Path) -> list[str]:
             "--schedule",
             str(workdir / "celerybeat-schedule"),
         ],
-        "web": [
-            str(BIN / "daphne"),
-            "-b",
-            "127.0.0.1",
-            "-p",
-            str(port),
-            "--websocket-max-message-size",
-            "4194304",
-            "--websocket-max-frame-size",
-            "4194304",
-            "--websocket_timeout",
-            "-1",
-            "--ping-interval",
-            "5",
-            "--ping-timeout",
-            "10",
-            "config.asgi:application",
-        ],
-    }[name.rstrip("0123456789")]  # "generator2": a second generator worker
+        "web": procman.web_argv(),
+    }[_kind(name)]
 
 
 class Stack:
     """``Stack(database_url=..., redis_url=...)``; ``start("generator", "worker", "beat")``.
 
     A name with a number is one more of its kind: ``start("generator2")`` starts a second
-    generator worker (each has its own node name and log)."""
+    generator worker, ``start("web2")`` a second daphne on the same port (each has its own
+    node name and log)."""
 
     def __init__(
         self,
@@ -104,19 +100,39 @@ class Stack:
         self.redis_url = redis_url
         self.web_port = web_port
         self.procs: dict[str, subprocess.Popen] = {}
+        self._web_socket: socket.socket | None = None
+
+    def web_socket(self) -> socket.socket:
+        """The web port's listening socket, bound once (as supervisord binds it for
+        ``make run``) and kept until ``close()``: daphne processes come and go, the port stays."""
+        if self._web_socket is None:
+            if self.web_port is None:
+                raise ValueError("Stack(web_port=...) is needed to start daphne")
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind(("127.0.0.1", self.web_port))
+            sock.listen(1024)
+            self._web_socket = sock
+        return self._web_socket
 
     def start(self, *names: str) -> "Stack":
         for name in names:
             log = open(self.workdir / f"{name}.log", "ab")
+            web = _kind(name) == "web"
             self.procs[name] = subprocess.Popen(
-                _command(name, port=self.web_port, workdir=self.workdir),
+                _command(name, workdir=self.workdir),
                 cwd=ROOT,
                 env=self.env,
+                stdin=self.web_socket().fileno() if web else None,
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
         return self
+
+    def log(self, name: str) -> str:
+        """Everything process ``name`` has written so far."""
+        return (self.workdir / f"{name}.log").read_text(errors="replace")
 
     def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
         proc = self.procs.pop(name)
@@ -144,6 +160,9 @@ class Stack:
         """Stop everything and leave nothing behind: its Redis keys (market and channel layer
         prefixes) and its working folder with the logs."""
         self.stop()
+        if self._web_socket is not None:
+            self._web_socket.close()
+            self._web_socket = None
         client = redis.Redis.from_url(self.redis_url)
         try:
             for prefix in (self.redis_prefix, self.env["CHANNEL_LAYER_PREFIX"]):
