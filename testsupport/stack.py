@@ -130,6 +130,31 @@ class Stack:
             )
         return self
 
+    def wait_webs(self, *, timeout: float = 60) -> None:
+        """Until each daphne started answers ``/healthz`` on its own (the others stopped
+        meanwhile, so only it can accept), so that none is still starting when a test or a
+        benchmark begins."""
+        import urllib.request
+
+        def answers() -> bool:
+            url = f"http://127.0.0.1:{self.web_port}/healthz"
+            try:
+                with urllib.request.urlopen(url, timeout=2) as answer:
+                    return answer.status == 200
+            except OSError:
+                return False
+
+        webs = [name for name in self.procs if _kind(name) == "web"]
+        for name in webs:
+            others = [self.procs[other].pid for other in webs if other != name]
+            for pid in others:
+                os.kill(pid, signal.SIGSTOP)
+            try:
+                self.wait_for(answers, timeout=timeout, what=f"{name} answering")
+            finally:
+                for pid in others:
+                    os.kill(pid, signal.SIGCONT)
+
     def log(self, name: str) -> str:
         """Everything process ``name`` has written so far."""
         return (self.workdir / f"{name}.log").read_text(errors="replace")

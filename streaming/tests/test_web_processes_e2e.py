@@ -17,7 +17,7 @@ from contextlib import contextmanager
 import pytest
 import websockets
 
-from testsupport.live import live_market, web_answers
+from testsupport.live import live_market
 
 from .test_e2e import assert_consecutive, collect, ticks_of
 
@@ -33,11 +33,7 @@ def market():
         env={"WS_MAX_CONNECTIONS_PER_KEY": "2"},
         processes=("generator", "worker", "beat", *WEBS),
     ) as market:
-        for name in WEBS:  # each of the two answers on its own
-            with only(market, name):
-                market.stack.wait_for(
-                    lambda: web_answers(market.web_port), timeout=60, what=f"{name} answering"
-                )
+        market.stack.wait_webs()  # each of the two answers on its own
         yield market
 
 
