@@ -2,10 +2,13 @@
 ticker's latest tick from PostgreSQL, served by uvicorn (``uvicorn bench.fastapi_quote:app
 --workers N``). Bench-only: nothing in the product imports it.
 
-What a small team would write first for "the latest price of a ticker": one async endpoint, one
-indexed query (the newest row of the ``(ticker, time)`` primary key) through psycopg's async
-connection pool, FastAPI's own JSON encoding. No authentication, rate limits or envelope: the
-product's quote does all of that on top, so it is the harder side of the comparison.
+What a small team would write for "the latest price of a ticker": one async endpoint, one
+indexed query through psycopg's async connection pool, FastAPI's own JSON encoding. No
+authentication, rate limits or envelope: the product's quote does all of that on top, so it is
+the harder side of the comparison. The query looks the ticker's id up in a subquery, so that
+each day partition is read backwards along its ``(ticker, time)`` key and the newest row is the
+first one (0.3 ms); written as a join on the ticker table, PostgreSQL sorted the whole day of
+the ticker's ticks instead (16 ms for 36,000 ticks), a slower baseline than a careful one.
 """
 
 import os
@@ -16,8 +19,8 @@ from psycopg_pool import AsyncConnectionPool
 
 LATEST_TICK_SQL = """
 SELECT t."time", t.price, t.volume, t.bid, t.ask, t.seq
-  FROM ticks_tick t JOIN ticks_ticker k ON k.id = t.ticker_id
- WHERE k.symbol = %s
+  FROM ticks_tick t
+ WHERE t.ticker_id = (SELECT id FROM ticks_ticker WHERE symbol = %s)
  ORDER BY t."time" DESC
  LIMIT 1
 """

@@ -24,6 +24,7 @@ import signal
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 
 from . import http_load, http_raw, rest_data
@@ -81,7 +82,8 @@ def _ours(url: str, processes: int, hot: bool):
 class _Uvicorn:
     def __init__(self, url: str, workers: int) -> None:
         self.port = free_port()
-        self.log = open(os.devnull, "wb")  # its access lines, as ours go to their log files
+        # Its access lines to a file, as ours go to theirs (the test stack's log files).
+        self.log = tempfile.NamedTemporaryFile(prefix="bench-uvicorn-", suffix=".log")
         self.proc = subprocess.Popen(
             [
                 sys.executable,
@@ -256,8 +258,9 @@ def _report(args, counts, default_ours, rounds) -> int:
     body += (
         f"\n\nEach round measures every configuration back to back (order alternating), each in "
         f"fresh server processes: ours started as `make run` starts them (`WEB_CONCURRENCY` "
-        f"daphne on one socket, LOG_LEVEL=INFO: an access line per request), the baseline "
-        f"`uvicorn bench.fastapi_quote:app --workers N` (its default logging). Load: "
+        f"daphne on one socket, LOG_LEVEL=INFO: an access line per request, to a file), the "
+        f"baseline `uvicorn bench.fastapi_quote:app --workers N` (its default logging: an "
+        f"access line per request, to a file). Load: "
         f"{args.concurrency} keep-alive connections from raw-socket clients in 2 processes, 1 s "
         f"warm-up then {args.seconds:g} s; {args.rounds} rounds; ratios are medians of the "
         f"rounds' ratios. The load generators, PostgreSQL and Redis share the machine's "

@@ -50,7 +50,9 @@ STOP_WAIT_SECONDS = 15
 DAPHNE_MAX_MESSAGE_BYTES = 4 * 1024 * 1024
 # daphne serves the listening socket it is handed as fd 0 (supervisord's fcgi-program binds it).
 # One line per request comes from the app (marketsite.requests, with its request id) and one per
-# WebSocket connection (streaming.consumers): daphne's own access log would repeat them.
+# WebSocket connection (streaming.consumers): daphne's own access log would repeat them. Verbosity
+# 0 turns it off altogether (`--access-log /dev/null` still formatted a line per request: 8% of
+# a trivial answer's cost).
 DAPHNE_OPTIONS = (
     "--fd",
     "0",
@@ -64,8 +66,8 @@ DAPHNE_OPTIONS = (
     str(DAPHNE_MAX_MESSAGE_BYTES),
     "--websocket-max-frame-size",
     str(DAPHNE_MAX_MESSAGE_BYTES),
-    "--access-log",
-    "/dev/null",
+    "--verbosity",
+    "0",
 )
 ASGI_APPLICATION = "config.asgi:application"
 
