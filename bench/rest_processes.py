@@ -10,7 +10,9 @@ of the moment), each in fresh server processes:
   ordinary path through Django's ASGI handler: the step the hot reads take): the live quote,
   Alpaca's latest trade and Massive's last trade;
 - the baseline: ``uvicorn bench.fastapi_quote:app --workers N`` answering a ticker's latest tick
-  from PostgreSQL (no authentication, rate limit or envelope).
+  from PostgreSQL (no authentication, rate limit or envelope);
+- the floors, once a round: daphne and uvicorn alone, one process each, answering a bare ASGI
+  application (``bench.floor_app``): what each server costs a request before any application.
 
 Load: ``--concurrency`` keep-alive connections from raw-socket clients in 2 processes
 (``bench.http_raw``), 1 s of warm-up, then ``--seconds`` measured. Figures are medians over the
@@ -26,6 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from pathlib import Path
 
 from . import http_load, http_raw, rest_data
 from .common import free_port, record, table
@@ -36,6 +39,30 @@ ENDPOINTS = {
     "massive last trade": "/v2/last/trade/SYNTH",
 }
 BASELINE_PATH = "/quote/SYNTH"
+# The servers alone, one process each: a bare ASGI app (bench.floor_app) with a quote-sized answer.
+FLOORS = {
+    "daphne": [
+        str(Path(sys.executable).parent / "daphne"),
+        "-b",
+        "127.0.0.1",
+        "-p",
+        "{port}",
+        "--verbosity",
+        "0",
+        "bench.floor_app:app",
+    ],
+    "uvicorn": [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "bench.floor_app:app",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "{port}",
+        "--no-access-log",
+    ],
+}
 TARGET_EQUAL = 1.0
 TARGET_DEFAULTS = 1.5
 UVICORN_DEFAULT_WORKERS = 1
@@ -80,23 +107,27 @@ def _ours(url: str, processes: int, hot: bool):
 
 
 class _Uvicorn:
-    def __init__(self, url: str, workers: int) -> None:
+    """``bench.fastapi_quote`` under uvicorn with ``workers`` workers; ``command`` another server
+    command line (``{port}`` filled in), for the floors."""
+
+    def __init__(self, url: str, workers: int, command: list[str] | None = None) -> None:
         self.port = free_port()
         # Its access lines to a file, as ours go to theirs (the test stack's log files).
         self.log = tempfile.NamedTemporaryFile(prefix="bench-uvicorn-", suffix=".log")
+        command = command or [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "bench.fastapi_quote:app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "{port}",
+            "--workers",
+            str(workers),
+        ]
         self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "bench.fastapi_quote:app",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(self.port),
-                "--workers",
-                str(workers),
-            ],
+            [part.replace("{port}", str(self.port)) for part in command],
             env={**os.environ, "DATABASE_URL": url},
             stdout=self.log,
             stderr=subprocess.STDOUT,
@@ -161,6 +192,12 @@ def run(args, url: str) -> int:
                 f"{figures[('fastapi', None, n, 'quote')]:,.0f}",
                 flush=True,
             )
+        for server, command in FLOORS.items():
+            floor = _Uvicorn(url, 1, command)
+            try:
+                figures[("floor", server)] = _rate(floor.port, "/", args)
+            finally:
+                floor.close()
         rounds.append(figures)
     return _report(args, counts, default_ours, rounds)
 
@@ -213,6 +250,18 @@ def _report(args, counts, default_ours, rounds) -> int:
         ],
         rows,
     )
+    floors = []
+    for server in FLOORS:
+        rate = _median(rounds, ("floor", server))
+        floors.append([f"{server} alone (bench.floor_app)", f"{rate:,.0f}", f"{1e6 / rate:,.0f}"])
+    for label, key in (
+        ("ours, 1 web process, hot quote", ("ours", True, 1, "quote")),
+        ("FastAPI + psycopg, 1 worker", ("fastapi", None, 1, "quote")),
+    ):
+        if all(key in r for r in rounds):
+            rate = _median(rounds, key)
+            floors.append([label, f"{rate:,.0f}", f"{1e6 / rate:,.0f}"])
+    body += "\n\n" + table(["one process", "req/s (median)", "us a request (1 / rate)"], floors)
     checks = []
     met = True
     for n in counts:
