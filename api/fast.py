@@ -12,8 +12,8 @@ a loop that is not a serving loop (the test client's), and every request when
 view's ``get_sync``, exactly like any other view.
 
 A ``HotReadApi`` splits its GET in two, ``fetch`` (the read's I/O, awaited) and ``answer`` (the
-response made from what was read, no I/O), so that the hot reads (``api.hot``) can run the
-first before Django's middleware and the second inside it.
+response made from what was read, no I/O), so that the hot reads (``api.hot``) can do the I/O
+before any middleware runs and make the answer inside the per-request ones.
 """
 
 from asgiref.sync import sync_to_async

@@ -3,6 +3,7 @@
 ends. One place for what every end-to-end module used to repeat."""
 
 import os
+import socket
 import subprocess
 import sys
 import uuid
@@ -44,6 +45,16 @@ def drop_database(url: str) -> None:
         conn.execute(
             sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(cfg["NAME"]))
         )
+
+
+def port_open(port: int) -> bool:
+    """Something accepts connections on ``port`` (a stack's web port is open as soon as the
+    stack binds it: ``web_answers`` says whether a daphne serves it)."""
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        return True
+    except OSError:
+        return False
 
 
 def web_answers(port: int) -> bool:
