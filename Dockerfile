@@ -6,7 +6,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     DJANGO_SETTINGS_MODULE=config.settings.production \
-    PORT=3000
+    PORT=3000 \
+    HOST=0.0.0.0
 
 WORKDIR /app
 
@@ -38,7 +39,9 @@ EXPOSE 3000
 # check lives in docker-compose.yml and uses python's urllib (slim images have no curl):
 #   python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:3000/healthz', timeout=3)"
 
-# Daphne closes every WebSocket after --websocket_timeout (a day by default): a 24/7 feed needs -1.
-# Ping interval/timeout cut off clients that stop reading. `sh -c` so that $PORT is expanded, `exec`
-# so that daphne is the process that receives the stop signal.
-CMD ["sh", "-c", "exec daphne -b 0.0.0.0 -p \"${PORT:-3000}\" --websocket_timeout -1 --ping-interval 5 --ping-timeout 10 --websocket-max-message-size 4194304 --websocket-max-frame-size 4194304 --access-log /dev/null --proxy-headers config.asgi:application"]
+# The web processes: supervisord binds HOST:PORT once and runs WEB_CONCURRENCY daphne processes
+# (default: one per CPU) on that one socket (`config/procman.py`, as `make run` does), restarting
+# any that dies; daphne takes the client's address from the proxy's X-Forwarded-For. The daphne
+# options (no WebSocket time limit, pings, 4 MiB messages) are procman's. `exec` form: supervisord
+# (under compose's init) receives the stop signal and stops the daphne processes.
+CMD ["python", "-m", "config.procman", "web", "--proxy-headers"]

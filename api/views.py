@@ -13,7 +13,7 @@ from ticks.live_reads import quote_location
 from . import schema, selectors
 from .base import ApiView, now, ok, ticker_or_404
 from .directory import TickerInfo, directory
-from .fast import AsyncReadApi
+from .fast import AsyncReadApi, HotReadApi
 from .inputs import BarsInput, HistoryInput, StatsInput
 from .paging import link_header, page_meta
 from .renderers import CSVRenderer, ORJSONRenderer, csv_response, json_rows
@@ -51,7 +51,7 @@ class TickerListApi(AsyncReadApi):
         return tickers_response(directory.all())
 
 
-class QuoteDetailApi(AsyncReadApi):
+class QuoteDetailApi(HotReadApi):
     """The latest quote of a ticker (from the live feed; the newest stored tick as fallback)."""
 
     @staticmethod
@@ -61,20 +61,24 @@ class QuoteDetailApi(AsyncReadApi):
 
     @extend_schema(**schema.QUOTE)
     async def get(self, request, ticker: str):
+        return await super().get(request, ticker)
+
+    async def fetch(self, request, ticker: str):
         info = await self.ticker_or_404(ticker)
         quote, source = await selectors.quote_get_async(
             ticker=info,
             client=self.redis_client,
             prefetched=getattr(request, "prefetched", selectors.NOT_FETCHED),
         )
-        return Response(
-            ok(quote, selectors.quote_meta(ticker=info, quote=quote, source=source, now=now()))
-        )
+        return info, quote, source
 
-    def get_sync(self, request, ticker: str):
+    def fetch_sync(self, request, ticker: str):
         info = ticker_or_404(ticker)
         prefetched = getattr(request, "prefetched", selectors.NOT_FETCHED)
-        quote, source = selectors.quote_get(ticker=info, prefetched=prefetched)
+        return (info, *selectors.quote_get(ticker=info, prefetched=prefetched))
+
+    def answer(self, request, fetched, ticker: str):
+        info, quote, source = fetched
         return Response(
             ok(quote, selectors.quote_meta(ticker=info, quote=quote, source=source, now=now()))
         )

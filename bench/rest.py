@@ -8,20 +8,21 @@ would soon after a bulk load. The latest quotes go into the live quote cache as 
 leaves them (FINANCE's is left out, to measure the database fallback).
 
 One daphne (``config.asgi``, settings ``bench.rest_settings``: the local settings with debug off
-and one extra bench-only URL) serves everything. Latency: sequential requests over one
-keep-alive connection, p50/p99 per endpoint. Throughput: ``--concurrency`` connections for
-``--seconds``, for ``quote`` and ``tickers`` and, on the same process in the same run, a minimal
-Django view returning a constant JSON body (``/bench/constant``): the framework's ceiling. Each
-round runs the three back to back, so a round's ratios share the machine's load of the moment;
-the figure is the median of the rounds' ratios. Daphne's CPU use shows it, not the load
-generator, was the limit.
+and one extra bench-only URL) serves everything. ``--processes 1 2``: the hot reads with 1 and 2
+web processes against a FastAPI + psycopg baseline instead (``bench.rest_processes``). Latency:
+sequential requests over one keep-alive connection, p50/p99 per endpoint. Throughput:
+``--concurrency`` connections for ``--seconds``, for ``quote`` and ``tickers`` and, on the same
+process in the same run, a minimal Django view returning a constant JSON body
+(``/bench/constant``): the framework's ceiling. Each round runs the three back to back, so a
+round's ratios share the machine's load of the moment; the figure is the median of the rounds'
+ratios. Daphne's CPU use shows it, not the load generator, was the limit.
 """
 
 import asyncio
 import statistics
 import time
 
-from . import compare, http_load, rest_data
+from . import compare, http_load, rest_data, rest_processes
 from .common import record, setup_django, table
 
 CONSTANT = "/bench/constant"
@@ -70,6 +71,7 @@ def add_arguments(parser) -> None:
         "--reuse", action="store_true", help="keep the data of the previous run if it is there"
     )
     compare.add_argument(parser)
+    rest_processes.add_arguments(parser)
 
 
 # --- the run ------------------------------------------------------------------------------------
@@ -99,6 +101,8 @@ def run(args) -> int:
     }
     if args.compare:
         return _compare(args, url, paths)
+    if args.processes:
+        return rest_processes.run(args, url)
     stack, base = _server(url)
     try:
         pid = stack.procs["web"].pid

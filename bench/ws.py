@@ -9,6 +9,11 @@ pub/sub. Served by:
 - ``ceiling``: a minimal ``websockets`` server subscribed to the very same Redis channel, which
   encodes each tick once and ``broadcast()``s it: this machine's ceiling for the same stream.
 
+``--processes 1 2``: daphne with 1 and then 2 web processes on one port (as ``make run`` starts
+them, ``WEB_CONCURRENCY``), each series in the same run, the ceiling's beside them; the clients
+connect to the one port and the kernel hands each connection to one of the processes (how many
+each got is shown).
+
 Clients are raw-socket WebSocket clients (handshake, frame headers, pong) that JSON-parse only a
 sample of what they receive: they count ticks (``"seq"`` occurrences) and read the first tick's
 ``seq`` and ``timestamp`` of each frame, so latency is measured on every frame and loss exactly
@@ -22,6 +27,7 @@ import os
 import socket
 import time
 import uuid
+from pathlib import Path
 
 from . import compare
 from .common import free_port, record, setup_django, table
@@ -45,6 +51,13 @@ def add_arguments(parser) -> None:
     )
     parser.add_argument("--rounds", type=int, default=5, help="with --compare: rounds")
     parser.add_argument("--batch", action="store_true", help="with --compare: batch mode")
+    parser.add_argument(
+        "--processes",
+        type=int,
+        nargs="+",
+        metavar="N",
+        help="daphne series with N web processes on one port (WEB_CONCURRENCY), each",
+    )
 
 
 # --- orchestration -------------------------------------------------------------------------
@@ -67,11 +80,40 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-class Server:
-    """A fresh server per trial: daphne through the test stack, or the ceiling."""
+def _client_inodes(port: int) -> set[str]:
+    """Socket inodes of the established TCP connections to local ``port``."""
+    inodes = set()
+    for table_path in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table_path).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            if int(fields[1].rsplit(":", 1)[1], 16) == port and fields[3] == "01":
+                inodes.add(fields[9])
+    return inodes
 
-    def __init__(self, kind: str, env: dict) -> None:
+
+def _clients(pid: int, inodes: set[str]) -> int:
+    """How many of those connections process ``pid`` holds."""
+    count = 0
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            link = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue
+        count += link.startswith("socket:[") and link[8:-1] in inodes
+    return count
+
+
+class Server:
+    """A fresh server per trial: daphne through the test stack (``processes`` of them on one
+    port), or the ceiling."""
+
+    def __init__(self, kind: str, env: dict, processes: int = 1) -> None:
         self.kind, self.env, self.port = kind, env, free_port()
+        self.processes = processes
 
     def __enter__(self) -> "Server":
         ctx = multiprocessing.get_context("spawn")
@@ -83,8 +125,10 @@ class Server:
                 redis_url=self.env["REDIS_URL"],
                 web_port=self.port,
                 env=self.env,
-            ).start("web")
-            self.pid = self.stack.procs["web"].pid
+            ).start(*(["web"] + [f"web{i}" for i in range(2, self.processes + 1)]))
+            self.stack.wait_webs()
+            self.pids = [proc.pid for proc in self.stack.procs.values()]
+            self.pid = self.pids[0]
         else:
             from streaming.publish import ALL_TICKS_GROUP, _group_channel
 
@@ -95,8 +139,17 @@ class Server:
             )
             self.proc.start()
             self.pid = self.proc.pid
+            self.pids = [self.pid]
         _wait_port(self.port)
         return self
+
+    def cpu_seconds(self) -> float:
+        return sum(_cpu_seconds(pid) for pid in self.pids)
+
+    def clients(self) -> list[int]:
+        """Connections to the port held by each server process."""
+        inodes = _client_inodes(self.port)
+        return [_clients(pid, inodes) for pid in self.pids]
 
     def __exit__(self, *exc) -> None:
         if self.kind == "daphne":
@@ -146,15 +199,24 @@ def _percentile(hist: list[int], q: float) -> float:
 
 
 def trial(
-    kind: str, n: int, *, batch: bool, args, env: dict, load=load_main, mode: str | None = None
+    kind: str,
+    n: int,
+    *,
+    batch: bool,
+    args,
+    env: dict,
+    load=load_main,
+    mode: str | None = None,
+    processes: int = 1,
 ) -> dict:
     """One trial: ``load`` (a load generator's main, ``ws_client.load_main`` by default; the
-    Alpaca stream bench passes its own) with ``batch`` as its mode flag; ``mode`` labels it."""
+    Alpaca stream bench passes its own) with ``batch`` as its mode flag; ``mode`` labels it;
+    ``processes``: daphne processes on the one port."""
     warm = round(args.warmup * 10)
     cycles = round(args.seconds * 10)
     first, last = warm, warm + cycles - 1
     ctx = multiprocessing.get_context("spawn")
-    with Server(kind, env) as server:
+    with Server(kind, env, processes) as server:
         procs, pipes = [], []
         shares = [n // args.procs + (i < n % args.procs) for i in range(args.procs)]
         for share in shares:
@@ -166,10 +228,11 @@ def trial(
             procs.append(p)
             pipes.append(parent)
         connected = sum(pipe.recv()[1] for pipe in pipes)
-        cpu0, t0 = _cpu_seconds(server.pid), time.monotonic()
+        sockets = server.clients()
+        cpu0, t0 = server.cpu_seconds(), time.monotonic()
         _publish_cycles(warm + cycles)
         time.sleep(1.0)  # stragglers of the last cycle
-        cpu = (_cpu_seconds(server.pid) - cpu0) / (time.monotonic() - t0)
+        cpu = (server.cpu_seconds() - cpu0) / (time.monotonic() - t0)
         for pipe in pipes:
             pipe.send("stop")
         reports = [pipe.recv() for pipe in pipes]
@@ -181,6 +244,8 @@ def trial(
     result = {
         "kind": kind,
         "mode": mode or ("batch" if batch else "per tick"),
+        "processes": processes,
+        "sockets": sockets,
         "n": n,
         "connected": connected,
         "ticks_s": ticks / args.seconds,
@@ -194,7 +259,7 @@ def trial(
     }
     result["ok"] = connected == n and ticks == expected and result["p99"] < P99_LIMIT_MS
     print(
-        f"  {kind:7} {result['mode']:8} N={n:5}: {result['ticks_s']:9,.0f} ticks/s, "
+        f"  {kind:7} x{processes} {result['mode']:8} N={n:5}: {result['ticks_s']:9,.0f} ticks/s, "
         f"loss {result['loss']:.2%}, p50 {result['p50']:.0f} ms, p99 {result['p99']:.0f} ms, "
         f"server cpu {cpu:.0%}, load cpu {result['load_cpu']:.0%} "
         f"{'ok' if result['ok'] else 'FAIL'}",
@@ -203,17 +268,22 @@ def trial(
     return result
 
 
-def _series(kinds: list[str], *, batch: bool, args, env: dict) -> dict[str, list[dict]]:
+def _series(
+    kinds: list[str], *, batch: bool, args, env: dict, processes: dict | None = None
+) -> dict[str, list[dict]]:
     """Double N until every kind has failed (or ``--max``). The machine is shared, so a failed
-    trial is run once more before it counts: a server fails at N when it fails twice."""
+    trial is run once more before it counts: a server fails at N when it fails twice.
+    ``processes``: daphne processes per kind (kinds named ``daphne xN``)."""
     results: dict[str, list[dict]] = {k: [] for k in kinds}
     n, alive = args.start, set(kinds)
+    processes = processes or {}
     while alive and n <= args.max:
         for kind in kinds:
             if kind in alive:
-                r = trial(kind, n, batch=batch, args=args, env=env)
+                server, count = kind.split(" ")[0], processes.get(kind, 1)
+                r = trial(server, n, batch=batch, args=args, env=env, processes=count)
                 if not r["ok"]:
-                    r = trial(kind, n, batch=batch, args=args, env=env)
+                    r = trial(server, n, batch=batch, args=args, env=env, processes=count)
                     r["retried"] = True
                 results[kind].append(r)
                 if not r["ok"]:
@@ -288,6 +358,8 @@ def run(args) -> int:
     }
     if args.compare:
         return _compare(args, env)
+    if args.processes:
+        return _processes(args, env)
     print(
         f"ws: N clients x 5 tickers x 10 Hz; {args.seconds:g} s measured per trial, "
         f"{args.procs} load-generator processes"
@@ -361,4 +433,88 @@ def run(args) -> int:
     record("ws", body)
     ok = ceiling_n and ratio_tick >= TARGET_TICK and ratio_batch >= TARGET_BATCH
     print("\ntargets met" if ok else "\ntargets NOT met")
+    return 0
+
+
+def _processes(args, env: dict) -> int:
+    """``--processes``: daphne per tick with each number of web processes, and the ceiling, N
+    doubling in step across them (the same machine load at each N)."""
+    kinds = [f"daphne x{count}" for count in args.processes]
+    counts = dict(zip(kinds, args.processes))
+    print(
+        f"ws: N clients x 5 tickers x 10 Hz, daphne with {args.processes} web processes and the "
+        f"ceiling; {args.seconds:g} s measured per trial; load average {os.getloadavg()[0]:.2f}"
+    )
+    results = _series([*kinds, "ceiling"], batch=False, args=args, env=env, processes=counts)
+    ceiling_n = _best(results["ceiling"])
+    base_n = _best(results[kinds[0]])
+    summary, rows = [], []
+    for kind in [*kinds, "ceiling"]:
+        series = results[kind]
+        best = _best(series)
+        label = (
+            f"daphne /ws, {counts[kind]} web process(es)"
+            if kind in counts
+            else "websockets broadcast (ceiling), 1 process"
+        )
+        summary.append(
+            [
+                label,
+                f">= {best} (--max reached)" if series and series[-1]["ok"] else str(best),
+                f"{best / base_n:.2f}" if base_n else "",
+                f"{best / ceiling_n:.2f}" if ceiling_n else "",
+            ]
+        )
+        for r in series:
+            rows.append(
+                [
+                    label,
+                    r["n"],
+                    " + ".join(str(c) for c in r["sockets"]),
+                    f"{r['ticks_s']:,.0f}",
+                    f"{r['loss']:.2%}",
+                    f"{r['p50']:.0f}",
+                    f"{r['p99']:.0f}",
+                    f"{r['server_cpu']:.0%}",
+                    f"{r['load_cpu']:.0%}",
+                    ("ok" if r["ok"] else "fail") + (" (2nd run)" if r.get("retried") else ""),
+                ]
+            )
+    body = table(
+        [
+            "server",
+            f"largest N (p99 < {P99_LIMIT_MS} ms, no loss)",
+            f"x {args.processes[0]} process(es)",
+            "x ceiling",
+        ],
+        summary,
+    )
+    body += "\n\n" + table(
+        [
+            "server",
+            "N",
+            "clients per process",
+            "ticks/s",
+            "loss",
+            "p50 ms",
+            "p99 ms",
+            "server CPU",
+            "load CPU",
+            "",
+        ],
+        rows,
+    )
+    body += (
+        f"\n\nEach client subscribes to all 5 tickers; one cycle (5 ticks) published every 100 ms "
+        f"through the channel layer's Redis pub/sub; {args.seconds:g} s measured after "
+        f"{args.warmup:g} s of warm-up; latency = receipt - publish time. Daphne processes share "
+        "one listening socket (started as `make run` starts them); the kernel hands each "
+        "connection to one of them (how many each held is shown). "
+        f"Server CPU: all its processes together, as a share of one core. The load generators "
+        f"({args.procs} processes of raw-socket clients), Redis and the servers share the "
+        f"machine's {os.cpu_count()} cores. Load average at the end: {os.getloadavg()[0]:.2f}."
+    )
+    print()
+    print(body)
+    record("ws processes", body)
     return 0

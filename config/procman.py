@@ -10,9 +10,11 @@ a supervisord configuration and becomes ``supervisord -n`` (in the foreground). 
   one per shard, each free to take any shard: they split the load and stand in for each other);
 - restarts any of them that exits or is killed, at once; one that dies again before it has run
   ``START_SECONDS`` is retried after 1, 2, 3... s, ``START_RETRIES`` times;
-- binds the web port itself, once (``fcgi-program``, daphne ``--fd 0``): while daphne restarts,
-  connections wait in the socket's backlog instead of being refused, and more daphne processes
-  could share the socket later (``numprocs``);
+- binds the web port itself, once (``fcgi-program``), and hands that one listening socket to
+  ``WEB_CONCURRENCY`` daphne processes (default: the number of CPUs; ``web-0``, ``web-1``... when
+  more than one) as their fd 0 (``daphne --fd 0``): each accepts connections from it, so they
+  share the port without a balancer, and while one restarts the others serve (with one,
+  connections wait in the socket's backlog instead of being refused);
 - sends every line the processes write through ``config.procman_logs``, which prints it
   prefixed with the process's name (``web       | ...``);
 - on Ctrl-C or SIGTERM stops ``beat``, ``web``, ``generator`` and then ``worker`` (so the last
@@ -25,12 +27,19 @@ before any process starts, so that any web process answers ``/metrics`` for all 
 
 ``supervisorctl -c <folder>/supervisord.conf status`` (folder: ``procman-<PORT>`` in the embedded
 servers' folder, printed at start) shows and controls the running processes.
+
+``python -m config.procman web [--proxy-headers]``: the web processes alone, the same way (the
+Docker image's command: the other processes are services of their own there). It migrates
+nothing; its configuration goes to a temporary folder when the data folder is not writable.
 """
 
+import argparse
 import os
+import shlex
 import signal
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 from config import services
@@ -44,15 +53,38 @@ STOP_WAIT_SECONDS = 15
 # messages (and frames) up to 4 MiB reach the application, which answers anything over WS_MAX_MESSAGE_BYTES
 # with its own error (daphne's default, 1 MiB, would drop the connection without a word).
 DAPHNE_MAX_MESSAGE_BYTES = 4 * 1024 * 1024
+# daphne serves the listening socket it is handed as fd 0 (supervisord's fcgi-program binds it).
 # One line per request comes from the app (marketsite.requests, with its request id) and one per
-# WebSocket connection (streaming.consumers): daphne's own access log would repeat them.
-DAPHNE_QUIET = "--access-log /dev/null"
-DAPHNE_ARGS = (
-    f"--websocket_timeout -1 --ping-interval 5 --ping-timeout 10 "
-    f"--websocket-max-message-size {DAPHNE_MAX_MESSAGE_BYTES} "
-    f"--websocket-max-frame-size {DAPHNE_MAX_MESSAGE_BYTES} {DAPHNE_QUIET} "
-    "config.asgi:application"
+# WebSocket connection (streaming.consumers): daphne's own access log would repeat them. Verbosity
+# 0 turns it off altogether (`--access-log /dev/null` still formatted a line per request: 8% of
+# a trivial answer's cost).
+DAPHNE_OPTIONS = (
+    "--fd",
+    "0",
+    "--websocket_timeout",
+    "-1",
+    "--ping-interval",
+    "5",
+    "--ping-timeout",
+    "10",
+    "--websocket-max-message-size",
+    str(DAPHNE_MAX_MESSAGE_BYTES),
+    "--websocket-max-frame-size",
+    str(DAPHNE_MAX_MESSAGE_BYTES),
+    "--verbosity",
+    "0",
 )
+ASGI_APPLICATION = "config.asgi:application"
+
+
+def web_argv(*, proxy_headers: bool = False) -> list[str]:
+    """One web process: daphne on the listening socket it finds as its fd 0 (what supervisord's
+    ``fcgi-program`` hands it; the test stack hands it the same way). ``proxy_headers``: the
+    client's address from ``X-Forwarded-For`` (behind compose's proxy)."""
+    extra = ["--proxy-headers"] if proxy_headers else []
+    return [str(BIN / "daphne"), *DAPHNE_OPTIONS, *extra, ASGI_APPLICATION]
+
+
 # name: (command, priority). Lower priorities start first and stop last.
 PROGRAMS = {
     "worker": (
@@ -63,7 +95,7 @@ PROGRAMS = {
         "celery -A config worker -Q generation --pool solo -n generator@%%h --loglevel INFO",
         200,
     ),
-    "web": (f"daphne --fd 0 {DAPHNE_ARGS}", 300),
+    "web": (None, 300),  # web_argv(): daphne on the socket supervisord binds
     "beat": ("celery -A config beat --loglevel INFO --schedule .celerybeat-schedule", 400),
 }
 
@@ -101,10 +133,43 @@ def generator_workers() -> int:
     return count
 
 
-def _process_names(generators: int) -> list[str]:
-    names = [*PROGRAMS, HISTORY[0]]
-    if generators > 1:
-        names += [f"generator-{i}" for i in range(generators)]
+def cpu_count() -> int:
+    """The CPUs this process may run on (its affinity, as ``os.process_cpu_count`` reads it)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+MAX_WEB_PROCESSES = 64
+
+
+def web_processes() -> int:
+    """How many daphne processes serve the web port: ``WEB_CONCURRENCY``, default the CPUs."""
+    value = (os.environ.get("WEB_CONCURRENCY") or "").strip()
+    if not value:
+        return cpu_count()
+    try:
+        count = int(value)
+    except ValueError:
+        count = 0
+    if not 1 <= count <= MAX_WEB_PROCESSES:
+        raise SystemExit(
+            f"WEB_CONCURRENCY must be an integer from 1 to {MAX_WEB_PROCESSES} (daphne processes "
+            f"on the web port; unset: one per CPU), not {value!r}"
+        )
+    return count
+
+
+def _numbered(name: str, count: int) -> list[str]:
+    return [f"{name}-{i}" for i in range(count)] if count > 1 else [name]
+
+
+def _process_names(programs, generators: int, web: int) -> list[str]:
+    names = []
+    for name in [*programs, HISTORY[0]]:
+        count = {"generator": generators, "web": web}.get(name, 1)
+        names += [name] if count == 1 else [name, *_numbered(name, count)]
     return names
 
 
@@ -116,10 +181,16 @@ def build_config(
     history: bool = False,
     generators: int = 1,
     metrics: bool = False,
+    web: int = 1,
+    only_web: bool = False,
+    proxy_headers: bool = False,
 ) -> str:
     """The supervisord configuration of the service on ``host:port`` (``history``: with the
-    one-shot first-start history; ``generators``: generator workers, one per shard;
-    ``metrics``: with the listener that marks ended processes dead for prometheus-client)."""
+    one-shot first-start history; ``generators``: generator workers, one per shard; ``metrics``:
+    with the listener that marks ended processes dead for prometheus-client; ``web``: daphne
+    processes on the one socket; ``only_web``: those alone, ``proxy_headers`` passed to
+    daphne)."""
+    programs = {"web": PROGRAMS["web"]} if only_web else PROGRAMS
     lines = [
         "; Written by config/procman.py at every start: edits are lost.",
         "[supervisord]",
@@ -145,7 +216,8 @@ def build_config(
         "",
         # Started first and stopped last, so that no process's last lines are lost.
         "[eventlistener:logs]",
-        f"command={BIN / 'python'} -m config.procman_logs {' '.join(_process_names(generators))}",
+        f"command={BIN / 'python'} -m config.procman_logs "
+        + " ".join(_process_names(programs, generators, web)),
         "events=PROCESS_LOG",
         "buffer_size=10000",
         f"directory={ROOT}",
@@ -171,7 +243,7 @@ def build_config(
             "stderr_logfile_maxbytes=0",
             'environment=PYTHONUNBUFFERED="1"',
         ]
-    if history:
+    if history and not only_web:
         name, command, priority = HISTORY
         lines += [
             "",
@@ -191,22 +263,27 @@ def build_config(
             "stdout_events_enabled=true",
             'environment=PYTHONUNBUFFERED="1"',
         ]
-    for name, (command, priority) in PROGRAMS.items():
+    for name, (command, priority) in programs.items():
         if name == "web":
+            # One socket, bound here once, for every daphne of the group (fd 0 of each).
             lines += [
                 "",
                 f"[fcgi-program:{name}]",
                 f"socket=tcp://{host}:{port}",
                 "socket_backlog=1024",
             ]
+            if web > 1:
+                lines += [f"numprocs={web}", "process_name=%(program_name)s-%(process_num)d"]
         else:
             lines += ["", f"[program:{name}]"]
         if name == "generator" and generators > 1:
             # generator-0, generator-1...: each its own Celery node name
             command = command.replace("-n generator@", "-n generator%(process_num)d@")
             lines += [f"numprocs={generators}", "process_name=%(program_name)s-%(process_num)d"]
+        if name == "web":
+            command = shlex.join(web_argv(proxy_headers=proxy_headers))
         lines += [
-            f"command={BIN / command}",
+            f"command={BIN / command}",  # an absolute command stays as it is
             f"directory={ROOT}",
             f"priority={priority}",
             "autostart=true",
@@ -225,25 +302,27 @@ def build_config(
     return "\n".join(lines) + "\n"
 
 
-def write_config(
-    *, host: str, port: int, history: bool = False, generators: int = 1, metrics: bool = False
-) -> Path:
-    folder = runtime_dir(port)
+def write_config(*, host: str, port: int, folder: Path | None = None, **options) -> Path:
+    folder = folder or runtime_dir(port)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "supervisord.conf"
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(
-        build_config(
-            host=host,
-            port=port,
-            folder=folder,
-            history=history,
-            generators=generators,
-            metrics=metrics,
-        )
-    )
+    tmp.write_text(build_config(host=host, port=port, folder=folder, **options))
     tmp.replace(path)
     return path
+
+
+def _writable_runtime_dir(port: int) -> Path:
+    """``runtime_dir``, or a folder in the temp dir when that cannot be written (a container
+    whose code is read-only to its user)."""
+    folder = runtime_dir(port)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        if os.access(folder, os.W_OK):
+            return folder
+    except OSError:
+        pass
+    return Path(tempfile.gettempdir()) / f"synthetic-market-procman-{port}"
 
 
 BANNER = """
@@ -259,9 +338,41 @@ BANNER = """
 """
 
 
-def main() -> int:
+def _supervisord(conf: Path):
+    supervisord = str(BIN / "supervisord")
+    os.execv(supervisord, [supervisord, "-n", "-c", str(conf)])
+
+
+def _web_label(web: int) -> str:
+    return f"web x{web} (one socket)" if web > 1 else "web"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m config.procman", description=__doc__)
+    parser.add_argument(
+        "only", nargs="?", choices=["web"], help="web: the web processes alone (the image's CMD)"
+    )
+    parser.add_argument(
+        "--proxy-headers",
+        action="store_true",
+        help="with web: daphne takes the client's address from X-Forwarded-For",
+    )
+    args = parser.parse_args(argv)
     port = int(os.environ.get("PORT") or 3000)
     host = os.environ.get("HOST") or "127.0.0.1"
+    web = web_processes()
+    if args.only == "web":
+        conf = write_config(
+            host=host,
+            port=port,
+            folder=_writable_runtime_dir(port),
+            web=web,
+            only_web=True,
+            proxy_headers=args.proxy_headers,
+            metrics=bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR")),
+        )
+        print(f"  {_web_label(web)} on {host}:{port}; supervisorctl -c {conf} status", flush=True)
+        _supervisord(conf)
     generators = generator_workers()
     python = str(BIN / "python")
     steps = (
@@ -283,13 +394,15 @@ def main() -> int:
     # Every process below inherits it; the library reads it when it is imported.
     metrics = prepare_metrics_dir(port)
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics)
-    conf = write_config(host=host, port=port, history=history, generators=generators, metrics=True)
+    conf = write_config(
+        host=host, port=port, history=history, generators=generators, web=web, metrics=True
+    )
     programs = ", ".join(PROGRAMS)
     if generators > 1:
         programs = programs.replace("generator", f"generator x{generators} (one per shard)")
+    programs = programs.replace("web", _web_label(web))
     print(BANNER.format(port=port, programs=programs, conf=conf, metrics=metrics), flush=True)
-    supervisord = str(BIN / "supervisord")
-    os.execv(supervisord, [supervisord, "-n", "-c", str(conf)])
+    _supervisord(conf)
 
 
 if __name__ == "__main__":

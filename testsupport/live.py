@@ -48,9 +48,23 @@ def drop_database(url: str) -> None:
 
 
 def port_open(port: int) -> bool:
+    """Something accepts connections on ``port`` (a stack's web port is open as soon as the
+    stack binds it: ``web_answers`` says whether a daphne serves it)."""
     try:
         socket.create_connection(("127.0.0.1", port), timeout=1).close()
         return True
+    except OSError:
+        return False
+
+
+def web_answers(port: int) -> bool:
+    """A daphne on ``port`` answers ``/healthz`` (the port alone is open as soon as the stack
+    binds it, before any daphne serves it)."""
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as answer:
+            return answer.status == 200
     except OSError:
         return False
 
@@ -144,7 +158,7 @@ def live_market(
         if "generator" in processes:
             stack.wait_for(lambda: market.quoted(symbols), timeout=60, what="the first ticks")
         if "web" in processes:
-            stack.wait_for(lambda: port_open(stack.web_port), timeout=60, what="daphne")
+            stack.wait_for(lambda: web_answers(stack.web_port), timeout=60, what="daphne")
         yield market
         assert all(stack.alive().values()), stack.logs()
     finally:

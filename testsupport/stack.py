@@ -1,9 +1,15 @@
 """The real processes of the service (celery generator, worker, beat, and daphne), started on
-the given database and Redis with their own key and channel prefixes, and always stopped."""
+the given database and Redis with their own key and channel prefixes, and always stopped.
+
+The web processes run as ``make run`` runs them (``config.procman.web_argv``): the stack binds
+the web port once and hands that listening socket to each daphne as its fd 0, as supervisord's
+``fcgi-program`` does; ``start("web", "web2")`` is two daphne processes on one port.
+"""
 
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -13,13 +19,18 @@ from pathlib import Path
 
 import redis
 
+from config import procman
 from testsupport.services import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 
 
-def _command(name: str, *, port: int | None, workdir: Path) -> list[str]:
+def _kind(name: str) -> str:
+    return name.rstrip("0123456789")  # "generator2": a second generator worker
+
+
+def _command(name: str, *, workdir: Path) -> list[str]:
     celery = [str(BIN / "celery"), "-A", "config"]
     return {
         "generator": [
@@ -54,34 +65,18 @@ def _command(name: str, *, port: int | None, workdir: Path) -> list[str]:
             "--schedule",
             str(workdir / "celerybeat-schedule"),
         ],
-        "web": [
-            str(BIN / "daphne"),
-            "-b",
-            "127.0.0.1",
-            "-p",
-            str(port),
-            "--websocket-max-message-size",
-            "4194304",
-            "--websocket-max-frame-size",
-            "4194304",
-            "--websocket_timeout",
-            "-1",
-            "--ping-interval",
-            "5",
-            "--ping-timeout",
-            "10",
-            "config.asgi:application",
-        ],
-    }[name.rstrip("0123456789")]  # "generator2": a second generator worker, "web2" a daphne
+        "web": procman.web_argv(),
+    }[_kind(name)]
 
 
 class Stack:
     """``Stack(database_url=..., redis_url=...)``; ``start("generator", "worker", "beat")``.
 
     A name with a number is one more of its kind: ``start("generator2")`` starts a second
-    generator worker (each has its own node name and log), ``start("web2")`` a second daphne on
-    a port of its own (``port("web2")``). ``start(..., env={...})``: more variables for those
-    processes only."""
+    generator worker, ``start("web2")`` a second daphne on the same port (each has its own
+    node name and log); ``start("web2", own_port=True)`` a daphne on a port of its own
+    (``port("web2")``), to address each process. ``start(..., env={...})``: more variables
+    for those processes only."""
 
     def __init__(
         self,
@@ -109,26 +104,82 @@ class Stack:
         self.web_port = web_port
         self.ports: dict[str, int | None] = {"web": web_port}
         self.procs: dict[str, subprocess.Popen] = {}
+        self._web_socket: socket.socket | None = None
+        self._own_sockets: dict[str, socket.socket] = {}
+
+    def web_socket(self) -> socket.socket:
+        """The web port's listening socket, bound once (as supervisord binds it for
+        ``make run``) and kept until ``close()``: daphne processes come and go, the port stays."""
+        if self._web_socket is None:
+            if self.web_port is None:
+                raise ValueError("Stack(web_port=...) is needed to start daphne")
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind(("127.0.0.1", self.web_port))
+            sock.listen(1024)
+            self._web_socket = sock
+        return self._web_socket
 
     def port(self, name: str) -> int | None:
-        """The port of daphne ``name`` (``web``: ``web_port``; ``web2``...: a free one)."""
-        if name not in self.ports:
-            self.ports[name] = free_port()
-        return self.ports[name]
+        """The port of daphne ``name``: ``web_port``, or its own (``start(..., own_port=True)``)."""
+        return self.ports.get(name, self.web_port)
 
-    def start(self, *names: str, env: dict | None = None) -> "Stack":
+    def _own_socket(self, name: str) -> socket.socket:
+        if name not in self._own_sockets:
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind(("127.0.0.1", free_port()))
+            sock.listen(1024)
+            self._own_sockets[name] = sock
+            self.ports[name] = sock.getsockname()[1]
+        return self._own_sockets[name]
+
+    def start(self, *names: str, env: dict | None = None, own_port: bool = False) -> "Stack":
         for name in names:
             log = open(self.workdir / f"{name}.log", "ab")
-            port = self.port(name) if name.startswith("web") else None
+            web = _kind(name) == "web"
+            sock = None
+            if web:
+                sock = self._own_socket(name) if own_port else self.web_socket()
             self.procs[name] = subprocess.Popen(
-                _command(name, port=port, workdir=self.workdir),
+                _command(name, workdir=self.workdir),
                 cwd=ROOT,
                 env={**self.env, **(env or {})},
+                stdin=sock.fileno() if sock is not None else None,
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
         return self
+
+    def wait_webs(self, *, timeout: float = 60) -> None:
+        """Until each daphne started answers ``/healthz`` on its own (the others stopped
+        meanwhile, so only it can accept), so that none is still starting when a test or a
+        benchmark begins."""
+        import urllib.request
+
+        def answers() -> bool:
+            url = f"http://127.0.0.1:{self.web_port}/healthz"
+            try:
+                with urllib.request.urlopen(url, timeout=2) as answer:
+                    return answer.status == 200
+            except OSError:
+                return False
+
+        webs = [name for name in self.procs if _kind(name) == "web"]
+        for name in webs:
+            others = [self.procs[other].pid for other in webs if other != name]
+            for pid in others:
+                os.kill(pid, signal.SIGSTOP)
+            try:
+                self.wait_for(answers, timeout=timeout, what=f"{name} answering")
+            finally:
+                for pid in others:
+                    os.kill(pid, signal.SIGCONT)
+
+    def log(self, name: str) -> str:
+        """Everything process ``name`` has written so far."""
+        return (self.workdir / f"{name}.log").read_text(errors="replace")
 
     def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
         proc = self.procs.pop(name)
@@ -156,6 +207,12 @@ class Stack:
         """Stop everything and leave nothing behind: its Redis keys (market and channel layer
         prefixes) and its working folder with the logs."""
         self.stop()
+        if self._web_socket is not None:
+            self._web_socket.close()
+            self._web_socket = None
+        for sock in self._own_sockets.values():
+            sock.close()
+        self._own_sockets.clear()
         client = redis.Redis.from_url(self.redis_url)
         try:
             for prefix in (self.redis_prefix, self.env["CHANNEL_LAYER_PREFIX"]):

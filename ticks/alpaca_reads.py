@@ -31,8 +31,10 @@ __all__ = [
     "bars_page",
     "latest_bars",
     "latest_quotes",
+    "latest_quotes_from",
     "latest_ticks",
     "latest_trades",
+    "latest_trades_from",
     "quotes_page",
     "rfc3339_s",
     "snapshots",
@@ -92,13 +94,23 @@ def _quotes(ticker, ticks: list[TickPayload]) -> list[dict]:
 
 def latest_trades(tickers: Sequence[TickerRef]) -> dict[str, dict]:
     """Alpaca's latest trade of each ticker that has one."""
-    ticks = latest_ticks(tickers)
+    return latest_trades_from(latest_ticks(tickers))
+
+
+def latest_trades_from(ticks: dict[str, TickPayload]) -> dict[str, dict]:
+    """``latest_trades`` from the latest ticks (``latest_ticks`` or ``alatest_ticks``)."""
     return {s: trade_fields(tick, rfc3339_ns(tick.time_ms)) for s, tick in ticks.items()}
 
 
 def latest_quotes(tickers: Sequence[TickerRef]) -> dict[str, dict]:
     """Alpaca's latest quote of each ticker that has one."""
-    ticks = latest_ticks(tickers)
+    return latest_quotes_from(tickers, latest_ticks(tickers))
+
+
+def latest_quotes_from(
+    tickers: Sequence[TickerRef], ticks: dict[str, TickPayload]
+) -> dict[str, dict]:
+    """``latest_quotes`` from the tickers' latest ticks."""
     return {t.symbol: _quotes(t, [ticks[t.symbol]])[0] for t in tickers if t.symbol in ticks}
 
 

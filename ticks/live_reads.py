@@ -114,6 +114,15 @@ async def check_seq(symbol: str, seq: int) -> None:
         raise ReplayUnavailable(symbol)
 
 
+async def alatest_quote_records(symbols, client=None) -> dict[str, bytes]:
+    """``latest_quote_records`` on an event loop (through ``client`` or the loop's)."""
+    symbols = list(symbols)
+    if not symbols:
+        return {}
+    values = await (client or loop_redis()).hmget(KEYS.quotes, symbols)
+    return {s: v for s, v in zip(symbols, values) if v}
+
+
 def latest_quote_records(symbols) -> dict[str, bytes]:
     """The latest tick record (JSON bytes) of each of ``symbols`` that has one, in one round
     trip; raises ``redis.RedisError``."""

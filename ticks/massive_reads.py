@@ -53,7 +53,9 @@ __all__ = [
     "day_totals_through",
     "grouped_daily",
     "last_quote",
+    "last_quote_from",
     "last_trade",
+    "last_trade_from",
     "market_status",
     "previous_close",
     "previous_trading_day",
@@ -110,12 +112,20 @@ def quotes_page(*, ticker: TickerRef, window: PageWindow) -> tuple[bytes, int, i
 
 
 def last_trade(ticker: TickerRef) -> dict | None:
-    tick = latest_ticks([ticker]).get(ticker.symbol)
+    return last_trade_from(latest_ticks([ticker]).get(ticker.symbol))
+
+
+def last_trade_from(tick: TickPayload | None) -> dict | None:
+    """``last_trade`` from the ticker's latest tick (``latest_ticks`` or ``alatest_ticks``)."""
     return None if tick is None else last_trade_fields(tick)
 
 
 def last_quote(ticker: TickerRef) -> dict | None:
-    tick = latest_ticks([ticker]).get(ticker.symbol)
+    return last_quote_from(ticker, latest_ticks([ticker]).get(ticker.symbol))
+
+
+def last_quote_from(ticker: TickerRef, tick: TickPayload | None) -> dict | None:
+    """``last_quote`` from the ticker's latest tick."""
     if tick is None:
         return None
     bids, asks = tick_sizes(ticker.seed, [tick])

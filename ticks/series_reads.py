@@ -25,11 +25,12 @@ from typing import Protocol
 
 import orjson
 import redis
+from asgiref.sync import sync_to_async
 from django.db import connection
 
 from .bar_frames import BarFrame
 from .calendars import ALWAYS_OPEN
-from .live_reads import latest_quote_records
+from .live_reads import alatest_quote_records, latest_quote_records
 from .payloads import BarPayload, TickPayload
 from .session_days import zone_name
 
@@ -39,6 +40,7 @@ __all__ = [
     "PageWindow",
     "SeriesPage",
     "TickPage",
+    "alatest_ticks",
     "bars_page",
     "latest_bar_rows",
     "latest_ticks",
@@ -282,11 +284,38 @@ CROSS JOIN LATERAL (
 def latest_ticks(tickers: Sequence[TickerRef]) -> dict[str, TickPayload]:
     """The newest tick of each ticker that has one: the live store's (Redis), else the newest
     stored one (the database)."""
-    found: dict[str, TickPayload] = {}
     try:
         records = latest_quote_records([t.symbol for t in tickers])
     except redis.RedisError:
         records = {}
+    found = _live_ticks(tickers, records)
+    missing = [t for t in tickers if t.symbol not in found]
+    if missing:
+        found.update(_stored_latest_ticks(missing))
+    return {t.symbol: found[t.symbol] for t in tickers if t.symbol in found}
+
+
+async def alatest_ticks(
+    tickers: Sequence[TickerRef], *, client=None, prefetched: dict | None = None
+) -> dict[str, TickPayload]:
+    """``latest_ticks`` on an event loop: the live records through ``client`` (redis.asyncio;
+    the loop's by default), or ``prefetched`` (``{symbol: record}``, already read for all of
+    ``tickers``), and the database's for the others, in a thread."""
+    records = prefetched
+    if records is None:
+        try:
+            records = await alatest_quote_records([t.symbol for t in tickers], client)
+        except redis.RedisError:
+            records = {}
+    found = _live_ticks(tickers, records)
+    missing = [t for t in tickers if t.symbol not in found]
+    if missing:
+        found.update(await sync_to_async(_stored_latest_ticks)(missing))
+    return {t.symbol: found[t.symbol] for t in tickers if t.symbol in found}
+
+
+def _live_ticks(tickers: Sequence[TickerRef], records: dict) -> dict[str, TickPayload]:
+    found: dict[str, TickPayload] = {}
     for ticker in tickers:
         record = records.get(ticker.symbol)
         if record is not None:
@@ -294,14 +323,17 @@ def latest_ticks(tickers: Sequence[TickerRef]) -> dict[str, TickPayload]:
                 found[ticker.symbol] = _from_record(ticker.symbol, orjson.loads(record))
             except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
                 pass  # a malformed entry: the database has the answer
-    missing = [t for t in tickers if t.symbol not in found]
-    if missing:
-        with connection.cursor() as cursor:
-            cursor.execute(_LATEST_TICKS, {"ids": [t.id for t in missing], "limit": 1})
-            for ord_, _, ms, p, v, b, a, seq in cursor.fetchall():
-                symbol = missing[ord_ - 1].symbol
-                found[symbol] = TickPayload(symbol, p, v, b, a, ms, seq)
-    return {t.symbol: found[t.symbol] for t in tickers if t.symbol in found}
+    return found
+
+
+def _stored_latest_ticks(tickers: Sequence[TickerRef]) -> dict[str, TickPayload]:
+    found: dict[str, TickPayload] = {}
+    with connection.cursor() as cursor:
+        cursor.execute(_LATEST_TICKS, {"ids": [t.id for t in tickers], "limit": 1})
+        for ord_, _, ms, p, v, b, a, seq in cursor.fetchall():
+            symbol = tickers[ord_ - 1].symbol
+            found[symbol] = TickPayload(symbol, p, v, b, a, ms, seq)
+    return found
 
 
 def _from_record(symbol: str, record: dict) -> TickPayload:

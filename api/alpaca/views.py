@@ -12,13 +12,16 @@ single-symbol ``{"bars": [...], "symbol": "SYM", "next_page_token": ...}``; late
 from datetime import date
 
 import orjson
+from asgiref.sync import sync_to_async
 from rest_framework.response import Response
 
 from api.base import ApiView, now
+from api.fast import HotReadApi, prefetched_records, symbol_prefetch, without_blocking
 from api.negotiation import JsonOnly
 from api.renderers import ORJSONRenderer
 from ticks import alpaca_reads, alpaca_trading
 from ticks.market_time import market_now
+from ticks.series_reads import alatest_ticks
 
 from . import inputs
 from .authentication import KeyPairAuthentication
@@ -102,22 +105,41 @@ class QuotesApi(SeriesApi):
 # --- latest and snapshots ---------------------------------------------------------------------------
 
 
-class LatestApi(AlpacaView):
+class LatestApi(AlpacaView, HotReadApi):
     """The latest trade, quote or minute bar of each symbol (``{"trades": {...}}``), or of the
-    one in the path (``{"symbol": ..., "trade": {...}}``)."""
+    one in the path (``{"symbol": ..., "trade": {...}}``). Trades and quotes are hot reads
+    (``api.hot``): the live records, read on the loop."""
 
     kind: str  # "trades", "quotes", "bars"
-    reads = {
-        "trades": alpaca_reads.latest_trades,
-        "quotes": alpaca_reads.latest_quotes,
-        "bars": alpaca_reads.latest_bars,
-    }
 
-    def get(self, request, symbol: str | None = None):
+    def tickers(self, request, symbol: str | None):
         params = request.query_params
         tickers = [inputs.ticker(symbol)] if symbol is not None else inputs.symbols_param(params)
         inputs.common_params(params)
-        latest = self.reads[self.kind](tickers)
+        return tickers
+
+    def shaped(self, tickers, ticks) -> dict[str, dict]:
+        if self.kind == "trades":
+            return alpaca_reads.latest_trades_from(ticks)
+        return alpaca_reads.latest_quotes_from(tickers, ticks)
+
+    async def fetch(self, request, symbol: str | None = None):
+        tickers = await without_blocking(self.tickers, request, symbol)
+        if self.kind == "bars":
+            return tickers, await sync_to_async(alpaca_reads.latest_bars)(tickers)
+        ticks = await alatest_ticks(
+            tickers, client=self.redis_client, prefetched=prefetched_records(request, tickers)
+        )
+        return tickers, self.shaped(tickers, ticks)
+
+    def fetch_sync(self, request, symbol: str | None = None):
+        tickers = self.tickers(request, symbol)
+        if self.kind == "bars":
+            return tickers, alpaca_reads.latest_bars(tickers)
+        return tickers, self.shaped(tickers, alpaca_reads.latest_ticks(tickers))
+
+    def answer(self, request, fetched, symbol: str | None = None):
+        tickers, latest = fetched
         if symbol is None:
             return Response({self.kind: latest})
         name = tickers[0].symbol
@@ -128,10 +150,12 @@ class LatestApi(AlpacaView):
 
 class LatestTradesApi(LatestApi):
     kind = "trades"
+    throttle_prefetch = symbol_prefetch("symbol")
 
 
 class LatestQuotesApi(LatestApi):
     kind = "quotes"
+    throttle_prefetch = symbol_prefetch("symbol")
 
 
 class LatestBarsApi(LatestApi):

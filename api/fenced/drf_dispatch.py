@@ -13,6 +13,10 @@ but their order and the attributes dispatch sets on the view (``args``, ``kwargs
   nothing is written by then): ``NeedsThread``, and the caller answers in a thread;
 - a renderer other than ``json_renderer`` (the browsable API renders templates): ``NeedsThread``.
 
+It is cut in two (``prepare_awaited``, then ``finish``), for the hot reads (``api.hot``): the
+first part does the request's I/O on the loop before Django's middleware runs, the second makes
+the answer inside the middleware chain. ``dispatch_awaited`` runs both at once.
+
 Switch: ``FAST_HTTP_ASYNC_READS=false`` (every request through DRF's own dispatch, in a thread).
 Contract test: ``api/tests/test_fenced.py::test_drf_dispatch_steps``.
 """
@@ -28,6 +32,17 @@ class NeedsThread(Exception):
 
 async def dispatch_awaited(view, request, *args, json_renderer, client, **kwargs):
     """``APIView.dispatch`` for a GET/HEAD whose handler ``view.get`` may be a coroutine."""
+    request, outcome = await prepare_awaited(
+        view, request, *args, json_renderer=json_renderer, client=client, read=view.get, **kwargs
+    )
+    return finish(view, request, outcome, lambda request, got, *a, **k: got, *args, **kwargs)
+
+
+async def prepare_awaited(view, request, *args, json_renderer, client, read, **kwargs):
+    """The first part of ``APIView.dispatch``, up to and including the handler's I/O:
+    ``read(request, ...)``, awaited when it is a coroutine. Returns the DRF request and the
+    outcome, ``(value read, None)`` or ``(None, the exception raised)``; ``NeedsThread`` before
+    anything has happened that the ordinary dispatch would not do again alike."""
     view.args, view.kwargs = args, kwargs
     request = view.initialize_request(request, *args, **kwargs)
     view.request = request
@@ -41,11 +56,24 @@ async def dispatch_awaited(view, request, *args, json_renderer, client, **kwargs
         if not isinstance(request.accepted_renderer, json_renderer):
             raise NeedsThread
         await check_throttles_awaited(view, request, client)
-        response = view.get(request, *args, **kwargs)
-        if isawaitable(response):
-            response = await response
+        got = read(request, *args, **kwargs)
+        if isawaitable(got):
+            got = await got
     except NeedsThread:
         raise
+    except Exception as exc:
+        return request, (None, exc)
+    return request, (got, None)
+
+
+def finish(view, request, outcome, answer, *args, **kwargs):
+    """The rest of ``APIView.dispatch``: ``answer(request, value read, ...)`` (or the outcome's
+    exception) through ``handle_exception`` and ``finalize_response``."""
+    got, error = outcome
+    try:
+        if error is not None:
+            raise error
+        response = answer(request, got, *args, **kwargs)
     except Exception as exc:
         response = view.handle_exception(exc)
     view.response = view.finalize_response(request, response, *args, **kwargs)

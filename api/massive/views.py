@@ -13,11 +13,12 @@ from rest_framework.response import Response
 
 from api.base import ApiView
 from api.directory import directory
+from api.fast import HotReadApi, prefetched_records, symbol_prefetch, without_blocking
 from api.negotiation import JsonOnly
 from api.renderers import ORJSONRenderer
 from ticks import massive_reads, massive_reference
 from ticks.market_time import market_now
-from ticks.series_reads import PageWindow
+from ticks.series_reads import PageWindow, alatest_ticks, latest_ticks
 
 from . import inputs
 from .authentication import MassiveKeyAuthentication
@@ -139,26 +140,44 @@ class QuotesApi(TicksApi):
     read = massive_reads.quotes_page
 
 
-class LastTradeApi(MassiveView):
+class LastApi(MassiveView, HotReadApi):
+    """The latest trade or quote of a ticker: hot reads (``api.hot``), from the live record."""
+
+    throttle_prefetch = symbol_prefetch("ticker")
+    kind: str  # "trades", "quotes"
+
+    async def fetch(self, request, ticker):
+        info = await without_blocking(inputs.ticker, ticker)
+        ticks = await alatest_ticks(
+            [info], client=self.redis_client, prefetched=prefetched_records(request, [info])
+        )
+        return info, ticks.get(info.symbol)
+
+    def fetch_sync(self, request, ticker):
+        info = inputs.ticker(ticker)
+        return info, latest_ticks([info]).get(info.symbol)
+
+    def answer(self, request, fetched, ticker):
+        info, tick = fetched
+        if self.kind == "trades":
+            result = massive_reads.last_trade_from(tick)
+        else:
+            result = massive_reads.last_quote_from(info, tick)
+        if result is None:
+            raise not_found(f"no {self.kind} for {info.symbol} yet")
+        return self.ok(request, results=result)
+
+
+class LastTradeApi(LastApi):
     """``/v2/last/trade/{ticker}``."""
 
-    def get(self, request, ticker):
-        info = inputs.ticker(ticker)
-        result = massive_reads.last_trade(info)
-        if result is None:
-            raise not_found(f"no trades for {info.symbol} yet")
-        return self.ok(request, results=result)
+    kind = "trades"
 
 
-class LastQuoteApi(MassiveView):
+class LastQuoteApi(LastApi):
     """``/v2/last/nbbo/{ticker}``."""
 
-    def get(self, request, ticker):
-        info = inputs.ticker(ticker)
-        result = massive_reads.last_quote(info)
-        if result is None:
-            raise not_found(f"no quotes for {info.symbol} yet")
-        return self.ok(request, results=result)
+    kind = "quotes"
 
 
 # --- snapshots, market status, reference ----------------------------------------------------------

@@ -72,6 +72,12 @@ MIDDLEWARE = [
     "marketsite.middleware.SyncChainMiddleware",
 ]
 
+# The middleware the hot reads (config/hot_reads.py) run around each of their plain answers: those
+# that act on every request (its id, its access line). What the others add to a plain answer of
+# a route is the same every time: the hot reads take it from the route's first answer, which
+# goes through the whole chain. A middleware that must see every request goes in both lists.
+HOT_READS_MIDDLEWARE = ["marketsite.middleware.RequestIdMiddleware"]
+
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"
 ASGI_APPLICATION = "config.asgi.application"
@@ -423,6 +429,10 @@ FAST_WS_DIRECT_WRITE = env.bool("FAST_WS_DIRECT_WRITE", default=FAST_PATHS)
 FAST_WS_EAGER_WRITE = env.bool("FAST_WS_EAGER_WRITE", default=FAST_PATHS)
 # REST quote/tickers/time: DRF's dispatch awaited on the event loop (api/fenced/drf_dispatch.py).
 FAST_HTTP_ASYNC_READS = env.bool("FAST_HTTP_ASYNC_READS", default=FAST_PATHS)
+# REST live quote and the dialects' latest trade/quote, with the async reads: answered in the
+# event loop's thread without Django's ASGI handler, the middleware's headers learned from each
+# route's first answer (config/hot_reads.py, config/fenced/django_handler.py).
+FAST_HTTP_HOT_READS = env.bool("FAST_HTTP_HOT_READS", default=FAST_PATHS)
 # HTTP: each request's one-thread executor reused instead of started and joined per request
 # (asgiref's public ThreadSensitiveContext(executor=...), config/asgi_handler.py).
 FAST_HTTP_THREAD_REUSE = env.bool("FAST_HTTP_THREAD_REUSE", default=FAST_PATHS)

@@ -87,10 +87,17 @@ def test_the_serving_loop_hook_sees_each_loop_once():
 
 
 @pytest.mark.parametrize("reuse", [True, False])
-def test_daphne_serves_http_through_it_as_switched(settings, reuse):
+@pytest.mark.parametrize("hot", [True, False])
+def test_daphne_serves_http_through_it_as_switched(settings, reuse, hot):
     from config.asgi import http_application
+    from config.hot_reads import HotReads
 
     settings.FAST_HTTP_THREAD_REUSE = reuse
+    settings.FAST_HTTP_HOT_READS = hot
     app = http_application()
     assert isinstance(app, OnServingLoop)
-    assert isinstance(app.app, ReusedRequestThreads) is reuse
+    inner = app.app
+    assert isinstance(inner, HotReads) is hot  # the hot reads first, on the serving loop
+    if hot:
+        inner = inner.app
+    assert isinstance(inner, ReusedRequestThreads) is reuse

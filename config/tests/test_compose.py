@@ -21,12 +21,13 @@ COMPOSE_FILE = ROOT / "docker-compose.yml"
 DOCKERFILE = ROOT / "Dockerfile"
 ENV_EXAMPLE = ROOT / ".env.example"
 NGINX_CONF = ROOT / "config" / "proxy" / "nginx.conf"
+README = ROOT / "README.md"
 
 APP_SERVICES = ("migrate", "web", "worker", "beat")
 LONG_RUNNING = ("web", "worker", "beat")
 # Variables that only docker-compose.yml reads (the settings never see them).
 COMPOSE_ONLY_VARS = {"POSTGRES_PASSWORD"}
-# Read by `make run` only (the image binds daphne to 0.0.0.0 inside its container).
+# Fixed in the compose file (0.0.0.0, every interface of the container), not passed from .env.
 MAKE_RUN_ONLY_VARS = {"HOST"}
 
 # `${VAR}`, `${VAR:-default}`, `${VAR:?message}` and `$VAR`, but not the `$$` escape.
@@ -168,12 +169,39 @@ def test_app_environment_points_at_the_compose_services(services):
     assert environment["API_NUM_PROXIES"] == "1"
 
 
-def test_web_runs_daphne_on_port_3000_with_unlimited_websockets(services):
+WEB_COMMAND = ["python", "-m", "config.procman", "web", "--proxy-headers"]
+
+
+def test_web_runs_daphne_processes_on_one_socket_on_port_3000(services, tmp_path):
+    """The web service is procman's web group: supervisord binds 0.0.0.0:3000 once and runs
+    WEB_CONCURRENCY daphne processes on it, with unlimited WebSockets and the proxy's client
+    addresses."""
+    import configparser
+
+    from config import procman
+
     web = services["web"]
-    args = _daphne_args(_command(web))
+    assert _command(web) == WEB_COMMAND
+    environment = web["environment"]
+    assert (environment["HOST"], environment["PORT"]) == ("0.0.0.0", "3000")
+    assert "WEB_CONCURRENCY" in environment  # passed through from .env
+    conf = configparser.RawConfigParser()
+    conf.read_string(
+        procman.build_config(
+            host=environment["HOST"],
+            port=int(environment["PORT"]),
+            folder=tmp_path,
+            web=2,
+            only_web=True,
+            proxy_headers=True,
+        )
+    )
+    group = conf["fcgi-program:web"]
+    assert group["socket"] == "tcp://0.0.0.0:3000" and group["numprocs"] == "2"
+    argv = group["command"].split()
+    args = _daphne_args(["daphne", *argv[1:]])
+    assert args["file_descriptor"] == 0  # the socket supervisord bound
     assert args["websocket_timeout"] == -1
-    assert args["port"] == 3000
-    assert args["host"] == "0.0.0.0"
     assert args["application"] == "config.asgi:application"
     assert args["proxy_headers"] is True  # the client's address from the proxy's X-Forwarded-For
     # Messages up to 4 MiB reach the app, which answers an oversized one with its own error.
@@ -347,10 +375,11 @@ def test_dockerfile_builds_a_pinned_non_root_image():
     assert "DJANGO_SECRET_KEY" not in env_block, "the build-time secret must not be baked in"
 
 
-def test_dockerfile_cmd_and_compose_web_run_daphne_alike(services):
-    image_cmd = [part.replace('"', "") for part in _dockerfile_cmd()]
-    image_cmd = [part.replace("${PORT:-3000}", "3000") for part in image_cmd]
-    assert _daphne_args(image_cmd) == _daphne_args(_command(services["web"]))
+def test_dockerfile_cmd_and_compose_web_run_the_same_web_processes(services):
+    assert _dockerfile_cmd() == _command(services["web"]) == WEB_COMMAND
+    lines = DOCKERFILE.read_text().replace("\\\n", " ").splitlines()
+    env = " ".join(line for line in lines if line.startswith("ENV "))
+    assert "HOST=0.0.0.0" in env.split() and "PORT=3000" in env.split()
 
 
 def test_dockerignore_keeps_secrets_and_local_state_out():

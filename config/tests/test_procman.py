@@ -92,7 +92,8 @@ def test_the_supervisord_configuration_runs_the_four_processes_as_before(tmp_pat
         args.websocket_max_frame_size,
         args.application,
     ) == (0, -1, 5, 10, 4 * 1024 * 1024, 4 * 1024 * 1024, "config.asgi:application")
-    assert args.access_log == "/dev/null"  # the app logs each request and connection once
+    # The app logs each request and connection once: daphne's access log is off altogether.
+    assert args.access_log is None and args.verbosity == 0
     commands = {
         name: conf[f"program:{name}"]["command"].split()[1:]
         for name in ("generator", "worker", "beat")
@@ -130,6 +131,61 @@ def test_the_supervisord_configuration_runs_the_four_processes_as_before(tmp_pat
         "worker",
         "logs",
     ]
+
+
+def test_web_concurrency_daphne_processes_share_one_socket(tmp_path, monkeypatch):
+    """WEB_CONCURRENCY=3: supervisord binds the port once and runs web-0..2 on it, each daphne
+    serving the socket it is handed as fd 0; the image's web-only configuration is the same
+    group alone, with the proxy's client addresses."""
+    from daphne.cli import CommandLineInterface
+    from supervisor.options import ServerOptions
+
+    monkeypatch.setenv("WEB_CONCURRENCY", "3")
+    path = tmp_path / "supervisord.conf"
+    path.write_text(
+        procman.build_config(
+            host="127.0.0.1", port=3123, folder=tmp_path, web=procman.web_processes()
+        )
+    )
+    options = ServerOptions()
+    options.realize(args=["-c", str(path)])  # supervisord's own reading of it
+    groups = {g.name: g for g in options.process_group_configs}
+    web = groups["web"]
+    assert str(web.socket_config) == "tcp://127.0.0.1:3123"  # one socket for the group
+    assert [pc.name for pc in web.process_configs] == ["web-0", "web-1", "web-2"]
+    for pc in web.process_configs:
+        argv = pc.command.split()
+        assert argv[:3] == [procman.web_argv()[0], "--fd", "0"]
+        assert argv == procman.web_argv()  # the one command the test stack runs too
+    assert "web-2" in groups["logs"].process_configs[0].command  # the log prefix is wide enough
+    assert {"generator", "worker", "beat"} <= set(groups)
+
+    only = configparser.RawConfigParser()
+    only.read_string(
+        procman.build_config(
+            host="0.0.0.0", port=3000, folder=tmp_path, web=2, only_web=True, proxy_headers=True
+        )
+    )
+    programs = [s for s in only.sections() if s.startswith(("program:", "fcgi-program:"))]
+    assert programs == ["fcgi-program:web"]
+    assert only["fcgi-program:web"]["socket"] == "tcp://0.0.0.0:3000"
+    assert only["fcgi-program:web"]["numprocs"] == "2"
+    args = CommandLineInterface().parser.parse_args(only["fcgi-program:web"]["command"].split()[1:])
+    assert args.proxy_headers and args.file_descriptor == 0
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "65", "two", "1.5"])
+def test_web_concurrency_must_be_a_process_count(monkeypatch, value):
+    monkeypatch.setenv("WEB_CONCURRENCY", value)
+    with pytest.raises(SystemExit, match="WEB_CONCURRENCY must be an integer from 1 to 64"):
+        procman.web_processes()
+
+
+def test_web_concurrency_defaults_to_the_cpus(monkeypatch):
+    monkeypatch.delenv("WEB_CONCURRENCY", raising=False)
+    assert procman.web_processes() == procman.cpu_count() == len(os.sched_getaffinity(0))
+    monkeypatch.setenv("WEB_CONCURRENCY", " 4 ")
+    assert procman.web_processes() == 4
 
 
 def test_a_first_start_adds_the_one_shot_history_last(tmp_path):
@@ -300,7 +356,9 @@ class Service:
         self.port = free_port()
         self.conf = self.data / f"procman-{self.port}" / "supervisord.conf"
         self.terminal = Terminal(
-            _make("run", f"PORT={self.port}"), cwd=ROOT, env=_embedded_env(self.data)
+            _make("run", f"PORT={self.port}"),
+            cwd=ROOT,
+            env=_embedded_env(self.data, WEB_CONCURRENCY="2"),
         )
 
     def state(self) -> dict:
@@ -395,17 +453,23 @@ def _gap_free_so_far(service: Service) -> None:
 
 @pytest.mark.e2e
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["generator", "worker", "web"])
+@pytest.mark.parametrize("name", ["generator", "worker", "web:web-0"])
 def test_a_killed_process_comes_back_by_itself_within_10_s(service, name):
     old = service.pid(name)
     os.kill(old, signal.SIGKILL)
     killed_ms = time.time() * 1000
+    if name.startswith("web"):
+        # WEB_CONCURRENCY=2: the other daphne on the same socket serves meanwhile.
+        other = service.pid("web:web-1")
+        assert other not in (0, old)
+        for _ in range(5):
+            assert service.ready()
     back = {
         # Ticks of after the kill: a new generator is generating.
         "generator": lambda: service.quote_ms() > killed_ms + 500,
         # Ticks of after the kill stored: a new worker is flushing.
         "worker": lambda: service.stored_until_ms() > killed_ms + 500,
-        "web": service.ready,
+        "web:web-0": service.ready,
     }[name]
     seconds = _until(
         lambda: back() and service.pid(name) not in (0, old),
@@ -414,7 +478,8 @@ def test_a_killed_process_comes_back_by_itself_within_10_s(service, name):
         service=service,
     )
     print(f"{name} back {seconds:.1f} s after SIGKILL")
-    assert f"exited: {name} (terminated by SIGKILL; not expected)" in service.terminal.output()
+    process = name.split(":")[-1]
+    assert f"exited: {process} (terminated by SIGKILL; not expected)" in service.terminal.output()
     _gap_free_so_far(service)
 
 

@@ -74,7 +74,9 @@ def two_webs(tmp_path_factory):
         # B: the ASGI send path and a queue of one frame, so that a client subscribed to every
         # ticker (five frames a cycle) falls behind at once and is dropped as slow.
         market.stack.start(
-            "web2", env={"FAST_WS_DIRECT_WRITE": "false", "WS_SEND_QUEUE_LIMIT": "1"}
+            "web2",
+            env={"FAST_WS_DIRECT_WRITE": "false", "WS_SEND_QUEUE_LIMIT": "1"},
+            own_port=True,
         )
         port_b = market.stack.port("web2")
         market.stack.wait_for(lambda: port_open(port_b), timeout=60, what="the second daphne")

@@ -28,7 +28,7 @@ from alpaca.data.models import Trade
 from massive import WebSocketClient
 from massive.websocket.models import EquityTrade
 
-from testsupport.live import port_open
+from testsupport.live import web_answers
 from testsupport.services import free_port
 from testsupport.stack import Stack
 
@@ -96,7 +96,7 @@ def stored(django_db_setup, django_db_blocker):
     )
     try:
         stack.start("web")
-        stack.wait_for(lambda: port_open(stack.web_port), timeout=60, what="daphne")
+        stack.wait_for(lambda: web_answers(stack.web_port), timeout=60, what="daphne")
         yield Stored(stack, end)
         assert all(stack.alive().values()), stack.logs()
     finally:
