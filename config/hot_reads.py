@@ -82,6 +82,7 @@ class HotReads:
         self.urlconf = urlconf
         self._ready: bool | None = None
         self._parts: dict[tuple, MiddlewarePart] = {}
+        self._route_names: dict[str, str] = {}
 
     def _set_up(self) -> bool:
         if self._ready is None:
@@ -123,6 +124,7 @@ class HotReads:
         if not await match.func.prepare(request, *match.args, **match.kwargs):
             return False
         request.hot_match = match
+        request.route_name = self._route_name(match.route, request.path_info)
         set_urlconf(self.urlconf)  # its error handlers, for an exception in a middleware
         try:
             response = self.per_request(request)
@@ -135,6 +137,19 @@ class HotReads:
         finally:
             response.close()
         return True
+
+    def _route_name(self, route: str, path: str) -> str:
+        """The name the ordinary URLconf gives this hot route (``api:quote``), for the latency
+        metric: resolved once per route."""
+        name = self._route_names.get(route)
+        if name is None:
+            try:
+                ordinary = resolve(path, urlconf=settings.ROOT_URLCONF)
+                name = ordinary.view_name if ordinary.url_name else ordinary.route
+            except Resolver404:
+                name = route
+            self._route_names[route] = name
+        return name
 
     def _answer(self, request):
         """The view's answer with the rest of the middleware's part (inside

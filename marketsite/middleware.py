@@ -19,7 +19,11 @@ _VALID_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 def route_name(request) -> str | None:
     """The URL pattern that served ``request``, for the latency metric: its name
-    (``api:quote``), or, for an unnamed one, the pattern itself; None when none matched."""
+    (``api:quote``), or, for an unnamed one, the pattern itself; None when none matched. (The
+    hot reads, which do not resolve through it, set ``request.route_name`` to the same name.)"""
+    named = getattr(request, "route_name", None)
+    if named is not None:
+        return named
     match = getattr(request, "resolver_match", None)
     if match is None:
         return None

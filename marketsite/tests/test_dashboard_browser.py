@@ -277,12 +277,15 @@ def test_the_dashboard_live_in_a_browser(market, browser):
     # and resumes where it left off (`since`): no tick missing, so no hole in the chart.
     ticks_before = int(dash.data()["ticks"])
     market.stop("web")
+    # (The port stays bound while daphne is away, as under supervisord: a retry may hang in
+    # "connecting" rather than fail, so either state shows the page noticed.)
     dash.wait(
-        "() => document.body.dataset.connection === 'disconnected'",
+        "() => ['disconnected', 'connecting'].includes(document.body.dataset.connection)",
         timeout=10,
         what="the page to notice the drop",
     )
-    assert "disconnected — retrying" in page.locator("#connection").text_content()
+    shown = page.locator("#connection").text_content()
+    assert "retrying" in shown or "Retry now" in shown, shown
     time.sleep(3)  # the market goes on meanwhile
     market.start("web")
     dash.wait_live(connects=2, timeout=30)
