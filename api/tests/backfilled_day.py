@@ -4,12 +4,10 @@ an API key, daphne requiring keys; ``service`` (one per test module, from ``conf
 it however the tests end. ``Service`` also reads our own ``/api/v1`` answers to compare with."""
 
 import json
-import os
 import subprocess
 import sys
 import urllib.error
 import urllib.request
-import uuid
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode
 
@@ -19,20 +17,14 @@ import pytest
 import redis
 from alpaca.data.historical import StockHistoricalDataClient
 from alpaca.trading.client import TradingClient
-from psycopg import sql
 
 from config.ensure_database import ensure_database
+from testsupport.live import drop_database, private_database_url
 from testsupport.services import free_port
 from testsupport.stack import ROOT, Stack
 
 SYMBOLS = ["ENERGY", "FINANCE", "HEALTH", "SYNTH", "TECH"]
 MANAGE = [sys.executable, "manage.py"]
-
-
-def _database_url() -> str:
-    base = os.environ["DATABASE_URL"]
-    name = environ.Env.db_url_config(base)["NAME"]
-    return base.rsplit("/", 1)[0] + f"/{name}_daye2e_{uuid.uuid4().hex[:8]}"
 
 
 def _connect(url: str, dbname: str | None = None):
@@ -48,14 +40,6 @@ def _connect(url: str, dbname: str | None = None):
         autocommit=True,
         **{k: v for k, v in params.items() if v},
     )
-
-
-def _drop(url: str) -> None:
-    name = environ.Env.db_url_config(url)["NAME"]
-    with _connect(url, "postgres") as conn:
-        conn.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-        )
 
 
 class Service:
@@ -109,8 +93,8 @@ def service():
     and daphne requiring keys; removed however the tests end."""
     from django.conf import settings
 
-    url = _database_url()
-    _drop(url)
+    url = private_database_url()
+    drop_database(url)
     ensure_database(url)
     stack = Stack(
         database_url=url,
@@ -144,7 +128,7 @@ def service():
         r = redis.Redis.from_url(settings.REDIS_URL)
         for name in r.scan_iter(match=f"{stack.redis_prefix}:*", count=1000):
             r.delete(name)
-        _drop(url)
+        drop_database(url)
 
 
 def _answers(base: str) -> bool:
