@@ -88,11 +88,13 @@ def web_argv(*, proxy_headers: bool = False) -> list[str]:
 # name: (command, priority). Lower priorities start first and stop last.
 PROGRAMS = {
     "worker": (
-        "celery -A config worker -Q default --concurrency 2 -n worker@%%h --loglevel INFO",
+        "celery -A config worker -Q default --concurrency 2 -n worker@%%h --loglevel INFO "
+        "--without-mingle --without-gossip",
         100,
     ),
     "generator": (
-        "celery -A config worker -Q generation --pool solo -n generator@%%h --loglevel INFO",
+        "celery -A config worker -Q generation --pool solo -n generator@%%h --loglevel INFO "
+        "--without-mingle --without-gossip",
         200,
     ),
     "web": (None, 300),  # web_argv(): daphne on the socket supervisord binds

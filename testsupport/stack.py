@@ -30,6 +30,10 @@ def _kind(name: str) -> str:
     return name.rstrip("0123456789")  # "generator2": a second generator worker
 
 
+# As make run starts them (config/procman.py): no start-up handshake with the other workers.
+QUIET_WORKER = ("--without-mingle", "--without-gossip")
+
+
 def _command(name: str, *, workdir: Path) -> list[str]:
     celery = [str(BIN / "celery"), "-A", "config"]
     return {
@@ -44,6 +48,7 @@ def _command(name: str, *, workdir: Path) -> list[str]:
             f"generator-{uuid.uuid4().hex[:6]}@%h",
             "--loglevel",
             "INFO",
+            *QUIET_WORKER,
         ],
         "worker": [
             *celery,
@@ -56,6 +61,7 @@ def _command(name: str, *, workdir: Path) -> list[str]:
             f"worker-{uuid.uuid4().hex[:6]}@%h",
             "--loglevel",
             "INFO",
+            *QUIET_WORKER,
         ],
         "beat": [
             *celery,

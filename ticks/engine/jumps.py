@@ -15,6 +15,9 @@ law as an independent Poisson(rate * dt) number of jumps on every tick, so this 
 compound Poisson on the tick grid. Jumps belong to seqs: a tick has the same jump whether it is
 generated forwards, backwards or again, in any split. The intensity uses the nominal interval,
 also for the first step after an off-grid anchor or an interval change.
+
+``scipy.stats`` is imported when jumps are first drawn, not with the module: it costs about 0.6 s
+of every worker's start and a market without jumps never needs it.
 """
 
 from __future__ import annotations
@@ -22,7 +25,6 @@ from __future__ import annotations
 from functools import lru_cache
 
 import numpy as np
-from scipy.stats import poisson
 
 from . import noise
 
@@ -64,6 +66,8 @@ def _block_jumps(seed: int, per_tick: float, block: int, mean: float, spread: fl
 
 
 def _jumps(seed: int, per_tick: float, lo: int, hi: int, mean: float, spread: float):
+    from scipy.stats import poisson  # see the module docstring: not at import time
+
     first, last = lo // JUMP_BLOCK, hi // JUMP_BLOCK
     u = np.empty(last - first + 1)
     noise.fill_uniform(int(seed), noise.jump_stream(), first, len(u), u)
@@ -85,5 +89,7 @@ def _jumps(seed: int, per_tick: float, lo: int, hi: int, mean: float, spread: fl
 
 def poisson_interval(expected: float, level: float = 0.99) -> tuple[int, int]:
     """Central ``level`` interval of a Poisson count with mean ``expected``."""
+    from scipy.stats import poisson
+
     tail = (1.0 - level) / 2.0
     return int(poisson.ppf(tail, expected)), int(poisson.isf(tail, expected))
