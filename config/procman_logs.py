@@ -12,25 +12,18 @@ given on the command line set the prefix's width.
 import signal
 import sys
 
+from config.procman_listener import fields, listen
+
 MAX_PENDING = 64 * 1024  # a "line" without an end this long is printed as it is
-
-
-def _fields(line: bytes) -> dict[bytes, bytes]:
-    return dict(token.split(b":", 1) for token in line.split() if b":" in token)
 
 
 def serve(stdin, stdout, out, names: list[str]) -> None:
     width = max([len(name) for name in names] + [3])
     pending: dict[bytes, bytes] = {}
-    while True:
-        stdout.write(b"READY\n")
-        stdout.flush()
-        header = stdin.readline()
-        if not header:
-            return
-        payload = stdin.read(int(_fields(header)[b"len"]))
+
+    def handle(header: dict, payload: bytes) -> None:
         first, _, data = payload.partition(b"\n")
-        name = _fields(first).get(b"processname", b"?")
+        name = fields(first).get(b"processname", b"?")
         text = pending.pop(name, b"") + data
         lines = text.split(b"\n")
         rest = lines.pop()
@@ -42,8 +35,8 @@ def serve(stdin, stdout, out, names: list[str]) -> None:
             prefix = name.ljust(width) + b" | "
             out.write(b"".join(prefix + line.rstrip(b"\r") + b"\n" for line in lines))
             out.flush()
-        stdout.write(b"RESULT 2\nOK")
-        stdout.flush()
+
+    listen(stdin, stdout, handle)
 
 
 def _exit(signum, frame):

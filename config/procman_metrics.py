@@ -12,36 +12,31 @@ so totals never go backwards.
 import signal
 import sys
 
-from config.procman_logs import _fields
+from config.procman_listener import fields, listen
 
 # The states a process with a pid leaves it in: it ran, and is gone.
 ENDED = (b"PROCESS_STATE_EXITED", b"PROCESS_STATE_STOPPED")
 
 
-def ended_pid(header: bytes, payload: bytes) -> int | None:
-    """The pid of the process an event says has ended, else None."""
-    if _fields(header).get(b"eventname") not in ENDED:
+def ended_pid(header: dict[bytes, bytes], payload: bytes) -> int | None:
+    """The pid of the process an event (its header's fields, its payload) says has ended, else
+    None."""
+    if header.get(b"eventname") not in ENDED:
         return None
-    pid = _fields(payload).get(b"pid")
+    pid = fields(payload).get(b"pid")
     return int(pid) if pid and pid.isdigit() else None
 
 
 def serve(stdin, stdout, mark_dead) -> None:
-    while True:
-        stdout.write(b"READY\n")
-        stdout.flush()
-        header = stdin.readline()
-        if not header:
-            return
-        payload = stdin.read(int(_fields(header)[b"len"]))
+    def handle(header: dict, payload: bytes) -> None:
         pid = ended_pid(header, payload)
         if pid is not None:
             try:
                 mark_dead(pid)
             except OSError as exc:  # never stop listening over one file
                 print(f"metrics: could not mark process {pid} dead: {exc}", file=sys.stderr)
-        stdout.write(b"RESULT 2\nOK")
-        stdout.flush()
+
+    listen(stdin, stdout, handle)
 
 
 def _exit(signum, frame):
