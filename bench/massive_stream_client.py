@@ -1,6 +1,6 @@
 """``bench/massive_stream.py``'s load generator: raw-socket Massive stream clients (``/stocks``)
-in their own processes, measured like ``bench/ws_client.py``'s and built on
-``bench/alpaca_stream_client.py``'s client (handshake, frames, pings).
+in their own processes, measured like ``bench/ws_client.py``'s: ``bench/stream_client.py``'s
+client (handshake, frames, pings) sending JSON as ``bench/alpaca_stream_client.py``'s does.
 
 Each client does the handshake, sends ``auth`` when ``connected``, then ``subscribe`` to
 ``T.<sym>,Q.<sym>`` of the five tickers, and is ready once the ten subscriptions are confirmed.
@@ -10,14 +10,10 @@ cycle's ticks) is in the measured window and takes the latency of the frame's fi
 reads ``/ws``'s: the numbers found in the text, one frame in ``SAMPLE_EVERY`` parsed whole.
 """
 
-import asyncio
-import base64
 import json
-import os
-import time
 
 from . import alpaca_stream_client
-from .ws_client import CONNECT_CONCURRENCY, HIST_MS, SAMPLE_EVERY, SYMBOLS, Stats
+from .stream_client import SAMPLE_EVERY, SYMBOLS, run_clients
 
 AUTH = {"action": "auth", "params": "bench"}
 SUBSCRIBE = {
@@ -29,22 +25,13 @@ DIGITS = frozenset(b"0123456789")
 
 
 class Client(alpaca_stream_client.Client):
-    def __init__(self, stats: Stats, ready: asyncio.Future) -> None:
-        super().__init__(stats, False, ready)
+    PATH = "/stocks"
+
+    def __init__(self, stats, ready) -> None:
+        super().__init__(stats, ready)
         self.confirmed = 0
 
-    def connection_made(self, transport) -> None:
-        self.transport = transport
-        key = base64.b64encode(os.urandom(16)).decode()
-        transport.write(
-            (
-                f"GET /stocks HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
-                f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
-                "Sec-WebSocket-Version: 13\r\n\r\n"
-            ).encode()
-        )
-
-    def on_message(self, payload: bytes, now: float) -> None:
+    def on_message(self, opcode: int, payload: bytes, now: float) -> None:
         """As ``bench/ws_client.py`` reads ``/ws``: a data frame (a cycle's trades and quotes,
         all of one ``seq``) is read for its first ``q`` and ``t`` and its trades counted, without
         parsing it; one in ``SAMPLE_EVERY`` is parsed whole as a shape check."""
@@ -63,7 +50,7 @@ class Client(alpaca_stream_client.Client):
                 stats.ticks += payload.count(b'"ev":"T"')
                 k = payload.find(b'"t":')
                 sent = int(payload[k + 4 : payload.find(b",", k)])
-                stats.hist[min(max(int(now - sent), 0), HIST_MS)] += 1
+                stats.latency(now, sent)
             return
         for m in json.loads(payload):
             status = m.get("status")
@@ -79,44 +66,5 @@ class Client(alpaca_stream_client.Client):
                 stats.errors += 1
 
 
-async def _load(port: int, clients: int, first: int, last: int, conn) -> None:
-    loop = asyncio.get_running_loop()
-    stats = Stats(first, last)
-    gate = asyncio.Semaphore(CONNECT_CONCURRENCY)
-    transports = []
-
-    async def one() -> bool:
-        async with gate:
-            ready = loop.create_future()
-            try:
-                transport, _ = await loop.create_connection(
-                    lambda: Client(stats, ready), "127.0.0.1", port
-                )
-            except OSError:
-                return False
-            transports.append(transport)
-            try:
-                return await asyncio.wait_for(ready, 30)
-            except TimeoutError:
-                return False
-
-    results = await asyncio.gather(*(one() for _ in range(clients)))
-    started = time.process_time()
-    conn.send(("ready", sum(results)))
-    await loop.run_in_executor(None, conn.recv)  # "stop"
-    conn.send(
-        (
-            "done",
-            stats.ticks,
-            stats.dropped,
-            stats.errors,
-            stats.hist,
-            time.process_time() - started,
-        )
-    )
-    for transport in transports:
-        transport.abort()
-
-
 def load_main(port, clients, _mode, first, last, conn) -> None:
-    asyncio.run(_load(port, clients, first, last, conn))
+    run_clients(port, clients, Client, first, last, conn)

@@ -31,8 +31,9 @@ from pathlib import Path
 
 from . import compare
 from .common import free_port, record, setup_django, table
+from .stream_client import HIST_MS, SYMBOLS
 from .ws_ceiling import ceiling_main
-from .ws_client import HIST_MS, SYMBOLS, load_main
+from .ws_client import load_main
 
 P99_LIMIT_MS = 250
 TARGET_TICK = 0.5  # daphne's N per tick / the ceiling's
