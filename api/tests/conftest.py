@@ -5,14 +5,16 @@ from decimal import Decimal
 
 import orjson
 import pytest
+from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.db import connection
 
 from api.directory import directory
+from testsupport.asgi import asgi_request
 from ticks import api_keys as keys
 from ticks.live_store import KEYS
 from ticks.models import Tick, Ticker
-from ticks.redis_store import get_redis
+from ticks.redis_store import close_async_redis, get_redis
 from ticks.rollup import bars_rollup
 from ticks.storage import tick_storage
 
@@ -77,6 +79,22 @@ def set_live_quote(
         "seq": seq,
     }
     get_redis().hset(KEYS.quotes, symbol, orjson.dumps(payload))
+
+
+def on_the_loop(requests: list[tuple], app=None) -> list[tuple]:
+    """``(method, path, headers)`` requests one after another through daphne's HTTP
+    application (``app``, or one built with the settings of the moment), on one serving loop
+    (its asyncio Redis client closed at the end)."""
+    from config.asgi import http_application
+
+    async def run():
+        handler = app or http_application()
+        try:
+            return [await asgi_request(handler, *r) for r in requests]
+        finally:
+            await close_async_redis()
+
+    return async_to_sync(run)()
 
 
 def minute_floor(moment: datetime) -> datetime:

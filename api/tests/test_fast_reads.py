@@ -11,17 +11,13 @@ from datetime import UTC, datetime
 
 import orjson
 import pytest
-from asgiref.sync import async_to_sync
 
 from api import fast
-from config.asgi import http_application
-from testsupport.asgi import asgi_request
 from ticks.api_keys import api_key_create
 from ticks.market import from_ms
 from ticks.models import Ticker
-from ticks.redis_store import close_async_redis
 
-from .conftest import set_live_quote, store_ticks
+from .conftest import on_the_loop, set_live_quote, store_ticks
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
@@ -34,20 +30,6 @@ COMPARED_HEADERS = (
     "Retry-After",
     "WWW-Authenticate",
 )
-
-
-def on_the_loop(requests: list[tuple]) -> list[tuple]:
-    """``(method, path, headers)`` requests one after another through daphne's handler, on one
-    serving loop (its asyncio Redis client closed at the end)."""
-
-    async def run():
-        handler = http_application()
-        try:
-            return [await asgi_request(handler, *r) for r in requests]
-        finally:
-            await close_async_redis()
-
-    return async_to_sync(run)()
 
 
 @pytest.fixture(autouse=True)

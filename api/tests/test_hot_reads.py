@@ -11,35 +11,18 @@ from datetime import UTC, datetime
 
 import orjson
 import pytest
-from asgiref.sync import async_to_sync
 
 from api import fast
 from config.asgi import http_application
-from testsupport.asgi import asgi_request
 from ticks.api_keys import api_key_create
 from ticks.market import from_ms
 from ticks.models import Ticker
-from ticks.redis_store import close_async_redis
 
-from .conftest import set_live_quote, store_ticks
+from .conftest import on_the_loop, set_live_quote, store_ticks
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
 NOW_MS = 1_767_225_601_123
-
-
-def on_the_loop(requests: list[tuple], app=None) -> list[tuple]:
-    """``(method, path, headers)`` requests one after another through daphne's HTTP
-    application (``app``, or one built with the settings of the moment), on one serving loop."""
-
-    async def run():
-        handler = app or http_application()
-        try:
-            return [await asgi_request(handler, *r) for r in requests]
-        finally:
-            await close_async_redis()
-
-    return async_to_sync(run)()
 
 
 @pytest.fixture(autouse=True)
