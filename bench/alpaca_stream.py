@@ -15,13 +15,11 @@ Called by ``python -m bench alpaca`` (``add_arguments``/``run``), or on its own.
 """
 
 import argparse
-import os
 import sys
-import uuid
 
 from . import stream_ladder
 from .alpaca_stream_client import load_main as alpaca_load
-from .common import record, setup_django
+from .common import record, stream_setup
 from .stream_ladder import WS, Kind
 
 TARGET = 0.8  # Alpaca's largest N / /ws per tick's
@@ -43,20 +41,7 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    tag = uuid.uuid4().hex[:8]
-    os.environ["CHANNEL_LAYER_PREFIX"] = f"bench-asgi-{tag}"
-    os.environ["MARKET_REDIS_PREFIX"] = f"bench-market-{tag}"
-    os.environ.setdefault("LOG_LEVEL", "WARNING")
-    database_url = setup_django(suffix="bench")
-    from django.conf import settings
-
-    env = {
-        "DATABASE_URL": database_url,
-        "REDIS_URL": settings.REDIS_URL,
-        "CHANNEL_LAYER_PREFIX": settings.CHANNEL_LAYER_PREFIX,
-        "MARKET_REDIS_PREFIX": settings.MARKET_REDIS_PREFIX,
-        "LOG_LEVEL": "WARNING",
-    }
+    env = stream_setup(suffix="bench")
     kinds = [k.strip() for k in args.stream_kinds.split(",") if k.strip()]
     print(
         f"alpaca stream: N clients x 5 tickers x 10 Hz, /ws per tick vs /v2/iex (msgpack, JSON); "

@@ -5,6 +5,7 @@ import re
 import shlex
 import sys
 import time
+import uuid
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -55,6 +56,26 @@ def setup_django(*, suffix: str = "bench") -> str:
 
     call_command("migrate", verbosity=0)
     return url
+
+
+def stream_setup(*, suffix: str = "bench") -> dict:
+    """Django set up (``setup_django``) on Redis prefixes of this run's own, the channel layer's
+    and the market's, and the environment of the server processes the benchmark starts: its
+    database, Redis, both prefixes, ``LOG_LEVEL=WARNING``."""
+    tag = uuid.uuid4().hex[:8]
+    os.environ["CHANNEL_LAYER_PREFIX"] = f"bench-asgi-{tag}"
+    os.environ["MARKET_REDIS_PREFIX"] = f"bench-market-{tag}"
+    os.environ.setdefault("LOG_LEVEL", "WARNING")
+    database_url = setup_django(suffix=suffix)
+    from django.conf import settings
+
+    return {
+        "DATABASE_URL": database_url,
+        "REDIS_URL": settings.REDIS_URL,
+        "CHANNEL_LAYER_PREFIX": settings.CHANNEL_LAYER_PREFIX,
+        "MARKET_REDIS_PREFIX": settings.MARKET_REDIS_PREFIX,
+        "LOG_LEVEL": "WARNING",
+    }
 
 
 @contextmanager

@@ -19,10 +19,9 @@ import shutil
 import statistics
 import tempfile
 import time
-import uuid
 
 from . import compare, http_load
-from .common import record, setup_django, table
+from .common import record, stream_setup, table
 
 
 def add_arguments(parser) -> None:
@@ -216,20 +215,7 @@ def _rows(rounds: list[dict], metrics: list[tuple]) -> list[list]:
 
 
 def run(args) -> int:
-    tag = uuid.uuid4().hex[:8]
-    os.environ["CHANNEL_LAYER_PREFIX"] = f"bench-asgi-{tag}"
-    os.environ["MARKET_REDIS_PREFIX"] = f"bench-market-{tag}"
-    os.environ.setdefault("LOG_LEVEL", "WARNING")
-    database_url = setup_django(suffix="bench")
-    from django.conf import settings
-
-    base = {
-        "DATABASE_URL": database_url,
-        "REDIS_URL": settings.REDIS_URL,
-        "CHANNEL_LAYER_PREFIX": settings.CHANNEL_LAYER_PREFIX,
-        "MARKET_REDIS_PREFIX": settings.MARKET_REDIS_PREFIX,
-        "LOG_LEVEL": "WARNING",
-    }
+    base = stream_setup(suffix="bench")
     try:
         return _run(args, base)
     finally:

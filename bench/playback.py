@@ -24,10 +24,9 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
 from datetime import UTC, datetime, timedelta
 
-from .common import record, setup_django, table
+from .common import record, stream_setup, table
 from .ws import Server, trial
 from .ws_client import load_main
 
@@ -162,20 +161,7 @@ def _memory(env: dict, start: int, end: int) -> dict:
 
 
 def run(args) -> int:
-    tag = uuid.uuid4().hex[:8]
-    os.environ["CHANNEL_LAYER_PREFIX"] = f"bench-asgi-{tag}"
-    os.environ["MARKET_REDIS_PREFIX"] = f"bench-market-{tag}"
-    os.environ.setdefault("LOG_LEVEL", "WARNING")
-    database_url = setup_django(suffix="playback")
-    from django.conf import settings
-
-    env = {
-        "DATABASE_URL": database_url,
-        "REDIS_URL": settings.REDIS_URL,
-        "CHANNEL_LAYER_PREFIX": settings.CHANNEL_LAYER_PREFIX,
-        "MARKET_REDIS_PREFIX": settings.MARKET_REDIS_PREFIX,
-        "LOG_LEVEL": "WARNING",
-    }
+    env = stream_setup(suffix="playback")
     start, end = _stored_day(args.hours)
     args.procs = 1
     print(

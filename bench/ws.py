@@ -26,11 +26,10 @@ import multiprocessing
 import os
 import socket
 import time
-import uuid
 from pathlib import Path
 
 from . import compare
-from .common import free_port, record, setup_django, table
+from .common import free_port, record, stream_setup, table
 from .stream_client import HIST_MS, SYMBOLS
 from .ws_ceiling import ceiling_main
 from .ws_client import load_main
@@ -343,20 +342,7 @@ def _compare(args, env: dict) -> int:
 
 
 def run(args) -> int:
-    tag = uuid.uuid4().hex[:8]
-    os.environ["CHANNEL_LAYER_PREFIX"] = f"bench-asgi-{tag}"
-    os.environ["MARKET_REDIS_PREFIX"] = f"bench-market-{tag}"
-    os.environ.setdefault("LOG_LEVEL", "WARNING")
-    database_url = setup_django(suffix="bench")
-    from django.conf import settings
-
-    env = {
-        "DATABASE_URL": database_url,
-        "REDIS_URL": settings.REDIS_URL,
-        "CHANNEL_LAYER_PREFIX": settings.CHANNEL_LAYER_PREFIX,
-        "MARKET_REDIS_PREFIX": settings.MARKET_REDIS_PREFIX,
-        "LOG_LEVEL": "WARNING",
-    }
+    env = stream_setup(suffix="bench")
     if args.compare:
         return _compare(args, env)
     if args.processes:
