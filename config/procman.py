@@ -85,16 +85,21 @@ def web_argv(*, proxy_headers: bool = False) -> list[str]:
     return [str(BIN / "daphne"), *DAPHNE_OPTIONS, *extra, ASGI_APPLICATION]
 
 
+# Celery workers skip the start-up handshake with their peers: mingle waits a second for
+# revoked-task lists we never use, and the workers coordinate through Redis leases, not gossip.
+# A killed worker serves again that much sooner. (The test stack starts them with these too.)
+WORKER_OPTIONS = ("--without-mingle", "--without-gossip")
+
 # name: (command, priority). Lower priorities start first and stop last.
 PROGRAMS = {
     "worker": (
         "celery -A config worker -Q default --concurrency 2 -n worker@%%h --loglevel INFO "
-        "--without-mingle --without-gossip",
+        + " ".join(WORKER_OPTIONS),
         100,
     ),
     "generator": (
         "celery -A config worker -Q generation --pool solo -n generator@%%h --loglevel INFO "
-        "--without-mingle --without-gossip",
+        + " ".join(WORKER_OPTIONS),
         200,
     ),
     "web": (None, 300),  # web_argv(): daphne on the socket supervisord binds

@@ -37,10 +37,6 @@ def _signal_group(proc: subprocess.Popen, sig: int) -> None:
         pass  # already gone
 
 
-# As make run starts them (config/procman.py): no start-up handshake with the other workers.
-QUIET_WORKER = ("--without-mingle", "--without-gossip")
-
-
 def _command(name: str, *, workdir: Path) -> list[str]:
     celery = [str(BIN / "celery"), "-A", "config"]
     return {
@@ -55,7 +51,7 @@ def _command(name: str, *, workdir: Path) -> list[str]:
             f"generator-{uuid.uuid4().hex[:6]}@%h",
             "--loglevel",
             "INFO",
-            *QUIET_WORKER,
+            *procman.WORKER_OPTIONS,  # as make run starts them
         ],
         "worker": [
             *celery,
@@ -68,7 +64,7 @@ def _command(name: str, *, workdir: Path) -> list[str]:
             f"worker-{uuid.uuid4().hex[:6]}@%h",
             "--loglevel",
             "INFO",
-            *QUIET_WORKER,
+            *procman.WORKER_OPTIONS,  # as make run starts them
         ],
         "beat": [
             *celery,
